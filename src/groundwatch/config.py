@@ -1,0 +1,246 @@
+"""groundwatch.toml, validated with pydantic; every setting overridable from the environment.
+
+Environment variables take precedence over the file: ``GROUNDWATCH_STORE__URL`` sets
+``[store] url``; nested keys use ``__``. Lists of tables (``sources``, ``alerts``) can be given
+as JSON (``GROUNDWATCH_SOURCES='[{"type": "mqtt", ...}]'``). Secrets (InfluxDB token or
+password, MQTT password) are ``SecretStr`` and may instead be read from a file named by the
+matching ``*_file`` key; they are never logged.
+
+Part-specific options (``[[sources]]``, ``[[alerts]]``) are validated by the part's own
+``from_config()`` so that each part owns its settings; ``load_config`` + ``build_parts`` (in
+``groundwatch.pipeline``) validate everything without opening a connection.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from groundwatch.parts import ConfigError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def read_secret(value: SecretStr | None, file: Path | None, key: str) -> str | None:
+    """A secret from its value or from a file (first line, stripped)."""
+    if value is not None:
+        return value.get_secret_value()
+    if file is not None:
+        try:
+            return file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{key}_file", f"cannot read {file}: {exc.strerror}") from exc
+    return None
+
+
+class MissionConfig(Section):
+    dictionary: Path = Field(description="telemetry dictionary (YAML or Python module)")
+    schedule: Path | None = Field(default=None, description="planned contacts (YAML or CSV)")
+
+
+class PartConfig(BaseModel):
+    """A ``[[sources]]`` or ``[[alerts]]`` table: ``type`` picks the part, the rest is its own."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    name: str | None = None
+
+    def options(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"type"}, exclude_none=True)
+
+
+class StoreConfig(Section):
+    url: str = "http://127.0.0.1:8086"
+    api: Literal["auto", "v1", "v2"] = "auto"
+    # InfluxDB 1.x
+    database: str = "groundwatch"
+    retention_policy: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    # InfluxDB 2.x / 3.x
+    org: str | None = None
+    bucket: str | None = None
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    # batching and delivery
+    batch_size: int = Field(default=5000, gt=0, le=100_000)
+    flush_interval: float = Field(default=0.2, gt=0, le=60)
+    timeout: float = Field(default=10.0, gt=0)
+    max_retry_delay: float = Field(default=30.0, gt=0)
+    queue_size: int = Field(default=50_000, gt=0, description="points held in memory")
+    spool_dir: Path = Path("var/spool")
+    spool_budget_mb: float = Field(default=1024, gt=0)
+    dead_letter: Path = Path("var/dead-letter.lp")
+
+    @model_validator(mode="after")
+    def _v2_needs_bucket(self) -> StoreConfig:
+        if self.api == "v2" and not self.bucket:
+            raise ValueError("api = 'v2' needs bucket (and org, token)")
+        return self
+
+    def secret_password(self) -> str | None:
+        return read_secret(self.password, self.password_file, "store.password")
+
+    def secret_token(self) -> str | None:
+        return read_secret(self.token, self.token_file, "store.token")
+
+
+class ArchiveConfig(Section):
+    enabled: bool = True
+    dir: Path = Path("var/archive")
+    idle_gap: float = Field(default=60.0, gt=0, description="seconds of silence that end a pass")
+    max_file_mb: float = Field(default=256, gt=0)
+    max_file_age: float = Field(default=3600, gt=0, description="seconds")
+    retention_days: float | None = Field(default=30, gt=0)
+
+
+class SpacecraftLinkConfig(Section):
+    los_threshold: float | None = Field(default=None, gt=0, description="seconds")
+    los_frames: float | None = Field(
+        default=None, gt=0, description="LOS after this many expected frame intervals"
+    )
+    frame_interval: float | None = Field(default=None, gt=0, description="expected, seconds")
+
+
+class LinkConfig(Section):
+    los_threshold: float = Field(default=5.0, gt=0, description="seconds without a valid frame")
+    aos_frames: int = Field(default=2, ge=1, description="valid frames to confirm AOS")
+    tick: float = Field(default=0.05, gt=0, le=1, description="monitor resolution, seconds")
+    accounting_interval: float = Field(default=1.0, gt=0)
+    heartbeat_topic: str | None = "gs/+/status"
+    heartbeat_timeout: float = Field(default=10.0, gt=0)
+    schedule_margin: float = Field(default=30.0, ge=0)
+    degraded_crc_rate: float = Field(default=0.2, gt=0, le=1)
+    degraded_window: float = Field(default=10.0, gt=0)
+    limit_persistence: int = Field(default=2, ge=1)
+    stale_after: float = Field(default=10.0, gt=0)
+    spacecraft: dict[str, SpacecraftLinkConfig] = Field(default_factory=dict)
+
+
+class HealthConfig(Section):
+    listen: str | None = Field(default=None, description="host:port for /health and /metrics")
+    status_interval: float = Field(default=1.0, gt=0)
+
+
+def _default_sources() -> list[PartConfig]:
+    return [PartConfig(type="mqtt")]
+
+
+def _default_alerts() -> list[PartConfig]:
+    return [PartConfig(type="log"), PartConfig(type="influx")]
+
+
+class Settings(BaseSettings):
+    """The whole configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GROUNDWATCH_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    mission: MissionConfig
+    sources: list[PartConfig] = Field(default_factory=_default_sources)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
+    link: LinkConfig = Field(default_factory=LinkConfig)
+    alerts: list[PartConfig] = Field(default_factory=_default_alerts)
+    health: HealthConfig = Field(default_factory=HealthConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment beats the file; the file comes in through init kwargs (see load_config).
+        return (env_settings, init_settings)
+
+
+def format_validation_error(exc: ValidationError) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"{key}: {err['msg']}")
+    return lines
+
+
+class ConfigFileError(Exception):
+    """Raised with every problem found, each naming its key."""
+
+    def __init__(self, path: Path | None, problems: list[str]) -> None:
+        where = f"{path}: " if path else ""
+        super().__init__(where + "; ".join(problems))
+        self.path = path
+        self.problems = problems
+
+
+def load_config(path: Path | None, **overrides: Any) -> Settings:
+    """Read ``path`` (TOML), apply environment overrides, validate. No I/O beyond reading."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigFileError(path, ["file not found"]) from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigFileError(path, [f"not valid TOML: {exc}"]) from exc
+    data.update(overrides)
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        raise ConfigFileError(path, format_validation_error(exc)) from exc
+    base = path.parent if path is not None else Path.cwd()
+    _resolve_paths(settings, base)
+    return settings
+
+
+def _resolve_paths(settings: Settings, base: Path) -> None:
+    """Relative paths in the file are relative to the file, as an operator expects."""
+
+    def fix(p: Path) -> Path:
+        return p if p.is_absolute() else (base / p)
+
+    settings.mission.dictionary = fix(settings.mission.dictionary)
+    if settings.mission.schedule is not None:
+        settings.mission.schedule = fix(settings.mission.schedule)
+    settings.store.spool_dir = fix(settings.store.spool_dir)
+    settings.store.dead_letter = fix(settings.store.dead_letter)
+    settings.archive.dir = fix(settings.archive.dir)
+
+
+__all__ = [
+    "ArchiveConfig",
+    "ConfigFileError",
+    "HealthConfig",
+    "LinkConfig",
+    "MissionConfig",
+    "PartConfig",
+    "Settings",
+    "StoreConfig",
+    "TomlConfigSettingsSource",
+    "load_config",
+    "read_secret",
+]

@@ -1,0 +1,243 @@
+"""Domain types that flow between the parts of the pipeline.
+
+Every part (ingestor, decoder, link monitor, store, alert sink) speaks only these types, so
+parts never import each other sideways: the pipeline wires them.
+
+Time is always integer nanoseconds since the Unix epoch (UTC). ``ert_ns`` is the
+earth-received time of a frame as stamped by the ingestor (or recorded in an archive).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from typing import Any
+
+FieldValue = float | int | str | bool
+
+# Packet k of a frame is stamped ert_ns + k (see README "InfluxDB schema"); the ingest clock
+# keeps successive frames of one station at least this far apart, so no two packets of the
+# same series can share a timestamp (InfluxDB would silently overwrite one with the other).
+ERT_MIN_SPACING_NS = 1_000
+
+
+class RejectReason(StrEnum):
+    """Short codes for why input could not be decoded. Counted per link and kept raw."""
+
+    SHORT_FRAME = "short_frame"  # fewer bytes than a header
+    WRONG_LENGTH = "wrong_length"  # not the mission's fixed frame length
+    BAD_CRC = "bad_crc"  # FECF / packet CRC mismatch
+    BAD_VERSION = "bad_version"  # transfer frame or packet version number not ours
+    FOREIGN_SCID = "foreign_scid"  # spacecraft id not in the dictionary
+    TRUNCATED_PACKET = "truncated_packet"  # packet header says more bytes than there are
+    PACKET_OVERRUN = "packet_overrun"  # packet longer than its frame and cannot continue
+    BAD_FHP = "bad_fhp"  # first header pointer points outside the data field
+    LOST_CONTINUATION = "lost_continuation"  # partial packet dropped after a frame gap
+    UNKNOWN_APID = "unknown_apid"  # no dictionary entry for the packet
+    BAD_ENUM = "bad_enum"  # raw value outside a declared enumeration
+    BAD_PACKET = "bad_packet"  # layout parse failed for another reason
+    BAD_AX25 = "bad_ax25"
+    BAD_KISS = "bad_kiss"
+    NOT_SYNCED = "not_synced"  # bytes before an attached sync marker
+
+
+class LimitState(IntEnum):
+    """Limit state of a sample; the integer is what dashboards threshold on."""
+
+    NOMINAL = 0
+    YELLOW_LOW = -1
+    YELLOW_HIGH = 1
+    RED_LOW = -2
+    RED_HIGH = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(slots=True, frozen=True)
+class RawFrame:
+    """One received frame, exactly as it arrived, before any decoding."""
+
+    data: bytes
+    ert_ns: int
+    station: str
+    source: str = "live"  # "live" or "replay:<session>"
+    ingest: str = ""  # name of the ingestor that produced it (e.g. "mqtt")
+
+
+@dataclass(slots=True, frozen=True)
+class TmFrameHeader:
+    """Summary of a CCSDS TM transfer frame primary header (132.0-B)."""
+
+    scid: int
+    vcid: int
+    mcfc: int
+    vcfc: int
+    fhp: int
+    ocf: bytes | None = None
+    idle: bool = False
+
+
+@dataclass(slots=True, frozen=True)
+class Ax25Header:
+    dst: str
+    dst_ssid: int
+    src: str
+    src_ssid: int
+    control: int
+    pid: int
+
+
+@dataclass(slots=True, frozen=True)
+class SpacePacketHeader:
+    """CCSDS space packet primary header (133.0-B)."""
+
+    version: int
+    type: int
+    sec_hdr_flag: int
+    apid: int
+    seq_flags: int
+    seq_count: int
+    data_length: int  # the header's field: octets in the data field minus one
+
+
+@dataclass(slots=True)
+class ParamValue:
+    """One decoded parameter sample."""
+
+    raw: Any  # int | float | str | bytes | list
+    eng: Any  # calibrated value; enum label for enumerations
+    unit: str | None = None
+    limit: LimitState | None = None  # None when the parameter has no limits
+
+
+@dataclass(slots=True)
+class DecodedPacket:
+    """A packet (space packet or AX.25 payload) with its parameters decoded."""
+
+    ert_ns: int
+    station: str
+    source: str
+    spacecraft: str
+    name: str | None  # dictionary name; None when decoded without a dictionary
+    index_in_frame: int
+    frame: TmFrameHeader | None = None
+    ax25: Ax25Header | None = None
+    header: SpacePacketHeader | None = None
+    params: dict[str, ParamValue] = field(default_factory=dict)
+    obt_ns: int | None = None  # on-board time from the secondary header
+    payload: bytes | None = None  # undecoded payload (AX.25 info that is not a packet)
+
+    @property
+    def time_ns(self) -> int:
+        """Timestamp of this packet's point: unique per series (see ERT_MIN_SPACING_NS)."""
+        return self.ert_ns + self.index_in_frame
+
+
+@dataclass(slots=True)
+class Rejection:
+    """Input that could not be decoded: counted, logged (rate-limited) and kept raw."""
+
+    reason: RejectReason
+    detail: str
+    data: bytes
+    ert_ns: int
+    station: str
+    source: str
+    spacecraft: str | None = None
+    vcid: int | None = None
+
+
+@dataclass(slots=True)
+class DecodeResult:
+    """Everything a decoder learned from one raw frame."""
+
+    frame: RawFrame
+    spacecraft: str | None = None  # dictionary spacecraft name, when identified
+    header: TmFrameHeader | None = None
+    ax25: Ax25Header | None = None
+    crc_ok: bool | None = None  # None: the frame carries no check
+    valid: bool = False  # counts as signal for the link monitor (header ok, CRC ok)
+    idle_frame: bool = False
+    idle_packets: int = 0
+    vc_gap: int = 0  # frames missing before this one on its virtual channel
+    packets: list[DecodedPacket] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+@dataclass(slots=True, frozen=True)
+class LinkKey:
+    """A link is one spacecraft heard by one station (optionally one virtual channel)."""
+
+    spacecraft: str
+    station: str
+    vcid: int | None = None
+
+    def tags(self) -> dict[str, str]:
+        tags = {"spacecraft": self.spacecraft, "station": self.station}
+        if self.vcid is not None:
+            tags["vcid"] = str(self.vcid)
+        return tags
+
+
+@dataclass(slots=True)
+class Point:
+    """One InfluxDB point. Tags and fields follow the schema in the README."""
+
+    measurement: str
+    tags: dict[str, str]
+    fields: dict[str, FieldValue]
+    time_ns: int
+
+
+class Severity(IntEnum):
+    INFO = 0
+    WARNING = 1
+    CRITICAL = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class EventType(StrEnum):
+    AOS = "AOS"
+    LOS = "LOS"  # LOS with no schedule to judge it against (warning)
+    EXPECTED_LOS = "EXPECTED_LOS"
+    UNEXPECTED_LOS = "UNEXPECTED_LOS"
+    LATE_AOS = "LATE_AOS"
+    LINK_DEGRADED = "LINK_DEGRADED"
+    LINK_RECOVERED = "LINK_RECOVERED"
+    GROUND_PATH_DOWN = "GROUND_PATH_DOWN"
+    GROUND_PATH_UP = "GROUND_PATH_UP"
+    LIMIT_ENTER = "LIMIT_ENTER"
+    LIMIT_LEAVE = "LIMIT_LEAVE"
+    STALE = "STALE"
+    FRESH = "FRESH"
+    SPOOL_FULL = "SPOOL_FULL"
+    ACK = "ACK"
+
+
+@dataclass(slots=True)
+class Event:
+    """Something a controller must know; the alert manager turns it into an alert.
+
+    ``time_ns`` is pass time on the pipeline's clock (for LOS: last good frame + threshold),
+    so a replay raises the same events at the same times as live did.
+    ``condition`` identifies the condition (e.g. ``LOS/lander/gs1``); ``id`` is stable for
+    one occurrence of it (used for deduplication and acknowledgement).
+    """
+
+    type: EventType
+    severity: Severity
+    time_ns: int
+    spacecraft: str | None
+    station: str | None
+    title: str
+    text: str
+    condition: str
+    id: str
+    recovery: bool = False
+    source: str = "live"
+    details: dict[str, Any] = field(default_factory=dict)
