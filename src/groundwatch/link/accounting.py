@@ -1,0 +1,147 @@
+"""Frame accounting: what every link received, counted, and written once a second.
+
+A link here is (spacecraft, station, virtual channel). ``observe`` takes every decode result
+(every copy from every station, so each station's own reception is counted); ``points`` is
+called by the pipeline once a second and returns one ``link`` point per link with cumulative
+counters and the rates over the interval since the previous call.
+
+Input that the decoder could not attribute to a spacecraft is counted under spacecraft
+``unknown`` (and vcid ``none`` is simply left out of the tags), so random bytes on a station's
+topic are still visible per station.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from groundwatch.model import DecodeResult, LinkKey, Point, RejectReason
+
+LINK_MEASUREMENT = "link"
+UNKNOWN_SPACECRAFT = "unknown"
+
+
+@dataclass(slots=True)
+class LinkCounts:
+    """Cumulative counters of one link."""
+
+    frames: int = 0
+    bytes: int = 0
+    valid_frames: int = 0
+    crc_failures: int = 0
+    frame_gaps: int = 0  # gap occurrences on the virtual channel frame count
+    frames_missing: int = 0  # frames lost in those gaps
+    packets: int = 0
+    idle_frames: int = 0
+    idle_packets: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    def copy(self) -> LinkCounts:
+        return LinkCounts(
+            self.frames,
+            self.bytes,
+            self.valid_frames,
+            self.crc_failures,
+            self.frame_gaps,
+            self.frames_missing,
+            self.packets,
+            self.idle_frames,
+            self.idle_packets,
+            dict(self.rejected),
+        )
+
+
+def link_key_of(result: DecodeResult) -> LinkKey:
+    """The link a decode result belongs to."""
+    spacecraft = result.spacecraft
+    vcid = result.header.vcid if result.header is not None else None
+    if spacecraft is None:
+        for rej in result.rejections:
+            if rej.spacecraft is not None:
+                spacecraft = rej.spacecraft
+                vcid = rej.vcid if vcid is None else vcid
+                break
+    return LinkKey(spacecraft or UNKNOWN_SPACECRAFT, result.frame.station, vcid)
+
+
+class FrameAccounting:
+    """Counts frames, bytes, CRC failures, gaps, rejections and idle data per link."""
+
+    def __init__(self, source: str = "live") -> None:
+        self.source = source
+        self._counts: dict[LinkKey, LinkCounts] = {}
+        self._previous: dict[LinkKey, LinkCounts] = {}
+        self._previous_ns: int | None = None
+
+    def observe(self, result: DecodeResult) -> None:
+        key = link_key_of(result)
+        c = self._counts.get(key)
+        if c is None:
+            c = self._counts[key] = LinkCounts()
+        c.frames += 1
+        c.bytes += len(result.frame.data)
+        if result.valid:
+            c.valid_frames += 1
+        if result.crc_ok is False:
+            c.crc_failures += 1
+        if result.vc_gap > 0:
+            c.frame_gaps += 1
+            c.frames_missing += result.vc_gap
+        c.packets += len(result.packets)
+        if result.idle_frame:
+            c.idle_frames += 1
+        c.idle_packets += result.idle_packets
+        for rej in result.rejections:
+            # A bad CRC is already counted as crc_failures; count it under its reason too,
+            # so "rejected" adds up to everything that was not decoded.
+            reason = rej.reason.value
+            c.rejected[reason] = c.rejected.get(reason, 0) + 1
+
+    def counts(self) -> dict[LinkKey, LinkCounts]:
+        """A copy of the cumulative counters per link (console, tests)."""
+        return {k: v.copy() for k, v in self._counts.items()}
+
+    def points(self, now_ns: int) -> list[Point]:
+        """One ``link`` point per link: cumulative counters plus per-second rates."""
+        if self._previous_ns is None or now_ns <= self._previous_ns:
+            interval_s = 0.0
+        else:
+            interval_s = (now_ns - self._previous_ns) / 1e9
+        out: list[Point] = []
+        for key, c in self._counts.items():
+            prev = self._previous.get(key, LinkCounts())
+            fields: dict[str, float | int | str | bool] = {
+                "frames": c.frames,
+                "bytes": c.bytes,
+                "valid_frames": c.valid_frames,
+                "crc_failures": c.crc_failures,
+                "frame_gaps": c.frame_gaps,
+                "frames_missing": c.frames_missing,
+                "packets": c.packets,
+                "idle_frames": c.idle_frames,
+                "idle_packets": c.idle_packets,
+                "rejected": c.rejected_total(),
+            }
+            for reason in RejectReason:
+                n = c.rejected.get(reason.value)
+                if n:
+                    fields[f"rejected_{reason.value}"] = n
+            d_frames = c.frames - prev.frames
+            d_crc = c.crc_failures - prev.crc_failures
+            if interval_s > 0:
+                fields["frames_per_s"] = d_frames / interval_s
+                fields["bytes_per_s"] = (c.bytes - prev.bytes) / interval_s
+                fields["packets_per_s"] = (c.packets - prev.packets) / interval_s
+                fields["rejected_per_s"] = (c.rejected_total() - prev.rejected_total()) / (
+                    interval_s
+                )
+            # Fraction of this interval's frames that failed the CRC (0 when none arrived).
+            fields["crc_failure_ratio"] = d_crc / d_frames if d_frames > 0 else 0.0
+            tags = key.tags()
+            tags["source"] = self.source
+            out.append(Point(LINK_MEASUREMENT, tags, fields, now_ns))
+        self._previous = {k: v.copy() for k, v in self._counts.items()}
+        self._previous_ns = now_ns
+        return out
