@@ -1,0 +1,219 @@
+"""InfluxDB line protocol: encode ``model.Point`` and read back what we wrote.
+
+Hand-written rather than influxdb-client's ``Point``: the store must count every field it
+cannot represent (NaN, inf, ints beyond int64) instead of losing it quietly, must format
+floats with ``repr`` for a bit-exact round trip, and encodes every point on the hot path
+(a plain f-string per point, no intermediate objects).
+
+Rules (InfluxDB 1.x/2.x line protocol):
+
+* measurement: escape ``,`` and space;
+* tag keys, tag values, field keys: escape ``,``, ``=`` and space; tags with an empty value
+  are omitted (InfluxDB rejects them); newlines cannot be carried in names and are escaped
+  as the two characters ``\\n``; a backslash in a name is literal, except one before
+  ``,``/``=``/space or at the end, which InfluxDB cannot read back and is written as ``/``;
+* string field values: double-quoted, escape ``"`` and ``\\``;
+* ints: ``<n>i`` (int64 range; outside it the field is dropped and counted);
+* floats: ``float.__repr__`` (shortest string that round-trips bit-exactly), never ``%g``;
+  NaN and +/-inf are not representable: the field is dropped and counted;
+* bools: ``true`` / ``false``;
+* timestamp: integer nanoseconds.
+
+A point left with no field is dropped and counted (``points_dropped``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from groundwatch.model import FieldValue, Point
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+_MEASUREMENT_ESC = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n"})
+_KEY_ESC = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n"})
+
+
+@dataclass(slots=True)
+class EncodeStats:
+    """What the encoder had to leave out (it never raises on a value)."""
+
+    fields_dropped: int = 0  # NaN/inf floats, ints outside int64, unsupported types
+    points_dropped: int = 0  # points with no representable field left
+
+    def merge(self, other: EncodeStats) -> None:
+        self.fields_dropped += other.fields_dropped
+        self.points_dropped += other.points_dropped
+
+
+# InfluxDB's scanner reads a backslash before a separator (or at the end of a name) as an
+# escape whatever comes before it, so such a backslash cannot be written: it becomes "/".
+_LONE_BACKSLASH = re.compile(r"\\(?=[,= ]|$)")
+
+
+def escape_measurement(name: str) -> str:
+    if "\\" in name:
+        name = _LONE_BACKSLASH.sub("/", name)
+    return name.translate(_MEASUREMENT_ESC)
+
+
+def escape_key(name: str) -> str:
+    """Tag key, tag value or field key."""
+    if "\\" in name:
+        name = _LONE_BACKSLASH.sub("/", name)
+    return name.translate(_KEY_ESC)
+
+
+def escape_string_field(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def format_field_value(value: FieldValue) -> str | None:
+    """The line-protocol text of one field value, or None when it cannot be represented."""
+    # bool before int: bool is a subclass of int.
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        if INT64_MIN <= value <= INT64_MAX:
+            return f"{int(value)}i"
+        return None
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return float.__repr__(value)
+        return None
+    if isinstance(value, str):
+        return escape_string_field(value)
+    return None
+
+
+def encode_point(point: Point, stats: EncodeStats | None = None) -> bytes | None:
+    """One line (without the trailing newline), or None when no field is representable."""
+    fields: list[str] = []
+    for key, value in point.fields.items():
+        text = format_field_value(value)
+        if text is None:
+            if stats is not None:
+                stats.fields_dropped += 1
+            continue
+        fields.append(f"{escape_key(key)}={text}")
+    if not fields:
+        if stats is not None:
+            stats.points_dropped += 1
+        return None
+    # Tags sorted by key: InfluxDB's recommended order, and series keys compare equal.
+    tags = "".join(
+        f",{escape_key(k)}={escape_key(v)}" for k, v in sorted(point.tags.items()) if v != ""
+    )
+    line = f"{escape_measurement(point.measurement)}{tags} {','.join(fields)} {point.time_ns}"
+    return line.encode("utf-8")
+
+
+def encode_lines(points: Iterable[Point], stats: EncodeStats | None = None) -> list[bytes]:
+    out: list[bytes] = []
+    for p in points:
+        line = encode_point(p, stats)
+        if line is not None:
+            out.append(line)
+    return out
+
+
+def encode_points(points: list[Point], stats: EncodeStats | None = None) -> bytes:
+    """Line protocol for ``points``, one line each, newline-terminated."""
+    lines = encode_lines(points, stats)
+    return b"\n".join(lines) + b"\n" if lines else b""
+
+
+# --- reading our own lines back (partial-write triage, tests) --------------------------------
+
+
+@dataclass(slots=True)
+class ParsedLine:
+    measurement: str
+    tags: dict[str, str]
+    fields: dict[str, FieldValue]
+    time_ns: int | None
+
+
+def _split_unescaped(text: str, sep: str, quotes: bool = False) -> list[str]:
+    """Split at ``sep`` not preceded by a backslash (and, with ``quotes``, not inside "...")."""
+    parts: list[str] = []
+    cur: list[str] = []
+    i, in_quotes = 0, False
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text):
+            cur.append(text[i : i + 2])
+            i += 2
+            continue
+        if quotes and c == '"':
+            in_quotes = not in_quotes
+        elif c == sep and not in_quotes:
+            parts.append("".join(cur))
+            cur = []
+            i += 1
+            continue
+        cur.append(c)
+        i += 1
+    parts.append("".join(cur))
+    return parts
+
+
+def _unescape(text: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text) and text[i + 1] in ", =":
+            out.append(text[i + 1])
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def _parse_value(text: str) -> FieldValue:
+    if text.startswith('"'):
+        return text[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    if text in ("true", "t", "T", "True", "TRUE"):
+        return True
+    if text in ("false", "f", "F", "False", "FALSE"):
+        return False
+    if text.endswith("i"):
+        return int(text[:-1])
+    return float(text)
+
+
+def parse_line(line: bytes | str) -> ParsedLine:
+    """Parse a line this module wrote (not a general validator). Raises ValueError."""
+    text = line.decode("utf-8") if isinstance(line, bytes) else line
+    sections = _split_unescaped(text.rstrip("\n"), " ", quotes=True)
+    if len(sections) not in (2, 3):
+        raise ValueError(f"not a line-protocol line: {text[:80]!r}")
+    key_parts = _split_unescaped(sections[0], ",")
+    tags: dict[str, str] = {}
+    for part in key_parts[1:]:
+        pieces = _split_unescaped(part, "=")
+        tags[_unescape(pieces[0])] = _unescape("=".join(pieces[1:]))
+    fields: dict[str, FieldValue] = {}
+    for part in _split_unescaped(sections[1], ",", quotes=True):
+        pieces = _split_unescaped(part, "=", quotes=True)
+        fields[_unescape(pieces[0])] = _parse_value("=".join(pieces[1:]))
+    time_ns = int(sections[2]) if len(sections) == 3 else None
+    return ParsedLine(_unescape(key_parts[0]), tags, fields, time_ns)
+
+
+def field_type(value: FieldValue) -> str:
+    """InfluxDB's name for a value's type, as it appears in field type conflict errors."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "float"
+    return "string"

@@ -1,0 +1,107 @@
+"""Decoded packets, rejections and events as InfluxDB points (the README's schema).
+
+* packets: measurement = packet name (``apid_<n>`` when decoded without a dictionary, or
+  ``packet`` when there is no space packet header either); tags ``spacecraft``, ``station``,
+  ``source``; one field per parameter's engineering value, enumerations as the label
+  (``<name>``) plus the raw number (``<name>_raw``), arrays as ``<name>_0 .. <name>_<n-1>``,
+  bytes as a hex string; ``seq_count`` and ``obt`` (on-board time, ns) when known; time =
+  ``DecodedPacket.time_ns`` (earth-received time + index in frame: unique per series).
+* ``rejected``: tags ``spacecraft`` (when known), ``station``, ``source``, ``reason``; fields
+  ``detail``, ``hex``, ``length`` (and ``vcid`` when known); time = ert + index of the
+  rejection within its frame.
+* ``events``: tags ``spacecraft``, ``station``, ``source``, ``type``, ``severity``; fields
+  ``title``, ``text``, ``id``, ``condition``, ``recovery``, ``details`` (JSON).
+
+Field types must never change for a parameter (InfluxDB refuses the point: "field type
+conflict"). An int engineering value is written as an integer, unless the parameter is
+named in ``float_params`` (float-typed or calibrated parameters whose calibration happened
+to yield an int), where it is written as a float.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Container
+from typing import Any
+
+from groundwatch.model import DecodedPacket, Event, FieldValue, Point, Rejection
+
+NO_FLOAT_PARAMS: frozenset[str] = frozenset()
+
+
+def _add_value(
+    fields: dict[str, FieldValue], name: str, raw: Any, eng: Any, as_float: bool
+) -> None:
+    if isinstance(eng, bool):
+        fields[name] = eng
+    elif isinstance(eng, int):
+        fields[name] = float(eng) if as_float else eng
+    elif isinstance(eng, float):
+        fields[name] = eng
+    elif isinstance(eng, str):
+        fields[name] = eng
+        # An enumeration: the label, and the raw number beside it.
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            fields[f"{name}_raw"] = raw
+    elif isinstance(eng, bytes | bytearray | memoryview):
+        fields[name] = bytes(eng).hex()
+    elif isinstance(eng, list | tuple):
+        raws = raw if isinstance(raw, list | tuple) and len(raw) == len(eng) else [None] * len(eng)
+        for i, (r, e) in enumerate(zip(raws, eng, strict=True)):
+            _add_value(fields, f"{name}_{i}", r, e, as_float)
+    elif eng is None:
+        return
+    else:
+        fields[name] = str(eng)
+
+
+def packet_measurement(pkt: DecodedPacket) -> str:
+    if pkt.name:
+        return pkt.name
+    if pkt.header is not None:
+        return f"apid_{pkt.header.apid}"
+    return "packet"
+
+
+def packet_point(pkt: DecodedPacket, float_params: Container[str] = NO_FLOAT_PARAMS) -> Point:
+    fields: dict[str, FieldValue] = {}
+    for name, pv in pkt.params.items():
+        _add_value(fields, name, pv.raw, pv.eng, name in float_params)
+    if pkt.payload is not None and "payload" not in fields:
+        fields["payload"] = pkt.payload.hex()
+    if pkt.header is not None:
+        fields["seq_count"] = pkt.header.seq_count
+    if pkt.obt_ns is not None:
+        fields["obt"] = pkt.obt_ns
+    tags = {"spacecraft": pkt.spacecraft, "station": pkt.station, "source": pkt.source}
+    return Point(packet_measurement(pkt), tags, fields, pkt.time_ns)
+
+
+def rejected_point(r: Rejection, index: int = 0) -> Point:
+    """``index``: the rejection's position among those of its frame (keeps them distinct)."""
+    tags = {"station": r.station, "source": r.source, "reason": str(r.reason.value)}
+    if r.spacecraft:
+        tags["spacecraft"] = r.spacecraft
+    fields: dict[str, FieldValue] = {"detail": r.detail, "hex": r.data.hex(), "length": len(r.data)}
+    if r.vcid is not None:
+        fields["vcid"] = r.vcid
+    return Point("rejected", tags, fields, r.ert_ns + index)
+
+
+def event_point(e: Event) -> Point:
+    tags = {
+        "spacecraft": e.spacecraft or "",
+        "station": e.station or "",
+        "source": e.source,
+        "type": str(e.type.value),
+        "severity": e.severity.label,
+    }
+    fields: dict[str, FieldValue] = {
+        "title": e.title,
+        "text": e.text,
+        "id": e.id,
+        "condition": e.condition,
+        "recovery": e.recovery,
+        "details": json.dumps(e.details, sort_keys=True, default=str),
+    }
+    return Point("events", tags, fields, e.time_ns)
