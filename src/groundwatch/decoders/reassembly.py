@@ -1,0 +1,225 @@
+"""Space packets out of a virtual channel's frames (132.0-B 4.1.2.7, 133.0-B 4.1.3).
+
+A packet may start in one frame and end in a later frame of the same virtual channel. The
+first header pointer (FHP) says where the first packet header of a frame starts; the octets
+before it finish the packet in progress. When the virtual-channel frame count jumps (a lost
+frame) or an idle frame arrives, the packet in progress cannot be finished: it is dropped
+and counted as LOST_CONTINUATION, and decoding resumes at the next frame's FHP.
+
+State is kept per (source, scid, vcid); the pipeline merges duplicate frames from several
+stations before decoding. Channels and APIDs are kept in bounded LRU maps so random input
+(say, every SCID under the sun) cannot grow memory without limit.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from groundwatch.decoders.space_packet import MAX_SEQ_COUNT, PRIMARY_HEADER_LEN
+from groundwatch.decoders.tm_frame import FirstHeaderPointer
+from groundwatch.model import RejectReason
+
+ChannelKey = tuple[str, int, int]  # (source, scid, vcid)
+ApidKey = tuple[str, int, int]  # (source, scid, apid)
+K = TypeVar("K")
+V = TypeVar("V")
+FRAME_COUNT_MODULO = 256
+
+
+class BoundedLru(Generic[K, V]):
+    """A dict that forgets its least recently used entry beyond ``capacity``."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass(slots=True)
+class Loss:
+    """Octets that could not become a packet, with the reason."""
+
+    reason: RejectReason
+    detail: str
+    data: bytes
+
+
+@dataclass(slots=True)
+class ChannelOutcome:
+    packets: list[bytes] = field(default_factory=list)  # whole packets, header included
+    losses: list[Loss] = field(default_factory=list)
+    vc_gap: int = 0  # frames missing on this virtual channel before this one
+
+
+@dataclass(slots=True)
+class _ChannelState:
+    last_vcfc: int
+    partial: bytearray | None = None  # start of a packet whose end is in a later frame
+
+
+def _complete(partial: bytearray) -> int | None:
+    """Length of the packet in ``partial`` once its header is there."""
+    if len(partial) < PRIMARY_HEADER_LEN:
+        return None
+    return PRIMARY_HEADER_LEN + 1 + ((partial[4] << 8) | partial[5])
+
+
+class PacketReassembler:
+    """Feeds frame data fields in, gets whole packets out, per virtual channel."""
+
+    def __init__(self, max_channels: int = 1024) -> None:
+        self._channels: BoundedLru[ChannelKey, _ChannelState] = BoundedLru(max_channels)
+
+    def reset(self) -> None:
+        self._channels = BoundedLru(self._channels.capacity)
+
+    def feed(self, key: ChannelKey, vcfc: int, fhp: int, data_field: bytes) -> ChannelOutcome:
+        out = ChannelOutcome()
+        st = self._channels.get(key)
+        if st is None:
+            # First frame heard on this channel: octets before the FHP belong to a packet
+            # whose start was never received here; that is not a loss we can count.
+            st = _ChannelState(last_vcfc=vcfc)
+            self._channels.put(key, st)
+            after_gap = False
+        else:
+            out.vc_gap = (vcfc - st.last_vcfc - 1) % FRAME_COUNT_MODULO
+            st.last_vcfc = vcfc
+            after_gap = out.vc_gap > 0
+        if after_gap and st.partial is not None:
+            out.losses.append(
+                Loss(
+                    RejectReason.LOST_CONTINUATION,
+                    f"{out.vc_gap} frame(s) lost on the virtual channel inside a packet",
+                    bytes(st.partial),
+                )
+            )
+            st.partial = None
+            after_gap = False  # the lost packet is counted once, not again for its tail
+
+        if fhp == FirstHeaderPointer.IDLE_FRAME:
+            if st.partial is not None:
+                out.losses.append(
+                    Loss(
+                        RejectReason.LOST_CONTINUATION,
+                        "idle frame inside a packet",
+                        bytes(st.partial),
+                    )
+                )
+                st.partial = None
+            return out
+
+        n = len(data_field)
+        if fhp == FirstHeaderPointer.NO_PACKET_START:
+            if st.partial is not None:
+                self._continue(st, data_field, out, n)
+            elif after_gap and n:
+                out.losses.append(
+                    Loss(
+                        RejectReason.LOST_CONTINUATION,
+                        f"{out.vc_gap} frame(s) lost before this continuation",
+                        data_field,
+                    )
+                )
+                # Mark the channel as waiting for the next FHP without counting again.
+                st.partial = None
+            return out
+
+        if fhp >= n:
+            out.losses.append(
+                Loss(
+                    RejectReason.BAD_FHP,
+                    f"first header pointer {fhp} outside a {n}-octet data field",
+                    data_field,
+                )
+            )
+            st.partial = None
+            return out
+
+        if st.partial is not None:
+            self._continue(st, data_field[:fhp], out, fhp)
+            if st.partial is not None:
+                total = _complete(st.partial)
+                want = "?" if total is None else str(total - len(st.partial))
+                out.losses.append(
+                    Loss(
+                        RejectReason.PACKET_OVERRUN,
+                        f"packet needs {want} more octets but the next starts at {fhp}",
+                        bytes(st.partial),
+                    )
+                )
+                st.partial = None
+        elif after_gap and fhp > 0:
+            out.losses.append(
+                Loss(
+                    RejectReason.LOST_CONTINUATION,
+                    f"{out.vc_gap} frame(s) lost before the tail of a packet",
+                    data_field[:fhp],
+                )
+            )
+
+        pos = fhp
+        while pos < n:
+            if n - pos < PRIMARY_HEADER_LEN:
+                st.partial = bytearray(data_field[pos:])
+                break
+            total = PRIMARY_HEADER_LEN + 1 + ((data_field[pos + 4] << 8) | data_field[pos + 5])
+            if pos + total > n:
+                st.partial = bytearray(data_field[pos:])
+                break
+            out.packets.append(data_field[pos : pos + total])
+            pos += total
+        return out
+
+    @staticmethod
+    def _continue(st: _ChannelState, chunk: bytes, out: ChannelOutcome, limit: int) -> None:
+        """Append ``chunk`` to the packet in progress; emit it when complete."""
+        assert st.partial is not None
+        st.partial += chunk
+        total = _complete(st.partial)
+        if total is None or len(st.partial) < total:
+            return
+        out.packets.append(bytes(st.partial[:total]))
+        extra = len(st.partial) - total
+        if extra:
+            out.losses.append(
+                Loss(
+                    RejectReason.BAD_FHP,
+                    f"packet ended {extra} octets before the first header pointer ({limit})",
+                    bytes(st.partial[total:]),
+                )
+            )
+        st.partial = None
+
+
+class SequenceTracker:
+    """Counts packet sequence-count gaps per (source, scid, apid), modulo 16384."""
+
+    def __init__(self, max_apids: int = 4096) -> None:
+        self._last: BoundedLru[ApidKey, list[int]] = BoundedLru(max_apids)
+
+    def observe(self, key: ApidKey, seq_count: int) -> int:
+        """Packets missing before this one (0 for the first packet of an APID)."""
+        last = self._last.get(key)
+        if last is None:
+            self._last.put(key, [seq_count])
+            return 0
+        gap = (seq_count - last[0] - 1) % MAX_SEQ_COUNT
+        last[0] = seq_count
+        return gap
