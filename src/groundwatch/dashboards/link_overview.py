@@ -1,0 +1,161 @@
+"""Link overview: one per deployment. Is every spacecraft heard, by which station, how well?
+
+Reads the link monitor's ``link_state`` (every second per spacecraft x station), the frame
+accounting's ``link`` (per spacecraft x station x virtual channel, once a second), ``events``
+and ``rejected`` (see README "InfluxDB schema").
+"""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.models import dashboard as model
+
+from groundwatch.dashboards import panels as p
+
+UID = "gw-link-overview"
+TITLE = "groundwatch: link overview"
+
+# LinkState integers as written to link_state.state, with the colour a controller expects.
+LINK_STATES: dict[int, tuple[str, str | None]] = {
+    0: ("NO SIGNAL", p.GREY),
+    1: ("AOS", p.BLUE),
+    2: ("TRACKING", p.GREEN),
+    3: ("LOS", p.RED),
+}
+LINK_TAGS = ("spacecraft", "station")
+LINK_ALIAS = "$tag_spacecraft @ $tag_station"
+VC_ALIAS = "$tag_spacecraft @ $tag_station vc$tag_vcid"
+
+
+def link_state_stat(width: int = 6) -> p.stat.Panel:
+    q = p.series_query('last("state")', "link_state", LINK_TAGS, LINK_TAGS)
+    return p.stat_panel(
+        "Link state",
+        [p.target(q, alias=LINK_ALIAS)],
+        mappings=p.value_mappings(LINK_STATES),
+        threshold_steps=[model.Threshold(value=None, color=p.GREY)],
+        description="Current state per spacecraft and station (link monitor, every second).",
+        width=width,
+        graph=False,
+    )
+
+
+def time_since_frame_stat(width: int = 6) -> p.stat.Panel:
+    q = p.series_query('last("seconds_since_last_frame")', "link_state", LINK_TAGS, LINK_TAGS)
+    return p.stat_panel(
+        "Time since last frame",
+        [p.target(q, alias=LINK_ALIAS)],
+        unit="s",
+        threshold_steps=[
+            model.Threshold(value=None, color=p.GREEN),
+            model.Threshold(value=2, color=p.YELLOW),
+            model.Threshold(value=5, color=p.RED),
+        ],
+        description="Seconds since the last valid frame; red from the default LOS threshold.",
+        width=width,
+    )
+
+
+def link_state_timeline() -> p.statetimeline.Panel:
+    q = p.series_query('last("state")', "link_state", LINK_TAGS, LINK_TAGS)
+    return p.state_timeline_panel(
+        "AOS / LOS",
+        [p.target(q, alias=LINK_ALIAS)],
+        mappings=p.value_mappings(LINK_STATES),
+        description="Link state over the selected range; gaps mean groundwatch wrote nothing.",
+    )
+
+
+def _accounting(title: str, select: str, unit: str, description: str) -> p.timeseries.Panel:
+    tags = (*LINK_TAGS, "vcid")
+    q = p.series_query(select, "link", LINK_TAGS, tags)
+    return p.timeseries_panel(
+        title, [p.target(q, alias=VC_ALIAS)], unit=unit, description=description, width=8
+    )
+
+
+def rejected_panel() -> p.timeseries.Panel:
+    q = p.series_query('count("length")', "rejected", ("station",), ("station", "reason"), "0")
+    return p.timeseries_panel(
+        "Rejected input",
+        [p.target(q, alias="$tag_station $tag_reason")],
+        unit="short",
+        description="Frames and packets that could not be decoded, by reason (kept raw).",
+        width=12,
+    )
+
+
+def events_table(height: int = 10) -> p.table.Panel:
+    q = (
+        'SELECT "severity", "type", "title", "text", "spacecraft", "station", "source" '
+        'FROM "events" WHERE ('
+        + p.tag_filter("spacecraft", "station", "source")
+        + ") AND $timeFilter ORDER BY time DESC LIMIT 500"
+    )
+    return p.table_panel(
+        "Events and alerts",
+        [p.target(q, result_format="table")],
+        description="Link, limit and ground-path events, newest first.",
+        height=height,
+    )
+
+
+def link_variables() -> list[dash.QueryVariable]:
+    return [
+        p.tag_variable("spacecraft", '"link_state"'),
+        p.tag_variable("station", '"link_state"'),
+        p.tag_variable("source", '"events"'),
+    ]
+
+
+def build() -> dash.Dashboard:
+    d = (
+        dash.Dashboard(TITLE)
+        .uid(UID)
+        .tags(["groundwatch", "link"])
+        .refresh("1s")
+        .time("now-15m", "now")
+        .timezone("utc")
+        .tooltip(model.DashboardCursorSync.CROSSHAIR)
+        .timepicker(dash.TimePicker().refresh_intervals(["1s", "2s", "5s", "10s", "30s", "1m"]))
+        .variables(list(link_variables()))
+        .annotations(list(p.standard_annotations()))
+        .with_row(dash.Row("Link state"))
+        .with_panel(link_state_stat(12))
+        .with_panel(time_since_frame_stat(12))
+        .with_panel(link_state_timeline())
+        .with_row(dash.Row("Frame accounting"))
+        .with_panel(
+            _accounting(
+                "Frames/s", 'mean("frame_rate")', "short", "Valid frames per second per VC."
+            )
+        )
+        .with_panel(
+            _accounting(
+                "CRC failures",
+                'sum("crc_failures")',
+                "short",
+                "Frames whose frame error control field did not match.",
+            )
+        )
+        .with_panel(
+            _accounting(
+                "Frame-count gaps",
+                'sum("gaps")',
+                "short",
+                "Frames missing by virtual-channel frame count.",
+            )
+        )
+        .with_panel(
+            _accounting(
+                "Undecodable packets",
+                'sum("undecodable")',
+                "short",
+                "Packets the dictionary could not decode.",
+            )
+        )
+        .with_panel(rejected_panel())
+        .with_row(dash.Row("Events"))
+        .with_panel(events_table())
+    )
+    return d
