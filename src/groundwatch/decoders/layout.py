@@ -1,0 +1,333 @@
+"""Compiled packet layouts: the dictionary's ``PacketLayout`` implementation.
+
+Decoding is two stages. (1) Raw values: the fast path (one ``struct.Struct`` unpack) when
+the layout has one, else Construct's parse of the same layout. (2) Engineering values:
+calibrations, enumeration labels, limit states and derived parameters, identical for both
+stages' output. Building runs the other way through Construct, which is the spec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from construct import Construct, Container, Struct
+
+from groundwatch.decoders.api import BytesTooShort, DecodeError, Limits, ParameterInfo
+from groundwatch.decoders.calibration import Calibration
+from groundwatch.decoders.expr import CompiledExpression
+from groundwatch.decoders.fastpath import FastPath
+from groundwatch.decoders.layout_fields import (
+    FieldKind,
+    FieldSpec,
+    compile_struct,
+    container_from_raws,
+    plan_segments,
+    raws_from_container,
+    value_fields,
+)
+from groundwatch.decoders.obt import TimeCode
+from groundwatch.model import LimitState, ParamValue, RejectReason
+
+
+class EncodeError(ValueError):
+    """Engineering values that cannot be built into a packet (names packet and parameter)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParamMeta:
+    """Everything about a parameter except where its bits are."""
+
+    unit: str | None = None
+    description: str = ""
+    subsystem: str = ""
+    key: bool = False
+    calibration: Calibration | None = None
+    enum: Mapping[int, str] | None = None
+    limits: Limits | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DerivedParam:
+    name: str
+    expression: CompiledExpression
+    meta: ParamMeta
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """A packet-id value at a byte offset of the data field, beyond the APID."""
+
+    offset: int
+    field: FieldSpec  # a whole-byte unsigned integer
+    value: int
+
+    def matches(self, data_field: bytes) -> bool:
+        width = self.field.bits // 8
+        chunk = data_field[self.offset : self.offset + width]
+        if len(chunk) < width:
+            return False
+        order = "little" if self.field.little else "big"
+        return int.from_bytes(chunk, order) == self.value
+
+
+# Decode plan modes (stage 2): plain copy, calibrated/generic function, enumeration.
+_PLAIN, _FUNCTION, _ENUM = 0, 1, 2
+
+
+def type_name(field: FieldSpec, meta: ParamMeta) -> str:
+    if meta.enum is not None:
+        return "enum"
+    if field.kind in (FieldKind.UINT, FieldKind.INT, FieldKind.FLOAT):
+        prefix = {"uint": "uint", "int": "int", "float": "float"}[field.kind.value]
+        return f"{prefix}{field.bits}"
+    return field.kind.value
+
+
+class CompiledLayout:
+    """One packet kind: a field list compiled once to a Construct struct and a fast path."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        apid: int | None,
+        fields: Sequence[FieldSpec],
+        meta: Mapping[str, ParamMeta],
+        subsystem: str = "",
+        description: str = "",
+        time: TimeCode | None = None,
+        derived: Sequence[DerivedParam] = (),
+        selector: Selector | None = None,
+        ax25_pid: int | None = None,
+        ax25_callsign: str | None = None,
+        struct: Construct | None = None,
+        fast: bool = True,
+    ) -> None:
+        self.name = name
+        self.apid = apid
+        self.subsystem = subsystem
+        self.description = description
+        self.time = time
+        self.selector = selector
+        self.ax25_pid = ax25_pid
+        self.ax25_callsign = ax25_callsign
+        self.derived = tuple(derived)
+        all_fields = [*(time.fields() if time else []), *fields]
+        if struct is None:  # a YAML layout: fields are the whole spec
+            segments = plan_segments(all_fields)
+            self.struct: Construct = compile_struct(segments)
+            self._fields = value_fields(segments)
+            self.size: int | None = sum(s.byte_length for s in segments)
+            self.fast: FastPath | None = FastPath(segments) if fast else None
+        else:  # a Python layout: its struct follows the (optional) time fields
+            time_segments = plan_segments(time.fields()) if time else []
+            members = list(compile_struct(time_segments).subcons)
+            self.struct = Struct(*members, "_body" / struct)
+            self._fields = [*value_fields(time_segments), *((f, "_body") for f in fields)]
+            try:
+                self.size = self.struct.sizeof()
+            except Exception:  # variable-size struct: Construct cannot say
+                self.size = None
+            self.fast = None
+        self._time_index = [i for i, (f, _) in enumerate(self._fields) if f.name.startswith("_obt")]
+        if time and time.names:
+            names = list(time.names)
+            self._time_index = [i for i, (f, _) in enumerate(self._fields) if f.name in names]
+        self._meta = {f.name: meta.get(f.name, ParamMeta()) for f, _ in self._fields}
+        self._reverse_enum = {
+            n: {label: raw for raw, label in m.enum.items()}
+            for n, m in self._meta.items()
+            if m.enum is not None
+        }
+        self.parameters: list[ParameterInfo] = [
+            self._info(f, self._meta[f.name]) for f, _ in self._fields if _is_public(f.name)
+        ]
+        self.parameters += [
+            ParameterInfo(
+                d.name,
+                name,
+                "derived",
+                d.meta.unit,
+                d.meta.description,
+                d.meta.subsystem or subsystem,
+                d.meta.key,
+                d.meta.limits,
+            )
+            for d in self.derived
+        ]
+        self._plan = [
+            self._plan_entry(i, f) for i, (f, _) in enumerate(self._fields) if _is_public(f.name)
+        ]
+
+    def __repr__(self) -> str:
+        return f"CompiledLayout({self.name!r}, apid={self.apid})"
+
+    def _info(self, field: FieldSpec, meta: ParamMeta) -> ParameterInfo:
+        return ParameterInfo(
+            name=field.name,
+            packet=self.name,
+            type=type_name(field, meta),
+            unit=meta.unit,
+            description=meta.description,
+            subsystem=meta.subsystem or self.subsystem,
+            key=meta.key,
+            limits=meta.limits,
+            enum=meta.enum,
+            array_length=field.count,
+        )
+
+    def _plan_entry(self, index: int, field: FieldSpec) -> tuple[Any, ...]:
+        meta = self._meta[field.name]
+        convert: Callable[[Any], Any] | None = None
+        mode = _PLAIN
+        if meta.enum is not None:
+            mode = _ENUM if field.count is None else _FUNCTION
+            convert = self._enum_converter(field.name, meta.enum)
+        elif meta.calibration is not None:
+            mode, convert = _FUNCTION, meta.calibration.to_eng
+        elif field.kind is FieldKind.BYTES:
+            mode, convert = _FUNCTION, bytes.hex
+        if field.count is not None and convert is not None:
+            element = convert
+            convert = lambda raws: [element(r) for r in raws]  # noqa: E731
+        state = None
+        if meta.limits is not None:
+            state = meta.limits.state if field.count is None else _worst_state(meta.limits)
+        return (field.name, index, mode, convert, meta.enum, state, meta.unit)
+
+    def _enum_converter(self, name: str, labels: Mapping[int, str]) -> Callable[[int], str]:
+        def label(raw: int) -> str:
+            try:
+                return labels[raw]
+            except KeyError:
+                raise DecodeError(
+                    RejectReason.BAD_ENUM, f"packet {self.name}: {name} = {raw} not declared"
+                ) from None
+
+        return label
+
+    # -- decode ---------------------------------------------------------------------
+
+    def construct_raws(self, data_field: bytes) -> list[Any]:
+        """Stage 1 through Construct (the spec); raises whatever Construct raises."""
+        container = self.struct.parse(data_field)
+        return raws_from_container(container, self._fields)
+
+    def decode(self, data_field: bytes) -> tuple[dict[str, ParamValue], int | None]:
+        if self.size is not None and len(data_field) < self.size:
+            raise BytesTooShort(self.size, len(data_field), f"packet {self.name}")
+        try:
+            if self.fast is not None:
+                raws = self.fast.raws(data_field)
+            else:
+                raws = self.construct_raws(data_field)
+        except Exception as exc:  # a decoder never crashes on bad bytes: reject them
+            raise DecodeError(
+                RejectReason.BAD_PACKET, f"packet {self.name}: {type(exc).__name__}: {exc}"
+            ) from None
+        return self.from_raws(raws)
+
+    def from_raws(self, raws: Sequence[Any]) -> tuple[dict[str, ParamValue], int | None]:
+        """Stage 2: engineering values, limits, derived parameters, on-board time."""
+        params: dict[str, ParamValue] = {}
+        for name, index, mode, convert, labels, state, unit in self._plan:
+            raw = raws[index]
+            if mode == _PLAIN:
+                eng = raw
+            elif mode == _ENUM:
+                eng = labels.get(raw)
+                if eng is None:
+                    convert(raw)  # raises BAD_ENUM with the details
+            else:
+                eng = convert(raw)
+            params[name] = ParamValue(raw, eng, unit, state(eng) if state else None)
+        if self.derived:
+            self._derive(params)
+        obt = None
+        if self.time is not None:
+            obt = self.time.to_ns([raws[i] for i in self._time_index])
+        return params, obt
+
+    def _derive(self, params: dict[str, ParamValue]) -> None:
+        values = {name: value.eng for name, value in params.items()}
+        for derived in self.derived:
+            try:
+                eng = derived.expression(values)
+            except (ArithmeticError, ValueError, TypeError, KeyError, IndexError):
+                continue  # e.g. a division by zero: no sample rather than a wrong one
+            values[derived.name] = eng
+            limits = derived.meta.limits
+            state = limits.state(eng) if limits and isinstance(eng, (int, float)) else None
+            params[derived.name] = ParamValue(eng, eng, derived.meta.unit, state)
+
+    # -- build ----------------------------------------------------------------------
+
+    def build(self, eng: Mapping[str, Any], obt_ns: int | None = None) -> bytes:
+        raws: list[Any] = []
+        time_raws = self.time.from_ns(obt_ns) if self.time and obt_ns is not None else None
+        for i, (field, _) in enumerate(self._fields):
+            if time_raws is not None and i in self._time_index:
+                raws.append(time_raws[self._time_index.index(i)])
+            else:
+                raws.append(self._to_raw(field, eng.get(field.name)))
+        return self.build_raws(raws)
+
+    def build_raws(self, raws: Sequence[Any]) -> bytes:
+        try:
+            return bytes(self.struct.build(container_from_raws(raws, self._fields)))
+        except Exception as exc:  # Construct's errors, re-raised with the packet's name
+            raise EncodeError(f"packet {self.name}: cannot build: {exc}") from None
+
+    def _to_raw(self, field: FieldSpec, value: Any) -> Any:
+        if field.count is None:
+            return self._element_to_raw(field, value)
+        if value is None:
+            value = [None] * field.count
+        if len(value) != field.count:
+            raise EncodeError(f"packet {self.name}: {field.name}: needs {field.count} values")
+        return [self._element_to_raw(field, v) for v in value]
+
+    def _element_to_raw(self, field: FieldSpec, value: Any) -> Any:
+        where = f"packet {self.name}: parameter {field.name}"
+        meta = self._meta[field.name]
+        kind = field.kind
+        if isinstance(value, str) and field.name in self._reverse_enum:
+            if value not in self._reverse_enum[field.name]:
+                raise EncodeError(f"{where}: {value!r} is not one of its enum labels")
+            return self._reverse_enum[field.name][value]
+        if kind is FieldKind.STRING:
+            return "" if value is None else str(value)
+        if kind is FieldKind.BYTES:
+            if value is None:
+                return bytes(field.bits // 8)
+            return bytes.fromhex(value) if isinstance(value, str) else bytes(value)
+        if kind is FieldKind.BOOL:
+            return bool(value)
+        if value is None:
+            return 0.0 if kind is FieldKind.FLOAT else 0
+        if meta.calibration is not None and field.name not in self._reverse_enum:
+            value = meta.calibration.to_raw(float(value))
+        if kind is FieldKind.FLOAT:
+            return float(value)
+        raw = round(value)
+        low, high = field.int_range()
+        if not low <= raw <= high:
+            raise EncodeError(f"{where}: raw {raw} outside {type_name(field, meta)} range")
+        return raw
+
+
+def _is_public(name: str) -> bool:
+    return not name.startswith("_")
+
+
+def _worst_state(limits: Limits) -> Callable[[list[Any]], LimitState]:
+    def worst(values: list[Any]) -> LimitState:
+        states = [limits.state(v) for v in values]
+        return max(states, key=abs, default=LimitState.NOMINAL)
+
+    return worst
+
+
+__all__ = ["CompiledLayout", "Container", "DerivedParam", "EncodeError", "ParamMeta", "Selector"]

@@ -1,0 +1,217 @@
+"""Packet fields and the Construct struct they compile to: the spec of a packet layout.
+
+A layout is a sequence of fields read MSB first from the start of the packet data field.
+Byte-aligned fields become plain Construct fields; runs of fields that are not
+byte-aligned (bit fields packed inside bytes) become one ``BitStruct`` that must end on a
+byte boundary (declare spare bits to fill it). The Construct struct is the one source of
+truth: the fast path (``fastpath.py``) is generated from the same segments and proved equal
+to it by a hypothesis test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from construct import (
+    Array,
+    BitsInteger,
+    BitStruct,
+    Bytes,
+    BytesInteger,
+    Construct,
+    Container,
+    Flag,
+    FormatField,
+    PaddedString,
+    Padding,
+    Struct,
+)
+
+
+class LayoutError(ValueError):
+    """A layout that cannot be compiled; ``field`` names the offending field."""
+
+    def __init__(self, field: str | None, problem: str) -> None:
+        super().__init__(problem)
+        self.field = field
+        self.problem = problem
+
+
+class FieldKind(StrEnum):
+    UINT = "uint"
+    INT = "int"
+    FLOAT = "float"
+    BOOL = "bool"
+    STRING = "string"
+    BYTES = "bytes"
+    SPARE = "spare"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    name: str  # "" for spare bits
+    kind: FieldKind
+    bits: int  # width of one element; strings and bytes: 8 * length
+    little: bool = False
+    count: int | None = None  # fixed-size array of ``count`` elements
+    encoding: str = "ascii"
+
+    @property
+    def total_bits(self) -> int:
+        return self.bits * (self.count or 1)
+
+    @property
+    def signed(self) -> bool:
+        return self.kind is FieldKind.INT
+
+    @property
+    def byte_aligned_kind(self) -> bool:
+        """Can be read as whole bytes when it starts on a byte boundary."""
+        return self.kind is not FieldKind.BOOL and self.bits % 8 == 0
+
+    def int_range(self) -> tuple[int, int]:
+        if self.kind is FieldKind.INT:
+            return -(1 << (self.bits - 1)), (1 << (self.bits - 1)) - 1
+        return 0, (1 << self.bits) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """Consecutive fields read the same way: whole bytes, or one packed bit group."""
+
+    bit_group: bool
+    fields: tuple[FieldSpec, ...]
+    byte_offset: int
+
+    @property
+    def byte_length(self) -> int:
+        return sum(f.total_bits for f in self.fields) // 8
+
+
+def plan_segments(fields: Sequence[FieldSpec]) -> list[Segment]:
+    segments: list[Segment] = []
+    group: list[FieldSpec] = []
+    group_start = 0
+    position = 0  # bits
+    for field in fields:
+        _check_field(field)
+        if not group and position % 8 == 0 and field.byte_aligned_kind:
+            segments.append(Segment(False, (field,), position // 8))
+        else:
+            if field.kind in (FieldKind.FLOAT, FieldKind.STRING, FieldKind.BYTES):
+                raise LayoutError(field.name, f"{field.kind} must start on a byte boundary")
+            if field.little:
+                raise LayoutError(field.name, "little-endian fields must be byte-aligned")
+            if not group:
+                group_start = position
+            group.append(field)
+        position += field.total_bits
+        if group and position % 8 == 0:
+            segments.append(Segment(True, tuple(group), group_start // 8))
+            group = []
+    if group:
+        raise LayoutError(
+            group[-1].name,
+            f"bit fields end at bit {position}, not on a byte boundary: declare spare bits",
+        )
+    return segments
+
+
+def _check_field(field: FieldSpec) -> None:
+    if field.bits <= 0 or (field.count is not None and field.count <= 0):
+        raise LayoutError(field.name, "width and array length must be positive")
+    if field.kind is FieldKind.FLOAT and field.bits not in (16, 32, 64):
+        raise LayoutError(field.name, "floats are 16, 32 or 64 bits")
+    if field.kind is FieldKind.BOOL and field.bits != 1:
+        raise LayoutError(field.name, "bool is one bit (use an enum for wider flags)")
+    if field.little and field.bits % 8:
+        raise LayoutError(field.name, "little-endian fields must be whole bytes")
+    if field.kind in (FieldKind.STRING, FieldKind.BYTES) and field.bits % 8:
+        raise LayoutError(field.name, "strings and bytes are whole bytes")
+
+
+_INT_FORMATS = {8: "b", 16: "h", 32: "l", 64: "q"}
+_FLOAT_FORMATS = {16: "e", 32: "f", 64: "d"}
+
+
+def _byte_element(field: FieldSpec) -> Construct:
+    order = "<" if field.little else ">"
+    if field.kind in (FieldKind.UINT, FieldKind.INT):
+        if field.bits in _INT_FORMATS:
+            code = _INT_FORMATS[field.bits]
+            return FormatField(order, code if field.signed else code.upper())
+        return BytesInteger(field.bits // 8, signed=field.signed, swapped=field.little)
+    if field.kind is FieldKind.FLOAT:
+        return FormatField(order, _FLOAT_FORMATS[field.bits])
+    if field.kind is FieldKind.STRING:
+        return PaddedString(field.bits // 8, field.encoding)
+    if field.kind is FieldKind.BYTES:
+        return Bytes(field.bits // 8)
+    raise LayoutError(field.name, f"{field.kind} cannot be read as bytes")
+
+
+def _bit_element(field: FieldSpec) -> Construct:
+    if field.kind in (FieldKind.UINT, FieldKind.INT):
+        return BitsInteger(field.bits, signed=field.signed)
+    if field.kind is FieldKind.BOOL:
+        return Flag
+    raise LayoutError(field.name, f"{field.kind} cannot be a bit field")
+
+
+def _member(field: FieldSpec, bitwise: bool) -> Construct:
+    if field.kind is FieldKind.SPARE:
+        return Padding(field.total_bits if bitwise else field.total_bits // 8)
+    element = _bit_element(field) if bitwise else _byte_element(field)
+    member = Array(field.count, element) if field.count is not None else element
+    return field.name / member
+
+
+def group_name(index: int) -> str:
+    return f"_bits{index}"
+
+
+def compile_struct(segments: Sequence[Segment]) -> Struct:
+    """The Construct struct of a layout; bit groups are nested as ``_bitsN``."""
+    members: list[Construct] = []
+    for index, segment in enumerate(segments):
+        if segment.bit_group:
+            inner = [_member(f, bitwise=True) for f in segment.fields]
+            members.append(group_name(index) / BitStruct(*inner))
+        else:
+            members.append(_member(segment.fields[0], bitwise=False))
+    return Struct(*members)
+
+
+def value_fields(segments: Sequence[Segment]) -> list[tuple[FieldSpec, str | None]]:
+    """Every field that carries a value (not spare), with its bit group's name."""
+    out: list[tuple[FieldSpec, str | None]] = []
+    for index, segment in enumerate(segments):
+        for field in segment.fields:
+            if field.kind is not FieldKind.SPARE:
+                out.append((field, group_name(index) if segment.bit_group else None))
+    return out
+
+
+def raws_from_container(
+    container: Container, fields: Sequence[tuple[FieldSpec, str | None]]
+) -> list[Any]:
+    raws: list[Any] = []
+    for field, group in fields:
+        value = container[group][field.name] if group else container[field.name]
+        raws.append(list(value) if field.count is not None else value)
+    return raws
+
+
+def container_from_raws(
+    raws: Sequence[Any], fields: Sequence[tuple[FieldSpec, str | None]]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for (field, group), raw in zip(fields, raws, strict=True):
+        if group:
+            out.setdefault(group, {})[field.name] = raw
+        else:
+            out[field.name] = raw
+    return out

@@ -1,0 +1,166 @@
+"""The telemetry dictionary file format (YAML), validated with pydantic.
+
+mission: demo-lander
+byte_order: big                     # default for multi-byte fields (big | little)
+spacecraft:
+  - {name: lander, scid: 0x2A, callsign: null, frame_interval: 0.1}
+framing: {kind: tm, frame_length: 1115, fecf: true, ocf: true, asm: false,
+          randomized: false}
+time:                                # default secondary-header time code
+  {code: cuc, coarse_octets: 4, fine_octets: 2, epoch: "2000-01-01T12:00:00Z"}
+  # or {code: cds, day_octets: 2, submillisecond_octets: 2, epoch: ...}
+  # parameters: [names] exposes the time fields as parameters too
+packets:
+  - name: gnc
+    apid: 0x100
+    selector: {offset: 6, type: uint8, value: 3}   # optional packet-id byte
+    ax25: {callsign: N0CALL, pid: 0xF0}             # optional, AX.25 missions
+    subsystem: GNC
+    description: ...
+    secondary_header: true           # data field starts with the time code
+    time: {...}                      # optional per-packet override of ``time``
+    python: module.path:OBJECT       # or file.py:OBJECT next to the YAML
+    parameters:
+      - name: altitude
+        type: uint32                 # u<N>|uint<N>|i<N>|int<N>[le|be], float16/32/64[le|be],
+                                     # bool (1 bit), string, bytes, spare
+        length: 8                    # string/bytes length in octets
+        bits: 3                      # spare width in bits
+        count: 4                     # fixed-size array of the type
+        encoding: ascii              # strings
+        unit: m
+        description: ...
+        subsystem: ...               # defaults to the packet's
+        key: true
+        calibration: {polynomial: [c0, c1, ...]}   # or {table: [[raw, eng], ...]}
+        enum: {0: ORBIT, 1: BRAKING}
+        limits: {yellow_low: , yellow_high: , red_low: , red_high: }
+      - name: speed
+        expr: "hypot(vx, vy)"        # derived: safe expression over this packet
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from groundwatch.decoders.api import Framing
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LimitsModel(_Strict):
+    yellow_low: float | None = None
+    yellow_high: float | None = None
+    red_low: float | None = None
+    red_high: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LimitsModel:
+        order = [self.red_low, self.yellow_low, self.yellow_high, self.red_high]
+        present = [v for v in order if v is not None]
+        if present != sorted(present):
+            raise ValueError(
+                "limits must be ordered red_low <= yellow_low <= yellow_high <= red_high"
+            )
+        return self
+
+
+class CalibrationModel(_Strict):
+    polynomial: list[float] | None = None
+    table: list[tuple[float, float]] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> CalibrationModel:
+        if (self.polynomial is None) == (self.table is None):
+            raise ValueError("calibration needs exactly one of polynomial or table")
+        return self
+
+
+class ParameterModel(_Strict):
+    name: str = Field(min_length=1, pattern=r"^[^_\s][^\s]*$")
+    type: str | None = None
+    endian: Literal["big", "little"] | None = None
+    length: int | None = Field(default=None, gt=0)
+    bits: int | None = Field(default=None, gt=0)
+    count: int | None = Field(default=None, gt=0)
+    encoding: Literal["ascii", "latin-1", "utf-8"] = "ascii"
+    unit: str | None = None
+    description: str = ""
+    subsystem: str = ""
+    key: bool = False
+    calibration: CalibrationModel | None = None
+    enum: dict[int, str] | None = None
+    limits: LimitsModel | None = None
+    expr: str | None = None
+
+    @model_validator(mode="after")
+    def _typed_or_derived(self) -> ParameterModel:
+        if (self.type is None) == (self.expr is None):
+            raise ValueError("a parameter needs exactly one of type or expr")
+        if self.enum is not None and self.calibration is not None:
+            raise ValueError("an enum parameter cannot also have a calibration")
+        return self
+
+
+class SelectorModel(_Strict):
+    offset: int = Field(ge=0)  # octets into the data field (secondary header included)
+    type: str = "uint8"
+    value: int
+
+
+class Ax25SelectModel(_Strict):
+    callsign: str | None = None  # AX.25 source callsign (without SSID)
+    pid: int | None = None
+
+
+class TimeModel(_Strict):
+    code: Literal["cuc", "cds"] = "cuc"
+    coarse_octets: int = Field(default=4, ge=1, le=4)
+    fine_octets: int = Field(default=2, ge=0, le=3)
+    day_octets: Literal[2, 3] = 2
+    submillisecond_octets: Literal[0, 2, 4] = 0
+    epoch: datetime = datetime.fromisoformat("1958-01-01T00:00:00+00:00")
+    parameters: list[str] = []
+
+
+class PacketModel(_Strict):
+    name: str = Field(min_length=1)
+    apid: int | None = Field(default=None, ge=0, le=0x7FF)
+    selector: SelectorModel | None = None
+    ax25: Ax25SelectModel | None = None
+    subsystem: str = ""
+    description: str = ""
+    secondary_header: bool = False
+    time: TimeModel | None = None
+    python: str | None = None
+    parameters: list[ParameterModel] = []
+
+
+class FramingModel(_Strict):
+    kind: Framing = Framing.TM
+    frame_length: int | None = Field(default=None, gt=0)
+    fecf: bool = True
+    ocf: bool = False
+    asm: bool = False
+    randomized: bool = False
+
+
+class SpacecraftModel(_Strict):
+    name: str = Field(min_length=1)
+    scid: int | None = Field(default=None, ge=0, le=0x3FF)
+    callsign: str | None = None
+    frame_interval: float | None = Field(default=None, gt=0)
+
+
+class DictionaryModel(_Strict):
+    mission: str = Field(min_length=1)
+    byte_order: Literal["big", "little"] = "big"
+    spacecraft: list[SpacecraftModel] = []
+    framing: FramingModel = FramingModel()
+    time: TimeModel | None = None
+    packets: list[PacketModel] = Field(min_length=1)
