@@ -9,6 +9,7 @@ earth-received time of a frame as stamped by the ingestor (or recorded in an arc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
@@ -64,6 +65,29 @@ class RawFrame:
     station: str
     source: str = "live"  # "live" or "replay:<session>"
     ingest: str = ""  # name of the ingestor that produced it (e.g. "mqtt")
+    # Called once the frame is safely archived: the MQTT ingestor acknowledges the message
+    # to the broker only then, so a crash between receipt and archive loses nothing.
+    ack: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(slots=True, frozen=True)
+class StationStatus:
+    """A ground station's heartbeat/status message (see README "Station heartbeat")."""
+
+    station: str
+    payload: bytes
+    time_ns: int
+
+
+@dataclass(slots=True, frozen=True)
+class GroundPathChange:
+    """An ingestor's connection to its ground path (e.g. the MQTT broker) went up or down."""
+
+    ingest: str
+    up: bool
+    time_ns: int
+    detail: str = ""
+    stations: tuple[str, ...] = ()  # stations known to be behind this path
 
 
 @dataclass(slots=True, frozen=True)

@@ -1,0 +1,232 @@
+"""MQTT ingestor: one binary frame per message, QoS 1, persistent session.
+
+Delivery guarantee: the session is persistent (fixed client id, clean session off), so frames
+queued at the broker while groundwatch restarts are delivered on reconnect. Messages are
+acknowledged (PUBACK) only after the pipeline has archived the frame (``RawFrame.ack``): a
+crash between receipt and archive makes the broker deliver the message again. aiomqtt does not
+expose paho's manual acknowledgement, so this module reaches its paho client for it (the one
+private attribute used, ``Client._client``). With manual acks the broker never has more than
+its ``max_inflight_messages`` unacknowledged frames in flight to us, which bounds aiomqtt's
+incoming queue from the broker side; the queue is bounded here as well and every drop counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiomqtt
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from groundwatch.config import format_validation_error, read_secret
+from groundwatch.ingest.base import ErtStamper, ItemQueue
+from groundwatch.model import GroundPathChange, RawFrame, StationStatus
+from groundwatch.parts import ConfigError, Counters
+
+log = logging.getLogger(__name__)
+
+
+class MqttSourceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = "mqtt"
+    url: str = "mqtt://127.0.0.1:1883"
+    topics: list[str] = Field(default_factory=lambda: ["gs/+/frames"], min_length=1)
+    station_segment: int | None = Field(
+        default=1, ge=0, description="topic level holding the station name (gs/<station>/...)"
+    )
+    station: str | None = Field(default=None, description="fixed station name")
+    heartbeat_topics: list[str] = Field(default_factory=lambda: ["gs/+/status"])
+    client_id: str = "groundwatch"
+    qos: int = Field(default=1, ge=0, le=2)
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: Any = None
+    keepalive: int = Field(default=30, ge=5)
+    max_queued: int = Field(default=10_000, gt=0, description="aiomqtt incoming queue bound")
+    reconnect_min: float = Field(default=0.2, gt=0)
+    reconnect_max: float = Field(default=10.0, gt=0)
+    drain_timeout: float = Field(default=10.0, gt=0, description="seconds, at shutdown")
+
+
+class _CountingQueue(asyncio.Queue[aiomqtt.Message]):
+    """aiomqtt's incoming queue, bounded; drops (which aiomqtt only logs) are counted."""
+
+    counters: Counters | None = None
+
+    def put_nowait(self, item: aiomqtt.Message) -> None:
+        try:
+            super().put_nowait(item)
+        except asyncio.QueueFull:
+            if self.counters is not None:
+                self.counters.dropped += 1
+                self.counters.bump("mqtt_queue_dropped")
+            raise
+
+
+class MqttSource:
+    """Receives frames from ``topics`` and heartbeats from ``heartbeat_topics``."""
+
+    def __init__(self, cfg: MqttSourceConfig) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self.counters = Counters()
+        u = urlsplit(cfg.url)
+        self._host = u.hostname or "127.0.0.1"
+        self._port = u.port or 1883
+        self._user = cfg.username or u.username
+        self._stamper = ErtStamper()
+        self._stopping = asyncio.Event()
+        self._unacked = 0
+        self._all_acked = asyncio.Event()
+        self._all_acked.set()
+        self.connected = False
+
+    @classmethod
+    def from_config(cls, options: Mapping[str, Any], key: str = "sources[0]") -> MqttSource:
+        try:
+            cfg = MqttSourceConfig(**options)
+        except ValidationError as exc:
+            first = format_validation_error(exc)[0]
+            raise ConfigError(f"{key}.{first.split(':')[0]}", first.split(": ", 1)[1]) from exc
+        u = urlsplit(cfg.url)
+        if u.scheme not in ("mqtt", "tcp", ""):
+            raise ConfigError(f"{key}.url", f"scheme {u.scheme!r} not supported (use mqtt://)")
+        if cfg.station is None and cfg.station_segment is None:
+            raise ConfigError(f"{key}.station", "set station or station_segment")
+        return cls(cfg)
+
+    def station_for(self, topic: str) -> str:
+        if self.cfg.station is not None:
+            return self.cfg.station
+        parts = topic.split("/")
+        seg = self.cfg.station_segment or 0
+        return parts[seg] if seg < len(parts) else "unknown"
+
+    async def stop(self) -> None:
+        self._stopping.set()
+
+    def _password(self) -> str | None:
+        from pathlib import Path
+
+        pf = Path(self.cfg.password_file) if self.cfg.password_file else None
+        return read_secret(self.cfg.password, pf, "sources.password")
+
+    async def run(self, out: ItemQueue) -> None:
+        delay = self.cfg.reconnect_min
+        state_logged: bool | None = None
+        while not self._stopping.is_set():
+            try:
+                await self._session(out)
+                return
+            except aiomqtt.MqttError as exc:
+                self.counters.errors += 1
+                if self.connected or state_logged is not False:
+                    log.warning(
+                        "mqtt %s: broker %s:%s unreachable (%s); retrying with backoff",
+                        self.name,
+                        self._host,
+                        self._port,
+                        exc,
+                    )
+                    state_logged = False
+                if self.connected:
+                    self.connected = False
+                    await out.put(GroundPathChange(self.name, False, time.time_ns(), str(exc)))
+            with_stop = asyncio.ensure_future(self._stopping.wait())
+            done, _ = await asyncio.wait({with_stop}, timeout=delay)
+            if not done:
+                with_stop.cancel()
+            delay = min(delay * 2, self.cfg.reconnect_max)
+
+    async def _session(self, out: ItemQueue) -> None:
+        queue_cls = type("BoundedQueue", (_CountingQueue,), {"counters": self.counters})
+        client = aiomqtt.Client(
+            self._host,
+            self._port,
+            identifier=self.cfg.client_id,
+            clean_session=False,
+            username=self._user,
+            password=self._password(),
+            keepalive=self.cfg.keepalive,
+            queue_type=queue_cls,
+            max_queued_incoming_messages=self.cfg.max_queued,
+        )
+        client._client.manual_ack_set(True)
+        async with client:
+            self.connected = True
+            log.info("mqtt %s: connected to %s:%s", self.name, self._host, self._port)
+            await out.put(GroundPathChange(self.name, True, time.time_ns(), "connected"))
+            for t in self.cfg.topics:
+                await client.subscribe(t, qos=self.cfg.qos)
+            for t in self.cfg.heartbeat_topics:
+                await client.subscribe(t, qos=0)
+            stop_wait = asyncio.ensure_future(self._stopping.wait())
+            try:
+                async for msg in _until(client.messages, stop_wait):
+                    await self._handle(client, msg, out)
+                # Stopping: stay connected until the pipeline has archived (and so acked) every
+                # frame we handed it; an ack after disconnect would be lost and the broker would
+                # deliver the frame again on the next start.
+                try:
+                    await asyncio.wait_for(self._all_acked.wait(), self.cfg.drain_timeout)
+                except TimeoutError:
+                    log.warning(
+                        "mqtt %s: %d frames not archived before disconnect; the broker "
+                        "will deliver them again",
+                        self.name,
+                        self._unacked,
+                    )
+            finally:
+                stop_wait.cancel()
+                self.connected = False
+
+    async def _handle(self, client: aiomqtt.Client, msg: aiomqtt.Message, out: ItemQueue) -> None:
+        topic = msg.topic.value
+        payload = msg.payload if isinstance(msg.payload, bytes | bytearray) else b""
+        station = self.station_for(topic)
+        if any(msg.topic.matches(t) for t in self.cfg.heartbeat_topics) and not any(
+            msg.topic.matches(t) for t in self.cfg.topics
+        ):
+            await out.put(StationStatus(station, bytes(payload), time.time_ns()))
+            return
+        self.counters.received += 1
+        paho = client._client
+        mid, qos = msg.mid, msg.qos
+
+        self._unacked += 1
+        self._all_acked.clear()
+
+        def ack() -> None:
+            if qos > 0:
+                paho.ack(mid, qos)
+            self._unacked -= 1
+            if self._unacked == 0:
+                self._all_acked.set()
+
+        frame = RawFrame(
+            data=bytes(payload),
+            ert_ns=self._stamper.stamp(station),
+            station=station,
+            source="live",
+            ingest=self.name,
+            ack=ack,
+        )
+        await out.put(frame)
+        self.counters.sent += 1
+
+
+async def _until(messages: Any, stop: asyncio.Future[Any]) -> Any:
+    """Iterate aiomqtt messages until ``stop`` completes."""
+    it = messages.__aiter__()
+    while True:
+        nxt = asyncio.ensure_future(it.__anext__())
+        done, _ = await asyncio.wait({nxt, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if nxt in done:
+            yield nxt.result()
+            continue
+        nxt.cancel()
+        return

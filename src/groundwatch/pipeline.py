@@ -1,0 +1,322 @@
+"""The pipeline: wires sources -> archive -> merge -> decode -> link monitor -> store/alerts.
+
+Parts never import each other; this module does the wiring. One root ``asyncio.TaskGroup``
+with named tasks; the only queue between sources and the decode stage is bounded, so a slow
+stage slows the sources (and MQTT's broker-side window) instead of growing memory. The store
+sink spills to its disk spool when the database is slow.
+
+Shutdown is staged, each stage with its deadline: sources stop taking new frames and wait
+until what they handed over is archived (and so acknowledged to the broker); the decode stage
+drains the frame queue; alerts drain; the store flushes every accepted point to InfluxDB or to
+the spool. SIGINT/SIGTERM trigger it (see ``cli.run``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from groundwatch.clock import Clock, ReplayClock, WallClock
+from groundwatch.ingest.base import IngestItem
+from groundwatch.model import (
+    Event,
+    GroundPathChange,
+    LinkKey,
+    Point,
+    RawFrame,
+    RejectReason,
+    StationStatus,
+)
+from groundwatch.parts import Counters
+
+log = logging.getLogger(__name__)
+
+_END = object()  # tells the decode stage that every source has stopped
+
+
+@dataclass(slots=True)
+class StageDeadlines:
+    sources: float = 15.0
+    decode: float = 60.0
+    alerts: float = 5.0
+    store: float = 60.0
+
+
+@dataclass(slots=True)
+class PipelineStats:
+    frames: int = 0
+    duplicates: int = 0
+    packets: int = 0
+    points: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    recovered_frames: int = 0
+
+
+class RateLimitedLog:
+    """At most one log line per second per kind (a flood of bad frames must not flood logs)."""
+
+    def __init__(self, interval_s: float = 1.0) -> None:
+        self._interval = interval_s
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def warning(self, kind: str, msg: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._last.get(kind, -1e9) >= self._interval:
+            extra = self._suppressed.pop(kind, 0)
+            suffix = f" (+{extra} more since last report)" if extra else ""
+            log.warning(msg + suffix, *args)
+            self._last[kind] = now
+        else:
+            self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
+
+
+class Pipeline:
+    """One running groundwatch: build with ``groundwatch.wiring.build_pipeline``."""
+
+    def __init__(
+        self,
+        *,
+        sources: list[Any],
+        decoder: Any,
+        store: Any,
+        monitor: Any,
+        accounting: Any,
+        merger: Any,
+        alerts: Any,
+        archive: Any | None,
+        to_points: Callable[[Any], list[Point]],
+        clock: Clock | None = None,
+        source_label: str = "live",
+        queue_size: int = 10_000,
+        tick_s: float = 0.05,
+        accounting_interval_s: float = 1.0,
+        deadlines: StageDeadlines | None = None,
+        event_listeners: Iterable[Callable[[Event], None]] = (),
+    ) -> None:
+        self.sources = sources
+        self.decoder = decoder
+        self.store = store
+        self.monitor = monitor
+        self.accounting = accounting
+        self.merger = merger
+        self.alerts = alerts
+        self.archive = archive
+        self.to_points = to_points  # DecodeResult -> points (store.points.result_points)
+        self.clock: Clock = clock or WallClock()
+        self.source_label = source_label
+        self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=queue_size)
+        self.tick_s = tick_s
+        self.accounting_interval_ns = int(accounting_interval_s * 1e9)
+        self.deadlines = deadlines or StageDeadlines()
+        self.counters = Counters()
+        self.stats = PipelineStats()
+        self._next_accounting: int | None = None
+        self._listeners = list(event_listeners)
+        self._ratelog = RateLimitedLog()
+        self.started = asyncio.Event()
+
+    # --- the decode stage -----------------------------------------------------------------
+
+    def _now(self, frame: RawFrame | None = None) -> int:
+        if frame is not None and isinstance(self.clock, ReplayClock):
+            self.clock.advance(frame.ert_ns)
+        return self.clock.now_ns()
+
+    async def process(self, item: IngestItem, recovered_position: Any = None) -> None:
+        """Handle one item from a source. Never raises: a bug here is counted and logged."""
+        try:
+            if isinstance(item, RawFrame):
+                await self._on_frame(item, recovered_position)
+            elif isinstance(item, StationStatus):
+                self._dispatch(self.monitor.observe_heartbeat(item.station, item.payload,
+                                                              self._now()))
+            elif isinstance(item, GroundPathChange):
+                self._dispatch(self.monitor.observe_ground_path(item.up, self._now()))
+        except Exception:  # noqa: BLE001 - one bad item must never stop the pipeline
+            self.counters.errors += 1
+            log.exception("pipeline: failed to process %r", type(item).__name__)
+
+    async def _on_frame(self, frame: RawFrame, recovered_position: Any) -> None:
+        now = self._now(frame)
+        self.counters.received += 1
+        recovered = recovered_position is not None
+        if recovered:
+            position = recovered_position
+            self.stats.recovered_frames += 1
+        else:
+            await self.advance(now)
+        identity = self.decoder.peek(frame)
+        spacecraft = identity.spacecraft if identity is not None else None
+        if not recovered:
+            position = None
+            if self.archive is not None:
+                position = self.archive.append(frame, f"{spacecraft or 'unknown'}-{frame.station}")
+            if frame.ack is not None:
+                frame.ack()
+        self.stats.frames += 1
+        first = True
+        if identity is not None and spacecraft is not None:
+            if not recovered:
+                key = LinkKey(spacecraft, frame.station)
+                self._dispatch(self.monitor.observe_frame(key, frame.ert_ns, identity.crc_ok, now))
+            digest = zlib.crc32(frame.data)
+            first = self.merger.offer(
+                frame.station, (spacecraft, identity.vcid, identity.vcfc, digest),
+                identity.crc_ok, now,
+            )
+        points: list[Point] = []
+        if first:
+            result = self.decoder.decode(frame)
+            self.accounting.observe(result)
+            if not recovered:
+                self._dispatch(self.monitor.observe_result(result, now))
+            points = self.to_points(result)
+            self.stats.packets += len(result.packets)
+            for r in result.rejections:
+                reason = r.reason.value if isinstance(r.reason, RejectReason) else str(r.reason)
+                self.stats.rejected[reason] = self.stats.rejected.get(reason, 0) + 1
+                self._ratelog.warning(reason, "rejected %s from %s: %s", reason, r.station,
+                                      r.detail)
+        else:
+            self.stats.duplicates += 1
+        self.stats.points += len(points)
+        await self.store.put(points, position)
+        self.counters.sent += 1
+
+    async def advance(self, now_ns: int) -> None:
+        """Run the link monitor's timers up to ``now_ns``; once a second, write link series."""
+        self._dispatch(self.monitor.tick(now_ns))
+        if self._next_accounting is None:
+            step = self.accounting_interval_ns
+            self._next_accounting = (now_ns // step + 1) * step
+        if now_ns >= self._next_accounting:
+            pts = list(self.accounting.points(now_ns)) + list(self.monitor.state_points(now_ns))
+            for p in pts:
+                p.tags.setdefault("source", self.source_label)
+            self.stats.points += len(pts)
+            await self.store.put(pts, None)
+            step = self.accounting_interval_ns
+            self._next_accounting = (now_ns // step + 1) * step
+
+    def _dispatch(self, events: Iterable[Event]) -> None:
+        for e in events:
+            if not e.source or e.source == "live":
+                e.source = self.source_label
+            self.stats.events.append(e)
+            self.alerts.submit(e)
+            for listener in self._listeners:
+                listener(e)
+
+    # --- tasks ----------------------------------------------------------------------------
+
+    async def _decode_loop(self) -> None:
+        while True:
+            item = await self.queue.get()
+            if item is _END:
+                return
+            await self.process(item)
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_s)
+            if isinstance(self.clock, ReplayClock) and self.clock.speed is None:
+                continue  # at max speed, time moves only with the frames (decode stage)
+            try:
+                await self.advance(self.clock.now_ns())
+            except Exception:  # noqa: BLE001
+                self.counters.errors += 1
+                log.exception("pipeline: link monitor tick failed")
+
+    async def _source_task(self, source: Any) -> None:
+        try:
+            await source.run(self.queue)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - a failed source must not take the others down
+            self.counters.errors += 1
+            log.exception("source %s failed", getattr(source, "name", source))
+
+    async def recover(self) -> None:
+        """Deliver points of archived frames the store never confirmed (after a crash)."""
+        if self.archive is None:
+            return
+        for frame, position in self.archive.uncommitted():
+            await self.process(frame, recovered_position=position)
+        if self.stats.recovered_frames:
+            log.warning("recovered %d archived frames not confirmed by the store before the "
+                        "last stop", self.stats.recovered_frames)
+
+    async def run(self, stop: asyncio.Event, finish_at_ns: int | None = None) -> PipelineStats:
+        """Run until ``stop`` is set (or every source has ended), then shut down in stages."""
+        await self.store.start()
+        await self.alerts.start()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                await self.recover()
+                decode = tg.create_task(self._decode_loop(), name="decode")
+                ticker = tg.create_task(self._tick_loop(), name="link-tick")
+                src_tasks = [
+                    tg.create_task(self._source_task(s), name=f"source:{getattr(s, 'name', i)}")
+                    for i, s in enumerate(self.sources)
+                ]
+                self.started.set()
+                sources_done = asyncio.ensure_future(asyncio.gather(*src_tasks))
+                stop_wait = asyncio.ensure_future(stop.wait())
+                await asyncio.wait({sources_done, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                stop_wait.cancel()
+                # Stage 1: sources stop and hand over what they have.
+                for s in self.sources:
+                    with contextlib.suppress(Exception):
+                        await s.stop()
+                try:
+                    await asyncio.wait_for(asyncio.shield(sources_done), self.deadlines.sources)
+                except TimeoutError:
+                    log.warning("shutdown: sources did not stop within %.0f s",
+                                self.deadlines.sources)
+                    for t in src_tasks:
+                        t.cancel()
+                # Stage 2: the decode stage drains the frame queue.
+                await self.queue.put(_END)
+                try:
+                    await asyncio.wait_for(asyncio.shield(decode), self.deadlines.decode)
+                except TimeoutError:
+                    log.error("shutdown: decode stage did not drain within %.0f s",
+                              self.deadlines.decode)
+                    decode.cancel()
+                ticker.cancel()
+                if finish_at_ns is not None:
+                    await self.advance(finish_at_ns)
+                else:
+                    await self.advance(self.clock.now_ns())
+        finally:
+            # Stage 3 and 4: alerts drain, then the store flushes (to InfluxDB or the spool).
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.alerts.stop(), self.deadlines.alerts)
+            await asyncio.wait_for(self.store.stop(), self.deadlines.store)
+            if self.archive is not None:
+                self.archive.close()
+        return self.stats
+
+    def status(self) -> dict[str, Any]:
+        """What the one-line status, /health and the console show."""
+        return {
+            "frames": self.stats.frames,
+            "packets": self.stats.packets,
+            "points": self.stats.points,
+            "duplicates": self.stats.duplicates,
+            "rejected": dict(self.stats.rejected),
+            "queue": self.queue.qsize(),
+            "store": self.store.health(),
+            "links": self.monitor.snapshot(),
+            "sources": {getattr(s, "name", str(i)): s.counters.as_dict()
+                        for i, s in enumerate(self.sources)},
+            "errors": self.counters.errors,
+        }
