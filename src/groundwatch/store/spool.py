@@ -7,7 +7,8 @@ Layout: ``<dir>/spool-<n:012d>.seg`` segment files, appended in order; each reco
     created i64 BE   when the batch was spooled (ns since the epoch)
     lines   u32 BE   number of line-protocol lines in the payload
     crc32   u32 BE   CRC-32 of length|created|lines|payload
-    payload          line-protocol lines, newline-separated
+    payload          the batch's line-protocol lines, each as u32 BE length + line
+                     (not newline-separated: a string field may hold a raw newline)
 
 A record is durable once ``append`` returns (written and fsynced). A crash can leave a torn
 record at the end of the newest segment: ``open`` detects it (short or CRC mismatch),
@@ -50,6 +51,23 @@ class SpoolRecord:
     size: int  # header + payload
     created_ns: int
     lines: int
+
+
+_LINE_LEN = struct.Struct(">I")
+
+
+def pack_lines(lines: list[bytes]) -> bytes:
+    return b"".join(_LINE_LEN.pack(len(line)) + line for line in lines)
+
+
+def unpack_lines(payload: bytes) -> list[bytes]:
+    out: list[bytes] = []
+    pos = 0
+    while pos < len(payload):
+        (n,) = _LINE_LEN.unpack_from(payload, pos)
+        out.append(payload[pos + 4 : pos + 4 + n])
+        pos += 4 + n
+    return out
 
 
 def _crc(length: int, created_ns: int, lines: int, payload: bytes) -> int:
@@ -111,8 +129,10 @@ class Spool:
         return self._total_lines
 
     def oldest_created_ns(self) -> int | None:
-        with self._lock:
-            return self._index[0].created_ns if self._index else None
+        try:  # no lock: an append holds it across fsync, and deque[0] is atomic
+            return self._index[0].created_ns
+        except IndexError:
+            return None
 
     def _path(self, seg: int) -> Path:
         return self.dir / f"spool-{seg:012d}.seg"
@@ -158,6 +178,9 @@ class Spool:
             self._active = None
 
     # --- append --------------------------------------------------------------------------------
+
+    def append_lines(self, lines: list[bytes], force: bool = False) -> bool:
+        return self.append(pack_lines(lines), len(lines), force)
 
     def append(self, payload: bytes, lines: int, force: bool = False) -> bool:
         """Write and fsync one record. False (nothing written) when over the disk budget,

@@ -1,0 +1,480 @@
+"""StoreSink: the one wrapper around every InfluxDB writer (Telegraf's running output).
+
+Buffering, batching, retries, spooling and dead-lettering live here; writers only send.
+
+Flow: ``put()`` encodes points to line protocol at once (the queue holds bytes, not
+objects) into a bounded buffer of ``queue_size`` lines. A flusher cuts batches of
+``batch_size`` lines, or whatever is there every ``flush_interval``. While InfluxDB answers,
+a batch goes to the live writer (one in flight, one waiting); when InfluxDB is down, slow
+(the live slot stays busy past ``handoff_s``) or answers 429/5xx, the batch goes to the
+disk spool instead of piling up in memory. A drainer sends the spool oldest-first with
+exponential backoff (honouring ``Retry-After``), while live batches keep flowing once
+InfluxDB answers again. 400/422: the refused lines go to the dead-letter file, the rest
+is stored; 413: the batch is split in halves.
+
+Backpressure: ``put()`` waits at most ``put_timeout`` for room in the buffer (room is made
+by writing or spooling, never by dropping). Only when the spool is over its disk budget
+and the buffer is full does ``put()`` refuse (returns False): counted, and ``on_alert``
+gets a SPOOL_FULL event. Nothing already accepted is ever dropped: at ``stop()`` batches
+that still have nowhere to go are spooled past the budget.
+
+Durability: ``put(points, checkpoint)``; ``on_durable(checkpoint)`` is called, in put
+order, once every point put with or before it is in InfluxDB or fsynced in the spool. The
+pipeline commits archive offsets there. After a refusal, no later checkpoint is reported
+during this run (the archive then still holds the refused frames and the next start
+re-decodes them).
+
+File I/O: spool appends (with fsync), spool reads and dead-letter writes run in
+``asyncio.to_thread``; the event loop never waits on the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from groundwatch.config import StoreConfig
+from groundwatch.model import Event, EventType, Point, Severity
+from groundwatch.parts import Counters
+from groundwatch.store.deadletter import DeadLetterFile, refused_lines
+from groundwatch.store.detect import DetectFailed, writer_for
+from groundwatch.store.lineprotocol import EncodeStats, encode_lines
+from groundwatch.store.spool import Spool, unpack_lines
+from groundwatch.store.writer import TOO_LARGE, WriteFailed, Writer, WriteResult
+
+log = logging.getLogger(__name__)
+
+AlertCallback = Callable[[Event], None]
+DurableCallback = Callable[[Any], None]
+
+
+@dataclass(slots=True)
+class Batch:
+    lines: list[bytes]
+    shares: dict[int, int] = field(default_factory=dict)  # put seq -> lines in this batch
+
+
+@dataclass(slots=True)
+class _Put:
+    remaining: int
+    checkpoint: Any
+
+
+class StoreSink:
+    name = "influx"
+
+    def __init__(
+        self,
+        cfg: StoreConfig,
+        on_alert: AlertCallback | None = None,
+        on_durable: DurableCallback | None = None,
+        writer: Writer | None = None,
+        put_timeout: float = 1.0,
+        handoff_s: float | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.on_alert = on_alert
+        self.on_durable = on_durable
+        self.put_timeout = put_timeout
+        self.handoff_s = handoff_s if handoff_s is not None else max(cfg.flush_interval, 0.5)
+        self.counters = Counters()
+        self.encode_stats = EncodeStats()
+        self.spool = Spool(cfg.spool_dir, int(cfg.spool_budget_mb * 1024 * 1024))
+        self.dead_letter = DeadLetterFile(cfg.dead_letter)
+        self._writer = writer
+        self._buffer: deque[tuple[int, list[bytes]]] = deque()
+        self._buffered = 0  # lines in _buffer
+        self._in_memory = 0  # lines accepted and not yet durable (the bounded quantity)
+        self.peak_in_memory = 0
+        self._puts: dict[int, _Put] = {}
+        self._next_seq = 0
+        self._durable_seq = 0  # every put below this is durable
+        self._stalled = False
+        self._held: deque[Batch] = deque()  # batches the full spool refused
+        self._live: asyncio.Queue[Batch] = asyncio.Queue(maxsize=1)
+        self._room = asyncio.Event()
+        self._kick = asyncio.Event()
+        self._work = asyncio.Event()  # spool or held got something
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+        self._db_up = False
+        self._backoff = 0.0
+        self._next_attempt = 0.0
+        self._spool_full_since: int | None = None
+        self._writes: deque[tuple[float, int]] = deque()
+        self.last_write_ns: int | None = None
+
+    @classmethod
+    def from_config(
+        cls,
+        cfg: StoreConfig,
+        on_alert: AlertCallback | None = None,
+        on_durable: DurableCallback | None = None,
+    ) -> StoreSink:
+        """Validates only (pydantic did the rest): no I/O until ``start()``."""
+        return cls(cfg, on_alert=on_alert, on_durable=on_durable)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.spool.open)
+        if self.spool.torn_records:
+            log.warning("spool: %d torn or damaged record(s) repaired", self.spool.torn_records)
+        await self._ensure_writer()
+        self._tasks = [
+            asyncio.create_task(self._flush_loop(), name="store-flush"),
+            asyncio.create_task(self._live_loop(), name="store-live"),
+            asyncio.create_task(self._drain_loop(), name="store-drain"),
+        ]
+        if self.spool.records:
+            log.info("spool: %d batch(es) left from a previous run", self.spool.records)
+            self._work.set()
+
+    async def stop(self) -> None:
+        """Flush: every accepted point is in InfluxDB or in the spool when this returns."""
+        if self._closing:
+            return
+        self._closing = True
+        self._kick.set()
+        flush, live, drain = self._tasks or (None, None, None)
+        if flush is not None:
+            await flush  # dispatches what is buffered, then returns
+        if live is not None:
+            await self._live.put(Batch([]))  # end marker
+            await live
+        if drain is not None:
+            drain.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await drain
+        while self._held:  # over budget or not: accepted data must survive
+            batch = self._held.popleft()
+            await asyncio.to_thread(self.spool.append_lines, batch.lines, True)
+            self.counters.bump("spooled_over_budget", len(batch.lines))
+            self._durable(batch)
+        if self._writer is not None:
+            await self._writer.close()
+        await asyncio.to_thread(self.spool.close)
+
+    async def __aenter__(self) -> StoreSink:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # --- put ---------------------------------------------------------------------------------
+
+    async def put(self, points: list[Point], checkpoint: Any = None) -> bool:
+        """Accept points (True) or refuse them (False: spool full and buffer full)."""
+        if self._closing:
+            raise RuntimeError("StoreSink is stopping")
+        lines = encode_lines(points, self.encode_stats)
+        n = len(lines)
+        if n and self._in_memory and self._in_memory + n > self.cfg.queue_size:
+            if not await self._wait_for_room(n):
+                self.counters.dropped += n
+                self.counters.bump("refused_points", n)
+                self._stalled = True
+                self._alert_spool_full()
+                return False
+        seq = self._next_seq
+        self._next_seq += 1
+        self.counters.received += n
+        self._puts[seq] = _Put(n, checkpoint)
+        if n:
+            self._buffer.append((seq, lines))
+            self._buffered += n
+            self._in_memory += n
+            self.peak_in_memory = max(self.peak_in_memory, self._in_memory)
+            if self._buffered >= self.cfg.batch_size:
+                self._kick.set()
+        else:
+            self._advance()
+        return True
+
+    async def _wait_for_room(self, n: int) -> bool:
+        deadline = time.monotonic() + self.put_timeout
+        self._kick.set()  # what is buffered can go to the spool now
+        while self._in_memory and self._in_memory + n > self.cfg.queue_size:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._room.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._room.wait(), left)
+        return True
+
+    # --- batching and dispatch ------------------------------------------------------------------
+
+    def _cut(self) -> Batch:
+        batch = Batch([])
+        while self._buffer and len(batch.lines) < self.cfg.batch_size:
+            seq, lines = self._buffer[0]
+            take = self.cfg.batch_size - len(batch.lines)
+            if len(lines) <= take:
+                self._buffer.popleft()
+            else:
+                self._buffer[0] = (seq, lines[take:])
+                lines = lines[:take]
+            batch.lines.extend(lines)
+            batch.shares[seq] = batch.shares.get(seq, 0) + len(lines)
+        self._buffered -= len(batch.lines)
+        return batch
+
+    async def _flush_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._kick.wait(), self.cfg.flush_interval)
+            self._kick.clear()
+            while self._buffer:
+                await self._dispatch(self._cut())
+            if self._closing:
+                return
+
+    async def _dispatch(self, batch: Batch) -> None:
+        if self._db_up and not self._closing:
+            try:
+                await asyncio.wait_for(self._live.put(batch), self.handoff_s)
+                return
+            except TimeoutError:
+                self.counters.bump("slow_handoffs")
+        elif self._db_up:  # stopping: one last live attempt, then the spool
+            await self._live.put(batch)
+            return
+        await self._spool_batch(batch)
+
+    async def _spool_batch(self, batch: Batch) -> None:
+        ok = await asyncio.to_thread(self.spool.append_lines, batch.lines)
+        if ok:
+            self.counters.bump("spooled_points", len(batch.lines))
+            self._durable(batch)
+            self._spool_ok()
+        else:
+            self._held.append(batch)
+            self._alert_spool_full()
+        self._work.set()
+
+    # --- delivery --------------------------------------------------------------------------------
+
+    async def _live_loop(self) -> None:
+        while True:
+            batch = await self._live.get()
+            if not batch.lines:
+                return
+            try:
+                await self._deliver(batch.lines)
+            except WriteFailed as exc:
+                self._down(exc)
+                await self._spool_batch(batch)
+                continue
+            self._durable(batch)
+
+    async def _drain_loop(self) -> None:
+        while True:
+            await self._work.wait()
+            delay = self._next_attempt - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if not await self._ensure_writer():
+                self._down(WriteFailed(0, None, "InfluxDB not reachable", True))
+                continue
+            if self.spool.records:
+                got = await asyncio.to_thread(self.spool.peek)
+                if got is None:
+                    continue
+                rec, payload = got
+                if await self._try(unpack_lines(payload)):
+                    await asyncio.to_thread(self.spool.ack, rec)
+                    self.counters.bump("drained_points", rec.lines)
+            elif self._held:
+                batch = self._held[0]
+                if await self._try(batch.lines):
+                    self._held.popleft()
+                    self._durable(batch)
+            else:
+                self._work.clear()
+
+    async def _try(self, lines: list[bytes]) -> bool:
+        try:
+            await self._deliver(lines)
+        except WriteFailed as exc:
+            self._down(exc)
+            return False
+        return True
+
+    async def _deliver(self, lines: list[bytes]) -> None:
+        """Store ``lines`` (or dead-letter what InfluxDB refuses). Raises retryable WriteFailed."""
+        assert self._writer is not None
+        try:
+            try:
+                result = await self._writer.write(b"\n".join(lines) + b"\n")
+            except WriteFailed:
+                raise
+            except Exception as exc:  # a writer bug must not end delivery: retry later
+                log.exception("store: writer %s failed", self._writer.name)
+                raise WriteFailed(0, None, repr(exc), retryable=True) from exc
+        except WriteFailed as exc:
+            if exc.status == TOO_LARGE and len(lines) > 1:
+                self.counters.bump("split_batches")
+                half = len(lines) // 2
+                await self._deliver(lines[:half])
+                await self._deliver(lines[half:])
+                return
+            if exc.retryable:
+                raise
+            result = WriteResult(exc.status, rejected=True, reason=exc.body)
+        if result.rejected:
+            await self._triage(lines, result)
+        self._up(len(lines) - (result.dropped or 0))
+
+    async def _triage(self, lines: list[bytes], result: WriteResult) -> None:
+        """Dead-letter the refused lines; bisect when the reason does not name them all."""
+        named = refused_lines(lines, result.reason)
+        if len(lines) == 1 or (result.dropped is not None and len(named) == result.dropped):
+            bad = [lines[i] for i in sorted(named)] if len(lines) > 1 else lines
+            await self._dead_letter(bad, result)
+            return
+        await self._dead_letter([lines[i] for i in sorted(named)], result)
+        rest = [line for i, line in enumerate(lines) if i not in named]
+        half = len(rest) // 2
+        self.counters.bump("bisected_batches")
+        for part in (rest[:half], rest[half:]):
+            if part:
+                await self._deliver(part)  # stored lines are rewritten unchanged
+
+    async def _dead_letter(self, lines: list[bytes], result: WriteResult) -> None:
+        if not lines:
+            return
+        await asyncio.to_thread(self.dead_letter.write, lines, result.status, result.reason)
+        self.counters.errors += len(lines)
+        self.counters.bump("dead_letter_lines", len(lines))
+        log.error("InfluxDB refused %d line(s): %s", len(lines), result.reason[:300])
+
+    async def _ensure_writer(self) -> bool:
+        if self._writer is None:
+            try:
+                self._writer = await writer_for(self.cfg)
+            except DetectFailed as exc:
+                log.warning("store: %s", exc)
+                return False
+            await self._writer.start()
+            self._db_up = True
+        return True
+
+    def _up(self, stored: int) -> None:
+        if not self._db_up:
+            log.info("InfluxDB answers again")
+        self._db_up = True
+        self._backoff = 0.0
+        self.counters.sent += stored
+        now = time.monotonic()
+        self._writes.append((now, stored))
+        self.last_write_ns = time.time_ns()
+
+    def _down(self, exc: WriteFailed) -> None:
+        if self._db_up:
+            log.warning("InfluxDB write failed, spooling: %s", exc)
+        self._db_up = False
+        self.counters.bump("write_failures")
+        self._backoff = min(max(self._backoff * 2, 0.1), self.cfg.max_retry_delay)
+        delay = self._backoff * random.uniform(0.8, 1.2)
+        if exc.retry_after is not None:
+            delay = max(delay, min(exc.retry_after, self.cfg.max_retry_delay))
+        self._next_attempt = time.monotonic() + delay
+
+    # --- durability ------------------------------------------------------------------------------
+
+    def _durable(self, batch: Batch) -> None:
+        for seq, n in batch.shares.items():
+            self._puts[seq].remaining -= n
+        self._in_memory -= len(batch.lines)
+        self._room.set()
+        self._advance()
+
+    def _advance(self) -> None:
+        while self._durable_seq < self._next_seq:
+            put = self._puts[self._durable_seq]
+            if put.remaining:
+                return
+            del self._puts[self._durable_seq]
+            self._durable_seq += 1
+            if put.checkpoint is not None and not self._stalled and self.on_durable is not None:
+                self.on_durable(put.checkpoint)
+
+    # --- alerts and health -----------------------------------------------------------------------
+
+    def _alert_spool_full(self) -> None:
+        if self._spool_full_since is not None:
+            return
+        self._spool_full_since = time.time_ns()
+        log.critical(
+            "spool full (%.0f MB budget): new points are refused", self.cfg.spool_budget_mb
+        )
+        self._emit(recovery=False)
+
+    def _spool_ok(self) -> None:
+        if self._spool_full_since is not None:
+            self._emit(recovery=True)
+            self._spool_full_since = None
+
+    def _emit(self, recovery: bool) -> None:
+        if self.on_alert is None:
+            return
+        since = self._spool_full_since or time.time_ns()
+        text = (
+            "spool accepts points again"
+            if recovery
+            else f"InfluxDB unreachable and spool over its {self.cfg.spool_budget_mb:g} MB "
+            "budget: new points are refused (the raw frame archive still has them)"
+        )
+        self.on_alert(
+            Event(
+                type=EventType.SPOOL_FULL,
+                severity=Severity.INFO if recovery else Severity.CRITICAL,
+                time_ns=time.time_ns(),
+                spacecraft=None,
+                station=None,
+                title="Store spool full" + (" (cleared)" if recovery else ""),
+                text=text,
+                condition="SPOOL_FULL/store",
+                id=f"SPOOL_FULL/store/{since}",
+                recovery=recovery,
+                details={"spool_bytes": self.spool.size_bytes, "refused": self.refused},
+            )
+        )
+
+    @property
+    def refused(self) -> int:
+        return self.counters.extra.get("refused_points", 0)
+
+    def write_rate(self, window_s: float = 10.0) -> float:
+        now = time.monotonic()
+        while self._writes and self._writes[0][0] < now - window_s:
+            self._writes.popleft()
+        return sum(n for _, n in self._writes) / window_s
+
+    def health(self) -> dict[str, Any]:
+        oldest = self.spool.oldest_created_ns()
+        return {
+            "db_up": self._db_up,
+            "queue_depth": self._in_memory,
+            "queue_size": self.cfg.queue_size,
+            "spool_bytes": self.spool.size_bytes,
+            "spool_records": self.spool.records,
+            "spool_points": self.spool.lines,
+            "spool_oldest_age_s": (time.time_ns() - oldest) / 1e9 if oldest else 0.0,
+            "held_batches": len(self._held),
+            "write_rate": self.write_rate(),
+            "last_write_ns": self.last_write_ns,
+            "dead_letter_lines": self.dead_letter.lines,
+            "fields_unrepresentable": self.encode_stats.fields_dropped,
+            "points_unrepresentable": self.encode_stats.points_dropped,
+            **self.counters.as_dict(),
+        }
