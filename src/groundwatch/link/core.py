@@ -1,0 +1,443 @@
+"""The link monitor's core: per-link trackers, frames, limits, quality and expiry.
+
+See ``groundwatch.link.monitor`` for the behaviour as a whole; this module holds the state
+and the frame-driven half, ``monitor.LinkMonitor`` adds the ground path, ticks and views.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from groundwatch.config import LinkConfig
+from groundwatch.decoders.api import Limits
+from groundwatch.link.events import format_values, iso, make_event
+from groundwatch.link.limits import LimitChecker, StaleTracker
+from groundwatch.link.quality import LinkQuality
+from groundwatch.link.schedule import LosKind, Schedule
+from groundwatch.link.state import LinkState, LinkTracker
+from groundwatch.model import DecodeResult, Event, EventType, LimitState, LinkKey, Severity
+
+S = 1_000_000_000
+STATE_MEASUREMENT = "link_state"
+
+
+@dataclass(slots=True)
+class _Craft:
+    stale: StaleTracker
+    limits: LimitChecker
+    in_contact: bool = False
+    frames_in_pass: int = 0  # merged (decoded) valid frames since the last LOS
+    last_good_ns: int | None = None
+    last_station: str | None = None
+    last_values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Station:
+    watched: bool = False  # has sent a heartbeat
+    last_heartbeat_ns: int | None = None
+    forced_down: bool = False  # its own connection reported down
+    down: bool = False  # GROUND_PATH_DOWN raised and not yet cleared
+    status: Any = None
+
+
+class LinkCore:
+    def __init__(
+        self,
+        cfg: LinkConfig,
+        key_parameters: Iterable[str],
+        thresholds_ns: Mapping[str, int],
+        schedule: Schedule | None = None,
+        source: str = "live",
+        limits: Mapping[str, Limits] | None = None,
+        quality_parameters: Iterable[str] = ("rssi", "ebn0"),
+    ) -> None:
+        self.cfg = cfg
+        self.key_parameters = set(key_parameters)
+        self.thresholds_ns = dict(thresholds_ns)
+        self.schedule = schedule
+        self.source = source
+        self.limit_defs = dict(limits or {})
+        self.quality_parameters = set(quality_parameters)
+        self.margin_ns = int(cfg.schedule_margin * S)
+        self._links: dict[LinkKey, LinkTracker] = {}
+        self._quality: dict[LinkKey, LinkQuality] = {}
+        self._crafts: dict[str, _Craft] = {}
+        self._stations: dict[str, _Station] = {}
+        self._broker_up = True
+        self._late_open: set[tuple[str, str]] = set()
+        self._late_judged: set[tuple[str, str, int]] = set()
+        self._last_aos: dict[LinkKey, int] = {}
+        self._origin_ns: int | None = None
+        self._now_ns = 0
+        if schedule is not None:
+            for c in schedule.contacts:
+                self._tracker(LinkKey(c.spacecraft, c.station))
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def threshold_ns(self, spacecraft: str) -> int:
+        return self.thresholds_ns.get(spacecraft, int(self.cfg.los_threshold * S))
+
+    def _tracker(self, key: LinkKey) -> LinkTracker:
+        t = self._links.get(key)
+        if t is None:
+            t = self._links[key] = LinkTracker(
+                self.threshold_ns(key.spacecraft), self.cfg.aos_frames
+            )
+        return t
+
+    def _craft(self, name: str) -> _Craft:
+        c = self._crafts.get(name)
+        if c is None:
+            stale = StaleTracker(int(self.cfg.stale_after * S))
+            c = self._crafts[name] = _Craft(
+                stale, LimitChecker(self.cfg.limit_persistence, self.limit_defs)
+            )
+        return c
+
+    def _station(self, name: str) -> _Station:
+        s = self._stations.get(name)
+        if s is None:
+            s = self._stations[name] = _Station()
+        return s
+
+    def _quality_of(self, key: LinkKey) -> LinkQuality:
+        q = self._quality.get(key)
+        if q is None:
+            q = self._quality[key] = LinkQuality(
+                int(self.cfg.degraded_window * S), self.cfg.degraded_crc_rate
+            )
+        return q
+
+    def ground_up(self, station: str) -> bool:
+        s = self._stations.get(station)
+        return self._broker_up and (s is None or not (s.down or s.forced_down))
+
+    def _clock(self, now_ns: int) -> None:
+        if self._origin_ns is None:
+            self._origin_ns = now_ns
+        if now_ns > self._now_ns:
+            self._now_ns = now_ns
+
+    def _ev(
+        self,
+        type_: EventType,
+        sev: Severity,
+        t: int,
+        sc: str | None,
+        st: str | None,
+        title: str,
+        text: str,
+        condition: str,
+        recovery: bool = False,
+        details: dict[str, Any] | None = None,
+    ) -> Event:
+        return make_event(
+            type_, sev, t, sc, st, title, text, condition, self.source, recovery, details
+        )
+
+    # --- frames --------------------------------------------------------------------------
+
+    def observe_frame(self, key: LinkKey, ert_ns: int, valid: bool, now_ns: int) -> list[Event]:
+        """Every copy from every station, before merging. Bad-CRC copies are not signal."""
+        self._clock(now_ns)
+        events = self._expire(min(ert_ns, now_ns))
+        sk = LinkKey(key.spacecraft, key.station)
+        tracker = self._tracker(sk)
+        if tracker.frame(ert_ns, valid) is not None:
+            events += self._station_acquired(sk, ert_ns)
+        if key.vcid is not None:
+            self._tracker(key).frame(ert_ns, valid)
+        q = self._quality_of(sk)
+        q.copy(ert_ns, valid)
+        if not valid:
+            events += self._judge_quality(sk, q, ert_ns)
+        return events
+
+    def _station_acquired(self, sk: LinkKey, t: int) -> list[Event]:
+        events: list[Event] = []
+        self._last_aos[sk] = t
+        craft = self._craft(sk.spacecraft)
+        craft.last_station = sk.station
+        if (sk.spacecraft, sk.station) in self._late_open:
+            self._late_open.discard((sk.spacecraft, sk.station))
+            events.append(
+                self._ev(
+                    EventType.AOS,
+                    Severity.INFO,
+                    t,
+                    sk.spacecraft,
+                    sk.station,
+                    f"AOS {sk.spacecraft} via {sk.station} (late)",
+                    f"{sk.spacecraft} acquired by {sk.station} at {iso(t)}, after plan start",
+                    f"LATE_AOS/{sk.spacecraft}/{sk.station}",
+                    recovery=True,
+                )
+            )
+        if not craft.in_contact:
+            craft.in_contact = True
+            craft.stale.contact_since = t
+            n = self._links[sk].frames_in_pass
+            events.append(
+                self._ev(
+                    EventType.AOS,
+                    Severity.INFO,
+                    t,
+                    sk.spacecraft,
+                    sk.station,
+                    f"AOS {sk.spacecraft} via {sk.station}",
+                    f"{sk.spacecraft} acquired by {sk.station} at {iso(t)} ({n} valid frames)",
+                    f"LOS/{sk.spacecraft}",
+                    recovery=True,
+                    details={"aos_time": iso(t), "frames": n},
+                )
+            )
+        return events
+
+    def observe_result(self, result: DecodeResult, now_ns: int) -> list[Event]:
+        """A merged, decoded frame: pass counts, key values, limits, staleness, quality."""
+        self._clock(now_ns)
+        sc = result.spacecraft
+        if sc is None:
+            return []
+        events: list[Event] = []
+        craft = self._craft(sc)
+        t = result.frame.ert_ns
+        if result.valid:
+            craft.frames_in_pass += 1
+            if craft.last_good_ns is None or t > craft.last_good_ns:
+                craft.last_good_ns = t
+        sk = LinkKey(sc, result.frame.station)
+        q = self._quality_of(sk)
+        q.decoded(t, result.vc_gap)
+        for pkt in result.packets:
+            for name, pv in pkt.params.items():
+                if name in self.key_parameters:
+                    craft.last_values[name] = pv.eng
+                    if craft.stale.update(name, pkt.time_ns):
+                        events.append(
+                            self._ev(
+                                EventType.FRESH,
+                                Severity.INFO,
+                                pkt.time_ns,
+                                sc,
+                                sk.station,
+                                f"{name} fresh on {sc}",
+                                f"{name} updated again: {pv.eng}",
+                                f"STALE/{sc}/{name}",
+                                recovery=True,
+                            )
+                        )
+                if name in self.quality_parameters:
+                    q.signal_sample(name, pv.limit)
+                events += self._limit_events(
+                    craft, sc, sk.station, name, pv.eng, pv.limit, pkt.time_ns
+                )
+        events += self._judge_quality(sk, q, t)
+        return events
+
+    def _limit_events(
+        self,
+        craft: _Craft,
+        sc: str,
+        station: str,
+        name: str,
+        value: Any,
+        given: LimitState | None,
+        t: int,
+    ) -> list[Event]:
+        change = craft.limits.sample(name, value, given)
+        if change is None:
+            return []
+        out = []
+        for lv in change.left:
+            out.append(
+                self._ev(
+                    EventType.LIMIT_LEAVE,
+                    Severity.INFO,
+                    t,
+                    sc,
+                    station,
+                    f"{name} back inside {lv.label}",
+                    f"{sc} {name} = {value} left {lv.label}",
+                    f"LIMIT/{sc}/{name}/{lv.label}",
+                    recovery=True,
+                    details={"parameter": name, "value": value, "level": lv.label},
+                )
+            )
+        for lv in change.entered:
+            red = lv in (LimitState.RED_LOW, LimitState.RED_HIGH)
+            out.append(
+                self._ev(
+                    EventType.LIMIT_ENTER,
+                    Severity.CRITICAL if red else Severity.WARNING,
+                    t,
+                    sc,
+                    station,
+                    f"{name} {lv.label}",
+                    f"{sc} {name} = {value} is {lv.label}",
+                    f"LIMIT/{sc}/{name}/{lv.label}",
+                    details={"parameter": name, "value": value, "level": lv.label},
+                )
+            )
+        return out
+
+    def _judge_quality(self, sk: LinkKey, q: LinkQuality, t: int) -> list[Event]:
+        verdict = q.update(t)
+        if verdict is None:
+            return []
+        degraded, v = verdict
+        details = {
+            "crc_failure_rate": v.crc_rate,
+            "gap_rate": v.gap_rate,
+            "low_signal": v.low_signal,
+        }
+        cond = f"DEGRADED/{sk.spacecraft}/{sk.station}"
+        if degraded:
+            why = "; ".join(v.reasons(self.cfg.degraded_crc_rate))
+            return [
+                self._ev(
+                    EventType.LINK_DEGRADED,
+                    Severity.WARNING,
+                    t,
+                    sk.spacecraft,
+                    sk.station,
+                    f"Link degraded: {sk.spacecraft} via {sk.station}",
+                    f"{sk.spacecraft} via {sk.station}: {why}",
+                    cond,
+                    details=details,
+                )
+            ]
+        return [
+            self._ev(
+                EventType.LINK_RECOVERED,
+                Severity.INFO,
+                t,
+                sk.spacecraft,
+                sk.station,
+                f"Link recovered: {sk.spacecraft} via {sk.station}",
+                f"{sk.spacecraft} via {sk.station}: quality nominal again",
+                cond,
+                recovery=True,
+                details=details,
+            )
+        ]
+
+    # --- expiry --------------------------------------------------------------------------
+
+    def _held(self, sk: LinkKey, tracker: LinkTracker) -> bool:
+        """A watched station silent since the last good frame may be dead itself."""
+        st = self._stations.get(sk.station)
+        if st is None or not st.watched or st.last_heartbeat_ns is None:
+            return False
+        return tracker.last_good_ns is not None and st.last_heartbeat_ns <= tracker.last_good_ns
+
+    def _expire(self, now_ns: int) -> list[Event]:
+        events: list[Event] = []
+        due = []
+        for key, tr in self._links.items():
+            d = tr.deadline_ns()
+            if d is not None and d <= now_ns:
+                due.append((d, key, tr))
+        due.sort(key=lambda x: (x[0], x[1].station, x[1].vcid or -1))
+        for _, key, tr in due:
+            if key.vcid is not None:
+                tr.expire(now_ns)
+                continue
+            if (
+                tr.state is LinkState.TRACKING
+                and self.ground_up(key.station)
+                and self._held(key, tr)
+            ):
+                continue
+            trans = tr.expire(now_ns)
+            if trans is None or not self.ground_up(key.station):
+                continue  # ground down: the link shows LOS, the spacecraft is not judged
+            events += self._maybe_spacecraft_los(key, trans.time_ns)
+        return events
+
+    def _suspended(self, spacecraft: str) -> bool:
+        """Some station lost it while its own ground path was down: cannot judge yet."""
+        for key, tr in self._links.items():
+            if (
+                key.spacecraft == spacecraft
+                and key.vcid is None
+                and not self.ground_up(key.station)
+            ):
+                if tr.state is LinkState.LOS and tr.last_good_ns is not None:
+                    return True
+        return False
+
+    def _maybe_spacecraft_los(self, sk: LinkKey, t: int) -> list[Event]:
+        craft = self._craft(sk.spacecraft)
+        if not craft.in_contact:
+            return []
+        for key, tr in self._links.items():
+            if key.spacecraft == sk.spacecraft and key.vcid is None and tr.state.up:
+                return []  # another station still hears it
+        if self._suspended(sk.spacecraft):
+            return []
+        return [self._spacecraft_los(sk, t)]
+
+    def _spacecraft_los(self, sk: LinkKey, t: int) -> Event:
+        sc = sk.spacecraft
+        craft = self._craft(sc)
+        kind, contact = (LosKind.UNPLANNED, None)
+        if self.schedule is not None:
+            kind, contact = self.schedule.classify_los(sc, t, self.margin_ns)
+        type_, sev, how = {
+            LosKind.UNEXPECTED: (
+                EventType.UNEXPECTED_LOS,
+                Severity.CRITICAL,
+                "inside a planned contact",
+            ),
+            LosKind.EXPECTED: (
+                EventType.EXPECTED_LOS,
+                Severity.INFO,
+                "at the planned end of contact",
+            ),
+            LosKind.UNPLANNED: (
+                EventType.LOS,
+                Severity.WARNING,
+                "no contact planned" if self.schedule else "no schedule",
+            ),
+        }[kind]
+        stations = {
+            k.station: tr.frames_in_pass
+            for k, tr in self._links.items()
+            if k.spacecraft == sc and k.vcid is None and tr.last_good_ns is not None
+        }
+        last_good = t - self.threshold_ns(sc)
+        details: dict[str, Any] = {
+            "last_good_time": iso(last_good),
+            "last_good_ns": last_good,
+            "threshold_s": self.threshold_ns(sc) / S,
+            "frames_in_pass": craft.frames_in_pass,
+            "station_frames": stations,
+            "last_values": dict(craft.last_values),
+            "los_kind": kind.value,
+        }
+        if contact is not None:
+            details["contact"] = {
+                "station": contact.station,
+                "start": iso(contact.start_ns),
+                "end": iso(contact.end_ns),
+            }
+        text = (
+            f"{sc}: no valid frame from any station for {self.threshold_ns(sc) / S:g} s ({how}); "
+            f"last good frame {iso(last_good)} via {sk.station}; {craft.frames_in_pass} frames "
+            f"this pass; last values: {format_values(craft.last_values)}"
+        )
+        ev = self._ev(
+            type_, sev, t, sc, sk.station, f"{type_.value} {sc}", text, f"LOS/{sc}", details=details
+        )
+        craft.in_contact = False
+        craft.frames_in_pass = 0
+        craft.stale.contact_since = None
+        for k, tr in self._links.items():
+            if k.spacecraft == sc:
+                tr.start_pass()
+        return ev
