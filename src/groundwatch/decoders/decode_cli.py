@@ -103,7 +103,7 @@ def _hex_record(hex_text: str, ert_ns: int | None, line_no: int) -> InputRecord:
         return InputRecord(
             hex_text.encode(errors="replace"),
             ert_ns,
-            RejectReason.SHORT_FRAME,
+            RejectReason.BAD_PACKET,
             f"line {line_no}: not hex",
         )
 
