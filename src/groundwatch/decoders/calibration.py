@@ -31,7 +31,8 @@ class PolynomialCalibration:
             raise CalibrationError("polynomial needs at least one coefficient")
         if len(self.coefficients) == 1 or all(c == 0 for c in self.coefficients[1:]):
             raise CalibrationError("polynomial is constant: cannot be inverted")
-        if len(self.coefficients) > 2 and not self._monotonic():
+        finite = math.isfinite(self.raw_min) and math.isfinite(self.raw_max)
+        if len(self.coefficients) > 2 and finite and not self._monotonic():
             raise CalibrationError(
                 f"polynomial is not monotonic over raw {self.raw_min}..{self.raw_max}"
             )
