@@ -129,7 +129,7 @@ def read_satnogs(stream: IO[bytes]) -> Iterator[InputRecord]:
             continue
         stamp, sep, hex_text = line.partition("|")
         if not sep:
-            XX
+            yield InputRecord(raw, None, RejectReason.BAD_PACKET, f"line {line_no}: no '|'")
             continue
         yield _hex_record(hex_text, parse_timestamp(stamp), line_no)
 
