@@ -1,0 +1,281 @@
+"""The raw frame archive: every received frame, valid or not, appended before decoding.
+
+Archive format (version 1)
+--------------------------
+
+One file per link per pass: ``<dir>/<link>_<YYYYmmddTHHMMSS>Z_<start ert ns>.gwa``. A new
+file starts after ``idle_gap`` seconds without a frame on that link (earth-received time),
+when the file reaches ``max_file_mb`` or when it is ``max_file_age`` seconds old. Files
+older than ``retention_days`` (modification time) are deleted, with their sidecars.
+
+A file starts with a header::
+
+    magic    8 bytes  b"GWARCHV1"
+    link     u16 BE length + UTF-8
+    created  i64 BE   ns since the Unix epoch (UTC)
+
+followed by records, all integers big-endian::
+
+    magic    2 bytes  b"GW"
+    version  u8       1
+    length   u32      bytes in the body
+    body     ert_ns i64 | station u16 len + UTF-8 | source u16 len + UTF-8
+             | ingest u16 len + UTF-8 | frame bytes (the rest of the body)
+    crc32    u32      CRC-32 (zlib) of length|body
+
+Each record goes to the OS with one unbuffered ``os.write`` as the frame arrives, so a
+``kill -9`` of groundwatch loses no appended record; a background task fsyncs open files
+every second (a machine crash can lose at most that second). A crash mid-write leaves a
+torn last record: readers detect it (short read or CRC mismatch), report it and skip it;
+a damaged record in the middle is reported and the reader resynchronises on the next magic.
+
+Committed offsets: ``<file>.commit`` holds the offset (ASCII decimal) up to which every
+frame's points are known to be in InfluxDB or the store's spool; it is replaced atomically
+(write + rename). After a crash, ``uncommitted()`` yields the frames after those offsets so
+the pipeline decodes them again (writes are idempotent: nothing counts twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import struct
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from groundwatch.config import ArchiveConfig
+from groundwatch.model import RawFrame
+from groundwatch.store.archive_reader import (
+    FILE_MAGIC,
+    REC_HEAD,
+    REC_MAGIC,
+    VERSION,
+    ArchivePosition,
+    ArchiveReader,
+    PassInfo,
+    committed_offset,
+    list_passes,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "ArchivePosition",
+    "ArchiveReader",
+    "FrameArchive",
+    "PassInfo",
+    "encode_record",
+    "list_passes",
+]
+
+_U16 = struct.Struct(">H")
+_I64 = struct.Struct(">q")
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def _text(s: str) -> bytes:
+    b = s.encode("utf-8")[:65535]
+    return _U16.pack(len(b)) + b
+
+
+def encode_record(frame: RawFrame) -> bytes:
+    body = (
+        _I64.pack(frame.ert_ns)
+        + _text(frame.station)
+        + _text(frame.source)
+        + _text(frame.ingest)
+        + frame.data
+    )
+    head = REC_HEAD.pack(REC_MAGIC, VERSION, len(body))
+    crc = zlib.crc32(body, zlib.crc32(head[3:]))
+    return head + body + crc.to_bytes(4, "big")
+
+
+def file_header(link: str, created_ns: int) -> bytes:
+    return FILE_MAGIC + _text(link) + _I64.pack(created_ns)
+
+
+@dataclass(slots=True)
+class _OpenFile:
+    path: Path
+    fd: int
+    start_ert: int
+    last_ert: int
+    size: int
+
+
+class FrameArchive:
+    def __init__(
+        self,
+        directory: Path,
+        idle_gap_s: float = 60.0,
+        max_file_bytes: int = 256 * 1024 * 1024,
+        max_file_age_s: float = 3600.0,
+        retention_s: float | None = None,
+        sync_interval_s: float = 1.0,
+    ) -> None:
+        self.dir = directory
+        self.idle_gap_ns = int(idle_gap_s * 1e9)
+        self.max_file_bytes = max_file_bytes
+        self.max_file_age_ns = int(max_file_age_s * 1e9)
+        self.retention_s = retention_s
+        self.sync_interval_s = sync_interval_s
+        self.frames = 0
+        self._open: dict[str, _OpenFile] = {}
+        self._to_close: list[int] = []  # rotated fds, fsynced and closed off the loop
+        self._commits: dict[Path, int] = {}
+        self._dirty: set[Path] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._ready = False
+
+    @classmethod
+    def from_config(cls, cfg: ArchiveConfig) -> FrameArchive:
+        return cls(
+            cfg.dir,
+            cfg.idle_gap,
+            int(cfg.max_file_mb * 1024 * 1024),
+            cfg.max_file_age,
+            cfg.retention_days * 86400 if cfg.retention_days is not None else None,
+        )
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Create the directory, apply retention. Blocking (small)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._apply_retention()
+        self._ready = True
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.open)
+        self._task = asyncio.create_task(self._sync_loop(), name="archive-sync")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await asyncio.to_thread(self.close)
+
+    def close(self) -> None:
+        """fsync and close every file, write pending commits. Blocking."""
+        for f in self._open.values():
+            self._to_close.append(f.fd)
+        self._open.clear()
+        self.sync()
+
+    def sync(self) -> None:
+        """fsync open files, close rotated ones, write pending commit sidecars. Blocking."""
+        closing, self._to_close = self._to_close, []
+        for fd in closing:
+            with contextlib.suppress(OSError):
+                os.fsync(fd)
+            os.close(fd)
+        for f in list(self._open.values()):
+            with contextlib.suppress(OSError):
+                os.fsync(f.fd)
+        self.flush_commits()
+
+    async def _sync_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.sync_interval_s)
+            await asyncio.to_thread(self.sync)
+
+    # --- append ------------------------------------------------------------------------------
+
+    def append(self, frame: RawFrame, link: str) -> ArchivePosition:
+        """Archive one frame (one unbuffered write: microseconds). Call before decoding."""
+        if not self._ready:
+            self.open()
+        f = self._open.get(link)
+        if f is not None and (
+            frame.ert_ns - f.last_ert > self.idle_gap_ns
+            or f.size >= self.max_file_bytes
+            or frame.ert_ns - f.start_ert > self.max_file_age_ns
+        ):
+            self._to_close.append(f.fd)
+            del self._open[link]
+            f = None
+        if f is None:
+            f = self._new_file(link, frame.ert_ns)
+        record = encode_record(frame)
+        os.write(f.fd, record)
+        f.size += len(record)
+        f.last_ert = max(f.last_ert, frame.ert_ns)
+        self.frames += 1
+        return ArchivePosition(str(f.path), f.size)
+
+    def _new_file(self, link: str, ert_ns: int) -> _OpenFile:
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(ert_ns / 1e9))
+        safe = _SAFE.sub("_", link) or "link"
+        path = self.dir / f"{safe}_{stamp}Z_{ert_ns}.gwa"
+        n = 1
+        while path.exists():
+            path = self.dir / f"{safe}_{stamp}Z_{ert_ns}-{n}.gwa"
+            n += 1
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        header = file_header(link, time.time_ns())
+        os.write(fd, header)
+        f = _OpenFile(path, fd, ert_ns, ert_ns, len(header))
+        self._open[link] = f
+        return f
+
+    # --- commits -----------------------------------------------------------------------------
+
+    def commit(self, position: ArchivePosition) -> None:
+        """Every frame up to ``position`` in its file is durable downstream. Cheap: the
+        sidecar is written by the next ``sync()`` (a lost commit only means re-decoding)."""
+        path = Path(position.path)
+        if position.offset > self._commits.get(path, -1):
+            self._commits[path] = position.offset
+            self._dirty.add(path)
+
+    def flush_commits(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        for path in dirty:
+            offset = self._commits[path]
+            side = path.with_name(path.name + ".commit")
+            tmp = side.with_name(side.name + ".tmp")
+            tmp.write_text(f"{offset}\n")
+            os.replace(tmp, side)
+
+    def files(self) -> list[Path]:
+        return sorted(self.dir.glob("*.gwa"), key=lambda p: (_start_of(p), p.name))
+
+    def uncommitted_with_positions(self) -> Iterator[tuple[RawFrame, ArchivePosition]]:
+        """Frames after the committed offset of every archive file, file by file."""
+        for path in self.files():
+            start = max(committed_offset(path), self._commits.get(path, 0))
+            reader = ArchiveReader([path], start_offsets={path: start})
+            yield from reader
+            for p in reader.problems:
+                log.warning("archive %s: %s record at offset %d", p.path, p.kind, p.offset)
+
+    def uncommitted(self) -> Iterator[RawFrame]:
+        for frame, _pos in self.uncommitted_with_positions():
+            yield frame
+
+    # --- retention ---------------------------------------------------------------------------
+
+    def _apply_retention(self) -> None:
+        if self.retention_s is None:
+            return
+        cutoff = time.time() - self.retention_s
+        for path in self.dir.glob("*.gwa"):
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    path.with_name(path.name + ".commit").unlink(missing_ok=True)
+                    log.info("archive: retention removed %s", path.name)
+
+
+def _start_of(path: Path) -> int:
+    m = re.search(r"Z_(\d+)(?:-\d+)?\.gwa$", path.name)
+    return int(m.group(1)) if m else 0
