@@ -45,9 +45,9 @@ class LinkSample:
 @dataclass(slots=True, frozen=True)
 class LinkBudget:
     ebn0_clear_db: float = 12.5  # Earth well above the horizon, antenna on target
-    site_earth_elevation_deg: float = 5.0
-    multipath_below_deg: float = 12.0  # fading starts when Earth is lower than this
-    multipath_loss_db: float = 4.5  # mean loss with Earth on the horizon
+    site_earth_elevation_deg: float = 3.0
+    multipath_below_deg: float = 15.0  # fading starts when Earth is lower than this
+    multipath_loss_db: float = 6.5  # mean loss with Earth on the horizon
     multipath_spread_db: float = 2.0
     pointing_loss_db: float = 2.5  # at 90 degrees of pitch
     crc_threshold_db: float = 5.0
@@ -78,8 +78,9 @@ class LinkModel:
                 -10.0, NOISE_DENSITY_DBM_HZ, elevation, 1.0, 1.0, FrameFate.LOST, False
             )
         low = min(max(1.0 - elevation / b.multipath_below_deg, 0.0), 1.0)
-        pitch = min(abs(sample.pitch_deg), 90.0) / 90.0
-        mean = b.ebn0_clear_db - b.multipath_loss_db * low - b.pointing_loss_db * pitch**2
+        # antenna gain falls off with the angle from its boresight (back lobe at 180 deg)
+        pointing = 1.0 - math.cos(math.radians(sample.pitch_deg))
+        mean = b.ebn0_clear_db - b.multipath_loss_db * low - b.pointing_loss_db * pointing
         ebn0 = mean + rng.gauss(0.0, 0.3 + b.multipath_spread_db * low)
         rssi = ebn0 + 10.0 * math.log10(BIT_RATE_BPS) + NOISE_DENSITY_DBM_HZ
         p_lost = _logistic_below(ebn0, b.sync_threshold_db, b.slope_db)

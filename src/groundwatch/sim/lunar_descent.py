@@ -134,6 +134,7 @@ class DescentSample:
 
 
 RANGEFINDER_MAX_M = 20_000.0
+TUMBLE_DEG_S = 4.0  # attitude drift once the propellant is gone
 
 
 class LunarDescent:
@@ -274,9 +275,12 @@ class LunarDescent:
             s.thrust_n = 0.0
             return
         want, angle = self._command(s)
-        # the thrust axis slews at a limited rate
-        step = self.spec.slew_deg_s * dt
-        s.thrust_angle_deg += min(max(angle - s.thrust_angle_deg, -step), step)
+        if s.propellant_out_t is not None:
+            # the thrusters share the propellant: no attitude control, the lander tumbles
+            s.thrust_angle_deg = (s.thrust_angle_deg + TUMBLE_DEG_S * dt + 180.0) % 360.0 - 180.0
+        else:  # the thrust axis slews at a limited rate
+            step = self.spec.slew_deg_s * dt
+            s.thrust_angle_deg += min(max(angle - s.thrust_angle_deg, -step), step)
         thrust = want if s.propellant_kg > 0.0 else 0.0
         mass = self.spec.dry_mass_kg + s.propellant_kg
         burn = thrust / (self.spec.isp_s * G0) * dt
