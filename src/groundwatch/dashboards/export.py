@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
@@ -87,4 +87,4 @@ def load_dictionaries(paths: Iterable[Path]) -> list[TelemetryDictionary]:
     # Imported here: the dictionary loader is the decoders' part and loads only when asked.
     from groundwatch.decoders.dictionary import load_dictionary  # type: ignore[import-not-found,unused-ignore]
 
-    return [load_dictionary(path) for path in paths]
+    return [cast(TelemetryDictionary, load_dictionary(path)) for path in paths]

@@ -15,12 +15,13 @@ from groundwatch.dashboards import panels as p
 UID = "gw-link-overview"
 TITLE = "groundwatch: link overview"
 
-# LinkState integers as written to link_state.state, with the colour a controller expects.
+# groundwatch.link.state.LinkState as written to link_state.state, with the colour a
+# controller expects (a unit test keeps the two in step).
 LINK_STATES: dict[int, tuple[str, str | None]] = {
     0: ("NO SIGNAL", p.GREY),
-    1: ("AOS", p.BLUE),
-    2: ("TRACKING", p.GREEN),
-    3: ("LOS", p.RED),
+    1: ("LOS", p.RED),
+    2: ("AOS", p.BLUE),
+    3: ("TRACKING", p.GREEN),
 }
 LINK_TAGS = ("spacecraft", "station")
 LINK_ALIAS = "$tag_spacecraft @ $tag_station"
@@ -67,15 +68,23 @@ def link_state_timeline() -> p.statetimeline.Panel:
 
 
 def _accounting(title: str, select: str, unit: str, description: str) -> p.timeseries.Panel:
+    """A ``link`` (frame accounting) series per spacecraft x station x virtual channel.
+
+    The accounting writes cumulative counters (reset when groundwatch restarts) plus rates;
+    counts per interval come from ``non_negative_difference``, which skips the reset.
+    """
     tags = (*LINK_TAGS, "vcid")
-    q = p.series_query(select, "link", LINK_TAGS, tags)
+    q = p.series_query(select, "link", (*LINK_TAGS, "source"), tags)
+    alias = f"$col {VC_ALIAS}" if "," in select else VC_ALIAS  # several columns: name each
     return p.timeseries_panel(
-        title, [p.target(q, alias=VC_ALIAS)], unit=unit, description=description, width=8
+        title, [p.target(q, alias=alias)], unit=unit, description=description, width=8
     )
 
 
 def rejected_panel() -> p.timeseries.Panel:
-    q = p.series_query('count("length")', "rejected", ("station",), ("station", "reason"), "0")
+    q = p.series_query(
+        'count("length")', "rejected", ("station", "source"), ("station", "reason"), "0"
+    )
     return p.timeseries_panel(
         "Rejected input",
         [p.target(q, alias="$tag_station $tag_reason")],
@@ -89,7 +98,7 @@ def events_table(height: int = 10) -> p.table.Panel:
     q = (
         'SELECT "severity", "type", "title", "text", "spacecraft", "station", "source" '
         'FROM "events" WHERE ('
-        + p.tag_filter("spacecraft", "station", "source")
+        + p.events_filter()
         + ") AND $timeFilter ORDER BY time DESC LIMIT 500"
     )
     return p.table_panel(
@@ -104,7 +113,7 @@ def link_variables() -> list[dash.QueryVariable]:
     return [
         p.tag_variable("spacecraft", '"link_state"'),
         p.tag_variable("station", '"link_state"'),
-        p.tag_variable("source", '"events"'),
+        p.tag_variable("source", "/^(link|events)$/"),
     ]
 
 
@@ -127,31 +136,35 @@ def build() -> dash.Dashboard:
         .with_row(dash.Row("Frame accounting"))
         .with_panel(
             _accounting(
-                "Frames/s", 'mean("frame_rate")', "short", "Valid frames per second per VC."
+                "Frames/s",
+                'mean("frames_per_s")',
+                "short",
+                "Frames received per second per virtual channel.",
             )
         )
         .with_panel(
             _accounting(
                 "CRC failures",
-                'sum("crc_failures")',
+                'non_negative_difference(last("crc_failures")) AS "crc_failures"',
                 "short",
-                "Frames whose frame error control field did not match.",
+                "Frames whose frame error control field did not match, per interval.",
             )
         )
         .with_panel(
             _accounting(
                 "Frame-count gaps",
-                'sum("gaps")',
+                'non_negative_difference(last("frame_gaps")) AS "gaps", '
+                'non_negative_difference(last("frames_missing")) AS "frames_missing"',
                 "short",
-                "Frames missing by virtual-channel frame count.",
+                "Gaps in the virtual-channel frame count and the frames lost in them.",
             )
         )
         .with_panel(
             _accounting(
-                "Undecodable packets",
-                'sum("undecodable")',
+                "Rejected/s",
+                'mean("rejected_per_s")',
                 "short",
-                "Packets the dictionary could not decode.",
+                "Frames and packets that could not be decoded, per second.",
             )
         )
         .with_panel(rejected_panel())

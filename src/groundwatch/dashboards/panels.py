@@ -433,12 +433,20 @@ class InfluxAnnotationBuilder(cogbuilder.Builder[model.AnnotationQuery]):
         return self._annotation
 
 
+def events_filter() -> str:
+    """Events of the selected spacecraft, stations and source. Spacecraft-level events (AOS,
+    LOS: no station heard it) carry no station tag and must show whatever station is picked."""
+    return (
+        f"{tag_filter('spacecraft', 'source')} AND "
+        f"({tag_filter('station')} OR {quote_ident('station')} = '')"
+    )
+
+
 def event_annotation(name: str, type_regex: str, color: str) -> InfluxAnnotationBuilder:
     """Events whose type matches ``type_regex`` as annotations on every time series panel."""
     query = (
         'SELECT "title", "text", "type", "station" FROM "events" WHERE '
-        f'("type" =~ /{type_regex}/ AND {tag_filter("spacecraft", "station", "source")}) '
-        "AND $timeFilter"
+        f'("type" =~ /{type_regex}/ AND {events_filter()}) AND $timeFilter'
     )
     return InfluxAnnotationBuilder(name, query, color, tags_column="type,station")
 
