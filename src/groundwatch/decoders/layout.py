@@ -115,6 +115,7 @@ class CompiledLayout:
         self.ax25_callsign = ax25_callsign
         self.derived = tuple(derived)
         all_fields = [*(time.fields() if time else []), *fields]
+        self._all_fields = all_fields
         if struct is None:  # a YAML layout: fields are the whole spec
             segments = plan_segments(all_fields)
             self.struct: Construct = compile_struct(segments)
@@ -163,6 +164,14 @@ class CompiledLayout:
 
     def __repr__(self) -> str:
         return f"CompiledLayout({self.name!r}, apid={self.apid})"
+
+    def field_specs(self) -> list[FieldSpec]:
+        """Every field in wire order, spare bits and secondary-header time included."""
+        return list(self._all_fields)
+
+    def value_field_specs(self) -> list[FieldSpec]:
+        """The fields that carry a raw value, in the order of ``construct_raws``."""
+        return [field for field, _ in self._fields]
 
     def _info(self, field: FieldSpec, meta: ParamMeta) -> ParameterInfo:
         return ParameterInfo(

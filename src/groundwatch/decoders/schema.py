@@ -88,7 +88,7 @@ class ParameterModel(_Strict):
     length: int | None = Field(default=None, gt=0)
     bits: int | None = Field(default=None, gt=0)
     count: int | None = Field(default=None, gt=0)
-    encoding: Literal["ascii", "latin-1", "utf-8"] = "ascii"
+    encoding: Literal["ascii", "utf-8"] = "ascii"
     unit: str | None = None
     description: str = ""
     subsystem: str = ""
