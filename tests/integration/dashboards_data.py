@@ -50,13 +50,16 @@ def value_for(param: ParameterInfo, t: int) -> ParamValue:
         raws = sorted(param.enum)
         raw = raws[(t // 10) % len(raws)]
         return ParamValue(raw=raw, eng=param.enum[raw])
+    if param.array_length:
+        if param.type == "bool":
+            flags = [bool((t + i) % 2) for i in range(param.array_length)]
+            return ParamValue(raw=flags, eng=flags)
+        vals = [float(t + i) for i in range(param.array_length)]
+        return ParamValue(raw=vals, eng=vals, unit=param.unit)
     if param.type == "bool":
         return ParamValue(raw=t % 2, eng=bool(t % 2))
     if param.type == "string":
         return ParamValue(raw="v1.2", eng="v1.2")
-    if param.array_length:
-        vals = [float(t + i) for i in range(param.array_length)]
-        return ParamValue(raw=vals, eng=vals, unit=param.unit)
     return ParamValue(raw=t, eng=float(t) + 0.5, unit=param.unit)
 
 

@@ -6,14 +6,17 @@ The data comes from ``dashboards_data.fill`` (a stand-in for the pipeline, see t
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from groundwatch import services
 from groundwatch.dashboards import export, link_overview
+from groundwatch.decoders.api import TelemetryDictionary
 from groundwatch.services import ServiceHandle
 from tests.integration.dashboards_data import REPLAY, SPACECRAFT, STATIONS, Filled, fill
 from tests.unit.dashboards.dictionary_fixture import lander
@@ -22,6 +25,13 @@ from tests.unit.dashboards.grafana_macros import ALL, TimeRange, expand, select_
 pytestmark = pytest.mark.integration
 
 SECONDS = 120
+REPO = Path(__file__).resolve().parents[2]
+
+
+@functools.cache
+def dictionaries() -> list[TelemetryDictionary]:
+    """The test fixture and every mission dictionary shipped in missions/ (real loader)."""
+    return [lander(), *export.load_dictionaries(sorted((REPO / "missions").glob("*.yaml")))]
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +39,8 @@ def filled(influxd: ServiceHandle) -> Iterator[tuple[str, Filled]]:
     db = "dashboards_" + str(time.time_ns())
     services.influx_query(influxd.url, f'CREATE DATABASE "{db}"', method="POST")
     start = (time.time_ns() // 1_000_000_000 - SECONDS - 60) * 1_000_000_000
-    yield db, fill(influxd.url, db, lander().parameters(), start, SECONDS)
+    params = [prm for d in dictionaries() for prm in d.parameters()]
+    yield db, fill(influxd.url, db, params, start, SECONDS)
 
 
 def panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -72,12 +83,19 @@ SELECTIONS = {
 }
 
 
+@functools.cache
+def all_dashboards() -> dict[str, dict[str, Any]]:
+    return export.dashboards(dictionaries())
+
+
 def dashboards_with_source() -> list[tuple[str, str]]:
-    return [
-        ("link-overview.json", "live"),
-        ("spacecraft-fixture-lander.json", "live"),
-        ("pass-replay-fixture-lander.json", REPLAY),
-    ]
+    out = [("link-overview.json", "live")]
+    for name in all_dashboards():
+        if name.startswith("spacecraft-"):
+            out.append((name, "live"))
+        elif name.startswith("pass-replay-"):
+            out.append((name, REPLAY))
+    return out
 
 
 @pytest.mark.parametrize("selection", SELECTIONS)
@@ -86,7 +104,7 @@ def test_every_panel_query_returns_its_series(
     influxd: ServiceHandle, filled: tuple[str, Filled], name: str, source: str, selection: str
 ) -> None:
     db, data = filled
-    dashboard = export.dashboards([lander()])[name]
+    dashboard = all_dashboards()[name]
     variables = dashboard["templating"]["list"]
     chosen = {**SELECTIONS[selection], "source": [source]}
     ranges = [TimeRange("15m"), TimeRange(None, data.start_ns // 10**6, data.end_ns // 10**6)]
@@ -117,7 +135,7 @@ def test_annotations_return_los_and_limit_events(
     influxd: ServiceHandle, filled: tuple[str, Filled], name: str, source: str
 ) -> None:
     db, _ = filled
-    dashboard = export.dashboards([lander()])[name]
+    dashboard = all_dashboards()[name]
     variables = dashboard["templating"]["list"]
     chosen = {"spacecraft": [SPACECRAFT], "station": [ALL], "source": [source]}
     names = set()
@@ -140,7 +158,7 @@ def test_variables_list_the_tag_values(
     influxd: ServiceHandle, filled: tuple[str, Filled], name: str, source: str
 ) -> None:
     db, _ = filled
-    dashboard = export.dashboards([lander()])[name]
+    dashboard = all_dashboards()[name]
     for var in dashboard["templating"]["list"]:
         series = run(influxd.url, db, var["query"])
         values = {row[1] for s in series for row in s["values"]}

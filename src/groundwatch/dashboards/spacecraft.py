@@ -102,12 +102,23 @@ def enum_mappings(param: ParameterInfo) -> list[model.ValueMapping]:
 
 
 def timeline_for(param: ParameterInfo, width: int = 12) -> p.statetimeline.Panel:
-    """Enumerations plot their raw number (``<name>_raw``) mapped back to label and colour."""
-    column = f"{param.name}_raw" if param.enum else param.name
-    q = p.series_query(f"last({p.quote_ident(column)})", param.packet, TAGS, GROUP)
+    """Enumerations plot their raw number (``<name>_raw``) mapped back to label and colour;
+    arrays (e.g. four valve flags) one row per element."""
+    if param.enum:
+        select = f"last({p.quote_ident(param.name + '_raw')})"
+        alias = ALIAS
+    elif param.array_length:
+        select = ", ".join(
+            f"last({p.quote_ident(f)}) AS {p.quote_ident(f)}" for f in field_names(param)
+        )
+        alias = "$col " + ALIAS
+    else:
+        select = f"last({p.quote_ident(param.name)})"
+        alias = ALIAS
+    q = p.series_query(select, param.packet, TAGS, GROUP)
     return p.state_timeline_panel(
         param.name,
-        [p.target(q, alias=ALIAS)],
+        [p.target(q, alias=alias)],
         mappings=enum_mappings(param),
         description=param.description,
         width=width,
