@@ -58,7 +58,6 @@ class _Signal:
     phases: tuple[float, float]
     excursion: float  # added during the rare excursion window
     excursion_period: float
-    integer: bool
 
     def value(self, t: float) -> float:
         v = self.centre + self.amplitude * (
@@ -70,7 +69,7 @@ class _Signal:
         window = 0.05 * self.excursion_period
         if cycle < window:
             v += self.excursion * math.sin(math.pi * cycle / window)
-        return float(round(v)) if self.integer else v
+        return v
 
 
 def _numeric_range(info: ParameterInfo) -> tuple[float, float, float] | None:
@@ -130,14 +129,13 @@ class GenericScenario:
     def _plan(self, layout: PacketLayout, info: ParameterInfo) -> _Signal | None:
         if info.enum or info.type in ("enum", "bool", "string", "derived", "bytes"):
             return None
-        integer = info.type.startswith(("uint", "int")) or info.type == "bool"
         rng = self.rng
         ranged = _numeric_range(info)
         if ranged is not None:
             lo, hi, excursion = ranged
-            lo, hi = self._fit(layout, info, lo, hi)
+            lo, hi = self._fit(layout, info, [(lo, hi)])
         else:
-            lo, hi = self._fit(layout, info, *self._type_range(info))
+            lo, hi = self._fit(layout, info, self._type_ranges(info))
             excursion = 0.0
         centre, amplitude = (lo + hi) / 2, (hi - lo) / 2
         return _Signal(
@@ -147,46 +145,66 @@ class GenericScenario:
             phases=(rng.uniform(0, 2 * math.pi), rng.uniform(0, 2 * math.pi)),
             excursion=excursion if self.excursions else 0.0,
             excursion_period=rng.uniform(400.0, 900.0),
-            integer=integer,
         )
 
     @staticmethod
-    def _type_range(info: ParameterInfo) -> tuple[float, float]:
+    def _type_ranges(info: ParameterInfo) -> list[tuple[float, float]]:
+        """Candidate ranges without limits: a modest one, then the raw type's own."""
         m = _INT_TYPE.match(info.type)
+        if m and m.group(1) == "uint":
+            bits = min(int(m.group(2)), 32)
+            return [(0.0, 100.0), (0.0, float((1 << bits) - 1))]
         if m:
-            bits = min(int(m.group(2)), 16)
-            if m.group(1) == "uint":
-                return 0.0, float((1 << bits) - 1) * 0.5
-            return -float(1 << (bits - 2)), float(1 << (bits - 2))
-        return -100.0, 100.0
+            bits = min(int(m.group(2)), 32)
+            return [(-100.0, 100.0), (-float(1 << (bits - 1)), float((1 << (bits - 1)) - 1))]
+        return [(-100.0, 100.0)]
+
+    def _base(self, layout: PacketLayout) -> dict[str, Any]:
+        """Values that always build: the first label of every enumeration."""
+        base: dict[str, Any] = {}
+        for info in layout.parameters:
+            if info.enum:
+                label = next(iter(info.enum.values()))
+                base[info.name] = [label] * info.array_length if info.array_length else label
+        return base
 
     def _round_trips(self, layout: PacketLayout, info: ParameterInfo, value: float) -> bool:
         """Building ``value`` and decoding it gives it back (within 1 % of its size)."""
+        given: Any = [value] * info.array_length if info.array_length else value
         try:
-            params, _ = layout.decode(layout.build({info.name: value}, 0))
+            params, _ = layout.decode(layout.build({**self._base(layout), info.name: given}, 0))
         except Exception:  # any build or parse failure means: not representable
             return False
         got = params.get(info.name)
-        if got is None or not isinstance(got.eng, int | float):
+        eng = got.eng if got is not None else None
+        if isinstance(eng, list) and eng:
+            eng = eng[0]
+        if not isinstance(eng, int | float):
             return False
-        return abs(float(got.eng) - value) <= max(abs(value), 1.0) * 0.01
+        return abs(float(eng) - value) <= max(abs(value), 1.0) * 0.01
 
     def _fit(
-        self, layout: PacketLayout, info: ParameterInfo, lo: float, hi: float
+        self, layout: PacketLayout, info: ParameterInfo, candidates: list[tuple[float, float]]
     ) -> tuple[float, float]:
-        """Shrink [lo, hi] towards its middle until both ends survive build and decode."""
-        for _ in range(30):
+        """The first candidate range whose ends survive build and decode, else the last
+        one shrunk towards its middle until they do."""
+        for lo, hi in candidates:
             if self._round_trips(layout, info, lo) and self._round_trips(layout, info, hi):
                 return lo, hi
+        lo, hi = candidates[-1]
+        for _ in range(40):
             mid, half = (lo + hi) / 2, (hi - lo) / 4
             lo, hi = mid - half, mid + half
-        return self._zero_value(layout, info), self._zero_value(layout, info)
+            if self._round_trips(layout, info, lo) and self._round_trips(layout, info, hi):
+                return lo, hi
+        zero = self._zero_value(layout, info)
+        return zero, zero
 
-    @staticmethod
-    def _zero_value(layout: PacketLayout, info: ParameterInfo) -> float:
+    def _zero_value(self, layout: PacketLayout, info: ParameterInfo) -> float:
         try:
-            params, _ = layout.decode(layout.build({}, 0))
-            return float(params[info.name].eng)
+            params, _ = layout.decode(layout.build(self._base(layout), 0))
+            eng = params[info.name].eng
+            return float(eng[0] if isinstance(eng, list) else eng)
         except Exception:
             return 0.0
 

@@ -1,0 +1,249 @@
+"""Publishing simulated frames: to MQTT like a ground station, to a file, and a record.
+
+``SimPublisher`` paces frames at ``rate`` per second of wall time (frame ``k`` leaves at
+``start + k / rate``, so a slow publish does not shift the schedule), publishes each one to
+every station's topic (the same octets: several stations hearing one spacecraft), and stops
+after ``count`` frames, ``duration`` seconds or the end of the scenario. A frame the link
+model lost holds its slot but is published nowhere. Each station may also send a heartbeat
+on ``gs/<station>/status`` once a second, as a real station's software does, and goes on
+sending it for ``linger`` seconds after the last frame so that a monitor can tell a
+spacecraft that went silent from a station that went away.
+
+The record (``record=``) is one JSON line per frame and station: what was sent where and
+when, and each packet's values *as they decode* (see ``framer``), so a test can compare a
+database's contents with it exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import unquote, urlsplit
+
+import aiomqtt
+
+from groundwatch.decoders.kiss import kiss_encode
+from groundwatch.parts import Counters
+from groundwatch.sim.framer import SimFrame, SimFramer
+from groundwatch.sim.scenario import Scenario
+
+DEFAULT_TOPIC = "gs/{station}/frames"
+STATUS_TOPIC = "gs/{station}/status"
+
+
+class OutputFormat(StrEnum):
+    HEX = "hex"  # one frame per line, hex digits (``groundwatch decode --format hex``)
+    KISS = "kiss"  # KISS frames back to back (a TNC's byte stream)
+    RAW = "raw"  # frames back to back (fixed-length TM frames need no delimiter)
+
+
+@dataclass(slots=True)
+class PublisherSettings:
+    mqtt_url: str | None = "mqtt://127.0.0.1:1883"  # None: no MQTT (file output only)
+    stations: Sequence[str] = ("gs1",)
+    topic: str = DEFAULT_TOPIC  # "{station}" is replaced by each station's name
+    rate: float = 10.0  # frames per second of wall time; 0 = as fast as possible
+    speedup: float = 1.0  # scenario seconds per wall second
+    count: int | None = None  # frames (lost ones included)
+    duration: float | None = None  # wall seconds
+    qos: int = 1
+    heartbeat: bool = True
+    heartbeat_interval: float = 1.0
+    linger: float = 0.0  # seconds of heartbeats after the last frame
+    record: Path | None = None
+    output: Path | None = None
+    output_format: OutputFormat = OutputFormat.HEX
+    client_id: str | None = None
+
+    def topic_for(self, station: str) -> str:
+        return self.topic.replace("{station}", station)
+
+    @property
+    def tick_dt(self) -> float:
+        """Scenario seconds per tick, independent of how fast frames leave."""
+        return self.speedup / self.rate if self.rate > 0 else self.speedup / 10.0
+
+
+@dataclass(slots=True)
+class PublishSummary:
+    frames: int = 0  # built
+    published: int = 0  # frames sent (to at least one topic)
+    lost: int = 0
+    corrupted: int = 0
+    packets: int = 0
+    scenario_end: bool = False  # the scenario ran out before count/duration
+    last_t: float = 0.0
+    per_station: dict[str, int] = field(default_factory=dict)
+
+
+def mqtt_connection(url: str) -> dict[str, Any]:
+    """aiomqtt.Client keyword arguments from ``mqtt://[user[:password]@]host[:port]``."""
+    u = urlsplit(url)
+    if u.scheme not in ("mqtt", "tcp"):
+        raise ValueError(f"MQTT URL {url!r}: scheme {u.scheme!r} not supported (use mqtt://)")
+    if not u.hostname:
+        raise ValueError(f"MQTT URL {url!r} has no host")
+    return {
+        "hostname": u.hostname,
+        "port": u.port or 1883,
+        "username": unquote(u.username) if u.username else None,
+        "password": unquote(u.password) if u.password else None,
+    }
+
+
+def record_lines(frame: SimFrame, station: str, topic: str, publish_ns: int | None) -> str:
+    entry = {
+        "frame": frame.index,
+        "station": station,
+        "topic": topic,
+        "publish_ns": publish_ns,
+        "t": frame.t_s,
+        "obt_ns": frame.obt_ns,
+        "fate": frame.fate.value,
+        "sent": frame.sent,
+        "length": len(frame.data),
+        "packets": [asdict(p) for p in frame.packets],
+        "truth": frame.truth,
+    }
+    return json.dumps(entry, separators=(",", ":")) + "\n"
+
+
+class SimPublisher:
+    """Runs a scenario through a framer and sends the frames; ``run()`` returns a summary."""
+
+    def __init__(self, scenario: Scenario, framer: SimFramer, settings: PublisherSettings):
+        if settings.rate < 0:
+            raise ValueError("rate must be >= 0")
+        if not settings.stations:
+            raise ValueError("at least one station is needed")
+        if settings.mqtt_url is not None:
+            mqtt_connection(settings.mqtt_url)  # fail early on a bad URL
+        self.scenario = scenario
+        self.framer = framer
+        self.settings = settings
+        self.counters = Counters()
+        self.summary = PublishSummary(per_station={s: 0 for s in settings.stations})
+        self._stop = asyncio.Event()
+
+    async def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> PublishSummary:
+        s = self.settings
+        with contextlib.ExitStack() as files:
+            record = output = None
+            if s.record is not None:
+                record = files.enter_context(await asyncio.to_thread(open, s.record, "w"))
+            if s.output is not None:
+                mode = "w" if s.output_format is OutputFormat.HEX else "wb"
+                output = files.enter_context(await asyncio.to_thread(open, s.output, mode))
+            if s.mqtt_url is None:
+                await self._frames(None, record, output)
+                return self.summary
+            ident = s.client_id or f"groundwatch-sim-{time.time_ns() % 10**9}"
+            async with aiomqtt.Client(**mqtt_connection(s.mqtt_url), identifier=ident) as client:
+                beats = None
+                if s.heartbeat:
+                    beats = asyncio.create_task(self._heartbeats(client))
+                try:
+                    await self._frames(client, record, output)
+                    if beats is not None and s.linger > 0:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._stop.wait(), s.linger)
+                finally:
+                    if beats is not None:
+                        beats.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await beats
+        return self.summary
+
+    def _finished(self, started: float) -> bool:
+        s = self.settings
+        if self._stop.is_set():
+            return True
+        if s.count is not None and self.summary.frames >= s.count:
+            return True
+        return s.duration is not None and time.monotonic() - started >= s.duration
+
+    async def _frames(
+        self, client: aiomqtt.Client | None, record: IO[str] | None, output: IO[Any] | None
+    ) -> None:
+        s, summary = self.settings, self.summary
+        started = time.monotonic()
+        while not self._finished(started):
+            tick = self.scenario.next_tick(s.tick_dt)
+            if tick is None:
+                summary.scenario_end = True
+                return
+            summary.last_t = tick.t_s
+            for frame in self.framer.frames(tick):
+                if self._finished(started):
+                    return
+                if s.rate > 0:
+                    due = started + summary.frames / s.rate
+                    delay = due - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                else:
+                    await asyncio.sleep(0)  # stay fair to the other tasks
+                summary.frames += 1
+                await self._send(client, frame, record, output)
+
+    async def _send(
+        self,
+        client: aiomqtt.Client | None,
+        frame: SimFrame,
+        record: IO[str] | None,
+        output: IO[Any] | None,
+    ) -> None:
+        s, summary = self.settings, self.summary
+        summary.lost += not frame.sent
+        summary.corrupted += frame.fate.value == "corrupted"
+        if frame.sent:
+            summary.published += 1
+            summary.packets += sum(1 for p in frame.packets if p.expected)
+            if output is not None:
+                self._write_output(output, frame.data)
+        for station in s.stations:
+            topic = s.topic_for(station)
+            publish_ns = None
+            if frame.sent and client is not None:
+                publish_ns = time.time_ns()
+                try:
+                    await client.publish(topic, frame.data, qos=s.qos)
+                except aiomqtt.MqttError:
+                    self.counters.errors += 1
+                    raise
+                self.counters.sent += 1
+                summary.per_station[station] += 1
+            if record is not None:
+                record.write(record_lines(frame, station, topic, publish_ns))
+
+    def _write_output(self, output: IO[Any], data: bytes) -> None:
+        fmt = self.settings.output_format
+        if fmt is OutputFormat.HEX:
+            output.write(data.hex() + "\n")
+        elif fmt is OutputFormat.KISS:
+            output.write(kiss_encode(data))
+        else:
+            output.write(data)
+
+    async def _heartbeats(self, client: aiomqtt.Client) -> None:
+        s = self.settings
+        while True:
+            now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            for station in s.stations:
+                payload = json.dumps({"station": station, "status": "ok", "time": now})
+                try:
+                    await client.publish(STATUS_TOPIC.format(station=station), payload, qos=0)
+                except aiomqtt.MqttError:
+                    self.counters.errors += 1
+            await asyncio.sleep(s.heartbeat_interval)
