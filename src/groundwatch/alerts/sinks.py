@@ -1,0 +1,220 @@
+"""Alert sinks: each a small part with its own task and its own bounded queue.
+
+The manager only ever calls ``offer`` (never blocks): a sink that hangs or fails fills its
+own queue and drops its own alerts (counted), and the other sinks go on. ``paging`` sinks
+(MQTT events, webhook, command) do not get alerts raised during a replay unless the manager
+is told ``page_replays``.
+
+This module holds the base class and the sinks without a network client: ``log``,
+``influx`` (the pipeline hands it ``put_points``) and ``command``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import shlex
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from groundwatch.alerts.alert import Alert, Notification
+from groundwatch.model import Event, Point, Severity
+from groundwatch.parts import ConfigError, Counters
+
+log = logging.getLogger("groundwatch.alerts")
+
+
+class SinkOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = None
+    queue_size: int = Field(default=1000, gt=0)
+
+
+def parse_options(model: type[BaseModel], options: Mapping[str, Any], key: str) -> Any:
+    """Validate a sink's table without I/O; errors name the key."""
+    try:
+        return model(**dict(options))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"{key}.{field}" if field else key, err["msg"]) from exc
+
+
+class AlertSink:
+    type: ClassVar[str] = "sink"
+    paging: ClassVar[bool] = False
+
+    def __init__(self, name: str | None = None, queue_size: int = 1000) -> None:
+        self.name = name or self.type
+        self.counters = Counters()
+        self.queue: asyncio.Queue[Alert] = asyncio.Queue(maxsize=queue_size)
+        self._task: asyncio.Task[None] | None = None
+        self.on_ack: Callable[[str, str, str | None], object] | None = None
+
+    def offer(self, alert: Alert) -> bool:
+        self.counters.received += 1
+        try:
+            self.queue.put_nowait(alert)
+        except asyncio.QueueFull:
+            self.counters.dropped += 1
+            return False
+        return True
+
+    async def start(self) -> None:
+        await self.open()
+        self._task = asyncio.create_task(self._run(), name=f"alert-sink-{self.name}")
+
+    async def _run(self) -> None:
+        while True:
+            alert = await self.queue.get()
+            try:
+                await self.deliver(alert)
+                self.counters.sent += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.counters.errors += 1
+                log.warning("alert sink %s: %s failed: %s", self.name, alert.id, exc)
+            finally:
+                self.queue.task_done()
+
+    async def stop(self, drain_timeout: float = 5.0) -> None:
+        """Deliver what is queued (bounded by ``drain_timeout``), then close."""
+        if self._task is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.queue.join(), drain_timeout)
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        self.counters.dropped += self.queue.qsize()
+        await self.close()
+
+    async def open(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def deliver(self, alert: Alert) -> None:
+        raise NotImplementedError
+
+
+class LogSink(AlertSink):
+    type = "log"
+    _LEVELS: ClassVar[dict[Severity, int]] = {
+        Severity.INFO: logging.INFO,
+        Severity.WARNING: logging.WARNING,
+        Severity.CRITICAL: logging.CRITICAL,
+    }
+
+    @classmethod
+    def from_config(cls, options: Mapping[str, Any], key: str) -> LogSink:
+        o = parse_options(SinkOptions, options, key)
+        return cls(o.name, o.queue_size)
+
+    async def deliver(self, alert: Alert) -> None:
+        level = self._LEVELS[alert.event.severity]
+        if alert.notification in (Notification.RECOVERY, Notification.ACK):
+            level = logging.INFO
+        log.log(level, "%s [alert %s]", alert.summary(), alert.id)
+
+
+def event_point(event: Event) -> Point:
+    """Fallback ``events`` point when the store's converter is not given (Grafana
+    annotations read ``title`` and ``text``)."""
+    tags = {"type": event.type.value, "severity": event.severity.label, "source": event.source}
+    if event.spacecraft:
+        tags["spacecraft"] = event.spacecraft
+    if event.station:
+        tags["station"] = event.station
+    fields: dict[str, float | int | str | bool] = {
+        "title": event.title,
+        "text": event.text,
+        "id": event.id,
+        "condition": event.condition,
+        "recovery": event.recovery,
+        "severity_level": int(event.severity),
+    }
+    return Point("events", tags, fields, event.time_ns)
+
+
+class InfluxSink(AlertSink):
+    """Writes each event as a point through the pipeline's store (``bind`` before start)."""
+
+    type = "influx"
+
+    def __init__(self, name: str | None = None, queue_size: int = 10_000) -> None:
+        super().__init__(name, queue_size)
+        self.put_points: Callable[[list[Point]], Any] | None = None
+        self.to_point: Callable[[Event], Point] = event_point
+
+    @classmethod
+    def from_config(cls, options: Mapping[str, Any], key: str) -> InfluxSink:
+        o = parse_options(SinkOptions, {"queue_size": 10_000, **options}, key)
+        return cls(o.name, o.queue_size)
+
+    def bind(
+        self, put_points: Callable[[list[Point]], Any], to_point: Callable[[Event], Point] | None
+    ) -> None:
+        self.put_points = put_points
+        if to_point is not None:
+            self.to_point = to_point
+
+    async def deliver(self, alert: Alert) -> None:
+        if alert.notification is Notification.REPEAT:
+            return  # a reminder is not a new event on the timeline
+        if self.put_points is None:
+            raise RuntimeError("influx alert sink not bound to the store (bind put_points)")
+        out = self.put_points([self.to_point(alert.event)])
+        if inspect.isawaitable(out):
+            await out
+
+
+class CommandOptions(SinkOptions):
+    command: str | list[str]
+    timeout: float = Field(default=10.0, gt=0)
+
+
+class CommandSink(AlertSink):
+    """Runs a program with the alert JSON on stdin; killed after ``timeout``."""
+
+    type = "command"
+    paging = True
+
+    def __init__(self, argv: list[str], timeout: float, name: str | None, queue_size: int) -> None:
+        super().__init__(name, queue_size)
+        self.argv = argv
+        self.timeout = timeout
+
+    @classmethod
+    def from_config(cls, options: Mapping[str, Any], key: str) -> CommandSink:
+        o = parse_options(CommandOptions, options, key)
+        argv = shlex.split(o.command) if isinstance(o.command, str) else list(o.command)
+        if not argv:
+            raise ConfigError(f"{key}.command", "empty command")
+        return cls(argv, o.timeout, o.name, o.queue_size)
+
+    async def deliver(self, alert: Alert) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            *self.argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            _, err = await asyncio.wait_for(
+                proc.communicate(alert.to_json().encode() + b"\n"), self.timeout
+            )
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise RuntimeError(f"{self.argv[0]} killed after {self.timeout:g} s") from None
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"{self.argv[0]} exited {proc.returncode}: {err.decode(errors='replace')[:200]}"
+            )

@@ -1,0 +1,78 @@
+"""Webhook sink: the alert JSON (see ``alert.py``) POSTed with a timeout and retries.
+
+``[[alerts]] type = "webhook"``, options: ``url`` (required), ``timeout`` (seconds per
+attempt, default 5), ``retries`` (default 3), ``backoff`` (first retry delay, doubled each
+time, default 0.5 s), ``headers`` (e.g. an Authorization header). A 2xx answer is success;
+anything else is retried, then counted as an error. The sink's own queue absorbs a slow or
+dead endpoint: the other sinks never wait for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+from pydantic import Field
+
+from groundwatch.alerts.alert import Alert
+from groundwatch.alerts.sinks import AlertSink, SinkOptions, parse_options
+from groundwatch.parts import ConfigError
+
+
+class WebhookOptions(SinkOptions):
+    url: str
+    timeout: float = Field(default=5.0, gt=0)
+    retries: int = Field(default=3, ge=0)
+    backoff: float = Field(default=0.5, ge=0)
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class WebhookSink(AlertSink):
+    type = "webhook"
+    paging = True
+
+    def __init__(self, opts: WebhookOptions) -> None:
+        super().__init__(opts.name, opts.queue_size)
+        self.opts = opts
+        self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def from_config(cls, options: Mapping[str, Any], key: str) -> WebhookSink:
+        o = parse_options(WebhookOptions, options, key)
+        if not o.url.startswith(("http://", "https://")):
+            raise ConfigError(f"{key}.url", f"not an http(s) URL: {o.url!r}")
+        return cls(o)
+
+    async def open(self) -> None:
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.opts.timeout),
+            headers={"Content-Type": "application/json", **self.opts.headers},
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def deliver(self, alert: Alert) -> None:
+        assert self._session is not None, "webhook sink not started"
+        body = alert.to_json().encode()
+        delay = self.opts.backoff
+        last = ""
+        for attempt in range(self.opts.retries + 1):
+            try:
+                async with self._session.post(self.opts.url, data=body) as resp:
+                    if 200 <= resp.status < 300:
+                        return
+                    last = f"HTTP {resp.status}"
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            if attempt < self.opts.retries:
+                self.counters.bump("webhook_retries")
+                await asyncio.sleep(delay)
+                delay *= 2
+        raise RuntimeError(
+            f"POST {self.opts.url} failed after {self.opts.retries + 1} tries: {last}"
+        )

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from groundwatch.alerts.alert import Alert, Notification
+from groundwatch.alerts.manager import AlertManager
+from groundwatch.alerts.sinks import AlertSink, CommandSink, InfluxSink, LogSink
+from groundwatch.config import PartConfig
+from groundwatch.model import Event, EventType, Point, Severity
+from groundwatch.parts import ConfigError
+
+S = 1_000_000_000
+T0 = 1_700_000_000 * S
+
+
+class Recorder(AlertSink):
+    type = "recorder"
+
+    def __init__(self, paging: bool) -> None:
+        super().__init__(f"rec-{paging}")
+        self.paging = paging  # type: ignore[misc]
+        self.got: list[Alert] = []
+
+    def offer(self, alert: Alert) -> bool:
+        self.got.append(alert)
+        return True
+
+
+def ev(type_: EventType, t: int, condition: str = "LOS/lander", recovery: bool = False,
+       sev: Severity = Severity.CRITICAL, source: str = "live") -> Event:  # fmt: skip
+    return Event(type_, sev, t, "lander", "gs1", type_.value, "text", condition,
+                 f"{condition}-{t}", recovery, source)  # fmt: skip
+
+
+def test_dedup_recovery_and_renotify_until_ack() -> None:
+    pager, logger = Recorder(True), Recorder(False)
+    m = AlertManager([pager, logger], renotify_interval=60)
+    (a,) = m.submit([ev(EventType.UNEXPECTED_LOS, T0)])
+    assert m.submit([ev(EventType.UNEXPECTED_LOS, T0 + S)]) == []  # same condition: dedup
+    assert m.deduplicated == 1
+    assert m.tick(T0 + 59 * S) == []
+    r1 = m.tick(T0 + 60 * S)
+    assert [(x.notification, x.repeat, x.id) for x in r1] == [(Notification.REPEAT, 1, a.id)]
+    assert m.tick(T0 + 61 * S) == []
+    assert len(m.tick(T0 + 120 * S)) == 1
+    notice = m.ack(a.id, "flight", "looking at it", now_ns=T0 + 130 * S)
+    assert notice is not None and notice.event.type is EventType.ACK
+    assert notice.payload()["acked_by"] == "flight" and notice.id == a.id
+    assert m.tick(T0 + 1000 * S) == []  # acknowledged: no more reminders
+    (rec,) = m.submit([ev(EventType.AOS, T0 + 2000 * S, recovery=True, sev=Severity.INFO)])
+    assert rec.notification is Notification.RECOVERY and rec.clears == a.id
+    assert m.active == {}
+    kinds = [x.notification.value for x in pager.got]
+    assert kinds == ["new", "repeat", "repeat", "ack", "recovery"]
+    assert [x.notification.value for x in logger.got] == kinds
+    assert m.ack("nope", "x") is None
+
+
+def test_warning_is_not_renotified_and_new_occurrence_after_recovery() -> None:
+    rec = Recorder(True)
+    m = AlertManager([rec], renotify_interval=1)
+    m.submit([ev(EventType.LOS, T0, sev=Severity.WARNING)])
+    assert m.tick(T0 + 100 * S) == []
+    m.submit([ev(EventType.AOS, T0 + 200 * S, recovery=True, sev=Severity.INFO)])
+    m.submit([ev(EventType.LOS, T0 + 300 * S, sev=Severity.WARNING)])
+    assert [x.notification.value for x in rec.got] == ["new", "recovery", "new"]
+    assert rec.got[0].id != rec.got[2].id
+
+
+def test_replay_alerts_only_to_non_paging_sinks() -> None:
+    pager, logger = Recorder(True), Recorder(False)
+    m = AlertManager([pager, logger], renotify_interval=1)
+    m.submit([ev(EventType.UNEXPECTED_LOS, T0, source="replay:pass1")])
+    assert m.tick(T0 + 10 * S) == []
+    assert pager.got == [] and len(logger.got) == 1
+    m2 = AlertManager([pager], page_replays=True)
+    m2.submit([ev(EventType.UNEXPECTED_LOS, T0, source="replay:pass1")])
+    assert len(pager.got) == 1
+
+
+def test_from_config_validates_without_io() -> None:
+    m = AlertManager.from_config(
+        [
+            PartConfig(type="log"),
+            PartConfig(type="influx"),
+            PartConfig(type="mqtt", url="mqtt://127.0.0.1:1"),
+            PartConfig(type="webhook", url="http://127.0.0.1:1/hook", timeout=0.5),
+            {"type": "command", "command": "cat", "name": "hook"},
+        ]
+    )
+    assert [s.type for s in m.sinks] == ["log", "influx", "mqtt", "webhook", "command"]
+    assert m.sink("hook").type == "command"
+    with pytest.raises(ConfigError, match=r"alerts\[0\].type: unknown alerts type 'pager'"):
+        AlertManager.from_config([PartConfig(type="pager")])
+    with pytest.raises(ConfigError, match=r"alerts\[0\].url"):
+        AlertManager.from_config([PartConfig(type="webhook", url="ftp://x")])
+    with pytest.raises(ConfigError, match=r"alerts\[0\].url"):
+        AlertManager.from_config([PartConfig(type="webhook")])
+    with pytest.raises(ConfigError, match=r"alerts\[0\].colour"):
+        AlertManager.from_config([PartConfig(type="log", colour="red")])
+    with pytest.raises(ConfigError, match=r"alerts\[0\].url"):
+        AlertManager.from_config([PartConfig(type="mqtt", url="http://x")])
+
+
+async def test_command_log_and_influx_sinks(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    out = tmp_path / "alerts.jsonl"
+    script = f"import sys; open({str(out)!r}, 'a').write(sys.stdin.read())"
+    cmd = CommandSink.from_config({"command": [sys.executable, "-c", script]}, "alerts[0]")
+    slow = CommandSink.from_config(
+        {"command": [sys.executable, "-c", "import time; time.sleep(30)"], "timeout": 0.3},
+        "alerts[1]",
+    )
+    written: list[Point] = []
+
+    async def put(points: list[Point]) -> None:
+        written.extend(points)
+
+    influx = InfluxSink.from_config({}, "alerts[2]")
+    influx.bind(put, None)
+    logs = LogSink.from_config({}, "alerts[3]")
+    m = AlertManager([cmd, slow, influx, logs], renotify_interval=1)
+    await m.start()
+    with caplog.at_level("INFO", logger="groundwatch.alerts"):
+        m.submit([ev(EventType.UNEXPECTED_LOS, T0)])
+        m.tick(T0 + 2 * S)
+        await m.stop(drain_timeout=5)
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [x["notification"] for x in lines] == ["new", "repeat"]
+    assert lines[0]["type"] == "UNEXPECTED_LOS" and lines[0]["text"].startswith("[CRITICAL]")
+    assert slow.counters.errors == 2  # both killed after the timeout; the others unaffected
+    assert [p.measurement for p in written] == ["events"]  # the repeat is not a new point
+    assert written[0].tags["type"] == "UNEXPECTED_LOS" and written[0].time_ns == T0
+    assert any("UNEXPECTED_LOS lander via gs1" in r.getMessage() for r in caplog.records)
+
+
+async def test_full_queue_drops_without_blocking() -> None:
+    sink = LogSink(queue_size=2)
+    m = AlertManager([sink])
+    for i in range(5):
+        m.submit([ev(EventType.LIMIT_ENTER, T0 + i, condition=f"c{i}", sev=Severity.WARNING)])
+    assert sink.counters.received == 5 and sink.counters.dropped == 3
+    await asyncio.sleep(0)
