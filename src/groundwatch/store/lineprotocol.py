@@ -141,7 +141,8 @@ class ParsedLine:
 
 
 def _split_unescaped(text: str, sep: str, quotes: bool = False) -> list[str]:
-    """Split at ``sep`` not preceded by a backslash (and, with ``quotes``, not inside "...")."""
+    """Split at ``sep`` not preceded by a backslash (and, with ``quotes``, not inside a
+    string value: a ``"`` right after ``=`` opens one, the next unescaped ``"`` closes it)."""
     parts: list[str] = []
     cur: list[str] = []
     i, in_quotes = 0, False
@@ -151,7 +152,7 @@ def _split_unescaped(text: str, sep: str, quotes: bool = False) -> list[str]:
             cur.append(text[i : i + 2])
             i += 2
             continue
-        if quotes and c == '"':
+        if quotes and c == '"' and (in_quotes or (i > 0 and text[i - 1] == "=")):
             in_quotes = not in_quotes
         elif c == sep and not in_quotes:
             parts.append("".join(cur))
@@ -192,19 +193,24 @@ def _parse_value(text: str) -> FieldValue:
 def parse_line(line: bytes | str) -> ParsedLine:
     """Parse a line this module wrote (not a general validator). Raises ValueError."""
     text = line.decode("utf-8") if isinstance(line, bytes) else line
-    sections = _split_unescaped(text.rstrip("\n"), " ", quotes=True)
-    if len(sections) not in (2, 3):
+    text = text.rstrip("\n")
+    key = _split_unescaped(text, " ")[0]
+    rest = text[len(key) + 1 :]
+    if not rest:
         raise ValueError(f"not a line-protocol line: {text[:80]!r}")
-    key_parts = _split_unescaped(sections[0], ",")
+    time_ns: int | None = None
+    head, sep, tail = rest.rpartition(" ")
+    if sep and tail.isdigit():
+        rest, time_ns = head, int(tail)
+    key_parts = _split_unescaped(key, ",")
     tags: dict[str, str] = {}
     for part in key_parts[1:]:
         pieces = _split_unescaped(part, "=")
         tags[_unescape(pieces[0])] = _unescape("=".join(pieces[1:]))
     fields: dict[str, FieldValue] = {}
-    for part in _split_unescaped(sections[1], ",", quotes=True):
-        pieces = _split_unescaped(part, "=", quotes=True)
-        fields[_unescape(pieces[0])] = _parse_value("=".join(pieces[1:]))
-    time_ns = int(sections[2]) if len(sections) == 3 else None
+    for part in _split_unescaped(rest, ",", quotes=True):
+        name = _split_unescaped(part, "=")[0]
+        fields[_unescape(name)] = _parse_value(part[len(name) + 1 :])
     return ParsedLine(_unescape(key_parts[0]), tags, fields, time_ns)
 
 
