@@ -79,7 +79,7 @@ async def subscriber(
                 await task
 
 
-async def next_of(q: asyncio.Queue[Any], pred: Any, timeout: float = 5.0) -> Any:
+async def next_of(q: asyncio.Queue[Any], pred: Any, timeout: float = 5.0) -> Any:  # noqa: ASYNC109
     deadline = time.monotonic() + timeout
     while True:
         item = await asyncio.wait_for(q.get(), max(0.01, deadline - time.monotonic()))
@@ -128,7 +128,7 @@ async def test_los_on_mqtt_and_webhook_retained_state_and_recovery(
         await alerts.start()
         try:
             last = await drive(mon, alerts, frames_for=1.0, then=1.5)
-            _, _, aos = await next_of(sub, lambda m: m[2]["type"] == "AOS")
+            _, _, _aos = await next_of(sub, lambda m: m[2]["type"] == "AOS")
             t_mqtt, topic, los = await next_of(sub, lambda m: m[2]["type"] == "LOS")
             assert topic == "groundwatch/events/lander"
             assert los["severity"] == "warning" and los["notification"] == "new"
@@ -165,9 +165,9 @@ async def test_dead_webhook_does_not_delay_mqtt(mosquitto: ServiceHandle, dead: 
         stack.push_async_callback(alerts.stop, 0.5)
         mon = LinkMonitor.from_config(LinkConfig(los_threshold=0.3), [], {}, None)
         delays = []
-        for i in range(5):  # five LOS events in a row; the webhook never answers
+        for _i in range(5):  # five LOS events in a row; the webhook never answers
             last = await drive(mon, alerts, frames_for=0.3, then=0.45)
-            t, _, msg = await next_of(sub, lambda m: m[2]["type"] == "LOS", timeout=3)
+            t, _, _msg = await next_of(sub, lambda m: m[2]["type"] == "LOS", timeout=3)
             delays.append(t - last)
         assert max(delays) <= 0.3 + 0.5, delays
         assert alerts.sink("mqtt").counters.sent >= 10  # AOS + LOS each time
