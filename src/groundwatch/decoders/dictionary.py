@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from groundwatch.decoders.api import DictionaryError, FramingDef, Limits, SpacecraftDef
 from groundwatch.decoders.calibration import (
+    Calibration,
     CalibrationError,
     PolynomialCalibration,
     TableCalibration,
@@ -125,7 +126,7 @@ def load_dictionary(path: Path | str) -> MissionDictionary:
     path = Path(path)
     file = str(path)
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_DictionaryLoader)  # noqa: S506
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_DictionaryLoader)
     except OSError as exc:
         raise DictionaryError(file, f"cannot read: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
@@ -259,7 +260,7 @@ def _field(param: ParameterModel, byte_order: str, where: tuple[str, str, str]) 
 
 
 def _meta(param: ParameterModel, where: tuple[str, str, str]) -> ParamMeta:
-    calibration = None
+    calibration: Calibration | None = None
     try:
         if param.calibration is not None and param.calibration.polynomial is not None:
             calibration = PolynomialCalibration(tuple(param.calibration.polynomial))
@@ -297,7 +298,7 @@ def _with_calibration_range(
 
 
 def _check_numeric(field: FieldSpec, meta: ParamMeta, where: tuple[str, str, str]) -> None:
-    allowed = (FieldKind.UINT, FieldKind.INT)
+    allowed: tuple[FieldKind, ...] = (FieldKind.UINT, FieldKind.INT)
     if meta.calibration is not None:
         allowed = (FieldKind.UINT, FieldKind.INT, FieldKind.FLOAT)
     if field.kind not in allowed:

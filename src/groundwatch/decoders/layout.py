@@ -68,8 +68,7 @@ class Selector:
         chunk = data_field[self.offset : self.offset + width]
         if len(chunk) < width:
             return False
-        order = "little" if self.field.little else "big"
-        return int.from_bytes(chunk, order) == self.value
+        return int.from_bytes(chunk, "little" if self.field.little else "big") == self.value
 
 
 # Decode plan modes (stage 2): plain copy, calibrated/generic function, enumeration.
@@ -168,6 +167,10 @@ class CompiledLayout:
     def field_specs(self) -> list[FieldSpec]:
         """Every field in wire order, spare bits and secondary-header time included."""
         return list(self._all_fields)
+
+    def meta(self, name: str) -> ParamMeta:
+        """Calibration, enumeration, limits and labels of a (non-derived) parameter."""
+        return self._meta[name]
 
     def value_field_specs(self) -> list[FieldSpec]:
         """The fields that carry a raw value, in the order of ``construct_raws``."""
