@@ -12,6 +12,7 @@ Scenario time per tick is the caller's ``dt``, except in the long transfer coast
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -58,7 +59,12 @@ QUANTITIES: dict[str, Quantity] = {
         ),
         required=True,
     ),
-    "rangefinder_valid": Quantity("bool", ("rangefinder_valid", "lrf_valid")),
+    "rangefinder_valid": Quantity(
+        "bool", ("rangefinder_lock", "rangefinder_valid", "lrf_valid", "lrf_lock")
+    ),
+    "nav_solution": Quantity("enum", ("nav_solution", "nav_mode", "nav_source")),
+    "imu_ok": Quantity("bool", ("imu_ok", "imu_healthy")),
+    "hazard_avoidance": Quantity("bool", ("hazard_avoidance", "hda_active")),
     "vertical_velocity": Quantity(
         "m/s",
         ("vertical_velocity", "velocity_vertical", "vel_vertical", "v_vertical", "vz"),
@@ -95,25 +101,47 @@ QUANTITIES: dict[str, Quantity] = {
     ),
     "lander_mass": Quantity("kg", ("lander_mass", "total_mass", "mass")),
     "tank_pressure": Quantity(
-        "bar", ("tank_pressure", "prop_tank_pressure", "propellant_pressure", "pressure")
+        "bar",
+        (
+            "fuel_tank_pressure",
+            "tank_pressure",
+            "prop_tank_pressure",
+            "propellant_pressure",
+            "pressure",
+        ),
     ),
+    "ox_tank_pressure": Quantity("bar", ("ox_tank_pressure", "oxidiser_tank_pressure")),
+    "chamber_pressure": Quantity("bar", ("chamber_pressure", "engine_pressure")),
     "thrust": Quantity("N", ("thrust", "main_engine_thrust", "engine_thrust")),
     "throttle": Quantity("%", ("throttle", "throttle_pct", "engine_throttle")),
+    "main_valve": Quantity("enum", ("main_valve", "engine_valve")),
+    "isolation_valve": Quantity("enum", ("isolation_valve", "latch_valve")),
+    "rcs_valves": Quantity("bool", ("rcs_valves", "rcs_valve", "thruster_valves")),
     "battery_soc": Quantity(
         "%", ("battery_soc", "soc", "battery_state_of_charge", "state_of_charge")
     ),
-    "bus_voltage": Quantity("V", ("bus_voltage", "battery_voltage", "voltage")),
-    "bus_current": Quantity("A", ("bus_current", "battery_current", "load_current", "current")),
+    "bus_voltage": Quantity("V", ("bus_voltage", "voltage")),
+    "bus_current": Quantity("A", ("bus_current", "load_current", "current")),
+    "battery_voltage": Quantity("V", ("battery_voltage", "bat_voltage")),
+    "battery_current": Quantity("A", ("battery_current", "bat_current")),
+    "solar_array_current": Quantity("A", ("solar_array_current", "solar_current", "sa_current")),
     "engine_temp": Quantity(
         "degC", ("engine_temp", "engine_temperature", "chamber_temp", "thruster_temp")
     ),
     "tank_temp": Quantity(
-        "degC", ("tank_temp", "tank_temperature", "propellant_temp", "prop_tank_temp")
+        "degC",
+        ("fuel_tank_temp", "tank_temp", "tank_temperature", "propellant_temp", "prop_tank_temp"),
     ),
+    "ox_tank_temp": Quantity("degC", ("ox_tank_temp", "oxidiser_tank_temp")),
     "battery_temp": Quantity("degC", ("battery_temp", "battery_temperature", "bat_temp")),
     "avionics_temp": Quantity(
         "degC", ("avionics_temp", "avionics_temperature", "obc_temp", "electronics_temp")
     ),
+    "carrier_lock": Quantity("bool", ("carrier_lock",)),
+    "bit_lock": Quantity("bool", ("bit_lock",)),
+    "downlink_rate": Quantity("enum", ("downlink_rate", "tm_rate")),
+    "doppler": Quantity("Hz", ("doppler", "doppler_hz")),
+    "sw_mode": Quantity("enum", ("sw_mode", "obc_mode", "spacecraft_mode")),
     "rssi": Quantity("dBm", ("rssi", "rssi_dbm", "signal_strength"), required=True),
     "ebn0": Quantity("dB", ("ebn0", "eb_n0", "ebno", "eb_no", "ebn0_db"), required=True),
 }
@@ -174,15 +202,30 @@ def map_parameters(
     return mapping
 
 
-def _phase_value(info: ParameterInfo, phase: DescentPhase) -> Any:
-    """The phase as the dictionary spells it: a matching enum label, else the number."""
-    if info.enum:
-        for label in info.enum.values():
-            if label.lower() == phase.name.lower():
-                return label
-        if int(phase) in info.enum:
-            return info.enum[int(phase)]
-    return int(phase)
+PHASE_LABELS: dict[DescentPhase, tuple[str, ...]] = {
+    DescentPhase.DEORBIT: ("DEORBIT", "ORBIT", "COAST"),
+    DescentPhase.TRANSFER: ("TRANSFER", "COAST", "ORBIT"),
+    DescentPhase.BRAKING: ("BRAKING", "PDI"),
+    DescentPhase.APPROACH: ("APPROACH",),
+    DescentPhase.TERMINAL: ("TERMINAL", "VERTICAL_DESCENT"),
+    DescentPhase.LANDED: ("LANDED", "TOUCHDOWN", "SURFACE"),
+    DescentPhase.CRASHED: ("CRASHED",),
+}
+SAFED_AFTER_S = 20.0  # after touchdown the sequencer safes the engine
+
+
+def enum_value(info: ParameterInfo, labels: tuple[str, ...], number: int | None = None) -> Any:
+    """The first of ``labels`` the parameter's enumeration declares (case-insensitive),
+    else ``number`` when declared, else the enumeration's first label."""
+    if not info.enum:
+        return number if number is not None else 0
+    by_upper = {label.upper(): label for label in info.enum.values()}
+    for wanted in labels:
+        if wanted.upper() in by_upper:
+            return by_upper[wanted.upper()]
+    if number is not None and number in info.enum:
+        return info.enum[number]
+    return next(iter(info.enum.values()))
 
 
 class LunarDescentScenario:
@@ -201,37 +244,67 @@ class LunarDescentScenario:
         self.systems = LanderSystems(self.descent.spec, seed=seed)
         self.link = LinkModel(seed=seed)
         self.mapping = map_parameters(dictionary)
-        self.fill = GenericScenario(dictionary, seed=seed, excursions=False, packets=packets)
+        self.fill = GenericScenario(
+            dictionary, seed=seed, excursions=False, steady=True, packets=packets
+        )
+        self.rcs_rng = random.Random(seed * 31 + 5)
         self.layouts: list[PacketLayout] = self.fill.layouts
         self.coast_warp = coast_warp
         self._over = False
 
     def _quantities(self, d: DescentSample, s: SystemsSample, link: LinkSample) -> dict[str, Any]:
+        powered = d.thrust_n > 0.0
+        landed = d.phase is DescentPhase.LANDED
+        touchdown = self.descent.state.touchdown_t
+        phase = PHASE_LABELS[d.phase]
+        if landed and touchdown is not None and d.t - touchdown >= SAFED_AFTER_S:
+            phase = ("SAFED", *phase)
+        nav = {"tracking": ("COARSE",), "terrain": ("TERRAIN", "FINE"), "inertial": ("COARSE",)}
+        rcs = self.rcs_rng
+        # line-of-sight velocity: mostly the horizontal motion, Earth low ahead
+        doppler = -(0.3 * d.horizontal_velocity_ms + 0.7 * d.vertical_velocity_ms) / 299_792_458.0
         return {
             "altitude_estimate": d.altitude_estimate_m,
             "rangefinder_altitude": d.rangefinder_m,
             "rangefinder_valid": d.rangefinder_valid,
+            "nav_solution": nav[d.nav_mode],
+            "imu_ok": True,
+            "hazard_avoidance": d.phase is DescentPhase.APPROACH,
             "vertical_velocity": d.vertical_velocity_ms,
             "horizontal_velocity": d.horizontal_velocity_ms,
             "downrange": d.downrange_km * 1000.0,
             "pitch": d.pitch_deg,
             "roll": d.roll_deg,
             "yaw": d.yaw_deg,
-            "phase": d.phase,
+            "phase": phase,
             "propellant_mass": d.propellant_kg,
             "lander_mass": d.mass_kg,
             "tank_pressure": s.tank_pressure_bar,
+            "ox_tank_pressure": s.tank_pressure_bar + 0.35,
+            "chamber_pressure": s.chamber_pressure_bar,
             "thrust": d.thrust_n,
             "throttle": d.throttle_pct,
+            "main_valve": ("OPEN",) if powered else ("CLOSED",),
+            "isolation_valve": ("CLOSED",) if landed else ("OPEN",),
+            "rcs_valves": [powered and rcs.random() < 0.25 for _ in range(4)],
             "battery_soc": s.battery_soc_pct,
             "bus_voltage": s.bus_voltage_v,
             "bus_current": s.bus_current_a,
+            "battery_voltage": s.battery_voltage_v,
+            "battery_current": s.battery_current_a,
+            "solar_array_current": s.solar_array_current_a,
             "engine_temp": s.engine_temp_c,
             "tank_temp": s.tank_temp_c,
+            "ox_tank_temp": s.tank_temp_c - 0.8,
             "battery_temp": s.battery_temp_c,
             "avionics_temp": s.avionics_temp_c,
             "rssi": link.rssi_dbm,
             "ebn0": link.ebn0_db,
+            "carrier_lock": link.ebn0_db > 1.0,
+            "bit_lock": link.ebn0_db > 3.0,
+            "downlink_rate": ("R64K",),
+            "doppler": doppler * 2.2e9,
+            "sw_mode": ("SURFACE",) if landed else ("DESCENT",),
         }
 
     def _values(self, layout: PacketLayout, quantities: dict[str, Any], t: float) -> dict[str, Any]:
@@ -244,9 +317,11 @@ class LunarDescentScenario:
                     out[info.name] = generic[info.name]
                 continue
             value = quantities[quantity]
-            if quantity == "phase":
-                out[info.name] = _phase_value(info, value)
+            if isinstance(value, tuple):  # candidate enumeration labels
+                out[info.name] = enum_value(info, value)
             elif isinstance(value, bool):
+                out[info.name] = [value] * info.array_length if info.array_length else value
+            elif isinstance(value, list):
                 out[info.name] = value
             else:
                 out[info.name] = convert(float(value), QUANTITIES[quantity].unit, info.unit)

@@ -2,9 +2,10 @@
 
 First-order models, enough for the numbers to move the way a controller expects:
 
-- **Power**: a 28 V bus on a Li-ion battery (no sun on the arrays in descent attitude). Load
-  current is avionics plus heaters plus engine valve drivers while firing; SOC falls by
-  coulomb counting; bus voltage is the open-circuit voltage of the SOC minus I R.
+- **Power**: an unregulated 28 V bus on a Li-ion battery, body-mounted arrays that see
+  little sun in braking attitude. Load current is avionics plus heaters plus engine valve
+  drivers while firing; SOC follows the battery current (coulomb counting); the battery
+  voltage is the open-circuit voltage of the SOC plus I R, the bus a harness drop below.
 - **Tank**: helium-regulated, so pressure holds near its set point with a droop that grows
   with flow; once the propellant is gone the helium blows down through the engine and the
   pressure collapses.
@@ -27,7 +28,11 @@ class SystemsSample:
     battery_soc_pct: float
     bus_voltage_v: float
     bus_current_a: float
-    tank_pressure_bar: float
+    battery_voltage_v: float
+    battery_current_a: float  # positive when charging
+    solar_array_current_a: float
+    tank_pressure_bar: float  # fuel tank; the oxidiser tank sits a little higher
+    chamber_pressure_bar: float
     engine_temp_c: float
     tank_temp_c: float
     battery_temp_c: float
@@ -54,9 +59,16 @@ class LanderSystems:
         throttle = d.throttle_pct / 100.0
         current = 9.0 + 2.5 * math.sin(d.t / 97.0) ** 2 + (4.0 * throttle if firing else 0.0)
         current += rng.gauss(0.0, 0.08)
-        self.soc = max(self.soc - current * dt / 3600.0 / self.spec.battery_capacity_ah, 0.0)
-        v_oc = 24.5 + 8.5 * self.soc
-        voltage = v_oc - 0.045 * current + rng.gauss(0.0, 0.02)
+        # arrays see the sun edge-on in braking attitude, better in orbit and on the ground
+        solar = 1.5 if firing else 4.0
+        solar = max(solar + rng.gauss(0.0, 0.05), 0.0)
+        battery = solar - current
+        self.soc = min(
+            max(self.soc + battery * dt / 3600.0 / self.spec.battery_capacity_ah, 0.0), 1.0
+        )
+        v_oc = 25.0 + 4.5 * self.soc
+        battery_v = v_oc + 0.04 * battery + rng.gauss(0.0, 0.02)
+        voltage = battery_v - 0.012 * current  # harness drop
 
         if d.propellant_out:
             # helium vents through the open engine valves: pressure decays, tau ~ 8 s
@@ -78,7 +90,13 @@ class LanderSystems:
             battery_soc_pct=100.0 * self.soc,
             bus_voltage_v=voltage,
             bus_current_a=current,
+            battery_voltage_v=battery_v,
+            battery_current_a=battery,
+            solar_array_current_a=solar,
             tank_pressure_bar=pressure,
+            chamber_pressure_bar=max(10.0 * throttle + rng.gauss(0.0, 0.05), 0.0)
+            if firing
+            else 0.0,
             engine_temp_c=self.engine_temp + rng.gauss(0.0, 0.5),
             tank_temp_c=self.tank_temp + rng.gauss(0.0, 0.05),
             battery_temp_c=self.battery_temp + rng.gauss(0.0, 0.05),

@@ -54,9 +54,9 @@ class Variant(StrEnum):
 
 @dataclass(slots=True, frozen=True)
 class LanderSpec:
-    dry_mass_kg: float = 640.0
-    propellant_kg: float = 800.0
-    max_thrust_n: float = 4400.0
+    dry_mass_kg: float = 430.0
+    propellant_kg: float = 600.0
+    max_thrust_n: float = 3600.0
     min_throttle: float = 0.15
     isp_s: float = 318.0
     slew_deg_s: float = 6.0  # attitude slew rate limit of the thrust axis
@@ -131,6 +131,7 @@ class DescentSample:
     thrust_n: float
     throttle_pct: float
     propellant_out: bool
+    nav_mode: str  # "tracking" (ground tracking), "terrain" (rangefinder), "inertial"
 
 
 RANGEFINDER_MAX_M = 20_000.0
@@ -262,9 +263,10 @@ class LunarDescent:
                 s.agl_estimate_m = predicted
                 return
             s.agl_estimate_m = agl_true
+        elif s.rangefinder_ok:  # above its range: ground tracking gives the orbit
+            s.agl_estimate_m = agl_true
         else:
-            # above the rangefinder's range: tracking from the ground gives the orbit
-            s.agl_estimate_m = agl_true if in_range is False and s.rangefinder_ok else predicted
+            s.agl_estimate_m = predicted
 
     # --- integration --------------------------------------------------------------------
 
@@ -341,7 +343,7 @@ class LunarDescent:
             rangefinder_m=max(ranged, 0.0) if valid else RANGEFINDER_MAX_M,
             rangefinder_valid=valid,
             vertical_velocity_ms=s.vr + rng.gauss(0.0, 0.02),
-            horizontal_velocity_ms=s.vt + rng.gauss(0.0, 0.02),
+            horizontal_velocity_ms=abs(s.vt + rng.gauss(0.0, 0.02)),  # a speed
             downrange_km=s.downrange_m / 1000.0,
             pitch_deg=s.thrust_angle_deg + rng.gauss(0.0, jitter),
             roll_deg=rng.gauss(0.0, jitter),
@@ -351,6 +353,7 @@ class LunarDescent:
             thrust_n=s.thrust_n,
             throttle_pct=100.0 * s.thrust_n / self.spec.max_thrust_n,
             propellant_out=s.propellant_out_t is not None,
+            nav_mode="inertial" if not s.rangefinder_ok else ("terrain" if valid else "tracking"),
         )
 
     def copy_plan(self, **changes: float) -> DescentPlan:

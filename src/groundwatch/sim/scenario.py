@@ -7,7 +7,8 @@ the caller (``speedup / rate``), so the same seed gives the same values at any w
 
 ``GenericScenario`` invents plausible values for every parameter of any dictionary: smooth
 in time (two slow sines per parameter, random phases), inside the yellow limits most of the
-time with a rare excursion past them, enumerations cycling through their labels, and always
+time with a rare excursion past them, enumerations cycling through their labels (or, with
+``steady``, fixed: first label, health flags set), and always
 within what the parameter's raw type can carry after calibration (probed once by building
 and decoding through the layout, since a dictionary does not publish its raw ranges).
 """
@@ -25,6 +26,7 @@ from groundwatch.decoders.api import PacketLayout, ParameterInfo, TelemetryDicti
 from groundwatch.sim.link_model import FrameFate
 
 _INT_TYPE = re.compile(r"^(u?int)(\d+)")
+STEADY_TRUE_WORDS = ("ok", "enabled", "powered", "lock", "valid", "healthy")
 
 
 @dataclass(slots=True)
@@ -100,6 +102,7 @@ class GenericScenario:
         seed: int = 0,
         packets_per_tick: int | None = None,
         excursions: bool = True,
+        steady: bool = False,
         packets: Sequence[str] | None = None,
     ) -> None:
         self.dictionary = dictionary
@@ -115,6 +118,7 @@ class GenericScenario:
         self.layouts = chosen
         self.packets_per_tick = packets_per_tick or len(chosen)
         self.excursions = excursions
+        self.steady = steady
         self.t = 0.0
         self._next = 0
         self._signals: dict[tuple[str, str], _Signal] = {}
@@ -226,9 +230,14 @@ class GenericScenario:
             return v
         if info.enum:
             labels = list(info.enum.values())
-            return labels[(step + hash_name(info.name)) % len(labels)]
+            label = labels[0 if self.steady else (step + hash_name(info.name)) % len(labels)]
+            return [label] * info.array_length if info.array_length else label
         if info.type == "bool":
-            return bool((step + hash_name(info.name)) % 2)
+            if self.steady:  # health flags set, everything else off
+                flag = any(w in info.name.lower() for w in STEADY_TRUE_WORDS)
+            else:
+                flag = bool((step + hash_name(info.name)) % 2)
+            return [flag] * info.array_length if info.array_length else flag
         if info.type == "string":
             return f"SIM{step % 1000:03d}"
         return None
