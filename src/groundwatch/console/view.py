@@ -1,0 +1,181 @@
+"""Rendering the console model: a rich layout for a terminal, plain text for anything else.
+
+``render(model)`` returns one rich renderable (links, key parameters, alert log, footer)
+that ``rich.live.Live`` redraws; ``render_text(model)`` is the same content as plain lines,
+printed periodically when stdout is not a terminal (logs, ``ssh host cmd | tee``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from groundwatch.console.state import AlertLine, ConsoleModel, LinkView
+from groundwatch.model import LimitState
+
+STATE_STYLES = {
+    "AOS": "bold green",
+    "TRACKING": "bold green",
+    "LOS": "bold white on red",
+    "NO_SIGNAL": "grey50",
+    "GROUND_PATH_DOWN": "bold black on dark_orange",
+}
+SEVERITY_STYLES = {"info": "cyan", "warning": "yellow", "critical": "bold red"}
+LIMIT_STYLES = {
+    LimitState.NOMINAL: "green",
+    LimitState.YELLOW_LOW: "black on yellow",
+    LimitState.YELLOW_HIGH: "black on yellow",
+    LimitState.RED_LOW: "bold white on red",
+    LimitState.RED_HIGH: "bold white on red",
+}
+
+
+def clock_text(t_ns: int | None) -> str:
+    if t_ns is None:
+        return "-"
+    dt = datetime.fromtimestamp(t_ns / 1e9, tz=UTC)
+    return dt.strftime("%H:%M:%S.") + f"{dt.microsecond // 100_000}"
+
+
+def age_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "never"
+    if seconds < 60:
+        return f"{seconds:5.1f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
+
+
+def value_text(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 1e6 else f"{value:.4g}"
+    return str(value)
+
+
+def limit_label(limit: LimitState | None) -> str:
+    if limit is None:
+        return ""
+    return "ok" if limit is LimitState.NOMINAL else limit.name
+
+
+def _link_rows(model: ConsoleModel) -> list[tuple[LinkView, str, str]]:
+    rows = []
+    for key in sorted(model.links):
+        view = model.links[key]
+        rows.append((view, view.shown_state, age_text(model.seconds_since_last_frame(view))))
+    return rows
+
+
+def links_table(model: ConsoleModel) -> Table:
+    table = Table(title="Links", expand=True, title_justify="left")
+    for col in ("Spacecraft", "Station", "State", "Since last frame", "Frames in pass"):
+        table.add_column(col)
+    for view, state, age in _link_rows(model):
+        frames = "-" if view.frames_in_pass is None else str(view.frames_in_pass)
+        table.add_row(
+            view.spacecraft, view.station, Text(state, style=STATE_STYLES.get(state, "")), age,
+            frames,
+        )
+    if not model.links:
+        table.add_row("-", "-", Text("NO_SIGNAL", style=STATE_STYLES["NO_SIGNAL"]), "never", "-")
+    return table
+
+
+ValueRow = tuple[str, str, str, str, LimitState | None]
+
+
+def _value_rows(model: ConsoleModel) -> list[ValueRow]:
+    rows: list[ValueRow] = []
+    for sc in model.spacecraft():
+        for p in model.key_parameters:
+            v = model.values.get((sc, p.name))
+            if v is None:
+                rows.append((sc, p.name, "-", p.unit or "", None))
+            else:
+                rows.append((sc, p.name, value_text(v.value), p.unit or "", v.limit))
+    return rows
+
+
+def values_table(model: ConsoleModel) -> Table:
+    table = Table(title="Key parameters", expand=True, title_justify="left")
+    table.add_column("Spacecraft")
+    table.add_column("Parameter")
+    table.add_column("Value", justify="right")
+    table.add_column("Unit")
+    table.add_column("Limit")
+    for sc, name, value, unit, limit in _value_rows(model):
+        style = LIMIT_STYLES.get(limit, "") if limit is not None else ""
+        table.add_row(sc, name, Text(value, style=style), unit,
+                      Text(limit_label(limit), style=style))
+    return table
+
+
+def _alert_text(a: AlertLine) -> str:
+    return f"{clock_text(a.time_ns)}  {a.severity.upper():8} {a.type:16} {a.title}"
+
+
+def alerts_panel(model: ConsoleModel, lines: int) -> Panel:
+    shown = list(model.alerts)[-lines:]
+    body = Text()
+    for i, a in enumerate(shown):
+        if i:
+            body.append("\n")
+        body.append(_alert_text(a), style=SEVERITY_STYLES.get(a.severity, ""))
+    if not shown:
+        body.append("no alerts", style="grey50")
+    return Panel(body, title="Alerts", title_align="left")
+
+
+def footer_text(model: ConsoleModel) -> str:
+    f = model.footer
+
+    def n(v: Any) -> str:
+        return "-" if v is None else str(v)
+
+    rate = "-" if f.frames_per_s is None else f"{f.frames_per_s:.1f}"
+    parts = [
+        f"frames/s {rate}",
+        f"frames {n(f.frames)}",
+        f"points {n(f.points)}",
+    ]
+    if f.written is not None:
+        parts.append(f"written {f.written}")
+    parts += [f"rejected {n(f.rejected)}", f"spool {n(f.spool_records)}"]
+    if f.db_up is not None:
+        parts.append("db up" if f.db_up else "DB DOWN")
+    parts += [f"{k} {v}" for k, v in sorted(f.extra.items())]
+    return "  ".join(parts)
+
+
+def render(model: ConsoleModel, alert_lines: int = 10) -> RenderableType:
+    header = Text(f"{model.title}  {clock_text(model.now_ns())} UTC", style="bold")
+    return Group(
+        header,
+        links_table(model),
+        values_table(model),
+        alerts_panel(model, alert_lines),
+        Text(footer_text(model), style="dim"),
+    )
+
+
+def render_text(model: ConsoleModel, alert_lines: int = 10) -> str:
+    """The same content without styles, one fact per line (non-terminal output)."""
+    out = [f"== {model.title} {clock_text(model.now_ns())} UTC"]
+    for view, state, age in _link_rows(model):
+        frames = "-" if view.frames_in_pass is None else view.frames_in_pass
+        out.append(
+            f"link {view.spacecraft} {view.station} {state} last frame {age.strip()} ago "
+            f"frames {frames}"
+        )
+    for sc, name, value, unit, limit in _value_rows(model):
+        out.append(f"value {sc} {name} {value} {unit} {limit_label(limit)}".rstrip())
+    for a in list(model.alerts)[-alert_lines:]:
+        out.append("alert " + _alert_text(a))
+    out.append(footer_text(model))
+    return "\n".join(out)
