@@ -302,3 +302,14 @@ def test_stale_key_parameter_and_fresh() -> None:
         (EventType.FRESH, t),
     ]
     assert ev[1].details["last_value"] == (T0 + 900 * MS) / S
+
+
+def test_next_deadline_hint() -> None:
+    m = monitor(heartbeat_timeout=20.0)
+    assert m.next_deadline_ns() is None
+    feed(m, T0, T0 + S)
+    assert m.next_deadline_ns() == T0 + 900 * MS + 5 * S
+    m.observe_heartbeat("gs1", b"", T0 + S)
+    assert m.next_deadline_ns() == T0 + 900 * MS + 5 * S
+    m.tick(T0 + 900 * MS + 5 * S)
+    assert m.next_deadline_ns() == T0 + S + 20 * S  # only the heartbeat is left
