@@ -354,21 +354,19 @@ class LinkCore:
             ):
                 continue
             trans = tr.expire(now_ns)
-            if trans is None or not self.ground_up(key.station):
-                continue  # ground down: the link shows LOS, the spacecraft is not judged
+            if trans is None:
+                continue
+            if not self.ground_up(key.station):
+                tr.suspended = True  # the link shows LOS; the spacecraft is not judged
+                continue
             events += self._maybe_spacecraft_los(key, trans.time_ns)
         return events
 
     def _suspended(self, spacecraft: str) -> bool:
         """Some station lost it while its own ground path was down: cannot judge yet."""
         for key, tr in self._links.items():
-            if (
-                key.spacecraft == spacecraft
-                and key.vcid is None
-                and not self.ground_up(key.station)
-            ):
-                if tr.state is LinkState.LOS and tr.last_good_ns is not None:
-                    return True
+            if key.spacecraft == spacecraft and key.vcid is None and tr.suspended:
+                return True
         return False
 
     def _maybe_spacecraft_los(self, sk: LinkKey, t: int) -> list[Event]:

@@ -153,8 +153,10 @@ class LinkMonitor(LinkCore):
             if key.station != station or tr.last_good_ns is None:
                 continue
             craft = self._crafts.get(key.spacecraft)
-            if tr.state is LinkState.LOS and craft is not None and craft.in_contact:
-                tr.state = LinkState.TRACKING
+            if tr.suspended:
+                tr.suspended = False
+                if craft is not None and craft.in_contact:
+                    tr.state = LinkState.TRACKING
             tr.reference_ns = t
             if craft is not None and craft.in_contact:
                 craft.stale.contact_since = t

@@ -56,6 +56,7 @@ class LinkTracker:
         # While the ground path is down the link cannot be judged: expiry is measured from
         # the moment it came back instead of from the last good frame.
         self.reference_ns: int | None = None
+        self.suspended = False  # expired while its ground path was down: not judged yet
         self._previous = LinkState.NO_SIGNAL  # where an unconfirmed acquisition falls back to
 
     def deadline_ns(self) -> int | None:
@@ -77,6 +78,7 @@ class LinkTracker:
         if self.last_good_ns is None or t_ns > self.last_good_ns:
             self.last_good_ns = t_ns
         self.frames_in_pass += 1
+        self.suspended = False
         if self.state is LinkState.TRACKING:
             return None
         if self.state in (LinkState.NO_SIGNAL, LinkState.LOS):

@@ -313,3 +313,20 @@ def test_next_deadline_hint() -> None:
     assert m.next_deadline_ns() == T0 + 900 * MS + 5 * S
     m.tick(T0 + 900 * MS + 5 * S)
     assert m.next_deadline_ns() == T0 + S + 20 * S  # only the heartbeat is left
+
+
+def test_old_pass_at_a_now_dead_station_does_not_block_los() -> None:
+    m = monitor(heartbeat_timeout=3.0)
+    ev = feed(m, T0, T0 + S, station="gs1")  # gs1 hears a pass, normal LOS
+    ev += run_ticks(m, T0 + S, T0 + 7 * S)
+    m.observe_heartbeat("gs1", b"", T0 + 7 * S)
+    ev += run_ticks(m, T0 + 7 * S, T0 + 12 * S)  # gs1 then goes silent: ground down
+    ev += feed(m, T0 + 20 * S, T0 + 21 * S, station="gs2")  # gs2 hears the next pass
+    ev += run_ticks(m, T0 + 21 * S, T0 + 30 * S)
+    assert [(e.type, e.station) for e in ev] == [
+        (EventType.AOS, "gs1"),
+        (EventType.LOS, "gs1"),
+        (EventType.GROUND_PATH_DOWN, "gs1"),
+        (EventType.AOS, "gs2"),
+        (EventType.LOS, "gs2"),
+    ]
