@@ -231,11 +231,12 @@ class LinkCore:
                                 recovery=True,
                             )
                         )
-                if name in self.quality_parameters:
-                    q.signal_sample(name, pv.limit)
                 events += self._limit_events(
                     craft, sc, sk.station, name, pv.eng, pv.limit, pkt.time_ns
                 )
+                if name in self.quality_parameters:
+                    # the confirmed state, so one low sample does not degrade the link
+                    q.signal_sample(name, craft.limits.state(name))
         events += self._judge_quality(sk, q, t)
         return events
 
