@@ -69,7 +69,8 @@ def link_key_of(result: DecodeResult) -> LinkKey:
 class FrameAccounting:
     """Counts frames, bytes, CRC failures, gaps, rejections and idle data per link."""
 
-    def __init__(self, source: str = "live") -> None:
+    def __init__(self, source: str | None = None) -> None:
+        # source: the ``source`` tag of the points; None leaves it to the pipeline.
         self.source = source
         self._counts: dict[LinkKey, LinkCounts] = {}
         self._previous: dict[LinkKey, LinkCounts] = {}
@@ -140,7 +141,8 @@ class FrameAccounting:
             # Fraction of this interval's frames that failed the CRC (0 when none arrived).
             fields["crc_failure_ratio"] = d_crc / d_frames if d_frames > 0 else 0.0
             tags = key.tags()
-            tags["source"] = self.source
+            if self.source is not None:
+                tags["source"] = self.source
             out.append(Point(LINK_MEASUREMENT, tags, fields, now_ns))
         self._previous = {k: v.copy() for k, v in self._counts.items()}
         self._previous_ns = now_ns

@@ -7,7 +7,7 @@ from .helpers import S, result
 
 
 def test_counts_per_link_and_rates() -> None:
-    acc = FrameAccounting()
+    acc = FrameAccounting(source="live")
     t0 = 1_700_000_000 * S
     assert acc.points(t0) == []
     for i in range(10):
@@ -52,3 +52,4 @@ def test_unidentified_input_counted_under_unknown() -> None:
     assert counts.frames == 1 and counts.rejected == {"short_frame": 1}
     (p,) = acc.points(10)
     assert p.fields["rejected_short_frame"] == 1 and "vcid" not in p.tags
+    assert "source" not in p.tags  # left to the pipeline (live or replay:<session>)
