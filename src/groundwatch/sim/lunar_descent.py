@@ -34,7 +34,10 @@ from enum import IntEnum, StrEnum
 MU_MOON = 4.9048695e12  # m^3/s^2
 R_MOON = 1_737_400.0  # m
 G0 = 9.80665  # m/s^2, defines Isp
-INTEGRATION_STEP_S = 0.05  # fixed, so samples do not depend on the frame rate
+# Fixed steps, so the truth does not depend on the frame rate: fine while the engine fires
+# (guidance loops of a few seconds), coarser on the unpowered transfer orbit.
+INTEGRATION_STEP_S = 0.1
+COAST_STEP_S = 1.0
 
 
 class DescentPhase(IntEnum):
@@ -165,7 +168,7 @@ class LunarDescent:
         self.state.agl_estimate_m = self._agl_true(self.state)
         rp = R_MOON + self.plan.pdi_altitude_m
         self._deorbit_target_vt = math.sqrt(MU_MOON * 2 * rp / (r0 * (r0 + rp)))
-        self._finished_t: float | None = None
+        self._target = 0.0  # scenario time asked for so far
 
     # --- terrain and sensors ------------------------------------------------------------
 
@@ -319,12 +322,24 @@ class LunarDescent:
         s.phase = self._next_phase(s)
 
     def advance(self, dt: float) -> DescentSample:
-        """Integrate ``dt`` seconds (fixed internal step) and sample the telemetry."""
+        """Integrate ``dt`` more seconds and sample the telemetry.
+
+        Steps lie on a fixed grid that never bends to the sampling interval (a step is never
+        cut short), so the truth is the same at any frame rate; the sample is taken at the
+        last grid point not after the requested time (at most one step behind it)."""
         if dt < 0:
             raise ValueError(f"dt must be >= 0, got {dt}")
-        end = self.state.t + dt
-        while self.state.t < end - 1e-9:
-            self._step(min(INTEGRATION_STEP_S, end - self.state.t))
+        self._target += dt
+        while True:
+            s = self.state
+            coasting = s.phase is DescentPhase.TRANSFER and (
+                s.altitude_m > self.plan.pdi_altitude_m + 2_000.0
+            )
+            step = COAST_STEP_S if coasting else INTEGRATION_STEP_S
+            grid = (math.floor(s.t / step + 1e-6) + 1) * step
+            if grid > self._target + 1e-6:
+                break
+            self._step(grid - s.t)
         return self.sample()
 
     def sample(self) -> DescentSample:
