@@ -212,7 +212,9 @@ class MqttFeed:
         while not stop.is_set():
             try:
                 async with aiomqtt.Client(
-                    self.host, self.port, identifier=f"groundwatch-console-{uuid.uuid4().hex[:8]}",
+                    self.host,
+                    self.port,
+                    identifier=f"groundwatch-console-{uuid.uuid4().hex[:8]}",
                     timeout=5,
                 ) as client:
                     for t in topics:
@@ -251,4 +253,3 @@ async def attach(model: ConsoleModel, opts: AttachOptions, stop: asyncio.Event) 
     async with asyncio.TaskGroup() as tg:
         tg.create_task(mqtt.run(stop), name="console-mqtt")
         tg.create_task(influx.run(stop), name="console-influx")
-

@@ -50,13 +50,17 @@ async def show(
 
     if console.is_terminal:
         refresh()
-        with Live(render(model, alert_lines), console=console, auto_refresh=False,
-                  transient=False) as live:
+        with Live(
+            render(model, alert_lines, console.width),
+            console=console,
+            auto_refresh=False,
+            transient=False,
+        ) as live:
             while not stop.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), refresh_s)
                 refresh()
-                live.update(render(model, alert_lines), refresh=True)
+                live.update(render(model, alert_lines, console.width), refresh=True)
         return
 
     out = stream or sys.stdout

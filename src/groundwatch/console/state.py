@@ -131,9 +131,7 @@ class ConsoleModel:
         self.updates = 0  # bumped on every change (tests, refresh decisions)
 
     @classmethod
-    def from_dictionary(
-        cls, dictionary: TelemetryDictionary | None, **kwargs: Any
-    ) -> ConsoleModel:
+    def from_dictionary(cls, dictionary: TelemetryDictionary | None, **kwargs: Any) -> ConsoleModel:
         params = list(dictionary.parameters()) if dictionary is not None else []
         return cls(key_parameters_of(params), **kwargs)
 
@@ -257,8 +255,7 @@ class ConsoleModel:
                 event.station,
             )
         )
-        self._apply(event.type.value, event.spacecraft, event.station, event.time_ns,
-                    event.details)
+        self._apply(event.type.value, event.spacecraft, event.station, event.time_ns, event.details)
 
     def _apply(
         self,
@@ -327,8 +324,13 @@ class ConsoleModel:
         )
         if notification in ("new", "recovery"):
             details = payload.get("details") or {}
-            self._apply(type_, payload.get("spacecraft"), payload.get("station"), t,
-                        details if isinstance(details, Mapping) else {})
+            self._apply(
+                type_,
+                payload.get("spacecraft"),
+                payload.get("station"),
+                t,
+                details if isinstance(details, Mapping) else {},
+            )
 
     def on_state_payload(self, topic: str, payload: Mapping[str, Any]) -> None:
         """A retained state message: ``<prefix>/<spacecraft>/<station>`` or

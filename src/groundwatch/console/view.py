@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
@@ -25,6 +26,7 @@ STATE_STYLES = {
     "NO_SIGNAL": "grey50",
     "GROUND_PATH_DOWN": "bold black on dark_orange",
 }
+WIDE = 120  # columns from which parameters and alerts sit side by side
 SEVERITY_STYLES = {"info": "cyan", "warning": "yellow", "critical": "bold red"}
 LIMIT_STYLES = {
     LimitState.NOMINAL: "green",
@@ -73,13 +75,16 @@ def _link_rows(model: ConsoleModel) -> list[tuple[LinkView, str, str]]:
 
 
 def links_table(model: ConsoleModel) -> Table:
-    table = Table(title="Links", expand=True, title_justify="left")
+    table = Table(title="Links", expand=True, title_justify="left", box=box.SIMPLE_HEAD)
     for col in ("Spacecraft", "Station", "State", "Since last frame", "Frames in pass"):
         table.add_column(col)
     for view, state, age in _link_rows(model):
         frames = "-" if view.frames_in_pass is None else str(view.frames_in_pass)
         table.add_row(
-            view.spacecraft, view.station, Text(state, style=STATE_STYLES.get(state, "")), age,
+            view.spacecraft,
+            view.station,
+            Text(state, style=STATE_STYLES.get(state, "")),
+            age,
             frames,
         )
     if not model.links:
@@ -103,7 +108,7 @@ def _value_rows(model: ConsoleModel) -> list[ValueRow]:
 
 
 def values_table(model: ConsoleModel) -> Table:
-    table = Table(title="Key parameters", expand=True, title_justify="left")
+    table = Table(title="Key parameters", expand=True, title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("Spacecraft")
     table.add_column("Parameter")
     table.add_column("Value", justify="right")
@@ -111,8 +116,9 @@ def values_table(model: ConsoleModel) -> Table:
     table.add_column("Limit")
     for sc, name, value, unit, limit in _value_rows(model):
         style = LIMIT_STYLES.get(limit, "") if limit is not None else ""
-        table.add_row(sc, name, Text(value, style=style), unit,
-                      Text(limit_label(limit), style=style))
+        table.add_row(
+            sc, name, Text(value, style=style), unit, Text(limit_label(limit), style=style)
+        )
     return table
 
 
@@ -153,14 +159,19 @@ def footer_text(model: ConsoleModel) -> str:
     return "  ".join(parts)
 
 
-def render(model: ConsoleModel, alert_lines: int = 10) -> RenderableType:
+def render(model: ConsoleModel, alert_lines: int = 10, width: int = 80) -> RenderableType:
+    """Links on top; key parameters beside the alert log when ``width`` allows, else the
+    alert log first (it must stay on an 80x24 screen) and the parameters below."""
     header = Text(f"{model.title}  {clock_text(model.now_ns())} UTC", style="bold")
+    footer = Text(footer_text(model), style="dim")
+    if width >= WIDE:
+        grid = Table.grid(expand=True)
+        grid.add_column(ratio=1)
+        grid.add_column(ratio=1)
+        grid.add_row(values_table(model), alerts_panel(model, alert_lines))
+        return Group(header, links_table(model), grid, footer)
     return Group(
-        header,
-        links_table(model),
-        values_table(model),
-        alerts_panel(model, alert_lines),
-        Text(footer_text(model), style="dim"),
+        header, links_table(model), alerts_panel(model, alert_lines), values_table(model), footer
     )
 
 

@@ -29,31 +29,53 @@ def model_at(now: list[int]) -> ConsoleModel:
 
 def los_event(t: int) -> Event:
     return Event(
-        EventType.UNEXPECTED_LOS, Severity.CRITICAL, t, "lander", "gs1", "UNEXPECTED_LOS lander",
-        "no frame", "LOS/lander", "abc123",
-        details={"last_good_ns": t - 5 * S,
-                 "last_values": {"altitude_estimate": 12.5, "propellant_mass": 0.0}},
+        EventType.UNEXPECTED_LOS,
+        Severity.CRITICAL,
+        t,
+        "lander",
+        "gs1",
+        "UNEXPECTED_LOS lander",
+        "no frame",
+        "LOS/lander",
+        "abc123",
+        details={
+            "last_good_ns": t - 5 * S,
+            "last_values": {"altitude_estimate": 12.5, "propellant_mass": 0.0},
+        },
     )
 
 
 def test_snapshot_gives_links_ages_and_limit_states() -> None:
     now = [T0 + 3 * S]
     m = model_at(now)
-    m.on_status({
-        "frames": 100, "packets": 400, "points": 500, "rejected": {"bad_crc": 2},
-        "store": {"sent": 480, "spool_records": 1, "db_up": True},
-        "links": {
-            "time": "2023-11-14T22:13:23.000Z",
-            "links": [
-                {"spacecraft": "lander", "station": "gs1", "vcid": None, "state": "TRACKING",
-                 "since": "2023-11-14T22:13:00.000Z", "last_good": "2023-11-14T22:13:21.000Z",
-                 "frames_in_pass": 99, "ground_path_up": True},
-                {"spacecraft": "lander", "station": "gs1", "vcid": 0, "state": "LOS"},
-            ],
-            "spacecraft": {"lander": {"last_values": {"propellant_mass": 45.0,
-                                                      "altitude_estimate": 900.0}}},
-        },
-    })
+    m.on_status(
+        {
+            "frames": 100,
+            "packets": 400,
+            "points": 500,
+            "rejected": {"bad_crc": 2},
+            "store": {"sent": 480, "spool_records": 1, "db_up": True},
+            "links": {
+                "time": "2023-11-14T22:13:23.000Z",
+                "links": [
+                    {
+                        "spacecraft": "lander",
+                        "station": "gs1",
+                        "vcid": None,
+                        "state": "TRACKING",
+                        "since": "2023-11-14T22:13:00.000Z",
+                        "last_good": "2023-11-14T22:13:21.000Z",
+                        "frames_in_pass": 99,
+                        "ground_path_up": True,
+                    },
+                    {"spacecraft": "lander", "station": "gs1", "vcid": 0, "state": "LOS"},
+                ],
+                "spacecraft": {
+                    "lander": {"last_values": {"propellant_mass": 45.0, "altitude_estimate": 900.0}}
+                },
+            },
+        }
+    )
     link = m.links[("lander", "gs1")]
     assert link.state == "TRACKING" and link.frames_in_pass == 99
     assert m.seconds_since_last_frame(link) == 2.0  # T0 is 22:13:20Z
@@ -86,18 +108,39 @@ def test_los_event_turns_the_link_red_and_logs_once() -> None:
 def test_mqtt_state_and_event_payloads() -> None:
     now = [T0]
     m = model_at(now)
-    m.on_state_payload("groundwatch/state/lander/gs1", {
-        "spacecraft": "lander", "station": "gs1", "state": "AOS",
-        "since": "2023-11-14T22:13:20.000Z", "active": {},
-    })
+    m.on_state_payload(
+        "groundwatch/state/lander/gs1",
+        {
+            "spacecraft": "lander",
+            "station": "gs1",
+            "state": "AOS",
+            "since": "2023-11-14T22:13:20.000Z",
+            "active": {},
+        },
+    )
     assert m.links[("lander", "gs1")].state == "TRACKING"
-    alert = {"id": "x1", "notification": "new", "type": "LOS", "severity": "warning",
-             "spacecraft": "lander", "station": "gs1", "title": "LOS lander",
-             "time_ns": T0 + 7 * S, "details": {"last_good_ns": T0 + 2 * S}}
-    m.on_state_payload("groundwatch/state/lander/gs1", {
-        "spacecraft": "lander", "station": "gs1", "state": "LOS",
-        "since": "2023-11-14T22:13:27.000Z", "last": alert, "active": {},
-    })
+    alert = {
+        "id": "x1",
+        "notification": "new",
+        "type": "LOS",
+        "severity": "warning",
+        "spacecraft": "lander",
+        "station": "gs1",
+        "title": "LOS lander",
+        "time_ns": T0 + 7 * S,
+        "details": {"last_good_ns": T0 + 2 * S},
+    }
+    m.on_state_payload(
+        "groundwatch/state/lander/gs1",
+        {
+            "spacecraft": "lander",
+            "station": "gs1",
+            "state": "LOS",
+            "since": "2023-11-14T22:13:27.000Z",
+            "last": alert,
+            "active": {},
+        },
+    )
     m.on_alert_payload(alert)  # the same alert on the event topic: not logged twice
     assert m.links[("lander", "gs1")].state == "LOS"
     assert len(m.alerts) == 1 and m.alerts[0].title == "LOS lander"
