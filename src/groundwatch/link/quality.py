@@ -50,32 +50,39 @@ class LinkQuality:
         self._decoded: deque[int] = deque()
         self.signal: dict[str, LimitState] = {}
         self.degraded = False
+        # running sums over the window, so judging a frame costs O(1) at any frame rate
+        self._bad = 0
+        self._missing = 0
 
     def copy(self, t_ns: int, crc_ok: bool) -> None:
         self._copies.append((t_ns, crc_ok))
+        if not crc_ok:
+            self._bad += 1
 
     def decoded(self, t_ns: int, vc_gap: int) -> None:
         self._decoded.append(t_ns)
         if vc_gap > 0:
             self._gaps.append((t_ns, vc_gap))
+            self._missing += vc_gap
 
     def signal_sample(self, name: str, state: LimitState | None) -> None:
         self.signal[name] = state if state is not None else LimitState.NOMINAL
 
     def _prune(self, now_ns: int) -> None:
         edge = now_ns - self.window_ns
-        for q in (self._copies, self._gaps):
-            while q and q[0][0] < edge:
-                q.popleft()
+        while self._copies and self._copies[0][0] < edge:
+            if not self._copies.popleft()[1]:
+                self._bad -= 1
+        while self._gaps and self._gaps[0][0] < edge:
+            self._missing -= self._gaps.popleft()[1]
         while self._decoded and self._decoded[0] < edge:
             self._decoded.popleft()
 
     def measure(self, now_ns: int) -> QualityVerdict:
         self._prune(now_ns)
         n = len(self._copies)
-        bad = sum(1 for _, ok in self._copies if not ok)
-        crc = bad / n if n >= self.min_frames else 0.0
-        missing = sum(m for _, m in self._gaps)
+        crc = self._bad / n if n >= self.min_frames else 0.0
+        missing = self._missing
         expected = missing + len(self._decoded)
         gap = missing / expected if expected >= self.min_frames else 0.0
         low = sorted(k for k, s in self.signal.items() if s in LOW_STATES)
