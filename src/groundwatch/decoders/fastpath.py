@@ -1,15 +1,21 @@
 """The generated fast path: one precompiled ``struct.Struct`` per layout plus masks.
 
-Construct's interpreted parse costs tens of microseconds per packet of 40 parameters, and
-``Struct.compile()`` does not help on ``BitStruct`` fields (measured on construct 2.10.70;
-its docs also warn that compiled parsers are not meant for corrupted or untrusted data).
-So from the same segments as the Construct struct we generate:
+Construct's interpreted parse costs hundreds of microseconds for a packet of 40
+parameters, and ``Struct.compile()`` does not help on ``BitStruct`` fields (measured on
+construct 2.10.70; its docs also warn that compiled parsers are not meant for corrupted or
+untrusted data). So from the same segments as the Construct struct we generate:
 
 * a single ``struct.Struct`` for the whole layout: whole-byte integers and floats unpack
   directly; each bit group is read as one 8/16/32/64-bit word (or a byte string for other
   widths) and its fields are cut out with shifts and masks;
-* a list of getters that turn the unpacked tuple into the same raw values, in the same
-  order, as ``layout_fields.raws_from_container`` gives for the Construct parse.
+* one Python expression per value field over the unpacked locals ``v0, v1, ...``, giving
+  the same raw values, in the same order, as ``layout_fields.raws_from_container`` gives
+  for the Construct parse.
+
+Like Construct's own ``compile()``, the expressions are compiled into a function once, at
+dictionary load. Nothing from the dictionary file is pasted into that source: it holds only
+generated identifiers, integers computed here and fixed literals; every name, encoding and
+coefficient is passed in through the function's namespace (``FastPath.namespace``).
 
 The caller checks the length first (``FastPath.size``): the fast path never sees short
 data. A hypothesis test proves fast path == Construct parse for every field kind.
@@ -17,18 +23,20 @@ data. A hypothesis test proves fast path == Construct parse for every field kind
 
 from __future__ import annotations
 
-import operator
 import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from groundwatch.decoders.layout_fields import FieldKind, FieldSpec, Segment
 
-Getter = Callable[[tuple[Any, ...]], Any]
-
 _INT_CODES = {8: "b", 16: "h", 32: "i", 64: "q"}
 _FLOAT_CODES = {16: "e", 32: "f", 64: "d"}
 _WORD_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
+
+
+def _string_decoder(encoding: str) -> Callable[[bytes], str]:
+    # Same as Construct's PaddedString: trailing NULs stripped, then decoded (strict).
+    return lambda raw: raw.rstrip(b"\x00").decode(encoding)
 
 
 class FastPath:
@@ -39,7 +47,10 @@ class FastPath:
         # One byte order per struct.Struct: the majority's; the others read as bytes.
         self.little = sum(little) * 2 > len(little)
         self._codes: list[str] = []
-        self._getters: list[Getter] = []
+        self._values = 0  # locals v0 .. v{n-1} produced by the unpack
+        self.prelude: list[str] = []  # statements run after the unpack (wide words)
+        self.expressions: list[str] = []  # one per value field, in layout order
+        self.namespace: dict[str, Any] = {"_int_from_bytes": int.from_bytes}
         for segment in segments:
             if segment.bit_group:
                 self._add_bit_group(segment)
@@ -47,116 +58,97 @@ class FastPath:
                 self._add_byte_field(segment.fields[0])
         self.struct = struct.Struct(("<" if self.little else ">") + "".join(self._codes))
         self.size = self.struct.size
+        self.namespace["_unpack"] = self.struct.unpack_from
+        self.raws: Callable[[bytes], list[Any]] = self.compile(
+            "raws", ["return [" + ", ".join(self.expressions) + "]"]
+        )
 
-    def raws(self, data: bytes) -> list[Any]:
-        """Raw values; ``data`` must be at least ``size`` bytes (checked by the caller)."""
-        values = self.struct.unpack_from(data)
-        return [get(values) for get in self._getters]
+    def unpack_statement(self) -> str:
+        targets = "".join(f"v{i}, " for i in range(self._values))
+        return f"({targets}) = _unpack(data)" if targets else "_unpack(data)"
+
+    def compile(self, name: str, body: Sequence[str], extra: dict[str, Any] | None = None) -> Any:
+        """A function ``name(data)``: unpack, prelude, then ``body`` (generated lines)."""
+        lines = [f"def {name}(data):", f"    {self.unpack_statement()}"]
+        lines += [f"    {line}" for line in [*self.prelude, *body]]
+        namespace = {**self.namespace, **(extra or {})}
+        # Generated source (see module docstring): identifiers and integers made here only.
+        exec(compile("\n".join(lines), f"<fastpath {name}>", "exec"), namespace)
+        return namespace[name]
 
     # -- generation -------------------------------------------------------------------
 
-    def _slot(self, code: str) -> int:
-        """Append one struct code yielding one value; return its index in the tuple."""
+    def _slot(self, code: str) -> str:
+        """Append one struct code yielding one value; return its local's name."""
         self._codes.append(code)
-        return len(self._codes) - 1 - sum(1 for c in self._codes if c.endswith("x"))
+        self._values += 1
+        return f"v{self._values - 1}"
+
+    def _constant(self, prefix: str, value: Any) -> str:
+        name = f"_{prefix}{len(self.namespace)}"
+        self.namespace[name] = value
+        return name
 
     def _add_byte_field(self, field: FieldSpec) -> None:
         nbytes = field.bits // 8
         if field.kind is FieldKind.SPARE:
             self._codes.append(f"{field.total_bits // 8}x")
             return
-        count = field.count
-        element: Callable[[Any], Any] | None = None
         native = field.little == self.little
-        if field.kind in (FieldKind.UINT, FieldKind.INT) and field.bits in _INT_CODES:
+        convert = "{}"  # how one element's local becomes its raw value
+        if field.kind in (FieldKind.UINT, FieldKind.INT) and field.bits in _INT_CODES and native:
             code = _INT_CODES[field.bits]
             code = code if field.signed else code.upper()
-            if not native:
-                element = _int_from_bytes(field.little, field.signed)
-                code = f"{nbytes}s"
         elif field.kind in (FieldKind.UINT, FieldKind.INT):
-            code, element = f"{nbytes}s", _int_from_bytes(field.little, field.signed)
+            code = f"{nbytes}s"
+            order = "'little'" if field.little else "'big'"
+            convert = f"_int_from_bytes({{}}, {order}, signed={field.signed})"
         elif field.kind is FieldKind.FLOAT:
             code = _FLOAT_CODES[field.bits]
             if not native:
-                foreign = struct.Struct(("<" if field.little else ">") + code)
-                code, element = f"{nbytes}s", _first_of(foreign.unpack)
+                foreign = struct.Struct(("<" if field.little else ">") + code).unpack
+                convert = self._constant("float", foreign) + "({})[0]"
+                code = f"{nbytes}s"
         elif field.kind is FieldKind.STRING:
-            code, element = f"{nbytes}s", _string_decoder(field.encoding)
+            code = f"{nbytes}s"
+            convert = self._constant("string", _string_decoder(field.encoding)) + "({})"
         else:  # BYTES
             code = f"{nbytes}s"
-        first = self._slot(code)
-        for _ in range((count or 1) - 1):
-            self._slot(code)
-        self._getters.append(_array_or_single(first, count, element))
+        elements = [convert.format(self._slot(code)) for _ in range(field.count or 1)]
+        self._emit(field, elements)
 
     def _add_bit_group(self, segment: Segment) -> None:
         nbytes = segment.byte_length
         if nbytes in _WORD_CODES and not self.little:
-            index = self._slot(_WORD_CODES[nbytes])
-            word: Getter = operator.itemgetter(index)
+            word = self._slot(_WORD_CODES[nbytes])
         else:
-            index = self._slot(f"{nbytes}s")
-            word = _big_word(index)
+            local = self._slot(f"{nbytes}s")
+            word = f"w{local}"
+            self.prelude.append(f"{word} = _int_from_bytes({local}, 'big')")
         width = nbytes * 8
         offset = 0
         for field in segment.fields:
             if field.kind is not FieldKind.SPARE:
-                shifts = [width - offset - (i + 1) * field.bits for i in range(field.count or 1)]
-                self._getters.append(_bit_getter(word, field, shifts))
+                elements = [
+                    _bits(word, width - offset - (i + 1) * field.bits, field)
+                    for i in range(field.count or 1)
+                ]
+                self._emit(field, elements)
             offset += field.total_bits
 
-
-def _first_of(unpack: Callable[[bytes], tuple[Any, ...]]) -> Callable[[bytes], Any]:
-    return lambda raw: unpack(raw)[0]
-
-
-def _int_from_bytes(little: bool, signed: bool) -> Callable[[bytes], int]:
-    order: Any = "little" if little else "big"
-    return lambda raw: int.from_bytes(raw, order, signed=signed)
-
-
-def _string_decoder(encoding: str) -> Callable[[bytes], str]:
-    # Same as Construct's PaddedString: trailing NULs stripped, then decoded (strict).
-    return lambda raw: raw.rstrip(b"\x00").decode(encoding)
-
-
-def _big_word(index: int) -> Getter:
-    return lambda values: int.from_bytes(values[index], "big")
-
-
-def _array_or_single(first: int, count: int | None, element: Callable[[Any], Any] | None) -> Getter:
-    if count is None:
-        if element is None:
-            return operator.itemgetter(first)
-        return lambda values: element(values[first])
-    end = first + count
-    if element is None:
-        return lambda values: list(values[first:end])
-    return lambda values: [element(v) for v in values[first:end]]
-
-
-def _bit_getter(word: Getter, field: FieldSpec, shifts: list[int]) -> Getter:
-    mask = (1 << field.bits) - 1
-    if field.kind is FieldKind.BOOL:
-
-        def extract(w: int, shift: int) -> Any:
-            return bool((w >> shift) & 1)
-    elif field.signed:
-        sign, span = 1 << (field.bits - 1), 1 << field.bits
-
-        def extract(w: int, shift: int) -> Any:
-            v = (w >> shift) & mask
-            return v - span if v & sign else v
-    else:
+    def _emit(self, field: FieldSpec, elements: list[str]) -> None:
         if field.count is None:
-            shift = shifts[0]
-            return lambda values: (word(values) >> shift) & mask
+            self.expressions.append(elements[0])
+        else:
+            self.expressions.append("[" + ", ".join(elements) + "]")
 
-        def extract(w: int, shift: int) -> Any:
-            return (w >> shift) & mask
 
-    if field.count is None:
-        only = shifts[0]
-        return lambda values: extract(word(values), only)
-    return lambda values: [extract(word(values), s) for s in shifts]
+def _bits(word: str, shift: int, field: FieldSpec) -> str:
+    mask = (1 << field.bits) - 1
+    value = f"(({word} >> {shift}) & {mask})" if shift else f"({word} & {mask})"
+    if field.kind is FieldKind.BOOL:
+        return f"({value} == 1)"
+    if field.signed:
+        sign = 1 << (field.bits - 1)
+        return f"(({value} ^ {sign}) - {sign})"  # two's-complement sign extension
+    return value

@@ -15,7 +15,7 @@ from typing import Any
 from construct import Construct, Container, Struct
 
 from groundwatch.decoders.api import BytesTooShort, DecodeError, Limits, ParameterInfo
-from groundwatch.decoders.calibration import Calibration
+from groundwatch.decoders.calibration import Calibration, PolynomialCalibration
 from groundwatch.decoders.expr import CompiledExpression
 from groundwatch.decoders.fastpath import FastPath
 from groundwatch.decoders.layout_fields import (
@@ -160,6 +160,7 @@ class CompiledLayout:
         self._plan = [
             self._plan_entry(i, f) for i, (f, _) in enumerate(self._fields) if _is_public(f.name)
         ]
+        self._fast_decode = self._generate_decode() if self.fast is not None else None
 
     def __repr__(self) -> str:
         return f"CompiledLayout({self.name!r}, apid={self.apid})"
@@ -220,6 +221,52 @@ class CompiledLayout:
 
         return label
 
+    def _generate_decode(self) -> Callable[[bytes], tuple[dict[str, ParamValue], int | None]]:
+        """Stages 1 and 2 fused into one generated function (see ``fastpath.py``): the
+        same operations as ``from_raws(fast.raws(data))`` without a call per parameter."""
+        assert self.fast is not None
+        space: dict[str, Any] = {"_PV": ParamValue}
+        body = [f"r{i} = {expression}" for i, expression in enumerate(self.fast.expressions)]
+        entries = []
+        for k, (name, index, mode, convert, labels, state, unit) in enumerate(self._plan):
+            space[f"_n{k}"], space[f"_u{k}"] = name, unit
+            raw, eng = f"r{index}", f"e{k}"
+            cal = self._meta[name].calibration
+            if mode == _PLAIN:
+                body.append(f"{eng} = {raw}")
+            elif mode == _ENUM:
+                space[f"_l{k}"], space[f"_x{k}"] = labels, convert
+                body.append(f"{eng} = _l{k}.get({raw})")
+                body.append(f"if {eng} is None: _x{k}({raw})")
+            elif (
+                isinstance(cal, PolynomialCalibration)
+                and len(cal.coefficients) == 2
+                and self._fields[index][0].count is None
+            ):  # the same arithmetic as PolynomialCalibration.to_eng, inlined
+                space[f"_a{k}"], space[f"_b{k}"] = cal.coefficients
+                body.append(f"{eng} = _a{k} + _b{k} * {raw}")
+            else:
+                space[f"_f{k}"] = convert
+                body.append(f"{eng} = _f{k}({raw})")
+            limit = "None"
+            if state is not None:
+                space[f"_s{k}"] = state
+                limit = f"_s{k}({eng})"
+            entries.append(f"_n{k}: _PV({raw}, {eng}, _u{k}, {limit})")
+        body.append("params = {" + ", ".join(entries) + "}")
+        if self.derived:
+            space["_derive"] = self._derive
+            body.append("_derive(params)")
+        if self.time is not None:
+            space["_time"] = self.time.to_ns
+            body.append(
+                "return params, _time([" + ", ".join(f"r{i}" for i in self._time_index) + "])"
+            )
+        else:
+            body.append("return params, None")
+        decode: Any = self.fast.compile("decode", body, space)
+        return decode
+
     # -- decode ---------------------------------------------------------------------
 
     def construct_raws(self, data_field: bytes) -> list[Any]:
@@ -231,11 +278,24 @@ class CompiledLayout:
         if self.size is not None and len(data_field) < self.size:
             raise BytesTooShort(self.size, len(data_field), f"packet {self.name}")
         try:
-            if self.fast is not None:
-                raws = self.fast.raws(data_field)
-            else:
-                raws = self.construct_raws(data_field)
+            if self._fast_decode is not None:
+                return self._fast_decode(data_field)
+            raws = self.construct_raws(data_field)
+        except DecodeError:
+            raise
         except Exception as exc:  # a decoder never crashes on bad bytes: reject them
+            raise DecodeError(
+                RejectReason.BAD_PACKET, f"packet {self.name}: {type(exc).__name__}: {exc}"
+            ) from None
+        return self.from_raws(raws)
+
+    def decode_construct(self, data_field: bytes) -> tuple[dict[str, ParamValue], int | None]:
+        """``decode`` through Construct's parse only (the spec; tests and benchmarks)."""
+        if self.size is not None and len(data_field) < self.size:
+            raise BytesTooShort(self.size, len(data_field), f"packet {self.name}")
+        try:
+            raws = self.construct_raws(data_field)
+        except Exception as exc:
             raise DecodeError(
                 RejectReason.BAD_PACKET, f"packet {self.name}: {type(exc).__name__}: {exc}"
             ) from None

@@ -306,3 +306,26 @@ def test_python_layout(tmp_path: Path) -> None:
     with pytest.raises(DictionaryError, match="python layout") as caught:
         load_dictionary(bad)
     assert caught.value.packet == "q"
+
+
+@pytest.mark.parametrize(
+    "packet", ["gnc", "propulsion", "power", "thermal", "comms", "housekeeping"]
+)
+def test_generated_decode_equals_construct_decode(demo: MissionDictionary, packet: str) -> None:
+    """The fused fast decode (calibrations, enums, limits inlined) == Construct + stage 2."""
+    layout = demo.packet(packet)
+    assert layout.size is not None and layout.fast is not None
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.binary(min_size=layout.size, max_size=layout.size + 2))
+    def check(data: bytes) -> None:
+        try:
+            expected = layout.decode_construct(data)
+        except DecodeError as exc:
+            with pytest.raises(DecodeError) as caught:
+                layout.decode(data)
+            assert caught.value.reason is exc.reason
+            return
+        assert repr(layout.decode(data)) == repr(expected)  # repr: NaN equals NaN
+
+    check()
