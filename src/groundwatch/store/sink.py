@@ -6,8 +6,9 @@ Flow: ``put()`` encodes points to line protocol at once (the queue holds bytes, 
 objects) into a bounded buffer of ``queue_size`` lines. A flusher cuts batches of
 ``batch_size`` lines, or whatever is there every ``flush_interval``. While InfluxDB answers,
 a batch goes to the live writer (one in flight, one waiting); when InfluxDB is down, slow
-(the live slot stays busy past ``handoff_s``) or answers 429/5xx, the batch goes to the
-disk spool instead of piling up in memory. A drainer sends the spool oldest-first with
+(the live slot stays busy past ``handoff_s``, or a ``put()`` is waiting for room) or
+answers 429/5xx, the batch goes to the disk spool instead of piling up in memory. A
+drainer sends the spool oldest-first with
 exponential backoff (honouring ``Retry-After``), while live batches keep flowing once
 InfluxDB answers again. 400/422: the refused lines go to the dead-letter file, the rest
 is stored; 413: the batch is split in halves.
@@ -83,7 +84,9 @@ class StoreSink:
         self.on_alert = on_alert
         self.on_durable = on_durable
         self.put_timeout = put_timeout
-        self.handoff_s = handoff_s if handoff_s is not None else max(cfg.flush_interval, 0.5)
+        # How long a batch may wait for the live writer before it goes to the spool; a put()
+        # that finds the buffer full cuts this short (see _pressure).
+        self.handoff_s = handoff_s if handoff_s is not None else cfg.timeout
         self.counters = Counters()
         self.encode_stats = EncodeStats()
         self.spool = Spool(cfg.spool_dir, int(cfg.spool_budget_mb * 1024 * 1024))
@@ -101,6 +104,7 @@ class StoreSink:
         self._live: asyncio.Queue[Batch] = asyncio.Queue(maxsize=1)
         self._room = asyncio.Event()
         self._kick = asyncio.Event()
+        self._pressure = asyncio.Event()  # put() is waiting for room: spool, do not wait
         self._work = asyncio.Event()  # spool or held got something
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
@@ -202,14 +206,18 @@ class StoreSink:
     async def _wait_for_room(self, n: int) -> bool:
         deadline = time.monotonic() + self.put_timeout
         self._kick.set()  # what is buffered can go to the spool now
-        while self._in_memory and self._in_memory + n > self.cfg.queue_size:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            self._room.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._room.wait(), left)
-        return True
+        self._pressure.set()
+        try:
+            while self._in_memory and self._in_memory + n > self.cfg.queue_size:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._room.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._room.wait(), left)
+            return True
+        finally:
+            self._pressure.clear()
 
     # --- batching and dispatch ------------------------------------------------------------------
 
@@ -239,12 +247,19 @@ class StoreSink:
                 return
 
     async def _dispatch(self, batch: Batch) -> None:
-        if self._db_up and not self._closing:
-            try:
-                await asyncio.wait_for(self._live.put(batch), self.handoff_s)
-                return
-            except TimeoutError:
-                self.counters.bump("slow_handoffs")
+        if self._db_up and not self._closing and not self._pressure.is_set():
+            handoff = asyncio.create_task(self._live.put(batch))
+            pressure = asyncio.create_task(self._pressure.wait())
+            await asyncio.wait(
+                {handoff, pressure}, timeout=self.handoff_s, return_when=asyncio.FIRST_COMPLETED
+            )
+            pressure.cancel()
+            handoff.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await handoff
+            if not handoff.cancelled():
+                return  # the live writer has it
+            self.counters.bump("slow_handoffs")
         elif self._db_up:  # stopping: one last live attempt, then the spool
             await self._live.put(batch)
             return
