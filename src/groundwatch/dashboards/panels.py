@@ -443,10 +443,14 @@ def events_filter() -> str:
 
 
 def event_annotation(name: str, type_regex: str, color: str) -> InfluxAnnotationBuilder:
-    """Events whose type matches ``type_regex`` as annotations on every time series panel."""
+    """Events whose type matches ``type_regex`` as annotations on every time series panel.
+
+    Filtered by spacecraft and source only: AOS/LOS and limit events are about the
+    spacecraft (LOS means no station hears it any more), whichever station is selected.
+    """
     query = (
         'SELECT "title", "text", "type", "station" FROM "events" WHERE '
-        f'("type" =~ /{type_regex}/ AND {events_filter()}) AND $timeFilter'
+        f'("type" =~ /{type_regex}/ AND {tag_filter("spacecraft", "source")}) AND $timeFilter'
     )
     return InfluxAnnotationBuilder(name, query, color, tags_column="type,station")
 
