@@ -136,11 +136,12 @@ class Pipeline:
             if isinstance(item, RawFrame):
                 await self._on_frame(item, recovered_position)
             elif isinstance(item, StationStatus):
-                self._dispatch(self.monitor.observe_heartbeat(item.station, item.payload,
-                                                              self._now()))
+                self._dispatch(
+                    self.monitor.observe_heartbeat(item.station, item.payload, self._now())
+                )
             elif isinstance(item, GroundPathChange):
                 self._dispatch(self.monitor.observe_ground_path(item.up, self._now()))
-        except Exception:  # noqa: BLE001 - one bad item must never stop the pipeline
+        except Exception:
             self.counters.errors += 1
             log.exception("pipeline: failed to process %r", type(item).__name__)
 
@@ -164,14 +165,19 @@ class Pipeline:
         self.stats.frames += 1
         first = True
         if identity is not None and spacecraft is not None:
+            signal_ok = identity.crc_ok is not False  # None: the frame carries no check
             if not recovered:
                 key = LinkKey(spacecraft, frame.station)
-                self._dispatch(self.monitor.observe_frame(key, frame.ert_ns, identity.crc_ok, now))
+                self._dispatch(self.monitor.observe_frame(key, frame.ert_ns, signal_ok, now))
             digest = zlib.crc32(frame.data)
             first = self.merger.offer(
-                frame.station, (spacecraft, identity.vcid, identity.vcfc, digest),
-                identity.crc_ok, now,
+                frame.station,
+                (spacecraft, identity.vcid, identity.vcfc, digest),
+                identity.crc_ok,
+                now,
             )
+            # A bad-CRC copy is still decoded: rejected as bad_crc, counted and kept raw.
+            first = first or not signal_ok
         points: list[Point] = []
         if first:
             result = self.decoder.decode(frame)
@@ -183,21 +189,23 @@ class Pipeline:
             for r in result.rejections:
                 reason = r.reason.value if isinstance(r.reason, RejectReason) else str(r.reason)
                 self.stats.rejected[reason] = self.stats.rejected.get(reason, 0) + 1
-                self._ratelog.warning(reason, "rejected %s from %s: %s", reason, r.station,
-                                      r.detail)
+                self._ratelog.warning(
+                    reason, "rejected %s from %s: %s", reason, r.station, r.detail
+                )
         else:
             self.stats.duplicates += 1
         self.stats.points += len(points)
         await self.store.put(points, position)
         self.counters.sent += 1
 
-    async def advance(self, now_ns: int) -> None:
+    async def advance(self, now_ns: int, force: bool = False) -> None:
         """Run the link monitor's timers up to ``now_ns``; once a second, write link series."""
         self._dispatch(self.monitor.tick(now_ns))
+        self.alerts.tick(now_ns)  # re-notify unacknowledged critical alerts
         if self._next_accounting is None:
             step = self.accounting_interval_ns
             self._next_accounting = (now_ns // step + 1) * step
-        if now_ns >= self._next_accounting:
+        if force or now_ns >= self._next_accounting:
             pts = list(self.accounting.points(now_ns)) + list(self.monitor.state_points(now_ns))
             for p in pts:
                 p.tags.setdefault("source", self.source_label)
@@ -211,7 +219,7 @@ class Pipeline:
             if not e.source or e.source == "live":
                 e.source = self.source_label
             self.stats.events.append(e)
-            self.alerts.submit(e)
+            self.alerts.submit([e])
             for listener in self._listeners:
                 listener(e)
 
@@ -231,7 +239,7 @@ class Pipeline:
                 continue  # at max speed, time moves only with the frames (decode stage)
             try:
                 await self.advance(self.clock.now_ns())
-            except Exception:  # noqa: BLE001
+            except Exception:
                 self.counters.errors += 1
                 log.exception("pipeline: link monitor tick failed")
 
@@ -240,7 +248,7 @@ class Pipeline:
             await source.run(self.queue)
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - a failed source must not take the others down
+        except Exception:
             self.counters.errors += 1
             log.exception("source %s failed", getattr(source, "name", source))
 
@@ -248,14 +256,18 @@ class Pipeline:
         """Deliver points of archived frames the store never confirmed (after a crash)."""
         if self.archive is None:
             return
-        for frame, position in self.archive.uncommitted():
+        for frame, position in self.archive.uncommitted_with_positions():
             await self.process(frame, recovered_position=position)
         if self.stats.recovered_frames:
-            log.warning("recovered %d archived frames not confirmed by the store before the "
-                        "last stop", self.stats.recovered_frames)
+            log.warning(
+                "recovered %d archived frames not confirmed by the store before the last stop",
+                self.stats.recovered_frames,
+            )
 
     async def run(self, stop: asyncio.Event, finish_at_ns: int | None = None) -> PipelineStats:
         """Run until ``stop`` is set (or every source has ended), then shut down in stages."""
+        if self.archive is not None:
+            await self.archive.start()
         await self.store.start()
         await self.alerts.start()
         try:
@@ -268,8 +280,10 @@ class Pipeline:
                     for i, s in enumerate(self.sources)
                 ]
                 self.started.set()
-                sources_done = asyncio.ensure_future(asyncio.gather(*src_tasks))
-                stop_wait = asyncio.ensure_future(stop.wait())
+                sources_done: asyncio.Future[Any] = asyncio.ensure_future(
+                    asyncio.gather(*src_tasks)
+                )
+                stop_wait: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
                 await asyncio.wait({sources_done, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
                 stop_wait.cancel()
                 # Stage 1: sources stop and hand over what they have.
@@ -279,8 +293,9 @@ class Pipeline:
                 try:
                     await asyncio.wait_for(asyncio.shield(sources_done), self.deadlines.sources)
                 except TimeoutError:
-                    log.warning("shutdown: sources did not stop within %.0f s",
-                                self.deadlines.sources)
+                    log.warning(
+                        "shutdown: sources did not stop within %.0f s", self.deadlines.sources
+                    )
                     for t in src_tasks:
                         t.cancel()
                 # Stage 2: the decode stage drains the frame queue.
@@ -288,21 +303,23 @@ class Pipeline:
                 try:
                     await asyncio.wait_for(asyncio.shield(decode), self.deadlines.decode)
                 except TimeoutError:
-                    log.error("shutdown: decode stage did not drain within %.0f s",
-                              self.deadlines.decode)
+                    log.error(
+                        "shutdown: decode stage did not drain within %.0f s", self.deadlines.decode
+                    )
                     decode.cancel()
                 ticker.cancel()
-                if finish_at_ns is not None:
-                    await self.advance(finish_at_ns)
-                else:
-                    await self.advance(self.clock.now_ns())
+                # Last link series with the final counts, whatever the second.
+                end = finish_at_ns if finish_at_ns is not None else self.clock.now_ns()
+                await self.advance(end, force=True)
         finally:
             # Stage 3 and 4: alerts drain, then the store flushes (to InfluxDB or the spool).
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.alerts.stop(), self.deadlines.alerts)
-            await asyncio.wait_for(self.store.stop(), self.deadlines.store)
-            if self.archive is not None:
-                self.archive.close()
+            try:
+                await asyncio.wait_for(self.store.stop(), self.deadlines.store)
+            finally:
+                if self.archive is not None:
+                    await self.archive.stop()
         return self.stats
 
     def status(self) -> dict[str, Any]:
@@ -316,7 +333,8 @@ class Pipeline:
             "queue": self.queue.qsize(),
             "store": self.store.health(),
             "links": self.monitor.snapshot(),
-            "sources": {getattr(s, "name", str(i)): s.counters.as_dict()
-                        for i, s in enumerate(self.sources)},
+            "sources": {
+                getattr(s, "name", str(i)): s.counters.as_dict() for i, s in enumerate(self.sources)
+            },
             "errors": self.counters.errors,
         }

@@ -1,0 +1,177 @@
+"""The ``groundwatch`` command. Each area adds its own commands through ``register(app)``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from groundwatch.config import ConfigFileError, Settings, load_config
+from groundwatch.parts import ConfigError
+
+app = typer.Typer(
+    name="groundwatch",
+    help="Ground-station telemetry monitor: ingest, decode, store, LOS alerts, dashboards.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+# Areas that contribute commands (module with ``register(app)``).
+_COMMAND_MODULES = (
+    "groundwatch.decoders.commands",
+    "groundwatch.sim.commands",
+    "groundwatch.dashboards.commands",
+    "groundwatch.alerts.commands",
+    "groundwatch.replay.commands",
+    "groundwatch.console.commands",
+)
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def load_or_exit(path: Path | None, err: Console) -> tuple[Settings, Any]:
+    """Settings and a fully built (not started) pipeline, or exit 2 naming the key."""
+    from groundwatch.wiring import build_pipeline
+
+    try:
+        settings = load_config(path)
+        pipeline = build_pipeline(settings)
+    except ConfigFileError as exc:
+        for p in exc.problems:
+            err.print(f"[red]config error[/red] {exc.path}: {p}", highlight=False)
+        raise typer.Exit(2) from exc
+    except ConfigError as exc:
+        err.print(f"[red]config error[/red] {path}: {exc.key}: {exc.problem}", highlight=False)
+        raise typer.Exit(2) from exc
+    return settings, pipeline
+
+
+@app.command("check-config")
+def check_config(
+    config: Annotated[Path, typer.Argument(help="groundwatch.toml")],
+) -> None:
+    """Validate a configuration file (and every part it names) without starting anything."""
+    err = Console(stderr=True)
+    settings, pipeline = load_or_exit(config, err)
+    n_src = len(pipeline.sources)
+    Console().print(
+        f"{config}: ok ({n_src} source(s), store {settings.store.url} api={settings.store.api}, "
+        f"{len(settings.alerts)} alert sink(s))",
+        highlight=False,
+    )
+
+
+def status_line(status: dict[str, Any], rate: float) -> str:
+    """One line a second: frames/s, points written, spool, link state per link."""
+    snapshot = status.get("links") or {}
+    states = [
+        f"{ln.get('spacecraft')}@{ln.get('station')}={ln.get('state')}"
+        for ln in snapshot.get("links", [])
+        if ln.get("vcid") is None
+    ]
+    store = status.get("store") or {}
+    rejected = sum(status.get("rejected", {}).values())
+    return (
+        f"frames/s {rate:7.1f}  frames {status['frames']}  points written "
+        f"{store.get('sent', 0)}  spool {store.get('spool_points', 0)}  rejected {rejected}  "
+        f"db {'up' if store.get('db_up') else 'DOWN'}  links: " + (", ".join(states) or "none")
+    )
+
+
+async def _run(config: Path | None, show_status: bool, err: Console) -> int:
+    settings, pipeline = load_or_exit(config, err)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def status_task() -> None:
+        last_frames, last_t = 0, time.monotonic()
+        while True:
+            await asyncio.sleep(settings.health.status_interval)
+            st = pipeline.status()
+            now = time.monotonic()
+            rate = (st["frames"] - last_frames) / max(now - last_t, 1e-6)
+            last_frames, last_t = st["frames"], now
+            err.print(status_line(st, rate), highlight=False, soft_wrap=True)
+
+    task = asyncio.create_task(status_task(), name="status") if show_status else None
+    try:
+        stats = await pipeline.run(stop)
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    err.print(
+        f"stopped: {stats.frames} frames, {stats.packets} packets, {stats.points} points, "
+        f"rejected {sum(stats.rejected.values())}",
+        highlight=False,
+    )
+    return 0
+
+
+@app.command("run")
+def run(
+    config: Annotated[Path, typer.Option("--config", "-c", help="groundwatch.toml")],
+    status: Annotated[bool, typer.Option(help="print a status line every second")] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the live pipeline until SIGINT/SIGTERM; flushes every decoded point before exit."""
+    setup_logging(verbose)
+    err = Console(stderr=True)
+    raise typer.Exit(asyncio.run(_run(config, status, err)))
+
+
+@app.command("services")
+def services_cmd(
+    action: Annotated[str, typer.Argument(help="start | stop | status")],
+    directory: Annotated[Path, typer.Option("--dir")] = Path("var/services"),
+    mqtt_port: Annotated[int, typer.Option()] = 1883,
+    influx_port: Annotated[int, typer.Option()] = 8086,
+) -> None:
+    """Local Mosquitto and InfluxDB on 127.0.0.1 (data under --dir)."""
+    from groundwatch import services
+
+    raise typer.Exit(
+        services.main(
+            [
+                action,
+                "--dir",
+                str(directory),
+                "--mqtt-port",
+                str(mqtt_port),
+                "--influx-port",
+                str(influx_port),
+            ]
+        )
+    )
+
+
+def _register_areas() -> None:
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and name.startswith(exc.name):
+                continue  # that area has no commands yet
+            raise
+        module.register(app)
+
+
+_register_areas()

@@ -1,0 +1,144 @@
+"""Build a Pipeline from validated settings: every part's ``from_config`` runs here, no I/O.
+
+``groundwatch check-config`` calls ``build_pipeline`` too, so a bad key in any part's table is
+reported (with its key) before anything starts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from groundwatch.alerts.manager import AlertManager
+from groundwatch.alerts.sinks import InfluxSink
+from groundwatch.clock import Clock
+from groundwatch.config import Settings
+from groundwatch.decoders.api import DictionaryError, TelemetryDictionary
+from groundwatch.decoders.dictionary import load_dictionary
+from groundwatch.decoders.frame_decoder import FrameDecoder
+from groundwatch.link.accounting import FrameAccounting
+from groundwatch.link.merge import FrameMerger
+from groundwatch.link.monitor import LinkMonitor
+from groundwatch.link.schedule import Schedule
+from groundwatch.model import DecodeResult, Event, Point
+from groundwatch.parts import ConfigError
+from groundwatch.pipeline import Pipeline
+from groundwatch.plugins import default_registry
+from groundwatch.store.archive import FrameArchive
+from groundwatch.store.points import event_point, packet_point, rejected_point
+from groundwatch.store.sink import StoreSink
+
+log = logging.getLogger(__name__)
+
+
+def float_parameters(dictionary: TelemetryDictionary | None) -> frozenset[str]:
+    """Parameters written as float fields even when a value happens to be integral.
+
+    InfluxDB fixes a field's type at its first write; a calibrated or float parameter that
+    sometimes yields an int would otherwise be a field type conflict.
+    """
+    if dictionary is None:
+        return frozenset()
+    names = set()
+    for p in dictionary.parameters():
+        if p.type.startswith("float") or getattr(p, "calibrated", False) or p.type == "derived":
+            names.add(p.name)
+    return frozenset(names)
+
+
+def result_points_factory(
+    dictionary: TelemetryDictionary | None,
+) -> Callable[[DecodeResult], list[Point]]:
+    floats = float_parameters(dictionary)
+
+    def to_points(result: DecodeResult) -> list[Point]:
+        pts = [packet_point(p, floats) for p in result.packets]
+        pts += [rejected_point(r, i) for i, r in enumerate(result.rejections)]
+        return pts
+
+    return to_points
+
+
+def load_mission(settings: Settings) -> TelemetryDictionary:
+    try:
+        return load_dictionary(settings.mission.dictionary)
+    except FileNotFoundError as exc:
+        raise ConfigError("mission.dictionary", f"file not found: {exc.filename}") from exc
+    except DictionaryError as exc:
+        raise ConfigError("mission.dictionary", str(exc)) from exc
+
+
+def build_pipeline(
+    settings: Settings,
+    *,
+    sources: Sequence[Any] | None = None,
+    clock: Clock | None = None,
+    source_label: str = "live",
+    page_replays: bool = False,
+    archive_enabled: bool | None = None,
+    event_listeners: Iterable[Callable[[Event], None]] = (),
+    dictionary: TelemetryDictionary | None = None,
+) -> Pipeline:
+    """Every part validated and constructed; connections open in ``Pipeline.run``."""
+    registry = default_registry()
+    dictionary = dictionary or load_mission(settings)
+    if sources is None:
+        sources = [
+            registry.create("source", s.type, s.options(), f"sources[{i}]")
+            for i, s in enumerate(settings.sources)
+        ]
+    schedule = None
+    if settings.mission.schedule is not None:
+        try:
+            schedule = Schedule.load(settings.mission.schedule)
+        except (OSError, ValueError) as exc:
+            raise ConfigError("mission.schedule", str(exc)) from exc
+
+    use_archive = settings.archive.enabled if archive_enabled is None else archive_enabled
+    archive = FrameArchive.from_config(settings.archive) if use_archive else None
+
+    holder: dict[str, Any] = {}
+
+    def on_store_alert(event: Event) -> None:
+        mgr = holder.get("alerts")
+        if mgr is not None:
+            mgr.submit([event])
+
+    store = StoreSink.from_config(
+        settings.store,
+        on_alert=on_store_alert,
+        on_durable=archive.commit if archive is not None else None,
+    )
+    params = list(dictionary.parameters())
+    key_parameters = [p.name for p in params if p.key]
+    limits = {p.name: p.limits for p in params if p.limits is not None}
+    intervals = {s.name: s.frame_interval for s in dictionary.spacecraft if s.frame_interval}
+    monitor = LinkMonitor.from_config(
+        settings.link, key_parameters, intervals, schedule, source_label, limits=limits
+    )
+
+    async def put_points(points: list[Point]) -> None:
+        await store.put(points, None)
+
+    alerts = AlertManager.from_config(settings.alerts, registry=registry, page_replays=page_replays)
+    for sink in alerts.sinks:
+        if isinstance(sink, InfluxSink):
+            sink.bind(put_points, event_point)
+    holder["alerts"] = alerts
+    return Pipeline(
+        sources=list(sources),
+        decoder=FrameDecoder(dictionary),
+        store=store,
+        monitor=monitor,
+        accounting=FrameAccounting(),
+        merger=FrameMerger(),
+        alerts=alerts,
+        archive=archive,
+        to_points=result_points_factory(dictionary),
+        clock=clock,
+        source_label=source_label,
+        tick_s=settings.link.tick,
+        accounting_interval_s=settings.link.accounting_interval,
+        event_listeners=event_listeners,
+    )
