@@ -5,7 +5,9 @@
 ``groundwatch/events``; each alert is published to ``<event_topic>/<spacecraft>``, or
 ``/ground`` for ground-path alerts), ``state_topic`` (default ``groundwatch/state``; retained
 ``<state_topic>/<spacecraft>/<station>``, ``<state_topic>/ground/<station>`` for the ground
-path), ``ack_topic`` (default ``groundwatch/ack``), ``qos`` (default 1).
+path), ``ack_topic`` (default ``groundwatch/ack``), ``qos`` (default 1), ``client_id``
+(default: random, clean session; set it to keep a persistent session so acknowledgements
+sent while groundwatch is down are not lost: one client id per running instance).
 
 Retained state (JSON): ``{"spacecraft", "station", "state" ("AOS", "LOS", "GROUND_PATH_DOWN",
 ...), "since", "last": <alert payload>, "active": {condition: {"id", "type", "severity",
@@ -127,6 +129,9 @@ class MqttSink(AlertSink):
                     username=self.opts.username,
                     password=self.opts.password,
                     identifier=client_id,
+                    # a fixed client id gets a persistent session: acks published while
+                    # groundwatch was down are delivered when it reconnects
+                    clean_session=self.opts.client_id is None,
                     timeout=5,
                 ) as client:
                     if delay > 0.2:

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from groundwatch.alerts.alert import Alert, Notification
+from groundwatch.alerts.mqtt import MqttOptions, MqttSink
+from groundwatch.model import Event, EventType, Severity
+
+T0 = 1_700_000_000_000_000_000
+
+
+def alert(type_: EventType, n: Notification, cond: str, sc: str | None = "lander",
+          station: str | None = "gs1", id_: str = "a1") -> Alert:  # fmt: skip
+    e = Event(type_, Severity.CRITICAL, T0, sc, station, type_.value, "t", cond, id_)
+    return Alert(id_, e, n, acked_by="flight" if n is Notification.ACK else None)
+
+
+def test_retained_state_follows_los_ack_and_aos() -> None:
+    sink = MqttSink(MqttOptions())
+    topic, st = sink.update_state(alert(EventType.UNEXPECTED_LOS, Notification.NEW, "LOS/lander"))
+    assert topic == "groundwatch/state/lander/gs1"
+    assert st["state"] == "LOS" and st["active"]["LOS/lander"]["acknowledged"] is False
+    sink.update_state(alert(EventType.LIMIT_ENTER, Notification.NEW, "LIMIT/x", id_="b2"))
+    _, st = sink.update_state(alert(EventType.ACK, Notification.ACK, "LOS/lander"))
+    assert st["active"]["LOS/lander"] == {
+        "id": "a1", "type": "UNEXPECTED_LOS", "severity": "critical",
+        "acknowledged": True, "acked_by": "flight",
+    }  # fmt: skip
+    assert st["state"] == "LOS" and st["last"]["notification"] == "ack"
+    _, st = sink.update_state(alert(EventType.AOS, Notification.RECOVERY, "LOS/lander", id_="c3"))
+    assert st["state"] == "AOS" and list(st["active"]) == ["LIMIT/x"]
+    topic, st = sink.update_state(
+        alert(EventType.GROUND_PATH_DOWN, Notification.NEW, "GROUND/gs2", None, "gs2", "d4")
+    )
+    assert topic == "groundwatch/state/ground/gs2" and st["state"] == "GROUND_PATH_DOWN"
