@@ -362,6 +362,15 @@ class CompiledLayout:
         return [self._element_to_raw(field, v) for v in value]
 
     def _element_to_raw(self, field: FieldSpec, value: Any) -> Any:
+        try:
+            return self._convert_to_raw(field, value)
+        except (ValueError, TypeError, OverflowError, ArithmeticError) as exc:
+            if isinstance(exc, EncodeError):
+                raise
+            where = f"packet {self.name}: parameter {field.name}"
+            raise EncodeError(f"{where}: cannot encode {value!r}: {exc}") from None
+
+    def _convert_to_raw(self, field: FieldSpec, value: Any) -> Any:
         where = f"packet {self.name}: parameter {field.name}"
         meta = self._meta[field.name]
         kind = field.kind
