@@ -4,8 +4,9 @@ STAND-IN for the pipeline: until ``groundwatch.pipeline`` and the simulator run 
 this builds the points with the store's own schema code (``store.points``: packet, event and
 rejected points; ``store.lineprotocol``) and the link part's ``FrameAccounting`` (``link``
 points), writes them over the real v1 ``/write`` API, and hand-writes only ``link_state``
-(whose writer, the link monitor, has not landed). Swap ``fill`` for a simulator run through
-the pipeline once that works.
+(as the link monitor writes it). It covers what a short simulator run through the pipeline
+does not: replay sources, limit events, regex specials in station names on every
+measurement. ``test_dashboards_pipeline`` runs the same panel checks on real pipeline data.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def fill(url: str, db: str, params: list[ParameterInfo], start_ns: int, seconds:
     by_packet: dict[str, list[ParameterInfo]] = {}
     for prm in params:
         by_packet.setdefault(prm.packet, []).append(prm)
-    accounting = FrameAccounting(source="live")
+    accountings = [FrameAccounting(source="live"), FrameAccounting(source=REPLAY)]
     for t in range(seconds):
         now = start_ns + t * S
         for si, station in enumerate(STATIONS):
@@ -102,12 +103,13 @@ def fill(url: str, db: str, params: list[ParameterInfo], start_ns: int, seconds:
                         )
                     )
                     points.append(rejected_point(res.rejections[-1]))
-                accounting.observe(res)
+                for accounting in accountings:
+                    accounting.observe(res)
             state = 3 if 10 <= t < seconds - 20 else (2 if t < 10 else 1)
-            points.append(
+            points += [
                 Point(
                     "link_state",
-                    {"spacecraft": SPACECRAFT, "station": station},
+                    {"spacecraft": SPACECRAFT, "station": station, "source": source},
                     {
                         "state": state,
                         "state_text": ("NO_SIGNAL", "LOS", "AOS", "TRACKING")[state],
@@ -115,7 +117,8 @@ def fill(url: str, db: str, params: list[ParameterInfo], start_ns: int, seconds:
                     },
                     now,
                 )
-            )
+                for source in ("live", REPLAY)
+            ]
             for source in ("live", REPLAY):
                 for pi, (packet, prms) in enumerate(by_packet.items()):
                     pkt = DecodedPacket(
@@ -130,7 +133,8 @@ def fill(url: str, db: str, params: list[ParameterInfo], start_ns: int, seconds:
                         obt_ns=now,
                     )
                     points.append(packet_point(pkt))
-        points += accounting.points(now + S - 1)
+        for accounting in accountings:
+            points += accounting.points(now + S - 1)
         if t in (seconds // 3, 2 * seconds // 3):
             for source in ("live", REPLAY):
                 # LOS is per spacecraft (no station tag), a limit event names its station.

@@ -7,7 +7,10 @@ The data comes from ``dashboards_data.fill`` (a stand-in for the pipeline, see t
 from __future__ import annotations
 
 import functools
+import json
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,7 @@ from typing import Any
 import pytest
 
 from groundwatch import services
-from groundwatch.dashboards import export, link_overview
+from groundwatch.dashboards import export, link_overview, provisioning
 from groundwatch.decoders.api import TelemetryDictionary
 from groundwatch.services import ServiceHandle
 from tests.integration.dashboards_data import REPLAY, SPACECRAFT, STATIONS, Filled, fill
@@ -52,8 +55,19 @@ def panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def run(url: str, db: str, q: str) -> list[dict[str, Any]]:
-    res = services.influx_query(url, q, db=db)
-    result = res["results"][0]  # type: ignore[index]
+    """Send the query the way the provisioned datasource makes Grafana send it: POST
+    (httpMode), form-encoded, with the ``Authorization: Token ...`` header (empty token on the
+    docker-free path, where InfluxDB 1.x runs without authentication)."""
+    ds = provisioning.datasource_config()["datasources"][0]
+    assert ds["jsonData"]["httpMode"] == "POST"
+    header = ds["secureJsonData"]["httpHeaderValue1"]
+    body = urllib.parse.urlencode({"q": q, "db": db, "epoch": "ms"}).encode()
+    req = urllib.request.Request(f"{url}/query", data=body, method="POST")
+    req.add_header("Content-Type", "application/x-www-form-urlencoded")
+    req.add_header(ds["jsonData"]["httpHeaderName1"], header.replace("${INFLUXDB_TOKEN}", ""))
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        res = json.loads(resp.read())
+    result = res["results"][0]
     assert "error" not in result, f"{q}\n-> {result['error']}"
     return list(result.get("series", []))
 

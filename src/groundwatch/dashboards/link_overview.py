@@ -24,12 +24,14 @@ LINK_STATES: dict[int, tuple[str, str | None]] = {
     3: ("TRACKING", p.GREEN),
 }
 LINK_TAGS = ("spacecraft", "station")
+# link and link_state carry source too: a replay writes its own link accounting and states.
+LINK_FILTER = ("spacecraft", "station", "source")
 LINK_ALIAS = "$tag_spacecraft @ $tag_station"
 VC_ALIAS = "$tag_spacecraft @ $tag_station vc$tag_vcid"
 
 
 def link_state_stat(width: int = 6) -> p.stat.Panel:
-    q = p.series_query('last("state")', "link_state", LINK_TAGS, LINK_TAGS)
+    q = p.series_query('last("state")', "link_state", LINK_FILTER, LINK_TAGS)
     return p.stat_panel(
         "Link state",
         [p.target(q, alias=LINK_ALIAS)],
@@ -42,7 +44,7 @@ def link_state_stat(width: int = 6) -> p.stat.Panel:
 
 
 def time_since_frame_stat(width: int = 6) -> p.stat.Panel:
-    q = p.series_query('last("seconds_since_last_frame")', "link_state", LINK_TAGS, LINK_TAGS)
+    q = p.series_query('last("seconds_since_last_frame")', "link_state", LINK_FILTER, LINK_TAGS)
     return p.stat_panel(
         "Time since last frame",
         [p.target(q, alias=LINK_ALIAS)],
@@ -58,7 +60,7 @@ def time_since_frame_stat(width: int = 6) -> p.stat.Panel:
 
 
 def link_state_timeline() -> p.statetimeline.Panel:
-    q = p.series_query('last("state")', "link_state", LINK_TAGS, LINK_TAGS)
+    q = p.series_query('last("state")', "link_state", LINK_FILTER, LINK_TAGS)
     return p.state_timeline_panel(
         "AOS / LOS",
         [p.target(q, alias=LINK_ALIAS)],
@@ -67,14 +69,14 @@ def link_state_timeline() -> p.statetimeline.Panel:
     )
 
 
-def _accounting(title: str, select: str, unit: str, description: str) -> p.timeseries.Panel:
+def accounting_panel(title: str, select: str, unit: str, description: str) -> p.timeseries.Panel:
     """A ``link`` (frame accounting) series per spacecraft x station x virtual channel.
 
     The accounting writes cumulative counters (reset when groundwatch restarts) plus rates;
     counts per interval come from ``non_negative_difference``, which skips the reset.
     """
     tags = (*LINK_TAGS, "vcid")
-    q = p.series_query(select, "link", (*LINK_TAGS, "source"), tags)
+    q = p.series_query(select, "link", LINK_FILTER, tags)
     alias = f"$col {VC_ALIAS}" if "," in select else VC_ALIAS  # several columns: name each
     return p.timeseries_panel(
         title, [p.target(q, alias=alias)], unit=unit, description=description, width=8
@@ -113,7 +115,7 @@ def link_variables() -> list[dash.QueryVariable]:
     return [
         p.tag_variable("spacecraft", '"link_state"'),
         p.tag_variable("station", '"link_state"'),
-        p.tag_variable("source", "/^(link|events)$/"),
+        p.tag_variable("source", "/^(link_state|events)$/"),
     ]
 
 
@@ -135,7 +137,7 @@ def build() -> dash.Dashboard:
         .with_panel(link_state_timeline())
         .with_row(dash.Row("Frame accounting"))
         .with_panel(
-            _accounting(
+            accounting_panel(
                 "Frames/s",
                 'mean("frames_per_s")',
                 "short",
@@ -143,7 +145,7 @@ def build() -> dash.Dashboard:
             )
         )
         .with_panel(
-            _accounting(
+            accounting_panel(
                 "CRC failures",
                 'non_negative_difference(last("crc_failures")) AS "crc_failures"',
                 "short",
@@ -151,7 +153,7 @@ def build() -> dash.Dashboard:
             )
         )
         .with_panel(
-            _accounting(
+            accounting_panel(
                 "Frame-count gaps",
                 'non_negative_difference(last("frame_gaps")) AS "gaps", '
                 'non_negative_difference(last("frames_missing")) AS "frames_missing"',
@@ -160,7 +162,7 @@ def build() -> dash.Dashboard:
             )
         )
         .with_panel(
-            _accounting(
+            accounting_panel(
                 "Rejected/s",
                 'mean("rejected_per_s")',
                 "short",

@@ -42,8 +42,14 @@ def build(
         .tooltip(model.DashboardCursorSync.CROSSHAIR)
         .variables(list(spacecraft.variables(dictionary, source_default=source)))
         .annotations(list(spacecraft.p.standard_annotations()))
-        .with_row(dash.Row("Events of this pass"))
-        .with_panel(link_overview.events_table(height=6))
+        .with_row(dash.Row("Link during this pass"))
+        .with_panel(link_overview.link_state_timeline())
+        .with_panel(
+            link_overview.accounting_panel(
+                "Frames/s", 'mean("frames_per_s")', "short", "Frames received per second."
+            ).span(12)
+        )
+        .with_panel(link_overview.events_table(height=8).span(12))
     )
     return spacecraft.add_parameter_rows(d, dictionary)
 
