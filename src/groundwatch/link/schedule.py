@@ -13,7 +13,8 @@ YAML::
     spacecraft,station,start,end
     lander,gs1,2025-01-01T10:00:00Z,2025-01-01T10:12:00Z
 
-TLE/SGP4-computed contacts are not implemented: give the plan as a file.
+Earth orbiters: contacts can instead be computed from a TLE and station locations (a
+``stations:`` and an ``orbits:`` section, see ``groundwatch.link.passes``).
 """
 
 from __future__ import annotations
@@ -89,13 +90,29 @@ class Schedule:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise ScheduleError(file, f"not valid YAML: {exc}") from exc
+        computed: list[Contact] = []
         if isinstance(data, dict):
+            if data.get("orbits"):
+                computed = cls._orbits(data, file)
             data = data.get("contacts")
         if data is None:
             data = []
         if not isinstance(data, list):
             raise ScheduleError(file, "expected a list of contacts (or a 'contacts:' list)")
-        return cls(cls._rows(data, file))
+        return cls(cls._rows(data, file) + computed)
+
+    @staticmethod
+    def _orbits(data: dict[str, Any], file: str) -> list[Contact]:
+        # Imported here: only files with TLEs need sgp4.
+        from groundwatch.link.passes import contacts_from_orbits
+
+        stations = data.get("stations")
+        if not isinstance(stations, dict) or not stations:
+            raise ScheduleError(file, "'orbits:' needs a 'stations:' mapping with locations")
+        try:
+            return contacts_from_orbits(stations, data["orbits"], parse_time)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ScheduleError(file, f"orbits: {exc}") from exc
 
     @classmethod
     def from_csv(cls, text: str, file: str = "<schedule>") -> Schedule:
