@@ -67,7 +67,13 @@ async def run_simulation(
         packets_per_frame=packets_per_frame,
         coast_warp=coast_warp,
     )
-    framer = SimFramer(dictionary, spacecraft=spacecraft, start_ns=start_ns, seed=seed)
+    framer = SimFramer(
+        dictionary,
+        spacecraft=spacecraft,
+        start_ns=start_ns,
+        seed=seed,
+        decode_values=settings.record is not None,
+    )
     publisher = SimPublisher(sc, framer, settings)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

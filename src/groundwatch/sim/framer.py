@@ -100,12 +100,15 @@ class SimFramer:
         seed: int = 0,
         flush_each_tick: bool = True,
         ax25_destination: str = "CQ",
+        decode_values: bool = True,
     ) -> None:
         self.dictionary = dictionary
         self.framing = dictionary.framing
         self.spacecraft = pick_spacecraft(dictionary, spacecraft)
         self.start_ns = time.time_ns() if start_ns is None else start_ns
         self.flush_each_tick = flush_each_tick
+        # False skips the decode that fills SimPacket.values/raw (not needed without a record)
+        self.decode_values = decode_values
         self.ax25_destination = ax25_destination
         self.rng = random.Random(seed * 65_537 + 11)
         self._seq: dict[int, int] = {}
@@ -125,7 +128,7 @@ class SimFramer:
         """(octets on the link, what they decode to) for one packet."""
         layout = pv.layout
         data_field = with_selector(layout, layout.build(pv.eng, obt_ns))
-        params, obt = layout.decode(data_field)
+        params, obt = layout.decode(data_field) if self.decode_values else ({}, obt_ns)
         sim = SimPacket(
             name=layout.name,
             apid=layout.apid,

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +38,7 @@ from groundwatch.sim.scenario import Scenario
 
 DEFAULT_TOPIC = "gs/{station}/frames"
 STATUS_TOPIC = "gs/{station}/status"
+PUBLISH_WINDOW = 100  # publishes awaiting their acknowledgement (mosquitto's inflight limit)
 
 
 class OutputFormat(StrEnum):
@@ -132,6 +134,7 @@ class SimPublisher:
         self.counters = Counters()
         self.summary = PublishSummary(per_station={s: 0 for s in settings.stations})
         self._stop = asyncio.Event()
+        self._inflight: deque[asyncio.Task[None]] = deque()
 
     async def stop(self) -> None:
         self._stop.set()
@@ -154,7 +157,10 @@ class SimPublisher:
                 if s.heartbeat:
                     beats = asyncio.create_task(self._heartbeats(client))
                 try:
-                    await self._frames(client, record, output)
+                    try:
+                        await self._frames(client, record, output)
+                    finally:
+                        await self._drain()
                     if beats is not None and s.linger > 0:
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._stop.wait(), s.linger)
@@ -217,15 +223,32 @@ class SimPublisher:
             publish_ns = None
             if frame.sent and client is not None:
                 publish_ns = time.time_ns()
-                try:
-                    await client.publish(topic, frame.data, qos=s.qos)
-                except aiomqtt.MqttError:
-                    self.counters.errors += 1
-                    raise
-                self.counters.sent += 1
+                await self._publish(client, topic, frame.data)
                 summary.per_station[station] += 1
             if record is not None:
                 record.write(record_lines(frame, station, topic, publish_ns))
+
+    async def _publish(self, client: aiomqtt.Client, topic: str, data: bytes) -> None:
+        """Start a publish without waiting for its acknowledgement, keeping at most
+        ``PUBLISH_WINDOW`` in flight: waiting for each PUBACK in turn would cap the rate at
+        one round trip per frame. Tasks start in creation order, so messages keep theirs."""
+        while len(self._inflight) >= PUBLISH_WINDOW:
+            await self._settle(self._inflight.popleft())
+        self._inflight.append(
+            asyncio.create_task(client.publish(topic, data, qos=self.settings.qos))
+        )
+
+    async def _settle(self, task: asyncio.Task[None]) -> None:
+        try:
+            await task
+        except aiomqtt.MqttError:
+            self.counters.errors += 1
+            raise
+        self.counters.sent += 1
+
+    async def _drain(self) -> None:
+        while self._inflight:
+            await self._settle(self._inflight.popleft())
 
     def _write_output(self, output: IO[Any], data: bytes) -> None:
         fmt = self.settings.output_format

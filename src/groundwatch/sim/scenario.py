@@ -15,6 +15,7 @@ and decoding through the layout, since a dictionary does not publish its raw ran
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import re
@@ -252,6 +253,7 @@ class GenericScenario:
         return Tick(self.t, packets)
 
 
+@functools.cache
 def hash_name(name: str) -> int:
     """A stable small hash (``hash()`` of a str changes between interpreter runs)."""
     return sum((i + 1) * ord(c) for i, c in enumerate(name)) % 97
