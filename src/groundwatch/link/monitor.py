@@ -278,6 +278,22 @@ class LinkMonitor(LinkCore):
             out.append(Point(STATE_MEASUREMENT, tags, fields, now_ns))
         return out
 
+    def _planned(self, spacecraft: str) -> list[dict[str, Any]]:
+        """Planned contacts now on or next for a spacecraft (at most one per station)."""
+        if self.schedule is None:
+            return []
+        out: dict[str, dict[str, Any]] = {}
+        for c in self.schedule.for_spacecraft(spacecraft):
+            if c.end_ns <= self._now_ns or c.station in out:
+                continue
+            out[c.station] = {
+                "station": c.station,
+                "start": iso(c.start_ns),
+                "end": iso(c.end_ns),
+                "now": c.start_ns <= self._now_ns,
+            }
+        return list(out.values())
+
     def snapshot(self) -> dict[str, Any]:
         """Current state per link, spacecraft and station (console, retained MQTT state)."""
         links = []
@@ -304,6 +320,7 @@ class LinkMonitor(LinkCore):
                 "last_station": c.last_station,
                 "last_values": dict(c.last_values),
                 "stale": sorted(c.stale.stale),
+                "planned": self._planned(name),
             }
             for name, c in sorted(self._crafts.items())
         }

@@ -281,8 +281,13 @@ def test_late_aos_then_recovery() -> None:
 def test_no_late_aos_when_on_time() -> None:
     m = scheduled()
     m.tick(T0 - 60 * S)
+    assert m.snapshot()["spacecraft"] == {}  # nothing heard yet
     ev = feed(m, T0 + 5 * S, T0 + 60 * S, step=S)
     assert types(ev) == [EventType.AOS]
+    assert m.snapshot()["spacecraft"]["lander"]["planned"] == [
+        {"station": "gs1", "start": "2023-11-14T22:13:20.000Z",
+         "end": "2023-11-14T22:23:20.000Z", "now": True}
+    ]  # fmt: skip
 
 
 def test_stale_key_parameter_and_fresh() -> None:
