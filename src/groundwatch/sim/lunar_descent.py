@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
 MU_MOON = 4.9048695e12  # m^3/s^2
@@ -370,6 +370,3 @@ class LunarDescent:
             propellant_out=s.propellant_out_t is not None,
             nav_mode="inertial" if not s.rangefinder_ok else ("terrain" if valid else "tracking"),
         )
-
-    def copy_plan(self, **changes: float) -> DescentPlan:
-        return replace(self.plan, **changes)
