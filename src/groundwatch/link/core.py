@@ -12,7 +12,7 @@ from typing import Any
 
 from groundwatch.config import LinkConfig
 from groundwatch.decoders.api import Limits
-from groundwatch.link.events import format_values, iso, make_event
+from groundwatch.link.events import LosReport, iso, los_event, make_event
 from groundwatch.link.limits import LimitChecker, StaleTracker
 from groundwatch.link.quality import LinkQuality
 from groundwatch.link.schedule import LosKind, Schedule
@@ -387,52 +387,17 @@ class LinkCore:
         kind, contact = (LosKind.UNPLANNED, None)
         if self.schedule is not None:
             kind, contact = self.schedule.classify_los(sc, t, self.margin_ns)
-        type_, sev, how = {
-            LosKind.UNEXPECTED: (
-                EventType.UNEXPECTED_LOS,
-                Severity.CRITICAL,
-                "inside a planned contact",
-            ),
-            LosKind.EXPECTED: (
-                EventType.EXPECTED_LOS,
-                Severity.INFO,
-                "at the planned end of contact",
-            ),
-            LosKind.UNPLANNED: (
-                EventType.LOS,
-                Severity.WARNING,
-                "no contact planned" if self.schedule else "no schedule",
-            ),
-        }[kind]
         stations = {
             k.station: tr.frames_in_pass
             for k, tr in self._links.items()
             if k.spacecraft == sc and k.vcid is None and tr.last_good_ns is not None
         }
-        last_good = t - self.threshold_ns(sc)
-        details: dict[str, Any] = {
-            "last_good_time": iso(last_good),
-            "last_good_ns": last_good,
-            "threshold_s": self.threshold_ns(sc) / S,
-            "frames_in_pass": craft.frames_in_pass,
-            "station_frames": stations,
-            "last_values": dict(craft.last_values),
-            "los_kind": kind.value,
-        }
-        if contact is not None:
-            details["contact"] = {
-                "station": contact.station,
-                "start": iso(contact.start_ns),
-                "end": iso(contact.end_ns),
-            }
-        text = (
-            f"{sc}: no valid frame from any station for {self.threshold_ns(sc) / S:g} s ({how}); "
-            f"last good frame {iso(last_good)} via {sk.station}; {craft.frames_in_pass} frames "
-            f"this pass; last values: {format_values(craft.last_values)}"
-        )
-        ev = self._ev(
-            type_, sev, t, sc, sk.station, f"{type_.value} {sc}", text, f"LOS/{sc}", details=details
-        )
+        ev = los_event(
+            LosReport(sc, sk.station, t, self._links[sk].last_good_ns or t, self.threshold_ns(sc),
+                      kind, contact, self.schedule is not None, craft.frames_in_pass, stations,
+                      dict(craft.last_values)),
+            self.source,
+        )  # fmt: skip
         craft.in_contact = False
         craft.frames_in_pass = 0
         craft.stale.contact_since = None

@@ -14,10 +14,14 @@ replayed raises events with the same ids. Conditions:
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from groundwatch.link.schedule import Contact, LosKind
 from groundwatch.model import Event, EventType, Severity
+
+S = 1_000_000_000
 
 
 def event_id(condition: str, type_: EventType, time_ns: int) -> str:
@@ -67,3 +71,54 @@ def format_values(values: dict[str, Any], limit: int = 8) -> str:
     for name, v in list(values.items())[:limit]:
         parts.append(f"{name}={v:.6g}" if isinstance(v, float) else f"{name}={v}")
     return ", ".join(parts) if parts else "none"
+
+
+@dataclass(slots=True)
+class LosReport:
+    """What a spacecraft LOS event says."""
+
+    spacecraft: str
+    station: str  # the last station that heard it
+    time_ns: int  # last good frame (or ground path back) + threshold
+    last_good_ns: int
+    threshold_ns: int
+    kind: LosKind
+    contact: Contact | None
+    scheduled: bool  # a contact plan exists at all
+    frames_in_pass: int
+    station_frames: dict[str, int]
+    last_values: dict[str, Any]
+
+
+_LOS_KINDS = {
+    LosKind.UNEXPECTED: (EventType.UNEXPECTED_LOS, Severity.CRITICAL, "inside a planned contact"),
+    LosKind.EXPECTED: (EventType.EXPECTED_LOS, Severity.INFO, "at the planned end of contact"),
+    LosKind.UNPLANNED: (EventType.LOS, Severity.WARNING, "no contact planned"),
+}
+
+
+def los_event(r: LosReport, source: str) -> Event:
+    type_, sev, how = _LOS_KINDS[r.kind]
+    if not r.scheduled:
+        how = "no schedule"
+    details: dict[str, Any] = {
+        "last_good_time": iso(r.last_good_ns),
+        "last_good_ns": r.last_good_ns,
+        "threshold_s": r.threshold_ns / S,
+        "frames_in_pass": r.frames_in_pass,
+        "station_frames": r.station_frames,
+        "last_values": r.last_values,
+        "los_kind": r.kind.value,
+    }
+    if r.contact is not None:
+        c = r.contact
+        details["contact"] = {"station": c.station, "start": iso(c.start_ns), "end": iso(c.end_ns)}
+    sc = r.spacecraft
+    text = (
+        f"{sc}: no valid frame from any station for {r.threshold_ns / S:g} s ({how}); "
+        f"last good frame {iso(r.last_good_ns)} via {r.station}; {r.frames_in_pass} frames "
+        f"this pass; last values: {format_values(r.last_values)}"
+    )
+    title = f"{type_.value} {sc}"
+    return make_event(type_, sev, r.time_ns, sc, r.station, title, text, f"LOS/{sc}", source,
+                      details=details)  # fmt: skip

@@ -212,6 +212,7 @@ def test_station_dies_alone_gives_ground_down_not_los() -> None:
         ev += m.observe_heartbeat("gs1", b"{}", back + k * S)
         ev += m.tick(back + k * S)
     assert [(e.type, e.time_ns) for e in ev[1:]] == [(EventType.LOS, back + 5 * S)]
+    assert ev[1].details["last_good_ns"] == T0 + 2900 * MS  # the real last frame
 
 
 def test_broker_down_suppresses_los() -> None:
