@@ -19,7 +19,14 @@ import yaml
 from construct import Construct
 from pydantic import ValidationError
 
-from groundwatch.decoders.api import DictionaryError, FramingDef, Limits, SpacecraftDef
+from groundwatch.decoders.api import (
+    DictionaryError,
+    FramingDef,
+    Limits,
+    PacketLayout,
+    ParameterInfo,
+    SpacecraftDef,
+)
 from groundwatch.decoders.calibration import (
     Calibration,
     CalibrationError,
@@ -70,16 +77,18 @@ class MissionDictionary:
         self.source = source
         self.mission = mission
         self.framing = framing
-        self.spacecraft = list(spacecraft)
-        self.packets = list(packets)
+        self.spacecraft: Sequence[SpacecraftDef] = list(spacecraft)
+        # Typed as the protocol says; ``packet(name)`` gives the CompiledLayout itself.
+        self.packets: Sequence[PacketLayout] = list(packets)
         self._by_apid: dict[int, list[CompiledLayout]] = {}
-        for packet in self.packets:
+        for packet in packets:
             if packet.apid is not None:
                 self._by_apid.setdefault(packet.apid, []).append(packet)
         # Packets with a selector are tried first; the one without is the fallback.
         for candidates in self._by_apid.values():
             candidates.sort(key=lambda p: p.selector is None)
-        self._by_name = {p.name: p for p in self.packets}
+        self._by_name = {p.name: p for p in packets}
+        self._layouts = list(packets)
 
     def __repr__(self) -> str:
         return f"MissionDictionary({self.mission!r}, {len(self.packets)} packets)"
@@ -104,7 +113,7 @@ class MissionDictionary:
 
     def packet_for_ax25(self, header: Ax25Header, info: bytes) -> CompiledLayout | None:
         fallback = None
-        for packet in self.packets:
+        for packet in self._layouts:
             if packet.ax25_pid is None and packet.ax25_callsign is None:
                 continue
             if packet.ax25_pid is not None and packet.ax25_pid != header.pid:
@@ -118,8 +127,8 @@ class MissionDictionary:
                 return packet
         return fallback
 
-    def parameters(self) -> list[Any]:
-        return [info for packet in self.packets for info in packet.parameters]
+    def parameters(self) -> list[ParameterInfo]:
+        return [info for packet in self._layouts for info in packet.parameters]
 
 
 def load_dictionary(path: Path | str) -> MissionDictionary:

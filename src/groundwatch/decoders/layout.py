@@ -141,10 +141,10 @@ class CompiledLayout:
             for n, m in self._meta.items()
             if m.enum is not None
         }
-        self.parameters: list[ParameterInfo] = [
+        parameters: list[ParameterInfo] = [
             self._info(f, self._meta[f.name]) for f, _ in self._fields if _is_public(f.name)
         ]
-        self.parameters += [
+        parameters += [
             ParameterInfo(
                 d.name,
                 name,
@@ -157,6 +157,7 @@ class CompiledLayout:
             )
             for d in self.derived
         ]
+        self.parameters: Sequence[ParameterInfo] = parameters
         self._plan = [
             self._plan_entry(i, f) for i, (f, _) in enumerate(self._fields) if _is_public(f.name)
         ]
