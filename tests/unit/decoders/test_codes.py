@@ -43,7 +43,7 @@ def test_crc16_check_value() -> None:
 
 
 def test_cuc_known_answer() -> None:
-    data = bytes.fromhex("4EFFA200" "8000")  # 4 coarse, 2 fine: Y2K + 0.5 s
+    data = bytes.fromhex("4EFFA2008000")  # 4 coarse, 2 fine: Y2K + 0.5 s
     assert decode_cuc(data, 4, 2, CCSDS_EPOCH_NS) == (Y2K_NS + NS // 2, 6)
     assert encode_cuc(Y2K_NS + NS // 2, 4, 2, CCSDS_EPOCH_NS) == data
     # P-field 0x2E: no extension, code 010 (agency epoch), 4 coarse (11), 2 fine (10).
@@ -59,11 +59,11 @@ def test_cuc_known_answer() -> None:
 def test_cds_known_answer() -> None:
     # 2000-01-01T12:00:00.001: day 15340 = 0x3BEC, ms of day 43,200,001 = 0x02932E01.
     t = Y2K_NS + 43_200_001 * 1_000_000
-    data = bytes.fromhex("3BEC" "02932E01")
+    data = bytes.fromhex("3BEC02932E01")
     assert decode_cds(data) == (t, 6)
     assert encode_cds(t) == data
     # 24-bit days and 16-bit microseconds (+ 7 us); P-field 0b0100_0101.
-    data_us = bytes.fromhex("003BEC" "02932E01" "0007")
+    data_us = bytes.fromhex("003BEC02932E010007")
     assert decode_cds(data_us, 3, 2) == (t + 7_000, 9)
     assert decode_cds(bytes([0b0100_0101]) + data_us, p_field=True) == (t + 7_000, 10)
     assert encode_cds(t + 7_000, 3, 2, p_field=True) == bytes([0b0100_0101]) + data_us

@@ -3,6 +3,7 @@ frames and idle packets (hypothesis round trips through TmFramePacker and FrameD
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from dataclasses import dataclass
 
@@ -35,8 +36,9 @@ def downlinks(draw: st.DrawFn) -> tuple[FramingDef, list[bytes], list[Sent]]:
     framing = FramingDef(
         frame_length=draw(st.integers(24, 160)), fecf=draw(st.booleans()), ocf=draw(st.booleans())
     )
-    packer = TmFramePacker(draw(st.integers(0, 1023)), draw(st.integers(0, 7)), framing,
-                           vcfc=draw(st.integers(0, 255)))
+    packer = TmFramePacker(
+        draw(st.integers(0, 1023)), draw(st.integers(0, 7)), framing, vcfc=draw(st.integers(0, 255))
+    )
     size = packer.data_field_length
     frames: list[bytes] = []
     sent: list[Sent] = []
@@ -59,8 +61,9 @@ def downlinks(draw: st.DrawFn) -> tuple[FramingDef, list[bytes], list[Sent]]:
             # Up to 5 frames long; some packets skip sequence counts (a gap at the source).
             length = draw(st.integers(1, 4 * size - 7))
             seq[apid] += draw(st.sampled_from([1, 1, 1, 2]))
-            wire = build_space_packet(apid, seq[apid], draw(st.binary(min_size=length,
-                                                                       max_size=length)))
+            wire = build_space_packet(
+                apid, seq[apid], draw(st.binary(min_size=length, max_size=length))
+            )
             batch.append(wire)
             sent.append(Sent(wire, place(len(wire))))
         new = packer.frames_for(batch)
@@ -78,9 +81,9 @@ def downlinks(draw: st.DrawFn) -> tuple[FramingDef, list[bytes], list[Sent]]:
     return framing, frames, sent
 
 
-def _decode(framing: FramingDef, frames: list[bytes], keep: set[int]) -> tuple[
-    FrameDecoder, list[bytes], Counter[str], int
-]:
+def _decode(
+    framing: FramingDef, frames: list[bytes], keep: set[int]
+) -> tuple[FrameDecoder, list[bytes], Counter[str], int]:
     decoder = FrameDecoder(None, framing)
     got: list[bytes] = []
     reasons: Counter[str] = Counter()
@@ -125,7 +128,7 @@ def test_lost_frames_drop_only_the_packets_they_carried(
     # received), or else when frame b begins with the tail of a packet begun before it.
     received = sorted(keep)
     expected = 0
-    for a, b in zip(received, received[1:], strict=False):
+    for a, b in itertools.pairwise(received):
         if b - a > 1:
             hole = set(range(a + 1, b))
             held = any(
@@ -134,9 +137,10 @@ def test_lost_frames_drop_only_the_packets_they_carried(
             )
             tail = any(b in s.frames and min(s.frames) < b for s in sent)
             expected += held or tail
-    assert reasons == (Counter({RejectReason.LOST_CONTINUATION.value: expected})
-                       if expected else Counter())
-    gaps = sum(b - a - 1 for a, b in zip(received, received[1:], strict=False))
+    assert reasons == (
+        Counter({RejectReason.LOST_CONTINUATION.value: expected}) if expected else Counter()
+    )
+    gaps = sum(b - a - 1 for a, b in itertools.pairwise(received))
     assert decoder.counters.extra.get("vc_gap_frames", 0) == gaps
 
 
@@ -156,8 +160,10 @@ def test_idle_frame_inside_a_packet_drops_it() -> None:
 def test_sequence_count_gaps_per_apid() -> None:
     framing = FramingDef(frame_length=64)
     packer = TmFramePacker(7, 0, framing)
-    packets = [build_space_packet(a, s, b"x") for a, s in
-               [(1, 16382), (2, 0), (1, 16383), (1, 1), (2, 5), (1, 2)]]
+    packets = [
+        build_space_packet(a, s, b"x")
+        for a, s in [(1, 16382), (2, 0), (1, 16383), (1, 1), (2, 5), (1, 2)]
+    ]
     decoder, got, _, _ = _decode(framing, packer.frames_for(packets), {0, 1, 2})
     assert got == packets
     # apid 1: 16383 -> 1 skips 0 (wrap); apid 2: 0 -> 5 skips 4.
