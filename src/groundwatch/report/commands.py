@@ -1,0 +1,78 @@
+"""``groundwatch report``: the pass report of a session or a time range."""
+
+from __future__ import annotations
+
+import urllib.error
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from groundwatch.console.state import key_parameters_of, parse_time
+from groundwatch.decoders.api import DictionaryError
+from groundwatch.report.html import write_report
+from groundwatch.report.query import InfluxQuery, PassQuery, session_source
+from groundwatch.report.summary import summary_lines
+
+
+def _time(value: str | None, option: str, err: Console) -> int | None:
+    if value is None:
+        return None
+    t = parse_time(value)
+    if t is None:
+        err.print(f"[red]error[/red] {option}: not an ISO-8601 time: {value!r}", highlight=False)
+        raise typer.Exit(2)
+    return t
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("report")
+    def report(
+        dictionary: Annotated[Path, typer.Option("--dictionary", help="mission dictionary")],
+        out: Annotated[Path, typer.Option("--out", help="output directory")],
+        session: Annotated[
+            str | None, typer.Option("--session", help="'live' or a replay session name")
+        ] = None,
+        start: Annotated[
+            str | None, typer.Option("--from", help="start (ISO-8601, e.g. 2025-01-01T10:00Z)")
+        ] = None,
+        end: Annotated[str | None, typer.Option("--to", help="end (ISO-8601)")] = None,
+        influx: Annotated[str, typer.Option("--influx", help="InfluxDB URL (v1 HTTP API)")] = (
+            "http://127.0.0.1:8086"
+        ),
+        database: Annotated[str, typer.Option("--database")] = "groundwatch",
+        spacecraft: Annotated[
+            str | None, typer.Option("--spacecraft", help="default: the first one found")
+        ] = None,
+    ) -> None:
+        """Pass report: HTML with embedded plots, the PNGs, and summary.json in --out."""
+        err = Console(stderr=True)
+        if session is None and start is None and end is None:
+            err.print("[red]error[/red] give --session or --from/--to", highlight=False)
+            raise typer.Exit(2)
+        from groundwatch.decoders.dictionary import load_dictionary
+
+        try:
+            dic = load_dictionary(dictionary)
+        except (OSError, DictionaryError) as exc:
+            err.print(f"[red]error[/red] --dictionary {dictionary}: {exc}", highlight=False)
+            raise typer.Exit(2) from exc
+        query = PassQuery(
+            InfluxQuery(influx, database),
+            session_source(session),
+            spacecraft,
+            _time(start, "--from", err),
+            _time(end, "--to", err),
+        )
+        try:
+            files = write_report(query, key_parameters_of(dic.parameters()), out)
+        except LookupError as exc:
+            err.print(f"[red]error[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from exc
+        except (urllib.error.URLError, OSError, RuntimeError) as exc:
+            err.print(f"[red]error[/red] InfluxDB {influx}: {exc}", highlight=False)
+            raise typer.Exit(1) from exc
+        for line in summary_lines(files.facts):
+            typer.echo(line)
+        typer.echo(f"report: {files.html}")
