@@ -25,6 +25,7 @@ from typing import Any
 from groundwatch.clock import Clock, ReplayClock, WallClock
 from groundwatch.ingest.base import IngestItem
 from groundwatch.model import (
+    DecodeResult,
     Event,
     GroundPathChange,
     LinkKey,
@@ -100,6 +101,7 @@ class Pipeline:
         accounting_interval_s: float = 1.0,
         deadlines: StageDeadlines | None = None,
         event_listeners: Iterable[Callable[[Event], None]] = (),
+        result_listeners: Iterable[Callable[[DecodeResult], None]] = (),
     ) -> None:
         self.sources = sources
         self.decoder = decoder
@@ -120,6 +122,7 @@ class Pipeline:
         self.stats = PipelineStats()
         self._next_accounting: int | None = None
         self._listeners = list(event_listeners)
+        self._result_listeners = list(result_listeners)  # e.g. the demo's live console
         self._ratelog = RateLimitedLog()
         self.started = asyncio.Event()
 
@@ -185,6 +188,8 @@ class Pipeline:
             if not recovered:
                 self._dispatch(self.monitor.observe_result(result, now))
             points = self.to_points(result)
+            for listen in self._result_listeners:
+                listen(result)
             self.stats.packets += len(result.packets)
             for r in result.rejections:
                 reason = r.reason.value if isinstance(r.reason, RejectReason) else str(r.reason)

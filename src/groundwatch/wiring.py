@@ -78,6 +78,7 @@ def build_pipeline(
     page_replays: bool = False,
     archive_enabled: bool | None = None,
     event_listeners: Iterable[Callable[[Event], None]] = (),
+    result_listeners: Iterable[Callable[[DecodeResult], None]] = (),
     dictionary: TelemetryDictionary | None = None,
 ) -> Pipeline:
     """Every part validated and constructed; connections open in ``Pipeline.run``."""
@@ -141,4 +142,5 @@ def build_pipeline(
         tick_s=settings.link.tick,
         accounting_interval_s=settings.link.accounting_interval,
         event_listeners=event_listeners,
+        result_listeners=result_listeners,
     )
