@@ -92,35 +92,94 @@ def format_field_value(value: FieldValue) -> str | None:
     return None
 
 
+class LineEncoder:
+    """Encodes points; caches the escaped text of names, which repeat on every point.
+
+    The caches are bounded (cleared past ``max_cached`` entries) so that a stream of
+    ever-new tag values cannot grow memory without limit.
+    """
+
+    def __init__(self, stats: EncodeStats | None = None, max_cached: int = 100_000) -> None:
+        self.stats = stats if stats is not None else EncodeStats()
+        self.max_cached = max_cached
+        self._keys: dict[str, str] = {}
+        self._measurements: dict[str, str] = {}
+        self._tagsets: dict[tuple[tuple[str, str], ...], str] = {}
+        self._fieldsets: dict[tuple[str, ...], list[str]] = {}
+
+    def _key(self, name: str) -> str:
+        text = self._keys.get(name)
+        if text is None:
+            if len(self._keys) >= self.max_cached:
+                self._keys.clear()
+            text = self._keys[name] = escape_key(name)
+        return text
+
+    def _series(self, point: Point) -> str:
+        tags = tuple(point.tags.items())
+        key = (("", point.measurement), *tags)
+        text = self._tagsets.get(key)
+        if text is None:
+            if len(self._tagsets) >= self.max_cached:
+                self._tagsets.clear()
+            # Tags sorted by key: InfluxDB's recommended order.
+            text = escape_measurement(point.measurement) + "".join(
+                f",{escape_key(k)}={escape_key(v)}" for k, v in sorted(tags) if v != ""
+            )
+            self._tagsets[key] = text
+        return text
+
+    def _field_keys(self, names: tuple[str, ...]) -> list[str]:
+        keys = self._fieldsets.get(names)
+        if keys is None:
+            if len(self._fieldsets) >= self.max_cached:
+                self._fieldsets.clear()
+            keys = self._fieldsets[names] = [self._key(n) + "=" for n in names]
+        return keys
+
+    def encode(self, point: Point) -> bytes | None:
+        """One line (without the trailing newline), or None when no field is representable."""
+        values = point.fields
+        keys = self._field_keys(tuple(values))
+        fields: list[str] = []
+        append = fields.append
+        for key, value in zip(keys, values.values(), strict=True):
+            kind = type(value)
+            # Fast paths for the exact common types; format_field_value handles the rest.
+            if kind is float:
+                text = float.__repr__(value)
+                if "n" not in text:  # "nan", "inf", "-inf": the only reprs with an "n"
+                    append(key + text)
+                    continue
+            elif kind is int and INT64_MIN <= value <= INT64_MAX:  # type: ignore[operator]
+                append(f"{key}{value}i")
+                continue
+            text = format_field_value(value)  # type: ignore[assignment]
+            if text is None:
+                self.stats.fields_dropped += 1
+                continue
+            append(key + text)
+        if not fields:
+            self.stats.points_dropped += 1
+            return None
+        return f"{self._series(point)} {','.join(fields)} {point.time_ns}".encode()
+
+    def encode_lines(self, points: Iterable[Point]) -> list[bytes]:
+        out: list[bytes] = []
+        for p in points:
+            line = self.encode(p)
+            if line is not None:
+                out.append(line)
+        return out
+
+
 def encode_point(point: Point, stats: EncodeStats | None = None) -> bytes | None:
     """One line (without the trailing newline), or None when no field is representable."""
-    fields: list[str] = []
-    for key, value in point.fields.items():
-        text = format_field_value(value)
-        if text is None:
-            if stats is not None:
-                stats.fields_dropped += 1
-            continue
-        fields.append(f"{escape_key(key)}={text}")
-    if not fields:
-        if stats is not None:
-            stats.points_dropped += 1
-        return None
-    # Tags sorted by key: InfluxDB's recommended order, and series keys compare equal.
-    tags = "".join(
-        f",{escape_key(k)}={escape_key(v)}" for k, v in sorted(point.tags.items()) if v != ""
-    )
-    line = f"{escape_measurement(point.measurement)}{tags} {','.join(fields)} {point.time_ns}"
-    return line.encode("utf-8")
+    return LineEncoder(stats).encode(point)
 
 
 def encode_lines(points: Iterable[Point], stats: EncodeStats | None = None) -> list[bytes]:
-    out: list[bytes] = []
-    for p in points:
-        line = encode_point(p, stats)
-        if line is not None:
-            out.append(line)
-    return out
+    return LineEncoder(stats).encode_lines(points)
 
 
 def encode_points(points: list[Point], stats: EncodeStats | None = None) -> bytes:

@@ -5,7 +5,7 @@ Buffering, batching, retries, spooling and dead-lettering live here; writers onl
 Flow: ``put()`` encodes points to line protocol at once (the queue holds bytes, not
 objects) into a bounded buffer of ``queue_size`` lines. A flusher cuts batches of
 ``batch_size`` lines, or whatever is there every ``flush_interval``. While InfluxDB answers,
-a batch goes to the live writer (one in flight, one waiting); when InfluxDB is down, slow
+a batch goes to the live writers (two in flight, one waiting); when InfluxDB is down, slow
 (the live slot stays busy past ``handoff_s``, or a ``put()`` is waiting for room) or
 answers 429/5xx, the batch goes to the disk spool instead of piling up in memory. A
 drainer sends the spool oldest-first with
@@ -46,7 +46,7 @@ from groundwatch.model import Event, EventType, Point, Severity
 from groundwatch.parts import Counters
 from groundwatch.store.deadletter import DeadLetterFile, refused_lines
 from groundwatch.store.detect import DetectFailed, writer_for
-from groundwatch.store.lineprotocol import EncodeStats, encode_lines
+from groundwatch.store.lineprotocol import EncodeStats, LineEncoder
 from groundwatch.store.spool import Spool, unpack_lines
 from groundwatch.store.writer import TOO_LARGE, WriteFailed, Writer, WriteResult
 
@@ -89,6 +89,7 @@ class StoreSink:
         self.handoff_s = handoff_s if handoff_s is not None else cfg.timeout
         self.counters = Counters()
         self.encode_stats = EncodeStats()
+        self.encoder = LineEncoder(self.encode_stats)
         self.spool = Spool(cfg.spool_dir, int(cfg.spool_budget_mb * 1024 * 1024))
         self.dead_letter = DeadLetterFile(cfg.dead_letter)
         self._writer = writer
@@ -102,11 +103,13 @@ class StoreSink:
         self._stalled = False
         self._held: deque[Batch] = deque()  # batches the full spool refused
         self._live: asyncio.Queue[Batch] = asyncio.Queue(maxsize=1)
+        self.live_writers = 2  # batches in flight at once: InfluxDB ingests in parallel
         self._room = asyncio.Event()
         self._kick = asyncio.Event()
         self._pressure = asyncio.Event()  # put() is waiting for room: spool, do not wait
         self._work = asyncio.Event()  # spool or held got something
         self._tasks: list[asyncio.Task[None]] = []
+        self._live_tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._db_up = False
         self._backoff = 0.0
@@ -134,8 +137,11 @@ class StoreSink:
         await self._ensure_writer()
         self._tasks = [
             asyncio.create_task(self._flush_loop(), name="store-flush"),
-            asyncio.create_task(self._live_loop(), name="store-live"),
             asyncio.create_task(self._drain_loop(), name="store-drain"),
+        ]
+        self._live_tasks = [
+            asyncio.create_task(self._live_loop(), name=f"store-live-{i}")
+            for i in range(self.live_writers)
         ]
         if self.spool.records:
             log.info("spool: %d batch(es) left from a previous run", self.spool.records)
@@ -147,12 +153,12 @@ class StoreSink:
             return
         self._closing = True
         self._kick.set()
-        flush, live, drain = self._tasks or (None, None, None)
+        flush, drain = self._tasks or (None, None)
         if flush is not None:
             await flush  # dispatches what is buffered, then returns
-        if live is not None:
-            await self._live.put(Batch([]))  # end marker
-            await live
+        for _ in self._live_tasks:
+            await self._live.put(Batch([]))  # end marker, one per writer
+        await asyncio.gather(*self._live_tasks)
         if drain is not None:
             drain.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -179,7 +185,7 @@ class StoreSink:
         """Accept points (True) or refuse them (False: spool full and buffer full)."""
         if self._closing:
             raise RuntimeError("StoreSink is stopping")
-        lines = encode_lines(points, self.encode_stats)
+        lines = self.encoder.encode_lines(points)
         n = len(lines)
         if n and self._in_memory and self._in_memory + n > self.cfg.queue_size:
             if not await self._wait_for_room(n):
