@@ -194,6 +194,28 @@ def divergence_start(a: Series, b: Series) -> int | None:
     return start
 
 
+def mark_exhaustion(
+    ax: Axes, data: PassData, tx: TimeAxis, p: KeyParameter, t0: int | None
+) -> None:
+    """A consumable with a low limit that runs out (e.g. propellant): say where."""
+    s = data.params.get(p.name)
+    if s is None or not s.values or p.limits is None or p.limits.red_low is None:
+        return
+    empty = 0.01 * max(s.values)
+    for t, v in zip(s.times, s.values, strict=True):
+        if v <= max(empty, 0.0) and (t0 is None or t >= t0):
+            ax.annotate(
+                f"{p.name} exhausted",
+                (tx.one(t), v),
+                xytext=(-140, 40),
+                textcoords="offset points",
+                color="tab:red",
+                fontweight="bold",
+                arrowprops={"arrowstyle": "->", "color": "tab:red"},
+            )
+            return
+
+
 def _draw(
     ax: Axes, data: PassData, tx: TimeAxis, group: list[KeyParameter], t0: int | None = None
 ) -> None:
@@ -203,6 +225,7 @@ def _draw(
         ax.plot(tx([t for t, _ in pairs]), [v for _, v in pairs], lw=1.4, label=p.name)
     if len(group) == 1:
         shade_limits(ax, group[0])
+        mark_exhaustion(ax, data, tx, group[0], t0)
     ax.set_ylabel(group[0].unit or "")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
