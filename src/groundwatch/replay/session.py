@@ -1,0 +1,163 @@
+"""Replay sessions: their names, the archived passes one can replay, deleting a session.
+
+Points and events of a replay carry ``source=replay:<session>``; deleting a session drops
+exactly those series and leaves live data alone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from groundwatch import services
+from groundwatch.config import StoreConfig
+from groundwatch.store.archive_reader import ArchiveReader
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.:-]+")
+
+
+def default_session_name(path: Path, first_ns: int) -> str:
+    """File (or directory) name and the recording's start time: ``pass.hex-20261125T042800Z``."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(first_ns / 1e9))
+    name = path.name or "replay"
+    return _UNSAFE.sub("_", f"{name}-{stamp}")
+
+
+def validate_session_name(name: str) -> None:
+    """A name that is a safe tag value and InfluxQL string (no quotes, no backslashes)."""
+    if not name or _UNSAFE.search(name):
+        raise ValueError(f"session name {name!r}: use letters, digits and _ . : - only")
+
+
+# --- listing archived passes ---------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class PassRow:
+    path: Path
+    link: str
+    spacecraft: str
+    station: str
+    start_ns: int | None
+    end_ns: int | None
+    frames: int
+    gaps: int  # silences longer than the LOS threshold inside the pass
+    los: list[int]  # LOS event times (from InfluxDB events when given, else from the gaps)
+    problems: int  # torn or corrupt records
+
+
+def archived_passes(directory: Path, los_threshold_s: float) -> list[PassRow]:
+    """Every archive file (one link, one pass): frames, silences, derived LOS times.
+
+    Without the events of the live run, a LOS is where the link fell silent for longer than
+    the threshold: each such gap and the end of the pass (last frame + threshold).
+    """
+    threshold = int(los_threshold_s * 1e9)
+    rows = []
+    for path in sorted(Path(directory).glob("*.gwa")):
+        reader = ArchiveReader([path])
+        start = end = None
+        station = ""
+        frames = gaps = 0
+        los: list[int] = []
+        for frame, _pos in reader:
+            frames += 1
+            station = station or frame.station
+            t = frame.ert_ns
+            if end is not None and t - end > threshold:
+                gaps += 1
+                los.append(end + threshold)
+            start = t if start is None else min(start, t)
+            end = t if end is None else max(end, t)
+        if end is not None:
+            los.append(end + threshold)
+        link = reader.links.get(path, "")
+        spacecraft = link.removesuffix(f"-{station}") if station else link
+        rows.append(
+            PassRow(
+                path, link, spacecraft, station, start, end, frames, gaps, los, len(reader.problems)
+            )
+        )
+    rows.sort(key=lambda r: (r.start_ns or 0, r.path.name))
+    return rows
+
+
+def los_events_from_store(
+    url: str, database: str, spacecraft: str, station: str, start_ns: int, end_ns: int
+) -> list[int]:
+    """LOS-type events of the live run on this link between ``start_ns`` and ``end_ns``."""
+    q = (
+        'SELECT "condition" FROM "events" WHERE "source" = \'live\' '
+        f"AND \"spacecraft\" = '{_q(spacecraft)}' AND \"station\" = '{_q(station)}' "
+        'AND "type" =~ /LOS$/ '
+        f"AND time >= {start_ns} AND time <= {end_ns}"
+    )
+    res = services.influx_query(url, q, db=database)
+    out: list[int] = []
+    results = res.get("results") or []
+    assert isinstance(results, list)
+    for r in results:
+        for series in r.get("series", []):
+            out += [int(v[0]) for v in series["values"]]
+    return out
+
+
+def _q(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+# --- deleting a session ----------------------------------------------------------------------
+
+
+def delete_session(store: StoreConfig, name: str, api: str | None = None) -> str:
+    """Remove every point with ``source=replay:<name>``; returns what was done.
+
+    InfluxDB 1.x: ``DROP SERIES WHERE "source" = ...`` (every measurement). 2.x: the
+    ``/api/v2/delete`` predicate (InfluxQL DROP is not served by its v1 compatibility API).
+    """
+    validate_session_name(name)
+    source = f"replay:{name}"
+    api = api or (store.api if store.api != "auto" else _detect(store.url))
+    if api == "v1":
+        q = f"DROP SERIES WHERE \"source\" = '{source}'"
+        params = {"q": q, "db": store.database}
+        user, password = store.username, store.secret_password()
+        if user:
+            params.update(u=user, p=password or "")
+        body = urllib.parse.urlencode(params).encode()
+        req = urllib.request.Request(f"{store.url.rstrip('/')}/query", data=body, method="POST")
+        req.add_header("Content-Type", "application/x-www-form-urlencoded")
+        with urllib.request.urlopen(req, timeout=store.timeout) as resp:
+            result = json.loads(resp.read())
+        for r in result.get("results", []):
+            if "error" in r:
+                raise RuntimeError(f"{q}: {r['error']}")
+        return q
+    predicate = f'source="{source}"'
+    payload = json.dumps(
+        {"start": "1970-01-01T00:00:00Z", "stop": "2262-04-11T00:00:00Z", "predicate": predicate}
+    ).encode()
+    qs = urllib.parse.urlencode({"org": store.org or "", "bucket": store.bucket or ""})
+    req = urllib.request.Request(
+        f"{store.url.rstrip('/')}/api/v2/delete?{qs}", data=payload, method="POST"
+    )
+    req.add_header("Content-Type", "application/json")
+    token = store.secret_token()
+    if token:
+        req.add_header("Authorization", f"Token {token}")
+    with urllib.request.urlopen(req, timeout=store.timeout):
+        pass
+    return f"delete {predicate}"
+
+
+def _detect(url: str) -> str:
+    from groundwatch.store.detect import api_for_version
+
+    req = urllib.request.Request(f"{url.rstrip('/')}/ping")
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return api_for_version(resp.headers.get("X-Influxdb-Version", "unknown"))
