@@ -79,7 +79,7 @@ async def subscriber(
                 await task
 
 
-async def next_of(q: asyncio.Queue[Any], pred: Any, timeout: float = 5.0) -> Any:  # noqa: ASYNC109
+async def next_of(q: asyncio.Queue[Any], pred: Any, timeout: float = 5.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         item = await asyncio.wait_for(q.get(), max(0.01, deadline - time.monotonic()))
