@@ -126,6 +126,7 @@ class ConsoleModel:
         self.alerts: deque[AlertLine] = deque(maxlen=max_alerts)
         self._alert_ids: set[tuple[str, str]] = set()  # (id, notification) already logged
         self.alerts_logged = 0  # ever, including lines the log has scrolled away
+        self._latest_event_ns = 0
         self.footer = Footer()
         self._rate_ref: tuple[int, float] | None = None  # (frames, monotonic s)
         self.updates = 0  # bumped on every change (tests, refresh decisions)
@@ -175,9 +176,14 @@ class ConsoleModel:
             view.ground_path_up = ground_path_up
         self.updates += 1
 
+    def now(self) -> int:
+        """The console's time: its clock, never behind the latest event it has shown (a
+        replay clock at full speed stops at the last frame; the LOS comes after it)."""
+        return max(self.now_ns(), self._latest_event_ns)
+
     def seconds_since_last_frame(self, view: LinkView) -> float | None:
         if view.last_frame_ns is not None:
-            return max(0.0, (self.now_ns() - view.last_frame_ns) / 1e9)
+            return max(0.0, (self.now() - view.last_frame_ns) / 1e9)
         return view.seconds_since_last_frame
 
     def on_snapshot(self, snapshot: Mapping[str, Any]) -> None:
@@ -237,6 +243,7 @@ class ConsoleModel:
         if line.id and ident in self._alert_ids:
             return  # the same alert seen twice (retained state and event topic)
         self._alert_ids.add(ident)
+        self._latest_event_ns = max(self._latest_event_ns, line.time_ns)
         self.alerts.append(line)
         self.alerts_logged += 1
         self.updates += 1

@@ -162,7 +162,7 @@ def footer_text(model: ConsoleModel) -> str:
 def render(model: ConsoleModel, alert_lines: int = 10, width: int = 80) -> RenderableType:
     """Links on top; key parameters beside the alert log when ``width`` allows, else the
     alert log first (it must stay on an 80x24 screen) and the parameters below."""
-    header = Text(f"{model.title}  {clock_text(model.now_ns())} UTC", style="bold")
+    header = Text(f"{model.title}  {clock_text(model.now())} UTC", style="bold")
     footer = Text(footer_text(model), style="dim")
     if width >= WIDE:
         grid = Table.grid(expand=True)
@@ -177,7 +177,7 @@ def render(model: ConsoleModel, alert_lines: int = 10, width: int = 80) -> Rende
 
 def render_text(model: ConsoleModel, alert_lines: int = 10) -> str:
     """The same content without styles, one fact per line (non-terminal output)."""
-    out = [f"== {model.title} {clock_text(model.now_ns())} UTC"]
+    out = [f"== {model.title} {clock_text(model.now())} UTC"]
     for view, state, age in _link_rows(model):
         frames = "-" if view.frames_in_pass is None else view.frames_in_pass
         out.append(
