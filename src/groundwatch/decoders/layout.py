@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from construct import Construct, Container, Struct
 
@@ -63,6 +63,15 @@ class Selector:
     field: FieldSpec  # a whole-byte unsigned integer
     value: int
 
+    def stamp(self, data_field: bytes) -> bytes:
+        """``data_field`` with the selector value written at its offset."""
+        width = self.field.bits // 8
+        order: Literal["little", "big"] = "little" if self.field.little else "big"
+        end = self.offset + width
+        if len(data_field) < end:
+            raise EncodeError(f"selector at octets {self.offset}..{end} is past the packet")
+        return data_field[: self.offset] + self.value.to_bytes(width, order) + data_field[end:]
+
     def matches(self, data_field: bytes) -> bool:
         width = self.field.bits // 8
         chunk = data_field[self.offset : self.offset + width]
@@ -109,6 +118,7 @@ class CompiledLayout:
         self.subsystem = subsystem
         self.description = description
         self.time = time
+        self.secondary_header = time is not None  # the data field starts with the time code
         self.selector = selector
         self.ax25_pid = ax25_pid
         self.ax25_callsign = ax25_callsign
@@ -345,7 +355,10 @@ class CompiledLayout:
                 raws.append(time_raws[self._time_index.index(i)])
             else:
                 raws.append(self._to_raw(field, eng.get(field.name)))
-        return self.build_raws(raws)
+        data = self.build_raws(raws)
+        if self.selector is not None:  # a packet of this kind carries its packet-id value
+            data = self.selector.stamp(data)
+        return data
 
     def build_raws(self, raws: Sequence[Any]) -> bytes:
         try:

@@ -207,7 +207,10 @@ def test_selectors_pick_the_packet(tmp_path: Path) -> None:
     fallback = mission.packet_for(10, b"\x07\x00\x00")
     assert fallback is not None and fallback.name == "other"
     assert mission.packet_for(11, b"\x01") is None
-    params, _ = b.decode(b"\x02\x01")
+    built = a.build({"volts": 3.3})  # the selector value is stamped by build
+    assert mission.packet_for(10, built) is a and built[0] == 1
+    assert a.decode(built)[0]["id"].eng == 1 and a.secondary_header is False
+    params, _ = b.decode(memoryview(b"\x02\x01"))  # type: ignore[arg-type]  # views work
     assert params["mode"].eng == "ON"  # YAML's ON stays a label, not a boolean
     assert fallback.decode(b"\xab\xcd\xef")[0]["blob"].eng == "abcdef"
     header = Ax25Header("CQ", 0, "N0CALL", 1, 0x03, 0xF0)
