@@ -50,6 +50,7 @@ class InputRecord:
     ert_ns: int | None = None
     reason: RejectReason | None = None
     detail: str = ""
+    station: str = "capture"  # reassembly is kept per station when the input says which
 
 
 # -- timestamps --------------------------------------------------------------------------
@@ -156,7 +157,7 @@ def read_raw(stream: IO[bytes], framing: FramingDef, asm: bool | None) -> Iterat
     if framing.frame_length is None:
         raise DecodeCliError("a raw TM stream needs --frame-length (or a dictionary)")
     if asm is None:
-        asm = framing.asm or first.startswith(ASM)
+        asm = framing.asm or _looks_synchronised(first, framing.frame_length)
     if asm:
         sync = FrameSynchronizer(framing.frame_length, randomized=framing.randomized)
         for chunk in (first, *chunks):
@@ -176,6 +177,15 @@ def read_raw(stream: IO[bytes], framing: FramingDef, asm: bool | None) -> Iterat
             yield InputRecord(derandomize(frame) if derandomize else frame)
     if buf:
         yield InputRecord(bytes(buf))  # the decoder rejects it with its length
+
+
+def _looks_synchronised(head: bytes, frame_length: int) -> bool:
+    """A marker at the start, or two markers one frame apart, in the first chunk."""
+    i = head.find(ASM)
+    if i == 0:
+        return True
+    nxt = i + len(ASM) + frame_length
+    return i > 0 and head[nxt : nxt + len(ASM)] == ASM
 
 
 def _sync_record(item: object) -> InputRecord:
@@ -202,14 +212,30 @@ def _raw_packets(first: bytes, chunks: Iterator[bytes]) -> Iterator[InputRecord]
 
 
 def read_archive(path: Path | None) -> Iterator[InputRecord]:
+    """Frames of groundwatch's raw frame archive: one ``.gwa`` file or a directory of them."""
     try:
         from groundwatch.store.archive import ArchiveReader
     except ImportError as exc:
         raise DecodeCliError("archive format not available (groundwatch.store.archive)") from exc
     if path is None:
-        raise DecodeCliError("--format archive needs --input DIRECTORY")
-    for frame in ArchiveReader(path):
-        yield InputRecord(frame.data, frame.ert_ns)
+        raise DecodeCliError("--format archive needs --input FILE.gwa or DIRECTORY")
+    paths = sorted(path.glob("*.gwa"), key=_archive_start) if path.is_dir() else [path]
+    reader = ArchiveReader(paths)
+    for frame, _position in reader:
+        yield InputRecord(frame.data, frame.ert_ns, station=frame.station)
+    for problem in reader.problems:
+        yield InputRecord(
+            b"",
+            None,
+            RejectReason.BAD_PACKET,
+            f"archive {problem.kind} record at {problem.path}:{problem.offset}",
+        )
+
+
+def _archive_start(path: Path) -> tuple[int, str]:
+    """Archive files are named ``<link>_<stamp>Z_<start ert ns>.gwa``: read in time order."""
+    tail = path.stem.rsplit("_", 1)[-1].split("-")[0]
+    return (int(tail) if tail.isdigit() else 0, path.name)
 
 
 def read_records(
@@ -379,7 +405,10 @@ def run_decode(
                     )
                 continue
             frame = RawFrame(
-                data=rec.data, ert_ns=rec.ert_ns or 0, station="capture", source="decode"
+                data=rec.data,
+                ert_ns=rec.ert_ns or 0,
+                station=rec.station,
+                source=f"decode:{rec.station}",
             )
             for line in result_lines(decoder.decode(frame), rec.ert_ns, show_rejected):
                 emit(line)
