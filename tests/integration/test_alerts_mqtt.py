@@ -233,3 +233,24 @@ async def test_ack_over_mqtt_stops_renotification(mosquitto: ServiceHandle) -> N
 
 def _iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+async def test_mqtt_sink_reconnects_after_broker_restart(own_mosquitto: ServiceHandle) -> None:
+    from groundwatch import services
+
+    alerts = AlertManager.from_config([PartConfig(type="mqtt", url=own_mosquitto.url)])
+    sink = alerts.sink("mqtt")
+    await alerts.start()
+    try:
+        await asyncio.wait_for(sink.connected.wait(), 5)  # type: ignore[attr-defined]
+        broker = await asyncio.to_thread(services.restart, own_mosquitto)
+        mon = LinkMonitor.from_config(LinkConfig(los_threshold=0.3), [], {}, None)
+        async with subscriber(broker, "groundwatch/events/#") as sub:
+            # alerts raised while the sink reconnects are queued and published after
+            await drive(mon, alerts, frames_for=0.3, then=0.6)
+            _, _, los = await next_of(sub, lambda m: m[2]["type"] == "LOS", timeout=15)
+        assert los["notification"] == "new"
+        assert sink.counters.extra.get("mqtt_reconnects", 0) >= 1
+        assert sink.counters.errors == 0 and sink.counters.dropped == 0
+    finally:
+        await alerts.stop()

@@ -152,9 +152,21 @@ class MqttSink(AlertSink):
         for topic, st in self.state.items():
             await client.publish(topic, json.dumps(st, default=str), qos=self.opts.qos, retain=True)
         self.connected.set()
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._listen(client))
-            tg.create_task(self._publish_loop(client))
+        # Not a TaskGroup: its ExceptionGroup would hide the MqttError the reconnect loop
+        # catches. Whichever task fails first ends the session; the other is cancelled.
+        tasks = [
+            asyncio.create_task(self._listen(client)),
+            asyncio.create_task(self._publish_loop(client)),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for t in done:
+                t.result()
+            raise aiomqtt.MqttError("session ended")
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _publish_loop(self, client: aiomqtt.Client) -> None:
         while True:
