@@ -163,6 +163,52 @@ def services_cmd(
     )
 
 
+@app.command("demo")
+def demo(
+    dictionary: Annotated[Path, typer.Option(help="telemetry dictionary")] = Path(
+        "missions/demo-lander.yaml"
+    ),
+    variant: Annotated[str, typer.Option(help="hakuto (link lost at touchdown) | nominal")] = (
+        "hakuto"
+    ),
+    rate: Annotated[float, typer.Option(help="frames per second")] = 10.0,
+    speedup: Annotated[float, typer.Option(help="scenario seconds per wall second")] = 10.0,
+    seed: Annotated[int, typer.Option()] = 1,
+    los_threshold: Annotated[float, typer.Option(help="seconds without a frame")] = 3.0,
+    mqtt: Annotated[str | None, typer.Option(help="broker URL (default: local)")] = None,
+    influx: Annotated[str | None, typer.Option(help="InfluxDB URL (default: local)")] = None,
+    workdir: Annotated[Path, typer.Option(help="archive, spool, reports")] = Path("var/demo"),
+    stop_services: Annotated[bool, typer.Option(help="stop local services at the end")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """A simulated lunar descent that loses its link: live console, LOS alert, pass report."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    from groundwatch.demo import DemoOptions, closing_lines, run_demo
+
+    if variant not in ("hakuto", "nominal"):
+        raise typer.BadParameter("hakuto or nominal", param_hint="--variant")
+    opts = DemoOptions(
+        dictionary=dictionary,
+        workdir=workdir,
+        mqtt_url=mqtt,
+        influx_url=influx,
+        variant=variant,
+        rate=rate,
+        speedup=speedup,
+        seed=seed,
+        los_threshold=los_threshold,
+        stop_services=stop_services,
+    )
+    out = Console()
+    result = asyncio.run(run_demo(opts, out))
+    for line in closing_lines(result):
+        out.print(line, highlight=False, soft_wrap=True)
+    raise typer.Exit(0 if result.los is not None and result.report is not None else 1)
+
+
 def _register_areas() -> None:
     for name in _COMMAND_MODULES:
         try:

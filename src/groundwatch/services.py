@@ -138,7 +138,7 @@ def _wait(
     raise ServiceError(f"{what} did not become ready within {timeout:.0f} s (log: {log})")
 
 
-def _port_open(port: int) -> bool:
+def port_open(port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
         return True
     return False
@@ -166,7 +166,7 @@ def start_mosquitto(data_dir: Path, port: int | None = None, timeout: float = 10
         stderr=open(data_dir / "mosquitto.stderr", "ab"),
         start_new_session=True,
     )
-    _wait(lambda: _port_open(port), proc, "mosquitto", log, timeout)
+    _wait(lambda: port_open(port), proc, "mosquitto", log, timeout)
     return ServiceHandle("mosquitto", proc.pid, port, str(data_dir), str(log))
 
 
@@ -261,7 +261,7 @@ def _state_file(base: Path) -> Path:
 def cmd_start(
     base: Path, mqtt_port: int, influx_port: int, database: str
 ) -> dict[str, dict[str, object]]:
-    state = _read_state(base)
+    state = read_state(base)
     out: dict[str, dict[str, object]] = {}
     for name, starter in (("mosquitto", "m"), ("influxd", "i")):
         cur = state.get(name)
@@ -269,7 +269,7 @@ def cmd_start(
             out[name] = cur
             continue
         if starter == "m":
-            if _port_open(mqtt_port):
+            if port_open(mqtt_port):
                 raise ServiceError(f"port {mqtt_port} is taken by another program")
             h = start_mosquitto(base / "mosquitto", mqtt_port)
         else:
@@ -282,7 +282,7 @@ def cmd_start(
     return out
 
 
-def _read_state(base: Path) -> dict[str, dict[str, object]]:
+def read_state(base: Path) -> dict[str, dict[str, object]]:
     try:
         data: dict[str, dict[str, object]] = json.loads(_state_file(base).read_text())
         return data
@@ -291,7 +291,7 @@ def _read_state(base: Path) -> dict[str, dict[str, object]]:
 
 
 def cmd_stop(base: Path) -> None:
-    for _name, cur in _read_state(base).items():
+    for _name, cur in read_state(base).items():
         stop_pid(int(cur["pid"]))  # type: ignore[call-overload]
     with contextlib.suppress(FileNotFoundError):
         _state_file(base).unlink()
@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             cmd_stop(base)
             print("stopped")
         else:
-            for name, s in _read_state(base).items():
+            for name, s in read_state(base).items():
                 alive = pid_alive(int(s["pid"]))  # type: ignore[call-overload]
                 print(f"{name}: pid {s['pid']} {'running' if alive else 'not running'} {s['url']}")
     except ServiceError as exc:

@@ -10,7 +10,7 @@ def test_influxd_answers_ping_with_v1_version(influxd: ServiceHandle) -> None:
 
 
 def test_mosquitto_accepts_connections(mosquitto: ServiceHandle) -> None:
-    assert services._port_open(mosquitto.port)
+    assert services.port_open(mosquitto.port)
 
 
 def test_stop_pid_ends_a_stopped_process(own_influxd: ServiceHandle) -> None:
