@@ -107,7 +107,8 @@ class Recording:
                     if rec.reason is None and rec.ert_ns is None:
                         rec.reason, rec.detail = RejectReason.BAD_PACKET, "no readable timestamp"
                 # Exports list observations newest first; a pass is replayed forwards.
-                out.sort(key=lambda r: r[0].ert_ns or 0)
+                # Unreadable lines first, in line order, so the report reads top-down.
+                out.sort(key=_time_order)
             yield from out
             return
         fmt = InputFormat.KISS if self.format is ReplayFormat.KISS else InputFormat.RAW
@@ -134,6 +135,12 @@ class Recording:
         for r in readers:
             for p in r.problems:
                 self.problems.append(Unreadable(p.path, f"offset {p.offset}", f"{p.kind} record"))
+
+
+def _time_order(item: tuple[InputRecord, str, int]) -> tuple[int, int]:
+    """Sort key: unreadable lines (0, 0) keep their order ahead of frames by time."""
+    rec = item[0]
+    return (0, 0) if rec.reason is not None else (1, rec.ert_ns or 0)
 
 
 def _by_line(
