@@ -190,7 +190,7 @@ async def run_demo(opts: DemoOptions, out: Console | None = None) -> DemoResult:
         pass_start / 1e9, UTC
     ).strftime("%Y%m%dT%H%M%SZ")
     query = PassQuery(
-        InfluxQuery(influx, opts.database), "live", "demo-lander", pass_start - 60 * 10**9, pass_end
+        InfluxQuery(influx, opts.database), "live", "demo-lander", pass_start - 10**9, pass_end
     )
     keys = key_parameters_of(dictionary.parameters())
     result.report = await asyncio.to_thread(write_report, query, keys, report_dir)
