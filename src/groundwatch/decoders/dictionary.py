@@ -151,11 +151,20 @@ def load_dictionary(path: Path | str) -> MissionDictionary:
 
 def compile_dictionary(model: DictionaryModel, file: str, base: Path) -> MissionDictionary:
     names: set[str] = set()
+    selections: dict[tuple[Any, ...], str] = {}
     packets = []
     for packet in model.packets:
         if packet.name in names:
             raise DictionaryError(file, "packet name used twice", packet.name)
         names.add(packet.name)
+        # Two packets selected by the same APID (and selector) would shadow each other.
+        selector = packet.selector.model_dump_json() if packet.selector else None
+        for key in [("apid", packet.apid, selector)] if packet.apid is not None else []:
+            if key in selections:
+                raise DictionaryError(
+                    file, f"same APID and selector as packet {selections[key]}", packet.name
+                )
+            selections[key] = packet.name
         packets.append(_compile_packet(model, packet, file, base))
     framing = FramingDef(**model.framing.model_dump())
     spacecraft = [SpacecraftDef(**s.model_dump()) for s in model.spacecraft]
@@ -369,7 +378,9 @@ def _python_layout(
         try:
             param = ParameterModel.model_validate(entry)
         except ValidationError as exc:
-            raise DictionaryError(file, f"python layout parameter: {exc}", packet.name) from None
+            name = entry.get("name") if isinstance(entry, Mapping) else None
+            problem = f"python layout parameter: {exc.errors()[0]['msg']}"
+            raise DictionaryError(file, problem, packet.name, name) from None
         where = (file, packet.name, param.name)
         fields.append(_field(param, byte_order, where))
         meta[param.name] = _meta(param, where)

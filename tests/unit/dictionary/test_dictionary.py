@@ -264,6 +264,10 @@ def test_file_level_errors(tmp_path: Path) -> None:
         load_dictionary(write(tmp_path, "mission: [unclosed"))
     with pytest.raises(DictionaryError, match="packets"):
         load_dictionary(write(tmp_path, "mission: empty\npackets: []\n"))
+    twice = "mission: m\npackets:\n  - {name: a, apid: 1}\n  - {name: b, apid: 1}\n"
+    with pytest.raises(DictionaryError, match="same APID") as caught:
+        load_dictionary(write(tmp_path, twice))
+    assert caught.value.packet == "b"
     no_time = "mission: m\npackets:\n  - {name: p, apid: 1, secondary_header: true}\n"
     with pytest.raises(DictionaryError, match="time") as caught:
         load_dictionary(write(tmp_path, no_time))
