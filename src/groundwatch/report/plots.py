@@ -20,7 +20,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import itertools
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
@@ -28,6 +27,7 @@ from matplotlib.figure import Figure
 
 from groundwatch.console.state import KeyParameter
 from groundwatch.report.query import PassData, Series
+from groundwatch.report.summary import value_at
 
 S = 1_000_000_000
 STATE_NAMES = ["NO_SIGNAL", "LOS", "AOS", "TRACKING"]
@@ -138,32 +138,60 @@ def link_state_plot(data: PassData) -> bytes:
     return png(fig)
 
 
+def binned_counts(
+    data: PassData, width_s: int
+) -> tuple[list[int], dict[str, dict[str, list[float]]]]:
+    """Bin edges (whole seconds from the start, so a steady rate does not alias), and per
+    station the frames/s and CRC failures per bin (every virtual channel of a station
+    summed): one frame a second in 1 s accounting intervals is a saw of 0s and 2s."""
+    bins = max(1, -(-(data.end_ns - data.start_ns) // (width_s * S)))
+    edges = [data.start_ns + i * width_s * S for i in range(bins + 1)]
+    out: dict[str, dict[str, list[float]]] = {}
+    for name, rows in data.link.items():
+        station = name.split("/vc")[0]
+        per = out.setdefault(station, {"frames_per_s": [0.0] * bins, "crc": [0.0] * bins})
+        times = [int(r["time"]) for r in rows]
+        for field, key, scale in (("frames", "frames_per_s", width_s), ("crc_failures", "crc", 1)):
+            series = Series(times, [float(r.get(field) or 0) for r in rows])
+            cum = [(value_at(series, e) or (0, 0.0))[1] for e in edges]
+            for i in range(bins):
+                per[key][i] += max(0.0, cum[i + 1] - cum[i]) / scale
+    return edges, out
+
+
 def frame_rate_plot(data: PassData) -> bytes:
     tx = TimeAxis(data.start_ns, data.end_ns)
+    duration_s = (data.end_ns - data.start_ns) / S
+    width_s = max(1, round(duration_s / 150))
+    edges, per_station = binned_counts(data, width_s)
+    bins = len(edges) - 1
+    x = tx(edges)
     fig, ax = plt.subplots(figsize=(10, 3.2))
     ax2 = ax.twinx()
-    for name, rows in sorted(data.link.items()):
-        t = tx([r["time"] for r in rows])
-        ax.plot(t, [r.get("frames_per_s") or 0.0 for r in rows], lw=1.2, label=f"{name} frames/s")
-        crc = [int(r.get("crc_failures") or 0) for r in rows]
-        per_interval = [0] + [max(0, b - a) for a, b in itertools.pairwise(crc)]
+    width = (x[-1] - x[0]) / bins
+    for station, per in sorted(per_station.items()):
+        ax.step(x[:-1], per["frames_per_s"], where="post", lw=1.4, label=f"{station} frames/s")
         ax2.bar(
-            t,
-            per_interval,
-            width=(t[-1] - t[0]) / max(len(t), 1) if len(t) > 1 else 0.01,
+            x[:-1],
+            per["crc"],
+            width=width,
+            align="edge",
             color="tab:red",
-            alpha=0.6,
-            label=f"{name} CRC failures",
+            alpha=0.45,
+            label=f"{station} CRC failures",
         )
     ax.set_xlim(0, tx.one(data.end_ns))
+    ax.set_ylim(0, max([1.0] + [v for p in per_station.values() for v in p["frames_per_s"]]) * 1.15)
     ax.set_ylabel("frames/s")
-    ax2.set_ylabel("CRC failures per interval", color="tab:red")
+    ax2.set_ylabel(
+        f"CRC failures per {(data.end_ns - data.start_ns) / bins / S:.0f} s", color="tab:red"
+    )
     mark_events(ax, data, tx)
     ax.set_xlabel(tx.label)
     ax.set_title(f"{data.spacecraft}: frame rate and CRC failures")
     lines = ax.get_legend_handles_labels()
     bars = ax2.get_legend_handles_labels()
-    ax.legend(lines[0] + bars[0], lines[1] + bars[1], loc="upper left", fontsize=8)
+    ax.legend(lines[0] + bars[0], lines[1] + bars[1], loc="lower left", fontsize=8)
     ax.grid(alpha=0.3)
     return png(fig)
 
