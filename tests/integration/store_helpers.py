@@ -25,7 +25,7 @@ def cfg(tmp_path: Path, url: str, db: str, **kw: object) -> StoreConfig:
         "max_retry_delay": 0.5,
     }
     base.update(kw)
-    return StoreConfig(**base)  # type: ignore[arg-type]
+    return StoreConfig.model_validate(base)
 
 
 def point(i: int) -> Point:

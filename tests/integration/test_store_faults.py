@@ -73,7 +73,7 @@ async def test_disk_budget_exhausted_alerts_and_keeps_what_it_accepted(
 ) -> None:
     h = own_influxd
     alerts: list[Event] = []
-    durable: list[object] = []
+    durable: list[int] = []
     c = cfg(tmp_path, h.url, "groundwatch", queue_size=500, spool_budget_mb=0.05)
     sink = StoreSink(c, on_alert=alerts.append, on_durable=durable.append, put_timeout=0.2)
     await sink.start()

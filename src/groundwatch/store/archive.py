@@ -51,6 +51,7 @@ from pathlib import Path
 
 from groundwatch.config import ArchiveConfig
 from groundwatch.model import RawFrame
+from groundwatch.parts import Counters
 from groundwatch.store.archive_reader import (
     FILE_MAGIC,
     REC_HEAD,
@@ -126,7 +127,9 @@ class FrameArchive:
         self.max_file_age_ns = int(max_file_age_s * 1e9)
         self.retention_s = retention_s
         self.sync_interval_s = sync_interval_s
-        self.frames = 0
+        self.counters = Counters()
+        self._last_error_log = 0.0
+        self._last_retention = 0.0
         self._open: dict[str, _OpenFile] = {}
         self._to_close: list[int] = []  # rotated fds, fsynced and closed off the loop
         self._commits: dict[Path, int] = {}
@@ -187,11 +190,31 @@ class FrameArchive:
         while True:
             await asyncio.sleep(self.sync_interval_s)
             await asyncio.to_thread(self.sync)
+            if time.monotonic() - self._last_retention > 600:
+                self._last_retention = time.monotonic()
+                await asyncio.to_thread(self._apply_retention)
 
     # --- append ------------------------------------------------------------------------------
 
-    def append(self, frame: RawFrame, link: str) -> ArchivePosition:
-        """Archive one frame (one unbuffered write: microseconds). Call before decoding."""
+    def append(self, frame: RawFrame, link: str) -> ArchivePosition | None:
+        """Archive one frame (one unbuffered write: microseconds). Call before decoding.
+
+        None when the disk refuses the write (full, read-only): counted in
+        ``counters.errors`` and logged once per minute; live decoding must go on.
+        """
+        try:
+            pos = self._append(frame, link)
+        except OSError as exc:
+            self.counters.errors += 1
+            now = time.monotonic()
+            if now - self._last_error_log > 60:
+                self._last_error_log = now
+                log.error("archive: cannot write %s (%d failed so far)", exc, self.counters.errors)
+            return None
+        self.counters.received += 1
+        return pos
+
+    def _append(self, frame: RawFrame, link: str) -> ArchivePosition:
         if not self._ready:
             self.open()
         f = self._open.get(link)
@@ -206,10 +229,11 @@ class FrameArchive:
         if f is None:
             f = self._new_file(link, frame.ert_ns)
         record = encode_record(frame)
-        os.write(f.fd, record)
-        f.size += len(record)
+        written = os.write(f.fd, record)
+        f.size += written
+        if written != len(record):  # short write (disk full): the reader resyncs past it
+            raise OSError(f"short write to {f.path}: {written} of {len(record)} bytes")
         f.last_ert = max(f.last_ert, frame.ert_ns)
-        self.frames += 1
         return ArchivePosition(str(f.path), f.size)
 
     def _new_file(self, link: str, ert_ns: int) -> _OpenFile:
@@ -268,7 +292,10 @@ class FrameArchive:
         if self.retention_s is None:
             return
         cutoff = time.time() - self.retention_s
+        open_paths = {f.path for f in self._open.values()}
         for path in self.dir.glob("*.gwa"):
+            if path in open_paths:
+                continue
             with contextlib.suppress(FileNotFoundError):
                 if path.stat().st_mtime < cutoff:
                     path.unlink()

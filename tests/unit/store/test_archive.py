@@ -1,11 +1,19 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from groundwatch.model import RawFrame
-from groundwatch.store.archive import ArchiveReader, FrameArchive, list_passes
+from groundwatch.store.archive import ArchivePosition, ArchiveReader, FrameArchive, list_passes
 
 S = 1_000_000_000
+
+
+def _append(a: FrameArchive, f: RawFrame, link: str) -> ArchivePosition:
+    pos = a.append(f, link)
+    assert pos is not None
+    return pos
 
 
 def _frame(i: int, t: int, station: str = "gs1") -> RawFrame:
@@ -61,7 +69,7 @@ def test_torn_last_record_is_reported_and_skipped(tmp_path: Path) -> None:
 def test_corrupt_record_in_the_middle_is_skipped_and_reading_goes_on(tmp_path: Path) -> None:
     a = FrameArchive(tmp_path)
     frames = [_frame(i, 100 * S + i) for i in range(5)]
-    positions = [a.append(f, "l") for f in frames]
+    positions = [_append(a, f, "l") for f in frames]
     a.close()
     path = a.files()[0]
     data = bytearray(path.read_bytes())
@@ -75,7 +83,7 @@ def test_corrupt_record_in_the_middle_is_skipped_and_reading_goes_on(tmp_path: P
 def test_uncommitted_yields_frames_after_the_committed_offset(tmp_path: Path) -> None:
     a = FrameArchive(tmp_path)
     frames = [_frame(i, 100 * S + i, station=f"gs{i % 2}") for i in range(10)]
-    positions = [a.append(f, f.station) for f in frames]
+    positions = [_append(a, f, f.station) for f in frames]
     a.commit(positions[6])  # gs0: frames 0,2,4,6 done
     a.commit(positions[3])  # gs1: frames 1,3 done
     a.close()  # what a crash leaves, plus the commit sidecars
@@ -87,7 +95,39 @@ def test_uncommitted_yields_frames_after_the_committed_offset(tmp_path: Path) ->
 def test_appended_record_is_in_the_file_without_close(tmp_path: Path) -> None:
     a = FrameArchive(tmp_path)
     f = _frame(1, 5 * S)
-    pos = a.append(f, "l")
+    pos = _append(a, f, "l")
     assert Path(pos.path).stat().st_size == pos.offset  # reached the OS: survives kill -9
     assert [x for x, _ in ArchiveReader([Path(pos.path)])] == [f]
     a.close()
+
+
+CHILD = """
+import sys
+from pathlib import Path
+from groundwatch.model import RawFrame
+from groundwatch.store.archive import FrameArchive
+a = FrameArchive(Path(sys.argv[1]))
+i = 0
+while True:
+    a.append(RawFrame(i.to_bytes(4, "big") * 64, 10**18 + i, "gs1"), "gs1")
+    i += 1
+    if i % 500 == 0:
+        print(i, flush=True)
+"""
+
+
+def test_kill_9_loses_no_appended_record(tmp_path: Path) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    reported = 0
+    while reported < 5000:
+        reported = int(child.stdout.readline())
+    child.kill()  # SIGKILL while it keeps appending: no close, no fsync
+    child.wait()
+    reader = ArchiveReader(sorted(tmp_path.glob("*.gwa")))
+    frames = [f for f, _ in reader]
+    assert len(frames) >= reported  # every append that returned is on disk
+    assert [int.from_bytes(f.data[:4], "big") for f in frames] == list(range(len(frames)))
+    assert [p.kind for p in reader.problems] in ([], ["torn"])

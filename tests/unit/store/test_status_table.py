@@ -93,8 +93,14 @@ def test_retry_after_parsing() -> None:
 
 
 def _cfg(tmp_path: Path, url: str, **kw: object) -> StoreConfig:
-    return StoreConfig(
-        url=url, api="v1", spool_dir=tmp_path / "spool", dead_letter=tmp_path / "dl.lp", **kw
+    return StoreConfig.model_validate(
+        {
+            "url": url,
+            "api": "v1",
+            "spool_dir": tmp_path / "spool",
+            "dead_letter": tmp_path / "dl.lp",
+            **kw,
+        }
     )
 
 
