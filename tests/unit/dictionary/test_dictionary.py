@@ -340,3 +340,32 @@ def test_generated_decode_equals_construct_decode(demo: MissionDictionary, packe
         assert repr(layout.decode(data)) == repr(expected)  # repr: NaN equals NaN
 
     check()
+
+
+@pytest.mark.parametrize(
+    ("packet", "values"),
+    [
+        ("gnc", {"altitude_estimate": 110_000.0, "rangefinder_altitude": 25_000.0,
+                 "vertical_velocity": -200.0, "horizontal_velocity": 1_750.0,
+                 "roll": -180.0, "pitch": 179.99, "yaw": 90.0}),
+        ("gnc", {"altitude_estimate": 0.0, "rangefinder_altitude": 0.0,
+                 "vertical_velocity": 3.0, "horizontal_velocity": 0.0}),
+        ("propulsion", {"propellant_mass": 600.0, "fuel_tank_pressure": 3_000.0,
+                        "thrust": 5_500.0, "throttle": 100.0, "chamber_pressure": 1_000.0}),
+        ("propulsion", {"propellant_mass": 0.0, "thrust": 0.0, "throttle": 0.0}),
+        ("power", {"bus_voltage": 33.0, "battery_soc": 100.0, "bus_current": -12.0}),
+        ("thermal", {"battery_temp": -40.0, "engine_temp": 1_400.0, "imu_temp": 45.0}),
+        ("comms", {"rssi": -150.0, "ebn0": -5.0, "doppler": -5_000.5, "tx_power": 40.0}),
+    ],
+)  # fmt: skip
+def test_demo_encodings_cover_a_whole_descent(
+    demo: MissionDictionary, packet: str, values: dict[str, float]
+) -> None:
+    """The simulator feeds engineering values from orbit to touchdown through build()."""
+    layout = demo.packet(packet)
+    params, _ = layout.decode(layout.build(values, 0))
+    for name, value in values.items():
+        cal = layout.meta(name).calibration
+        assert cal is not None
+        step = abs(cal.to_eng(1) - cal.to_eng(0)) if name != "engine_temp" else 0.1
+        assert params[name].eng == pytest.approx(value, abs=step), name
