@@ -133,6 +133,11 @@ class LinkConfig(Section):
     degraded_window: float = Field(default=10.0, gt=0)
     limit_persistence: int = Field(default=2, ge=1)
     stale_after: float = Field(default=10.0, gt=0)
+    renotify_interval: float = Field(
+        default=300.0,
+        gt=0,
+        description="seconds between re-notifications of an unacknowledged critical alert",
+    )
     spacecraft: dict[str, SpacecraftLinkConfig] = Field(default_factory=dict)
 
 

@@ -237,9 +237,19 @@ class Pipeline:
                 return
             await self.process(item)
 
+    def _tick_delay(self) -> float:
+        """Sleep until the next tick, or sooner when a link's LOS deadline falls before it
+        (so a LOS is noticed within a millisecond; its event time does not depend on this)."""
+        delay = self.tick_s
+        deadline = getattr(self.monitor, "next_deadline_ns", lambda: None)()
+        if deadline is not None:
+            until = (deadline - self.clock.now_ns()) / 1e9
+            delay = min(delay, max(until + 0.001, 0.001))
+        return delay
+
     async def _tick_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.tick_s)
+            await asyncio.sleep(self._tick_delay())
             if isinstance(self.clock, ReplayClock) and self.clock.speed is None:
                 continue  # at max speed, time moves only with the frames (decode stage)
             try:

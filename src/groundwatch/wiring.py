@@ -122,7 +122,12 @@ def build_pipeline(
     async def put_points(points: list[Point]) -> None:
         await store.put(points, None)
 
-    alerts = AlertManager.from_config(settings.alerts, registry=registry, page_replays=page_replays)
+    alerts = AlertManager.from_config(
+        settings.alerts,
+        registry=registry,
+        renotify_interval=settings.link.renotify_interval,
+        page_replays=page_replays,
+    )
     for sink in alerts.sinks:
         if isinstance(sink, InfluxSink):
             sink.bind(put_points, event_point)
