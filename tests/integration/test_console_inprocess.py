@@ -11,6 +11,7 @@ import pytest
 
 from groundwatch.clock import ReplayClock
 from groundwatch.config import load_config
+from groundwatch.console.attach import AttachOptions, InfluxPoller
 from groundwatch.console.live import show
 from groundwatch.console.state import ConsoleModel
 from groundwatch.decoders.dictionary import load_dictionary
@@ -72,3 +73,22 @@ async def test_pipeline_feeds_the_console(
     prop = next(p for f in reversed(frames) for p in f.packets if p.name == "propulsion")
     assert f"value demo-lander propellant_mass {prop.values['propellant_mass']:,.2f} kg ok" in final
     assert model.footer.frames == sum(1 for f in frames if f.sent)
+
+    # Attach mode reads the same picture back from what the pipeline wrote to InfluxDB.
+    attached = ConsoleModel.from_dictionary(load_dictionary(DICTIONARY))
+    opts = AttachOptions(
+        influx_url=influxd.url,
+        database=influx_db,
+        source="replay:hakuto-report",
+        window="3650d",
+        history="3650d",
+    )
+    await InfluxPoller(attached, opts).poll_once()
+    link = attached.links[("demo-lander", "gs1")]
+    assert link.state == "LOS" and link.last_frame_ns == ert(frames[-1])
+    assert [a.type for a in attached.alerts] == [a.type for a in model.alerts]
+    for name in ("altitude_estimate", "propellant_mass", "rssi"):
+        assert attached.values[("demo-lander", name)].value == pytest.approx(
+            model.values[("demo-lander", name)].value
+        ), name
+    assert attached.footer.frames == model.footer.frames

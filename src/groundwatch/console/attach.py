@@ -40,6 +40,7 @@ class AttachOptions:
     state_topic: str = "groundwatch/state"
     poll_s: float = 1.0
     history: str = "1h"  # how far back the alert log is filled at start
+    window: str = "1d"  # how far back the latest link state and values are looked for
 
 
 def quote_ident(name: str) -> str:
@@ -87,9 +88,16 @@ class InfluxPoller:
     def _where(self) -> str:
         return f"source = {quote_str(self.opts.source)}"
 
+    async def poll(self) -> None:
+        """One round: links, key values, counters."""
+        await self.poll_links()
+        await self.poll_values()
+        await self.poll_counters()
+        self.polls += 1
+
     async def poll_links(self) -> None:
         rows = await self.query(
-            f"SELECT * FROM link_state WHERE {self._where()} AND time > now() - 1d "
+            f"SELECT * FROM link_state WHERE {self._where()} AND time > now() - {self.opts.window} "
             "GROUP BY spacecraft, station, vcid ORDER BY time DESC LIMIT 1"
         )
         for tags, row in rows:
@@ -113,7 +121,8 @@ class InfluxPoller:
             cols = ", ".join(quote_ident(n) for n in names)
             rows = await self.query(
                 f"SELECT {cols} FROM {quote_ident(packet)} WHERE {self._where()} "
-                "AND time > now() - 1d GROUP BY spacecraft ORDER BY time DESC LIMIT 1"
+                f"AND time > now() - {self.opts.window} GROUP BY spacecraft "
+                "ORDER BY time DESC LIMIT 1"
             )
             for tags, row in rows:
                 values = {n: row[n] for n in names if row.get(n) is not None}
@@ -121,7 +130,7 @@ class InfluxPoller:
 
     async def poll_counters(self) -> None:
         rows = await self.query(
-            f"SELECT * FROM link WHERE {self._where()} AND time > now() - 1d "
+            f"SELECT * FROM link WHERE {self._where()} AND time > now() - {self.opts.window} "
             "GROUP BY spacecraft, station, vcid ORDER BY time DESC LIMIT 1"
         )
         if not rows:
@@ -155,9 +164,23 @@ class InfluxPoller:
                 }
             )
 
+    def session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=max(5.0, self.opts.poll_s * 5))
+        )
+
+    async def poll_once(self) -> None:
+        """The alert history and one round of polls (``groundwatch console`` at start)."""
+        async with self.session() as session:
+            self._session = session
+            try:
+                await self.load_history()
+                await self.poll()
+            finally:
+                self._session = None
+
     async def run(self, stop: asyncio.Event) -> None:
-        timeout = aiohttp.ClientTimeout(total=max(5.0, self.opts.poll_s * 5))
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        async with self.session() as session:
             self._session = session
             first = True
             while not stop.is_set():
@@ -165,10 +188,7 @@ class InfluxPoller:
                     if first:
                         await self.load_history()
                         first = False
-                    await self.poll_links()
-                    await self.poll_values()
-                    await self.poll_counters()
-                    self.polls += 1
+                    await self.poll()
                     self.model.footer.extra.pop("influx", None)
                 except (aiohttp.ClientError, TimeoutError, RuntimeError, ValueError) as exc:
                     self.errors += 1
