@@ -188,4 +188,42 @@ def stop_run(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: 
     return proc.wait(timeout)
 
 
+def simulate_file(
+    output: Path,
+    fmt: str = "hex",
+    *args: str,
+    count: int = 50,
+    record: Path | None = None,
+    dictionary: Path = DEMO_DICTIONARY,
+) -> Path:
+    """``groundwatch simulate --no-mqtt --output FILE --format hex|kiss|raw`` (one frame per
+    0.1 s of scenario time, written as fast as they are built)."""
+    cmd = [
+        *GROUNDWATCH,
+        "simulate",
+        "--dictionary",
+        str(dictionary),
+        "--no-mqtt",
+        "--rate",
+        "0",
+        "--count",
+        str(count),
+        "--output",
+        str(output),
+        "--format",
+        fmt,
+        *(["--record", str(record)] if record is not None else []),
+        *args,
+    ]
+    subprocess.run(cmd, capture_output=True, check=True, timeout=120)
+    return output
+
+
+def groundwatch_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Any ``groundwatch`` command as a subprocess; output captured as text, never checked."""
+    return subprocess.run(
+        [*GROUNDWATCH, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
 __all__ = ["PipelineStats"]
