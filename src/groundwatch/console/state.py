@@ -19,7 +19,7 @@ runs on pass time), the wall clock when attached.
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -124,7 +124,8 @@ class ConsoleModel:
         self.links: dict[tuple[str, str], LinkView] = {}
         self.values: dict[tuple[str, str], ValueView] = {}  # (spacecraft, parameter)
         self.alerts: deque[AlertLine] = deque(maxlen=max_alerts)
-        self._alert_ids: set[tuple[str, str]] = set()  # (id, notification) already logged
+        # (id, notification) already logged, bounded like the log itself (oldest forgotten)
+        self._alert_ids: OrderedDict[tuple[str, str], None] = OrderedDict()
         self.alerts_logged = 0  # ever, including lines the log has scrolled away
         self._latest_event_ns = 0
         self.footer = Footer()
@@ -242,7 +243,9 @@ class ConsoleModel:
         ident = (line.id, line.notification)
         if line.id and ident in self._alert_ids:
             return  # the same alert seen twice (retained state and event topic)
-        self._alert_ids.add(ident)
+        self._alert_ids[ident] = None
+        while len(self._alert_ids) > 10 * (self.alerts.maxlen or 200):
+            self._alert_ids.popitem(last=False)
         self._latest_event_ns = max(self._latest_event_ns, line.time_ns)
         self.alerts.append(line)
         self.alerts_logged += 1

@@ -1,8 +1,8 @@
 """The pass report as one self-contained HTML file (PNG plots inlined as base64), plus the
 plots as files beside it and ``summary.json`` with the facts.
 
-``write_report(query, dictionary_keys, out_dir)`` is the whole job; an async caller (the
-demo) runs it with ``asyncio.to_thread``: it blocks on HTTP and matplotlib.
+``make_report(influx_url, database, dictionary, out_dir, source=...)`` is the whole job; an
+async caller (the demo) runs it with ``asyncio.to_thread``: it blocks on HTTP and matplotlib.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from groundwatch.console.state import KeyParameter
+from groundwatch.console.state import KeyParameter, key_parameters_of
+from groundwatch.decoders.api import TelemetryDictionary
 from groundwatch.report.plots import all_plots, event_rows
-from groundwatch.report.query import PassData, PassQuery
+from groundwatch.report.query import InfluxQuery, PassData, PassQuery
 from groundwatch.report.summary import iso, summarize, summary_lines
 
 STYLE = """
@@ -68,6 +69,23 @@ def render_html(data: PassData, facts: dict[str, Any], plots: dict[str, bytes]) 
         f"<title>Pass report {e(data.spacecraft)} {e(facts['start'] or '')}</title>"
         f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>\n"
     )
+
+
+def make_report(
+    influx_url: str,
+    database: str,
+    dictionary: TelemetryDictionary,
+    out_dir: Path,
+    *,
+    source: str = "live",
+    spacecraft: str | None = None,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+) -> ReportFiles:
+    """The whole report in one call (blocking: ``await asyncio.to_thread(make_report, ...)``
+    from async code). ``source``: ``live`` or ``replay:<session>``."""
+    query = PassQuery(InfluxQuery(influx_url, database), source, spacecraft, start_ns, end_ns)
+    return write_report(query, key_parameters_of(dictionary.parameters()), out_dir)
 
 
 def write_report(
