@@ -90,3 +90,29 @@ async def test_partial_write_dead_letters_the_bad_line_and_keeps_going(
     assert 'v="oops"' in text and "field type conflict" in text
     assert sink.counters.extra["dead_letter_lines"] == 1
     assert sink.spool.records == 0 and sink.counters.extra.get("write_failures", 0) == 0
+
+
+async def test_refused_lines_the_reason_does_not_name_are_found_by_bisection(
+    influxd: ServiceHandle, influx_db: str, tmp_path: Path
+) -> None:
+    c = cfg(tmp_path, influxd.url, influx_db, batch_size=1000)
+    sink = StoreSink.from_config(c)
+    await sink.start()
+    seed = [Point("a", {}, {"x": 1.0}, T0), Point("b", {}, {"y": 1}, T0)]
+    assert await sink.put(seed)
+    await wait_drained(sink)
+    good = [Point("a", {}, {"x": float(i)}, T0 + 10 + i) for i in range(50)]
+    bad = [
+        Point("a", {}, {"x": "text"}, T0 + 5),  # conflicts with float
+        Point("b", {}, {"y": 2.5}, T0 + 6),  # conflicts with integer: not in the message
+    ]
+    assert await sink.put(good[:20] + bad + good[20:])
+    await wait_drained(sink)
+    await sink.stop()
+    res = services.influx_query(influxd.url, "SELECT x FROM a", db=influx_db)
+    rows = res["results"][0]["series"][0]["values"]  # type: ignore[index]
+    assert {r[0]: r[1] for r in rows} == {T0: 1.0} | {p.time_ns: p.fields["x"] for p in good}
+    text = c.dead_letter.read_text()
+    assert 'a x="text"' in text and "b y=2.5" in text
+    assert sink.counters.extra["dead_letter_lines"] == 2
+    assert sink.spool.records == 0

@@ -19,7 +19,8 @@ Rules (InfluxDB 1.x/2.x line protocol):
 * bools: ``true`` / ``false``;
 * timestamp: integer nanoseconds.
 
-A point left with no field is dropped and counted (``points_dropped``).
+Fields with an empty key are dropped and counted, so are points with an empty measurement
+or with no field left (``points_dropped``): InfluxDB cannot parse them.
 """
 
 from __future__ import annotations
@@ -134,16 +135,23 @@ class LineEncoder:
         if keys is None:
             if len(self._fieldsets) >= self.max_cached:
                 self._fieldsets.clear()
-            keys = self._fieldsets[names] = [self._key(n) + "=" for n in names]
+            # An empty field key is unparsable: "" marks it, and its field is dropped.
+            keys = self._fieldsets[names] = [self._key(n) + "=" if n else "" for n in names]
         return keys
 
     def encode(self, point: Point) -> bytes | None:
         """One line (without the trailing newline), or None when no field is representable."""
         values = point.fields
+        if not point.measurement:  # InfluxDB cannot parse it
+            self.stats.points_dropped += 1
+            return None
         keys = self._field_keys(tuple(values))
         fields: list[str] = []
         append = fields.append
         for key, value in zip(keys, values.values(), strict=True):
+            if not key:
+                self.stats.fields_dropped += 1
+                continue
             kind = type(value)
             # Fast paths for the exact common types; format_field_value handles the rest.
             if kind is float:

@@ -352,23 +352,34 @@ class StoreSink:
                 raise
             result = WriteResult(exc.status, rejected=True, reason=exc.body)
         if result.rejected:
-            await self._triage(lines, result)
-        self._up(len(lines) - (result.dropped or 0))
+            await self._triage(lines, result)  # counts what its re-sends store
+            self._up(0)
+        else:
+            self._up(len(lines))
 
     async def _triage(self, lines: list[bytes], result: WriteResult) -> None:
-        """Dead-letter the refused lines; bisect when the reason does not name them all."""
-        named = refused_lines(lines, result.reason)
-        if len(lines) == 1 or (result.dropped is not None and len(named) == result.dropped):
-            bad = [lines[i] for i in sorted(named)] if len(lines) > 1 else lines
-            await self._dead_letter(bad, result)
+        """Dead-letter what InfluxDB refused; the rest is stored (or is re-sent to be sure).
+
+        1.x names one reason only (a field type conflict hides unparsable lines, for one),
+        so the lines the reason names are dead-lettered and the others sent again, once:
+        rewriting a stored point changes nothing, and whatever is still refused comes back
+        here. When the reason names no line, the batch is bisected.
+        """
+        if len(lines) == 1:
+            await self._dead_letter(lines, result)
             return
+        named = refused_lines(lines, result.reason)
         await self._dead_letter([lines[i] for i in sorted(named)], result)
         rest = [line for i, line in enumerate(lines) if i not in named]
+        if not rest:
+            return
+        self.counters.bump("triage_resends")
+        if named:
+            await self._deliver(rest)
+            return
         half = len(rest) // 2
-        self.counters.bump("bisected_batches")
-        for part in (rest[:half], rest[half:]):
-            if part:
-                await self._deliver(part)  # stored lines are rewritten unchanged
+        await self._deliver(rest[:half])
+        await self._deliver(rest[half:])
 
     async def _dead_letter(self, lines: list[bytes], result: WriteResult) -> None:
         if not lines:

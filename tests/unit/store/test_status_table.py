@@ -129,16 +129,28 @@ async def test_sink_dead_letters_refused_lines_and_moves_on(
     server: tuple[StatusServer, str], tmp_path: Path
 ) -> None:
     s, url = server
-    reason = (
+    conflict = (
         'partial write: field type conflict: input field \\"v\\" on measurement \\"m\\" '
         "is type float, already exists as type integer dropped=1"
     )
-    s.plan = [(400, '{"error":"' + reason + '"}', {})]
+    # 1.x names only the conflict; the unparsable line shows up when the rest is re-sent.
+    unparsable = "partial write: unable to parse 'm w=3i 3': invalid field dropped=0"
+    s.plan = [
+        (400, '{"error":"' + conflict + '"}', {}),
+        (400, '{"error":"' + unparsable + '"}', {}),
+    ]
     sink = StoreSink.from_config(_cfg(tmp_path, url, flush_interval=0.05))
     await sink.start()
-    await sink.put([Point("m", {}, {"v": 1}, 1), Point("m", {}, {"v": 2.5}, 2)])
+    pts = [Point("m", {}, {"v": 1}, 1), Point("m", {}, {"v": 2.5}, 2), Point("m", {}, {"w": 3}, 3)]
+    await sink.put(pts)
     await sink.stop()
-    assert len(s.bodies) == 1  # not retried
+    assert s.bodies == [
+        b"m v=1i 1\nm v=2.5 2\nm w=3i 3\n",
+        b"m v=1i 1\nm w=3i 3\n",  # the named line is never re-sent
+        b"m v=1i 1\n",
+    ]
     text = (tmp_path / "dl.lp").read_text()
-    assert "m v=2.5 2" in text and "m v=1i 1" not in text and "field type conflict" in text
-    assert sink.counters.extra["dead_letter_lines"] == 1
+    assert "m v=2.5 2" in text and "m w=3i 3" in text and "m v=1i 1" not in text
+    assert "field type conflict" in text and "unable to parse" in text
+    assert sink.counters.extra["dead_letter_lines"] == 2
+    assert sink.counters.sent == 1 and sink.spool.records == 0
