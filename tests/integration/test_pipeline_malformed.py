@@ -15,8 +15,14 @@ from groundwatch.decoders.space_packet import build_space_packet
 from groundwatch.decoders.tm_frame import TmFrame, TmFrameFormat
 from groundwatch.services import ServiceHandle
 
-from .pipeline_helpers import DEMO_DICTIONARY, query, running_pipeline, settings_for
-from .pipeline_helpers import wait_for, write_config
+from .pipeline_helpers import (
+    DEMO_DICTIONARY,
+    query,
+    running_pipeline,
+    settings_for,
+    wait_for,
+    write_config,
+)
 
 SCID = 0x2A
 
