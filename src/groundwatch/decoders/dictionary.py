@@ -38,29 +38,17 @@ from groundwatch.decoders.layout import CompiledLayout, DerivedParam, ParamMeta,
 from groundwatch.decoders.layout_fields import FieldKind, FieldSpec, LayoutError
 from groundwatch.decoders.obt import CdsTime, CucTime, TimeCode, epoch_ns
 from groundwatch.decoders.schema import (
+    DictionaryLoader,
     DictionaryModel,
     PacketModel,
     ParameterModel,
     TimeModel,
+    validation_error,
 )
 from groundwatch.model import Ax25Header
 
 _INT_TYPE = re.compile(r"^(u|uint|i|int)(\d+)(le|be)?$")
 _FLOAT_TYPE = re.compile(r"^float(16|32|64)(le|be)?$")
-
-
-class _DictionaryLoader(yaml.SafeLoader):
-    """YAML 1.1 reads ON/OFF/YES/NO as booleans; enum labels like ``1: ON`` must stay
-    strings, so only true/false are booleans here."""
-
-
-_DictionaryLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_DictionaryLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
 
 
 class MissionDictionary:
@@ -135,7 +123,7 @@ def load_dictionary(path: Path | str) -> MissionDictionary:
     path = Path(path)
     file = str(path)
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_DictionaryLoader)
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=DictionaryLoader)
     except OSError as exc:
         raise DictionaryError(file, f"cannot read: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
@@ -145,7 +133,7 @@ def load_dictionary(path: Path | str) -> MissionDictionary:
     try:
         model = DictionaryModel.model_validate(document)
     except ValidationError as exc:
-        raise _validation_error(file, document, exc) from None
+        raise validation_error(file, document, exc) from None
     return compile_dictionary(model, file, path.parent)
 
 
@@ -385,21 +373,3 @@ def _python_layout(
         fields.append(_field(param, byte_order, where))
         meta[param.name] = _meta(param, where)
     return struct, fields, meta
-
-
-def _validation_error(file: str, document: dict[str, Any], exc: ValidationError) -> DictionaryError:
-    error = exc.errors()[0]
-    loc = list(error["loc"])
-    packet = parameter = None
-    if len(loc) >= 2 and loc[0] == "packets" and isinstance(loc[1], int):
-        entry = _get(document.get("packets"), loc[1])
-        packet = str(entry.get("name", f"#{loc[1]}")) if isinstance(entry, dict) else f"#{loc[1]}"
-        if len(loc) >= 4 and loc[2] == "parameters" and isinstance(loc[3], int):
-            p = _get(entry.get("parameters") if isinstance(entry, dict) else None, loc[3])
-            parameter = str(p.get("name", f"#{loc[3]}")) if isinstance(p, dict) else f"#{loc[3]}"
-    field = ".".join(str(part) for part in loc)
-    return DictionaryError(file, f"{field}: {error['msg']}", packet, parameter)
-
-
-def _get(items: Any, index: int) -> Any:
-    return items[index] if isinstance(items, list) and 0 <= index < len(items) else None

@@ -41,12 +41,14 @@ packets:
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from groundwatch.decoders.api import Framing
+from groundwatch.decoders.api import DictionaryError, Framing
 
 
 class _Strict(BaseModel):
@@ -164,3 +166,35 @@ class DictionaryModel(_Strict):
     framing: FramingModel = FramingModel()
     time: TimeModel | None = None
     packets: list[PacketModel] = Field(min_length=1)
+
+
+class DictionaryLoader(yaml.SafeLoader):
+    """YAML 1.1 reads ON/OFF/YES/NO as booleans; enum labels like ``1: ON`` must stay
+    strings, so only true/false are booleans here."""
+
+
+DictionaryLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+DictionaryLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def validation_error(file: str, document: dict[str, Any], exc: ValidationError) -> DictionaryError:
+    error = exc.errors()[0]
+    loc = list(error["loc"])
+    packet = parameter = None
+    if len(loc) >= 2 and loc[0] == "packets" and isinstance(loc[1], int):
+        entry = _get(document.get("packets"), loc[1])
+        packet = str(entry.get("name", f"#{loc[1]}")) if isinstance(entry, dict) else f"#{loc[1]}"
+        if len(loc) >= 4 and loc[2] == "parameters" and isinstance(loc[3], int):
+            p = _get(entry.get("parameters") if isinstance(entry, dict) else None, loc[3])
+            parameter = str(p.get("name", f"#{loc[3]}")) if isinstance(p, dict) else f"#{loc[3]}"
+    field = ".".join(str(part) for part in loc)
+    return DictionaryError(file, f"{field}: {error['msg']}", packet, parameter)
+
+
+def _get(items: Any, index: int) -> Any:
+    return items[index] if isinstance(items, list) and 0 <= index < len(items) else None
