@@ -292,16 +292,19 @@ class FrameDecoder:
         ax25: Ax25Header | None,
     ) -> None:
         """One whole space packet (its length already checked against its header)."""
-        hdr = parse_primary_header(packet)
-        vcid = frame_header.vcid if frame_header is not None else None
-        if hdr.version != PACKET_VERSION:
+        # Version and APID straight from the first two octets: idle packets, often most of
+        # a quiet downlink, cost no header object.
+        version = packet[0] >> 5
+        if version != PACKET_VERSION:
+            vcid = frame_header.vcid if frame_header is not None else None
             self._reject(
-                result, RejectReason.BAD_VERSION, f"packet version {hdr.version}", packet, vcid=vcid
+                result, RejectReason.BAD_VERSION, f"packet version {version}", packet, vcid=vcid
             )
             return
-        if hdr.apid == IDLE_APID:
+        if ((packet[0] & 0x7) << 8 | packet[1]) == IDLE_APID:
             result.idle_packets += 1
             return
+        hdr = parse_primary_header(packet)
         gap = self._sequences.observe((result.frame.source, scid, hdr.apid), hdr.seq_count)
         if gap:
             self.seq_gaps += gap
@@ -314,6 +317,7 @@ class FrameDecoder:
             return
         layout = self.dictionary.packet_for(hdr.apid, data_field)
         if layout is None:
+            vcid = frame_header.vcid if frame_header is not None else None
             self._reject(result, RejectReason.UNKNOWN_APID, f"apid {hdr.apid}", packet, vcid=vcid)
             return
         self._apply_layout(result, decoded, layout, data_field, raw=packet)

@@ -209,17 +209,21 @@ class PacketReassembler:
 
 
 class SequenceTracker:
-    """Counts packet sequence-count gaps per (source, scid, apid), modulo 16384."""
+    """Counts packet sequence-count gaps per (source, scid, apid), modulo 16384.
+
+    A plain dict, forgetting the oldest-inserted APID beyond ``max_apids`` (a real mission has
+    far fewer; only random input reaches the cap): cheaper per packet than an LRU."""
 
     def __init__(self, max_apids: int = 4096) -> None:
-        self._last: BoundedLru[ApidKey, list[int]] = BoundedLru(max_apids)
+        self.max_apids = max_apids
+        self._last: dict[ApidKey, int] = {}
 
     def observe(self, key: ApidKey, seq_count: int) -> int:
         """Packets missing before this one (0 for the first packet of an APID)."""
         last = self._last.get(key)
+        self._last[key] = seq_count
         if last is None:
-            self._last.put(key, [seq_count])
+            if len(self._last) > self.max_apids:
+                del self._last[next(iter(self._last))]
             return 0
-        gap = (seq_count - last[0] - 1) % MAX_SEQ_COUNT
-        last[0] = seq_count
-        return gap
+        return (seq_count - last - 1) % MAX_SEQ_COUNT

@@ -54,14 +54,10 @@ def parse_primary_header(buf: bytes | memoryview, offset: int = 0) -> SpacePacke
     if len(buf) - offset < PRIMARY_HEADER_LEN:
         raise BytesTooShort(PRIMARY_HEADER_LEN, max(0, len(buf) - offset), "packet header")
     w0, w1, length = _HEADER.unpack_from(buf, offset)
+    # Positional, in SpacePacketHeader's field order (version, type, sec_hdr_flag, apid,
+    # seq_flags, seq_count, data_length): this runs once per packet.
     return SpacePacketHeader(
-        version=w0 >> 13,
-        type=(w0 >> 12) & 1,
-        sec_hdr_flag=(w0 >> 11) & 1,
-        apid=w0 & 0x7FF,
-        seq_flags=w1 >> 14,
-        seq_count=w1 & 0x3FFF,
-        data_length=length,
+        w0 >> 13, (w0 >> 12) & 1, (w0 >> 11) & 1, w0 & 0x7FF, w1 >> 14, w1 & 0x3FFF, length
     )
 
 
