@@ -21,12 +21,23 @@ to yield an int), where it is written as a float.
 from __future__ import annotations
 
 import json
-from collections.abc import Container
-from typing import Any
+from collections.abc import Container, Iterable
+from typing import Any, Protocol
 
 from groundwatch.model import DecodedPacket, Event, FieldValue, Point, Rejection
 
 NO_FLOAT_PARAMS: frozenset[str] = frozenset()
+
+
+class _ParamType(Protocol):
+    name: str
+    type: str
+
+
+def float_params_of(parameters: Iterable[_ParamType]) -> frozenset[str]:
+    """Names of float-typed parameters (``TelemetryDictionary.parameters()``): their int
+    values are written as floats, so the field keeps one type."""
+    return frozenset(p.name for p in parameters if p.type.startswith("float"))
 
 
 def _add_value(

@@ -29,6 +29,7 @@ them through ``asyncio.to_thread``; a lock makes them safe across those threads.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import struct
 import threading
@@ -94,6 +95,10 @@ def scan_segment(data: bytes) -> tuple[list[tuple[int, int, int, int]], int, boo
     return out, pos, pos != len(data)
 
 
+class SpoolLocked(RuntimeError):
+    """Another live process uses this spool directory (two writers would corrupt it)."""
+
+
 class Spool:
     def __init__(
         self, directory: Path, budget_bytes: int, segment_bytes: int = DEFAULT_SEGMENT_BYTES
@@ -109,6 +114,7 @@ class Spool:
         self._active: int | None = None
         self._fd: int | None = None
         self._opened = False
+        self._lock_fd: int | None = None
         self._next_seg = 1
         self._total_bytes = 0
         self._total_lines = 0
@@ -145,6 +151,7 @@ class Spool:
             if self._opened:
                 return
             self.dir.mkdir(parents=True, exist_ok=True)
+            self._take_dir_lock()
             segs = sorted(int(p.stem.split("-")[1]) for p in self.dir.glob("spool-*.seg"))
             for seg in segs:
                 path = self._path(seg)
@@ -170,12 +177,26 @@ class Spool:
             self._next_seg = (segs[-1] + 1) if segs else 1
             self._opened = True
 
+    def _take_dir_lock(self) -> None:
+        # flock, not a PID file: the kernel releases it when the owner dies (even kill -9).
+        fd = os.open(self.dir / "spool.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(fd)
+            raise SpoolLocked(f"{self.dir} is in use by another groundwatch process") from exc
+        self._lock_fd = fd
+
     def close(self) -> None:
         with self._lock:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
             self._active = None
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)  # releases the flock
+                self._lock_fd = None
+            self._opened = False
 
     # --- append --------------------------------------------------------------------------------
 

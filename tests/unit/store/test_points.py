@@ -84,3 +84,16 @@ def test_rejected_and_event_points() -> None:
     assert ep.tags["type"] == "UNEXPECTED_LOS" and ep.tags["severity"] == "critical"
     assert json.loads(str(ep.fields["details"])) == {"last": 5}
     assert ep.fields["recovery"] is False
+
+
+def test_float_params_of_dictionary_parameters() -> None:
+    from groundwatch.decoders.api import ParameterInfo
+    from groundwatch.store.points import float_params_of
+
+    params = [
+        ParameterInfo("alt", "gnc", "float32"),
+        ParameterInfo("mode", "gnc", "enum"),
+        ParameterInfo("v", "gnc", "float64"),
+        ParameterInfo("n", "gnc", "uint12"),
+    ]
+    assert float_params_of(params) == {"alt", "v"}

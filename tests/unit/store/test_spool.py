@@ -64,3 +64,18 @@ def test_budget_refuses_new_records_and_keeps_old_ones(tmp_path: Path) -> None:
     assert s.records == accepted
     assert s.append_lines([b"x" * 50], force=True)  # shutdown path: over budget on purpose
     assert s.records == accepted + 1
+
+
+def test_a_second_open_of_a_spool_in_use_is_refused(tmp_path: Path) -> None:
+    import pytest
+
+    from groundwatch.store.spool import SpoolLocked
+
+    first = Spool(tmp_path, budget_bytes=1000)
+    first.open()
+    with pytest.raises(SpoolLocked):
+        Spool(tmp_path, budget_bytes=1000).open()
+    first.close()
+    second = Spool(tmp_path, budget_bytes=1000)
+    second.open()  # free again once the owner closed (or died)
+    second.close()
