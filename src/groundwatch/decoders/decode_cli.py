@@ -1,10 +1,10 @@
 """Engine of ``groundwatch decode``: read a capture, decode it, print JSON lines.
 
-Input formats: ``raw`` (a byte stream: cut behind each attached sync marker when the framing
-has one or the stream starts with one, else fixed-length frames; bare space packets by their
-length fields), ``hex`` (one frame per line, optionally after a timestamp), ``kiss`` (a KISS
-byte stream), ``satnogs`` (``timestamp|hexframe`` lines) and ``archive`` (groundwatch's own
-frame archive, when ``groundwatch.store.archive`` provides ``ArchiveReader``).
+Input formats (see ``decode_input``): ``raw`` (a byte stream: cut behind each attached sync
+marker when the framing has one or the stream shows them, else fixed-length frames; bare
+space packets by their length fields), ``hex`` (one frame per line, optionally after a
+timestamp), ``kiss`` (a KISS byte stream), ``satnogs`` (``timestamp|hexframe`` lines) and
+``archive`` (groundwatch's raw frame archive, read with ``groundwatch.store.archive``).
 
 Output keys are a contract (issue 3): do not rename them.
 """
@@ -13,243 +13,34 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any, cast
 
 from groundwatch.decoders.api import DecodeSummary, Framing, FramingDef, TelemetryDictionary
+from groundwatch.decoders.decode_input import (
+    DecodeCliError,
+    InputFormat,
+    InputRecord,
+    format_ert,
+    parse_timestamp,
+    read_archive,
+    read_records,
+)
 from groundwatch.decoders.frame_decoder import FrameDecoder
-from groundwatch.decoders.kiss import KissCommand, KissDecoder, KissFrame
-from groundwatch.decoders.sync import ASM, Derandomizer, FrameSynchronizer
-from groundwatch.model import DecodedPacket, DecodeResult, RawFrame, Rejection, RejectReason
+from groundwatch.model import DecodedPacket, DecodeResult, RawFrame, Rejection
 
-CHUNK = 1 << 16
-
-
-class InputFormat(StrEnum):
-    RAW = "raw"
-    HEX = "hex"
-    KISS = "kiss"
-    SATNOGS = "satnogs"
-    ARCHIVE = "archive"
-
-
-class DecodeCliError(Exception):
-    """A usage problem (missing frame length, unreadable dictionary, ...): exit code 2."""
-
-
-@dataclass(slots=True)
-class InputRecord:
-    """One frame out of the input, or input that could not even be cut into frames."""
-
-    data: bytes
-    ert_ns: int | None = None
-    reason: RejectReason | None = None
-    detail: str = ""
-    station: str = "capture"  # reassembly is kept per station when the input says which
-
-
-# -- timestamps --------------------------------------------------------------------------
-
-_FRACTION = re.compile(r"\.(\d+)")
-
-
-def parse_timestamp(text: str) -> int | None:
-    """ns since the Unix epoch of an ISO-8601 time (naive = UTC, up to ns digits) or of
-    Unix seconds with a decimal point; None when ``text`` is neither."""
-    text = text.strip()
-    if re.fullmatch(r"\d+\.\d*", text):
-        whole, _, frac = text.partition(".")
-        return int(whole) * 1_000_000_000 + int((frac + "0" * 9)[:9])
-    if not re.match(r"\d{4}-\d\d-\d\d", text):
-        return None
-    frac_ns = 0
-    m = _FRACTION.search(text)
-    if m:
-        frac_ns = int((m.group(1) + "0" * 9)[:9])
-        text = text[: m.start()] + text[m.end() :]
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp()) * 1_000_000_000 + frac_ns
-
-
-def format_ert(ns: int | None) -> str | None:
-    if ns is None:
-        return None
-    seconds, frac = divmod(ns, 1_000_000_000)
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
-
-
-# -- readers ------------------------------------------------------------------------------
-
-
-def _chunks(stream: IO[bytes]) -> Iterator[bytes]:
-    while chunk := stream.read(CHUNK):
-        yield chunk
-
-
-def _hex_record(hex_text: str, ert_ns: int | None, line_no: int) -> InputRecord:
-    digits = re.sub(r"\s+", "", hex_text)
-    try:
-        return InputRecord(bytes.fromhex(digits), ert_ns)
-    except ValueError:
-        return InputRecord(
-            hex_text.encode(errors="replace"),
-            ert_ns,
-            RejectReason.BAD_PACKET,
-            f"line {line_no}: not hex",
-        )
-
-
-def read_hex(stream: IO[bytes]) -> Iterator[InputRecord]:
-    for line_no, raw in enumerate(stream, 1):
-        line = raw.decode("utf-8", errors="replace").strip()
-        if not line or line.startswith("#"):
-            continue
-        ert_ns = None
-        first, _, rest = line.partition(" ")
-        if rest:
-            ts = parse_timestamp(first)
-            if ts is not None:
-                ert_ns, line = ts, rest
-        yield _hex_record(line, ert_ns, line_no)
-
-
-def read_satnogs(stream: IO[bytes]) -> Iterator[InputRecord]:
-    for line_no, raw in enumerate(stream, 1):
-        line = raw.decode("utf-8", errors="replace").strip()
-        if not line or line.startswith("#"):
-            continue
-        stamp, sep, hex_text = line.partition("|")
-        if not sep:
-            yield InputRecord(raw, None, RejectReason.BAD_PACKET, f"line {line_no}: no '|'")
-            continue
-        yield _hex_record(hex_text, parse_timestamp(stamp), line_no)
-
-
-def read_kiss(stream: IO[bytes]) -> Iterator[InputRecord]:
-    decoder = KissDecoder()
-    for chunk in _chunks(stream):
-        for item in decoder.feed(chunk):
-            if isinstance(item, KissFrame):
-                if item.command == KissCommand.DATA:
-                    yield InputRecord(item.data)
-            else:
-                yield InputRecord(item.data, None, RejectReason.BAD_KISS, item.detail)
-
-
-def read_raw(stream: IO[bytes], framing: FramingDef, asm: bool | None) -> Iterator[InputRecord]:
-    chunks = _chunks(stream)
-    first = next(chunks, b"")
-    if framing.kind == Framing.NONE:
-        yield from _raw_packets(first, chunks)
-        return
-    if framing.kind == Framing.AX25:
-        raise DecodeCliError("AX.25 frames have no raw stream form: use --format kiss")
-    if framing.frame_length is None:
-        raise DecodeCliError("a raw TM stream needs --frame-length (or a dictionary)")
-    if asm is None:
-        asm = framing.asm or _looks_synchronised(first, framing.frame_length)
-    if asm:
-        sync = FrameSynchronizer(framing.frame_length, randomized=framing.randomized)
-        for chunk in (first, *chunks):
-            for item in sync.feed(chunk):
-                yield _sync_record(item)
-        for item in sync.flush():
-            yield _sync_record(item)
-        return
-    derandomize = Derandomizer() if framing.randomized else None
-    buf = bytearray(first)
-    size = framing.frame_length
-    for chunk in (b"", *chunks):
-        buf += chunk
-        while len(buf) >= size:
-            frame = bytes(buf[:size])
-            del buf[:size]
-            yield InputRecord(derandomize(frame) if derandomize else frame)
-    if buf:
-        yield InputRecord(bytes(buf))  # the decoder rejects it with its length
-
-
-def _looks_synchronised(head: bytes, frame_length: int) -> bool:
-    """A marker at the start, or two markers one frame apart, in the first chunk."""
-    i = head.find(ASM)
-    if i == 0:
-        return True
-    nxt = i + len(ASM) + frame_length
-    return i > 0 and head[nxt : nxt + len(ASM)] == ASM
-
-
-def _sync_record(item: object) -> InputRecord:
-    if isinstance(item, bytes):
-        return InputRecord(item)
-    n, data = getattr(item, "octets", 0), getattr(item, "data", b"")
-    return InputRecord(data, None, RejectReason.NOT_SYNCED, f"{n} octets without sync marker")
-
-
-def _raw_packets(first: bytes, chunks: Iterator[bytes]) -> Iterator[InputRecord]:
-    buf = bytearray(first)
-    for chunk in (b"", *chunks):
-        buf += chunk
-        while len(buf) >= 6:
-            total = 7 + ((buf[4] << 8) | buf[5])
-            if len(buf) < total:
-                break
-            yield InputRecord(bytes(buf[:total]))
-            del buf[:total]
-    if buf:
-        yield InputRecord(
-            bytes(buf), None, RejectReason.TRUNCATED_PACKET, "stream ends inside a packet"
-        )
-
-
-def read_archive(path: Path | None) -> Iterator[InputRecord]:
-    """Frames of groundwatch's raw frame archive: one ``.gwa`` file or a directory of them."""
-    try:
-        from groundwatch.store.archive import ArchiveReader
-    except ImportError as exc:
-        raise DecodeCliError("archive format not available (groundwatch.store.archive)") from exc
-    if path is None:
-        raise DecodeCliError("--format archive needs --input FILE.gwa or DIRECTORY")
-    paths = sorted(path.glob("*.gwa"), key=_archive_start) if path.is_dir() else [path]
-    reader = ArchiveReader(paths)
-    for frame, _position in reader:
-        yield InputRecord(frame.data, frame.ert_ns, station=frame.station)
-    for problem in reader.problems:
-        yield InputRecord(
-            b"",
-            None,
-            RejectReason.BAD_PACKET,
-            f"archive {problem.kind} record at {problem.path}:{problem.offset}",
-        )
-
-
-def _archive_start(path: Path) -> tuple[int, str]:
-    """Archive files are named ``<link>_<stamp>Z_<start ert ns>.gwa``: read in time order."""
-    tail = path.stem.rsplit("_", 1)[-1].split("-")[0]
-    return (int(tail) if tail.isdigit() else 0, path.name)
-
-
-def read_records(
-    stream: IO[bytes], fmt: InputFormat, framing: FramingDef, asm: bool | None = None
-) -> Iterator[InputRecord]:
-    if fmt == InputFormat.HEX:
-        return read_hex(stream)
-    if fmt == InputFormat.SATNOGS:
-        return read_satnogs(stream)
-    if fmt == InputFormat.KISS:
-        return read_kiss(stream)
-    if fmt == InputFormat.RAW:
-        return read_raw(stream, framing, asm)
-    raise DecodeCliError(f"format {fmt} is not read from a stream")
+__all__ = [
+    "DecodeCliError",
+    "InputFormat",
+    "format_ert",
+    "load_dictionary_file",
+    "parse_timestamp",
+    "resolve_framing",
+    "run_decode",
+]
 
 
 # -- output -------------------------------------------------------------------------------

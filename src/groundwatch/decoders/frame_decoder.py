@@ -23,7 +23,12 @@ from groundwatch.decoders.api import (
 from groundwatch.decoders.ax25 import parse_ax25
 from groundwatch.decoders.crc import crc16_ok
 from groundwatch.decoders.reassembly import PacketReassembler, SequenceTracker
-from groundwatch.decoders.space_packet import IDLE_APID, PRIMARY_HEADER_LEN, parse_primary_header
+from groundwatch.decoders.space_packet import (
+    IDLE_APID,
+    PRIMARY_HEADER_LEN,
+    parse_primary_header,
+    split_exact_space_packets,
+)
 from groundwatch.decoders.tm_frame import (
     FECF_LEN,
     OCF_LEN,
@@ -235,7 +240,7 @@ class FrameDecoder:
                 packet = self._new_packet(result, None, header, None)
                 self._apply_layout(result, packet, layout, info)
                 return
-        packets = _exact_space_packets(info)
+        packets = split_exact_space_packets(info)
         if packets:
             for p in packets:
                 self._packet(result, p, -1, None, header)
@@ -435,19 +440,3 @@ class FrameDecoder:
             key = r.reason.value
             s.rejected[key] = s.rejected.get(key, 0) + 1
             c.bump(f"rejected_{key}")
-
-
-def _exact_space_packets(info: bytes) -> list[bytes]:
-    """The space packets ``info`` consists of exactly (version 0, lengths end at its end),
-    or [] when it is something else (an AX.25 beacon in text, a mission's own format)."""
-    out: list[bytes] = []
-    pos = 0
-    while pos < len(info):
-        if len(info) - pos < PRIMARY_HEADER_LEN + 1 or info[pos] >> 5 != PACKET_VERSION:
-            return []
-        total = PRIMARY_HEADER_LEN + 1 + ((info[pos + 4] << 8) | info[pos + 5])
-        if pos + total > len(info):
-            return []
-        out.append(info[pos : pos + total])
-        pos += total
-    return out

@@ -100,6 +100,22 @@ def iter_space_packets(buf: bytes | memoryview) -> Iterator[SpacePacket]:
         yield packet
 
 
+def split_exact_space_packets(buf: bytes) -> list[bytes]:
+    """The space packets ``buf`` consists of exactly (version 0, lengths ending at its end),
+    or [] when it is something else (an AX.25 text beacon, a mission's own format)."""
+    out: list[bytes] = []
+    pos = 0
+    while pos < len(buf):
+        if len(buf) - pos < PRIMARY_HEADER_LEN + 1 or buf[pos] >> 5 != 0:
+            return []
+        total = PRIMARY_HEADER_LEN + 1 + ((buf[pos + 4] << 8) | buf[pos + 5])
+        if pos + total > len(buf):
+            return []
+        out.append(buf[pos : pos + total])
+        pos += total
+    return out
+
+
 def build_primary_header(header: SpacePacketHeader) -> bytes:
     return bytes(
         SpacePacketPrimaryHeader.build(
