@@ -70,6 +70,10 @@ class PolynomialCalibration:
 
     def _bisect(self, eng: float) -> float:
         lo, hi = self.raw_min, self.raw_max
+        ends = sorted((self.to_eng(lo), self.to_eng(hi)))
+        slack = 1e-9 * (ends[1] - ends[0])
+        if not ends[0] - slack <= eng <= ends[1] + slack:
+            raise CalibrationError(f"{eng} outside the calibrated range {ends[0]}..{ends[1]}")
         increasing = self.to_eng(hi) >= self.to_eng(lo)
         for _ in range(200):
             mid = (lo + hi) / 2

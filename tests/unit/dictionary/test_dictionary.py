@@ -168,6 +168,8 @@ def test_build_rejects_what_it_cannot_encode(demo: MissionDictionary) -> None:
         gnc.build({"descent_phase": "CRASHED"}, 0)
     with pytest.raises(EncodeError, match="vertical_velocity"):
         gnc.build({"vertical_velocity": 1e9}, 0)
+    with pytest.raises(EncodeError, match="imu_temp"):  # beyond its quadratic's range
+        demo.packet("thermal").build({"imu_temp": 200.0}, 0)
     with pytest.raises(EncodeError, match="roll"):
         gnc.build({"roll": float("nan")}, 0)
     with pytest.raises(EncodeError, match="pitch"):
