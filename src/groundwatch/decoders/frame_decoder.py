@@ -6,6 +6,11 @@ a compiled fast path that trusts its input) sees the octets. Layouts come only t
 ``TelemetryDictionary`` protocol; without a dictionary, frames and packet headers are still
 decoded generically (packets with ``name=None``, no parameters, the data field in
 ``payload``).
+
+A packet spanning several frames is returned by the frame that completes it, with that
+frame's header. Reassembly state is kept per (``RawFrame.source``, scid, vcid): merge copies
+of a frame heard by several stations (``peek`` gives their identity) before decoding.
+Packet sequence-count gaps are counted in ``seq_gaps`` and ``counters.extra["seq_gaps"]``.
 """
 
 from __future__ import annotations

@@ -175,3 +175,22 @@ def test_layout_bug_becomes_a_rejection(tiny: TelemetryDictionary) -> None:
     frame = TmFramePacker(0x2A, 0, tiny.framing).frames_for([build_space_packet(0x10, 0, b"1")])
     assert reasons(decoder, frame[0]) == ["bad_packet"]
     assert decoder.counters.errors == 1
+
+
+def test_peek(tiny: TelemetryDictionary) -> None:
+    tm = FrameDecoder(tiny)
+    good = TmFramePacker(0x2A, 3, tiny.framing, vcfc=200).frames_for(
+        [b"\x00\x10\xc0\x00\x00\x02\x01\xc2\x01"]
+    )[0]
+    assert tm.peek(raw(good)) == FrameIdentity(0x2A, 3, 200, True, "tinysat")
+    bad = bytearray(good)
+    bad[30] ^= 1
+    assert tm.peek(raw(bytes(bad))) == FrameIdentity(0x2A, 3, 200, False, "tinysat")
+    foreign = TmFramePacker(0x2B, 0, tiny.framing).frames_for([b"\x00\x10\xc0\x00\x00\x00\x00"])
+    assert tm.peek(raw(foreign[0])) == FrameIdentity(0x2B, 0, 0, True, None)
+    assert tm.peek(raw(good[:10])) is None and tm.peek(raw(b"")) is None
+    ax = FrameDecoder(tiny, FramingDef(kind=Framing.AX25))
+    beacon = build_ax25(Ax25Frame(dst="CQ", src="TINY1", info=b"hi"))
+    assert ax.peek(raw(beacon)) == FrameIdentity(None, 0, None, None, "tinysat")
+    assert ax.peek(raw(b"\xff" * 20)) is None
+    assert tm.counters.received == 0  # peeking decodes nothing and counts nothing
