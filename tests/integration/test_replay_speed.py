@@ -71,6 +71,6 @@ async def test_los_at_recorded_time_and_20x_wall_clock(
     rows = query(
         influxd,
         influx_db,
-        "SELECT \"title\" FROM \"events\" WHERE source = 'replay:speed20' AND \"type\" = 'LOS'",
+        'SELECT "title" FROM "events" WHERE source = \'replay:speed20\' AND "type" = \'LOS\'',
     )
     assert [r["time"] for r in rows] == [event.time_ns]

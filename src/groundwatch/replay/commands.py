@@ -156,7 +156,7 @@ def replay(
     from groundwatch.replay.runner import ReplayResult
 
     assert isinstance(result, ReplayResult)
-    err.print(summary_text(result), highlight=False)
+    err.print(summary_text(result), highlight=False, soft_wrap=True)
     first = result.first_ert_ns or 0
     got = observed(result.events, first)
     if write_expected_to is not None:
