@@ -16,7 +16,7 @@ Rules (InfluxDB 1.x/2.x line protocol):
 * ints: ``<n>i`` (int64 range; outside it the field is dropped and counted);
 * floats: ``float.__repr__`` (shortest string that round-trips bit-exactly), never ``%g``;
   NaN and +/-inf are not representable: the field is dropped and counted;
-* bools: ``true`` / ``false``;
+* bools: ``true`` / ``false`` (``True`` / ``False`` on the all-numeric fast path: both valid);
 * timestamp: integer nanoseconds.
 
 Fields with an empty key are dropped and counted, so are points with an empty measurement
@@ -26,9 +26,11 @@ or with no field left (``points_dropped``): InfluxDB cannot parse them.
 from __future__ import annotations
 
 import math
+import operator
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from groundwatch.model import FieldValue, Point
 
@@ -93,6 +95,34 @@ def format_field_value(value: FieldValue) -> str | None:
     return None
 
 
+_TEMPLATE_KINDS = {float: "{!r}", int: "{}i", bool: "{}"}  # bool: "True"/"False" are valid
+
+
+class _Template:
+    __slots__ = ("fmt", "ints", "one_int")
+
+    def __init__(self, fmt: str, ints: Callable[[Any], Any] | None, one_int: bool) -> None:
+        self.fmt = fmt
+        self.ints = ints
+        self.one_int = one_int
+
+    def fits(self, vals: tuple[Any, ...]) -> bool:
+        """No NaN/inf float and no int outside int64 (then the careful path runs)."""
+        try:
+            # NaN and +/-inf make the sum non-finite (so can a huge finite sum: that only
+            # costs the careful path).
+            if not math.isfinite(sum(vals)):
+                return False
+        except OverflowError:  # an int too large for a float
+            return False
+        if self.ints is None:
+            return True
+        ints = self.ints(vals)
+        if self.one_int:
+            return bool(INT64_MIN <= ints <= INT64_MAX)
+        return bool(INT64_MIN <= min(ints) and max(ints) <= INT64_MAX)
+
+
 class LineEncoder:
     """Encodes points; caches the escaped text of names, which repeat on every point.
 
@@ -107,6 +137,7 @@ class LineEncoder:
         self._measurements: dict[str, str] = {}
         self._tagsets: dict[tuple[tuple[str, str], ...], str] = {}
         self._fieldsets: dict[tuple[str, ...], list[str]] = {}
+        self._templates: dict[tuple[tuple[str, ...], tuple[type, ...]], _Template | None] = {}
 
     def _key(self, name: str) -> str:
         text = self._keys.get(name)
@@ -139,13 +170,42 @@ class LineEncoder:
             keys = self._fieldsets[names] = [self._key(n) + "=" if n else "" for n in names]
         return keys
 
+    def _template(self, names: tuple[str, ...], kinds: tuple[type, ...]) -> _Template | None:
+        """A format string for points whose fields are all plain float/int/bool (the usual
+        decoded packet): one C-level ``str.format`` instead of a Python loop per field."""
+        if len(self._templates) >= self.max_cached:
+            self._templates.clear()
+        template: _Template | None = None
+        if all(k in _TEMPLATE_KINDS for k in kinds) and all(names):
+            keys = self._field_keys(names)
+            parts = [
+                key.replace("{", "{{").replace("}", "}}") + _TEMPLATE_KINDS[k]
+                for key, k in zip(keys, kinds, strict=True)
+            ]
+            ints = [i for i, k in enumerate(kinds) if k is int]
+            template = _Template(
+                ",".join(parts), operator.itemgetter(*ints) if ints else None, len(ints) == 1
+            )
+        self._templates[(names, kinds)] = template
+        return template
+
     def encode(self, point: Point) -> bytes | None:
         """One line (without the trailing newline), or None when no field is representable."""
         values = point.fields
         if not point.measurement:  # InfluxDB cannot parse it
             self.stats.points_dropped += 1
             return None
-        keys = self._field_keys(tuple(values))
+        names = tuple(values)
+        vals = tuple(values.values())
+        kinds = tuple(map(type, vals))
+        try:
+            template = self._templates[(names, kinds)]
+        except KeyError:
+            template = self._template(names, kinds)
+        if template is not None and template.fits(vals):
+            text = template.fmt.format(*vals)
+            return f"{self._series(point)} {text} {point.time_ns}".encode()
+        keys = self._field_keys(names)
         fields: list[str] = []
         append = fields.append
         for key, value in zip(keys, values.values(), strict=True):
