@@ -26,7 +26,7 @@ try:
         read_satnogs,
     )
 except ImportError:  # pragma: no cover - before that move lands
-    from groundwatch.decoders.decode_cli import (  # type: ignore[no-redef]
+    from groundwatch.decoders.decode_cli import (  # type: ignore[no-redef,attr-defined,unused-ignore]
         InputFormat,
         InputRecord,
         read_hex,

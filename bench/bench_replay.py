@@ -1,0 +1,183 @@
+"""Replay throughput at ``--speed max`` into a real InfluxDB, against that InfluxDB's ceiling.
+
+    .venv/bin/python bench/bench_replay.py [--frames 20000] [--bitrate 2e6] [--batch 5000]
+
+Issue 6 sizes the real case at one hour at 2 Mbit/s: ~800,000 demo-lander frames of 1,115
+bytes (``--frames 800000``; generating them with the simulator alone takes ~20 min, so the
+default is smaller and the result is extrapolated: the replay rate does not depend on the
+pass length). Steps, all in one run on one influxd started here (groundwatch.services):
+
+1. ``groundwatch simulate --no-mqtt --format raw`` writes N unique frames; they are archived
+   (raw frame archive, one link) with earth-received times spaced as at ``--bitrate``.
+2. Ceiling: the same frames decoded to the same points, encoded to line protocol up front,
+   then POSTed in ``--batch`` batches, two in flight, to a fresh database: points/s.
+3. Replay: ``run_replay(speed=max)`` of the archive through the whole pipeline (decode, link
+   monitor, limits, alerts, store) into another database, timed until the store has flushed.
+
+Prints frames/s, points/s, the ratio to the ceiling and the real-time factor (target >= 40x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+from groundwatch import services
+from groundwatch.config import load_config
+from groundwatch.decoders.dictionary import load_dictionary
+from groundwatch.decoders.frame_decoder import FrameDecoder
+from groundwatch.model import RawFrame
+from groundwatch.replay.runner import ReplayOptions, run_replay
+from groundwatch.store.archive import FrameArchive
+from groundwatch.store.lineprotocol import encode_lines
+from groundwatch.wiring import result_points_factory
+
+REPO = Path(__file__).resolve().parents[1]
+DICTIONARY = REPO / "missions" / "demo-lander.yaml"
+T0 = 1_790_000_000_000_000_000
+FULL_FRAMES = 800_000
+
+
+def simulate_raw(path: Path, frames: int) -> None:
+    cmd = [sys.executable, "-m", "groundwatch", "simulate", "--dictionary", str(DICTIONARY)]
+    cmd += ["--no-mqtt", "--rate", "0", "--count", str(frames), "--output", str(path)]
+    subprocess.run([*cmd, "--format", "raw"], check=True, capture_output=True)
+
+
+def archive_frames(raw: Path, archive_dir: Path, frame_len: int, spacing_ns: int) -> int:
+    archive = FrameArchive(archive_dir, max_file_bytes=1 << 40, max_file_age_s=1e9)
+    archive.open()
+    n = 0
+    with raw.open("rb") as f:
+        while chunk := f.read(frame_len):
+            frame = RawFrame(chunk, T0 + n * spacing_ns, "gs1", "live", "mqtt")
+            archive.append(frame, "demo-lander-gs1")
+            n += 1
+    archive.close()
+    return n
+
+
+def ceiling_lines(raw: Path, frame_len: int, spacing_ns: int) -> list[bytes]:
+    dictionary = load_dictionary(DICTIONARY)
+    decoder = FrameDecoder(dictionary)  # type: ignore[arg-type]
+    to_points = result_points_factory(dictionary)  # type: ignore[arg-type]
+    lines: list[bytes] = []
+    with raw.open("rb") as f:
+        i = 0
+        while chunk := f.read(frame_len):
+            frame = RawFrame(chunk, T0 + i * spacing_ns, "gs1", "replay:ceiling", "replay")
+            lines += encode_lines(to_points(decoder.decode(frame)))
+            i += 1
+    return lines
+
+
+async def post_all(url: str, db: str, lines: list[bytes], batch: int) -> float:
+    bodies = [b"\n".join(lines[i : i + batch]) + b"\n" for i in range(0, len(lines), batch)]
+    sem = asyncio.Semaphore(2)
+    async with aiohttp.ClientSession() as s:
+
+        async def post(body: bytes) -> None:
+            async with (
+                sem,
+                s.post(f"{url}/write", params={"db": db, "precision": "ns"}, data=body) as r,
+            ):
+                assert r.status == 204, await r.text()
+
+        t = time.perf_counter()
+        await asyncio.gather(*(post(b) for b in bodies))
+        return time.perf_counter() - t
+
+
+def count_points(url: str, db: str, source: str) -> int:
+    res = services.influx_query(
+        url, f"SELECT count(\"seq_count\") FROM /.*/ WHERE source = '{source}'", db=db
+    )
+    total = 0
+    for r in res.get("results", []):  # type: ignore[union-attr]
+        for series in r.get("series", []):
+            total += sum(v[1] for v in series["values"])
+    return total
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--frames", type=int, default=20_000)
+    ap.add_argument("--bitrate", type=float, default=2e6, help="bits/s of the recorded pass")
+    ap.add_argument("--batch", type=int, default=5000)
+    ap.add_argument("--dir", type=Path, default=None, help="work directory (default: temp)")
+    args = ap.parse_args()
+    work = args.dir or Path(tempfile.mkdtemp(prefix="bench-replay-"))
+    work.mkdir(parents=True, exist_ok=True)
+    dictionary = load_dictionary(DICTIONARY)
+    frame_len = dictionary.framing.frame_length or 1115
+    spacing_ns = int(frame_len * 8 / args.bitrate * 1e9)
+    real_fps = args.bitrate / (frame_len * 8)
+
+    raw = work / f"pass-{args.frames}.raw"
+    if not raw.exists() or raw.stat().st_size != args.frames * frame_len:
+        t = time.perf_counter()
+        simulate_raw(raw, args.frames)
+        print(f"simulated {args.frames} frames in {time.perf_counter() - t:.1f} s")
+    archive_dir = work / "archive"
+    for old in archive_dir.glob("*.gwa*"):
+        old.unlink()
+    n = archive_frames(raw, archive_dir, frame_len, spacing_ns)
+
+    influx = services.start_influxd(work / "influxdb")
+    try:
+        url = influx.url
+        for db in ("ceiling", "replay"):
+            services.influx_query(url, f'DROP DATABASE "{db}"', method="POST")
+            services.influx_query(url, f'CREATE DATABASE "{db}"', method="POST")
+        lines = ceiling_lines(raw, frame_len, spacing_ns)
+        ceiling_s = asyncio.run(post_all(url, "ceiling", lines, args.batch))
+        ceiling_pps = len(lines) / ceiling_s
+
+        settings = load_config(
+            None,
+            mission={"dictionary": str(DICTIONARY)},
+            store={
+                "url": url,
+                "api": "v1",
+                "database": "replay",
+                "batch_size": args.batch,
+                "spool_dir": str(work / "spool"),
+                "dead_letter": str(work / "dead-letter.lp"),
+            },
+            archive={"enabled": False},
+        )
+        t = time.perf_counter()
+        result = asyncio.run(
+            run_replay(settings, ReplayOptions([archive_dir], speed=None, session="bench"))
+        )
+        replay_s = time.perf_counter() - t
+        stored = count_points(url, "replay", "replay:bench")
+    finally:
+        services.stop_pid(influx.pid)
+
+    s = result.stats
+    fps = n / replay_s
+    pps = s.points / replay_s
+    pass_s = n / real_fps
+    print(f"frames {n} ({frame_len} B, pass {pass_s:.0f} s at {args.bitrate / 1e6:g} Mbit/s)")
+    print(f"packets {s.packets} (stored {stored}), points {s.points}, rejected {s.rejected}")
+    print(f"ceiling: {len(lines)} points in {ceiling_s:.2f} s = {ceiling_pps:,.0f} points/s")
+    print(f"replay:  {replay_s:.2f} s = {fps:,.0f} frames/s, {pps:,.0f} points/s")
+    print(f"ratio to ceiling (points/s): {pps / ceiling_pps:.2f}")
+    print(f"real-time factor: {fps / real_fps:.1f}x (target >= 40x)")
+    print(
+        f"extrapolated {FULL_FRAMES} frames (1 h at 2 Mbit/s): {FULL_FRAMES / fps:.0f} s "
+        f"= {3600 / (FULL_FRAMES / fps):.1f}x real time"
+    )
+    assert stored == s.packets, "not every packet reached InfluxDB"
+
+
+if __name__ == "__main__":
+    main()
