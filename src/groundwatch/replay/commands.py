@@ -184,7 +184,8 @@ def _list(
     settings = settings_from(config, dictionary, err) if (config or dictionary) else None
     roots = dirs or ([settings.archive.dir] if settings is not None else [Path("var/archive")])
     threshold = settings.link.los_threshold if settings is not None else 5.0
-    table = Table("link", "start", "end", "frames", "gaps", "LOS events", "file")
+    header = ("link", "start", "end", "frames", "gaps", "LOS events", "file")
+    rows: list[tuple[str, ...]] = []
     for root in roots:
         for row in archived_passes(root, threshold):
             los = row.los
@@ -196,20 +197,29 @@ def _list(
                         row.spacecraft,
                         row.station,
                         row.start_ns,
-                        row.end_ns + int(3600e9),
+                        row.end_ns + int(settings.archive.idle_gap * 1e9),
                     )
                 except OSError as exc:
                     err.print(f"events from InfluxDB unavailable ({exc}); LOS from gaps")
-            table.add_row(
-                row.link,
-                format_ert(row.start_ns) or "-",
-                format_ert(row.end_ns) or "-",
-                str(row.frames),
-                str(row.gaps),
-                ", ".join(format_ert(t) or "" for t in los) or "-",
-                row.path.name + (f" ({row.problems} bad records)" if row.problems else ""),
+            rows.append(
+                (
+                    row.link,
+                    format_ert(row.start_ns) or "-",
+                    format_ert(row.end_ns) or "-",
+                    str(row.frames),
+                    str(row.gaps),
+                    ", ".join(format_ert(t) or "" for t in los) or "-",
+                    row.path.name + (f" ({row.problems} bad records)" if row.problems else ""),
+                )
             )
-    out.print(table)
+    if out.is_terminal:
+        table = Table(*header)
+        for r in rows:
+            table.add_row(*r)
+        out.print(table)
+    else:  # scripts get every column whole, tab-separated
+        for r in (header, *rows):
+            typer.echo("\t".join(r))
 
 
 sessions_app = typer.Typer(help="Replay sessions (points tagged source=replay:<name>).")
