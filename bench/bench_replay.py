@@ -66,8 +66,8 @@ def archive_frames(raw: Path, archive_dir: Path, frame_len: int, spacing_ns: int
 
 def ceiling_lines(raw: Path, frame_len: int, spacing_ns: int) -> list[bytes]:
     dictionary = load_dictionary(DICTIONARY)
-    decoder = FrameDecoder(dictionary)  # type: ignore[arg-type]
-    to_points = result_points_factory(dictionary)  # type: ignore[arg-type]
+    decoder = FrameDecoder(dictionary)
+    to_points = result_points_factory(dictionary)
     lines: list[bytes] = []
     with raw.open("rb") as f:
         i = 0
@@ -100,7 +100,9 @@ def count_points(url: str, db: str, source: str) -> int:
         url, f"SELECT count(\"seq_count\") FROM /.*/ WHERE source = '{source}'", db=db
     )
     total = 0
-    for r in res.get("results", []):  # type: ignore[union-attr]
+    results = res.get("results") or []
+    assert isinstance(results, list)
+    for r in results:
         for series in r.get("series", []):
             total += sum(v[1] for v in series["values"])
     return total
