@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -145,8 +146,15 @@ def replay(
     view = ReplayProgress(err, enabled=progress)
 
     async def go() -> object:
+        # Ctrl-C stops feeding; what was fed is still decoded and flushed to the store.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
         async with view.running():
-            return await run_replay(settings, opts, on_event=view.on_event, on_start=view.attach)
+            return await run_replay(
+                settings, opts, on_event=view.on_event, on_start=view.attach, stop=stop
+            )
 
     try:
         result = asyncio.run(go())

@@ -110,16 +110,17 @@ class Recording:
 
     def _records(self, f: IO[bytes]) -> Iterator[tuple[InputRecord, str, int]]:
         """(record, "line N" or "", byte position) in file order (SatNOGS: time order)."""
-        if self.format in (ReplayFormat.HEX, ReplayFormat.SATNOGS):
-            reader = read_satnogs if self.format is ReplayFormat.SATNOGS else read_hex
-            out = list(_by_line(f, reader))
-            if self.format is ReplayFormat.SATNOGS:
-                for rec, _where, _pos in out:
-                    if rec.reason is None and rec.ert_ns is None:
-                        rec.reason, rec.detail = RejectReason.BAD_PACKET, "no readable timestamp"
-                # Exports list observations newest first; a pass is replayed forwards.
-                # Unreadable lines first, in line order, so the report reads top-down.
-                out.sort(key=_time_order)
+        if self.format is ReplayFormat.HEX:
+            yield from _by_line(f, read_hex)  # streamed: hex captures can be large
+            return
+        if self.format is ReplayFormat.SATNOGS:
+            out = list(_by_line(f, read_satnogs))  # exports are small; sorted by time below
+            for rec, _where, _pos in out:
+                if rec.reason is None and rec.ert_ns is None:
+                    rec.reason, rec.detail = RejectReason.BAD_PACKET, "no readable timestamp"
+            # Exports list observations newest first; a pass is replayed forwards.
+            # Unreadable lines first, in line order, so the report reads top-down.
+            out.sort(key=_time_order)
             yield from out
             return
         fmt = InputFormat.KISS if self.format is ReplayFormat.KISS else InputFormat.RAW
