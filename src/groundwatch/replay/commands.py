@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from groundwatch.config import ConfigFileError, Settings, load_config
-from groundwatch.decoders.decode_cli import format_ert
+from groundwatch.decoders.decode_input import format_ert
 from groundwatch.parts import ConfigError
 from groundwatch.replay.detect import ReplayFormat, UnknownFormat
 from groundwatch.replay.expect import (

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from groundwatch.decoders.decode_cli import format_ert
+from groundwatch.decoders.decode_input import format_ert
 from groundwatch.model import Event
 from groundwatch.pipeline import Pipeline
 from groundwatch.replay.recording import Recording

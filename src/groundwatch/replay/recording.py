@@ -1,6 +1,6 @@
 """Reading recorded passes: the frames of one or more files in earth-received time order.
 
-The readers of ``groundwatch decode`` (``decoders.decode_cli``) cut the bytes into frames;
+The readers of ``groundwatch decode`` (``decoders.decode_input``) cut the bytes into frames;
 this module adds what a replay needs on top: the station, line numbers for unreadable input,
 archive files merged across links by time, and a byte position for the progress bar.
 """
@@ -16,23 +16,13 @@ from typing import IO
 
 from groundwatch.decoders.api import FramingDef
 
-try:
-    # The decoder area is moving its readers from decode_cli to decode_input.
-    from groundwatch.decoders.decode_input import (
-        InputFormat,
-        InputRecord,
-        read_hex,
-        read_records,
-        read_satnogs,
-    )
-except ImportError:  # pragma: no cover - before that move lands
-    from groundwatch.decoders.decode_cli import (  # type: ignore[no-redef,attr-defined,unused-ignore]
-        InputFormat,
-        InputRecord,
-        read_hex,
-        read_records,
-        read_satnogs,
-    )
+from groundwatch.decoders.decode_input import (
+    InputFormat,
+    InputRecord,
+    read_hex,
+    read_records,
+    read_satnogs,
+)
 from groundwatch.model import ERT_MIN_SPACING_NS, RejectReason
 from groundwatch.replay.detect import ReplayFormat, detect_format
 from groundwatch.store.archive_reader import ArchiveReader

@@ -21,7 +21,7 @@ import aiomqtt
 
 from groundwatch.config import Settings
 from groundwatch.decoders.api import TelemetryDictionary
-from groundwatch.decoders.decode_cli import parse_timestamp
+from groundwatch.decoders.decode_input import parse_timestamp
 from groundwatch.model import Event, RawFrame
 from groundwatch.pipeline import Pipeline, PipelineStats
 from groundwatch.replay.detect import ReplayFormat
