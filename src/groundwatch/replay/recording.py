@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import IO
 
 from groundwatch.decoders.api import FramingDef
-
 from groundwatch.decoders.decode_input import (
     InputFormat,
     InputRecord,
