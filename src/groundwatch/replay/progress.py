@@ -101,10 +101,10 @@ def summary_text(r: ReplayResult) -> str:
     span = ""
     if r.first_ert_ns is not None and r.last_ert_ns is not None:
         pass_s = (r.last_ert_ns - r.first_ert_ns) / 1e9
-        factor = f", {pass_s / r.wall_s:.1f}x real time" if r.wall_s > 0 else ""
+        factor = f", {pass_s / r.feed_wall_s:.1f}x real time" if r.feed_wall_s > 0 else ""
         span = (
             f"pass {format_ert(r.first_ert_ns)} .. {format_ert(r.last_ert_ns)} "
-            f"({pass_s:.1f} s) replayed in {r.wall_s:.1f} s{factor}"
+            f"({pass_s:.1f} s) replayed in {r.feed_wall_s:.2f} s{factor}"
         )
     lines = [
         f"session {r.session} (source={r.source})",

@@ -62,6 +62,7 @@ class ReplayResult:
     first_ert_ns: int | None
     last_ert_ns: int | None
     wall_s: float  # from the first frame fed to the end of the tail
+    feed_wall_s: float  # from the first frame fed to the last (the pass itself)
     gaps: int  # frame-count gaps seen by the accounting (all links)
     frames_missing: int
     problems: list[Unreadable] = field(default_factory=list)
@@ -196,9 +197,11 @@ async def run_replay(
     for counts in pipeline.accounting.counts().values():
         gaps += counts.frame_gaps
         missing += counts.frames_missing
-    wall = 0.0
+    wall = feed_wall = 0.0
     if source.started_wall is not None and source.finished_wall is not None:
         wall = source.finished_wall - source.started_wall
+    if source.started_wall is not None and source.last_fed_wall is not None:
+        feed_wall = source.last_fed_wall - source.started_wall
     return ReplayResult(
         session=session,
         source=label,
@@ -207,6 +210,7 @@ async def run_replay(
         first_ert_ns=source.first_ert_ns,
         last_ert_ns=source.last_ert_ns,
         wall_s=wall,
+        feed_wall_s=feed_wall,
         gaps=gaps,
         frames_missing=missing,
         problems=list(recording.problems),

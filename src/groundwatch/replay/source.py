@@ -87,6 +87,7 @@ class ReplaySource:
         self.position = 0  # bytes of the recording read (progress)
         self.started_wall: float | None = None
         self.finished_wall: float | None = None
+        self.last_fed_wall: float | None = None
 
     async def run(self, out: FrameQueue) -> None:
         shift = 0
@@ -118,6 +119,7 @@ class ReplaySource:
                 await self._publisher.publish(frame)
             await out.put(frame)
             self.counters.sent += 1
+            self.last_fed_wall = time.monotonic()
             self.last_ert_ns = t if self.last_ert_ns is None else max(self.last_ert_ns, t)
         await self._finish()
 

@@ -19,20 +19,21 @@ def test_summary_lists_everything() -> None:
         Event(EventType.LOS, Severity.WARNING, T0, "x", "gs1", "t", "", "c", "k"),
     ]
     result = ReplayResult(
-        "s1",
-        "replay:s1",
-        stats,
-        12,
-        T0,
-        T0 + 10**10,
-        0.5,
-        3,
-        7,
-        [Unreadable("f.txt", "line 4", "not hex")],
+        session="s1",
+        source="replay:s1",
+        stats=stats,
+        fed=12,
+        first_ert_ns=T0,
+        last_ert_ns=T0 + 10**10,
+        wall_s=0.6,
+        feed_wall_s=0.5,
+        gaps=3,
+        frames_missing=7,
+        problems=[Unreadable("f.txt", "line 4", "not hex")],
     )
     text = summary_text(result)
     assert "session s1 (source=replay:s1)" in text
-    assert "(10.0 s) replayed in 0.5 s, 20.0x real time" in text
+    assert "(10.0 s) replayed in 0.50 s, 20.0x real time" in text
     assert "frames 12  packets 70" in text
     assert "rejected bad_crc 2" in text
     assert "gaps 3 (7 frames missing)" in text
