@@ -1,6 +1,7 @@
 """Store throughput: raw line-protocol ceiling of one influxd vs StoreSink, same run.
 
     .venv/bin/python bench/bench_store.py [--points 200000] [--fields 40] [--batch 5000]
+                                          [--rounds 4]
 
 Starts its own influxd (groundwatch.services) in a temporary directory. The ceiling posts
 pre-built batches with aiohttp (two in flight, like the sink's live writer plus drainer);
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -71,40 +73,45 @@ async def through_sink(url: str, db: str, points: list[Point], batch: int, tmp: 
     t = time.perf_counter()
     for i in range(0, len(points), 4):  # one frame's worth of packets per put
         await sink.put(points[i : i + 4])
+    # Faster than InfluxDB, the sink spools; the run ends when everything is in InfluxDB.
+    while sink.spool.records or sink.health()["queue_depth"]:  # noqa: ASYNC110 (polling a gauge)
+        await asyncio.sleep(0.01)
     await sink.stop()
     elapsed = time.perf_counter() - t
     assert sink.counters.sent == len(points), sink.health()
-    print("sink counters:", sink.counters.as_dict())
     return elapsed
 
 
 async def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--points", type=int, default=200_000)
+    ap.add_argument("--points", type=int, default=200_000, help="per method, all rounds")
     ap.add_argument("--fields", type=int, default=40)
     ap.add_argument("--batch", type=int, default=5000)
+    ap.add_argument("--rounds", type=int, default=4)
     a = ap.parse_args()
+    n = a.points // a.rounds
+    raw_rates: list[float] = []
+    sink_rates: list[float] = []
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         h = services.start_influxd(tmp / "influxdb", database="bench")
         try:
-            services.influx_query(h.url, 'CREATE DATABASE "bench2"', method="POST")
-            # Ceiling before and after the sink run (InfluxDB slows as its shards grow); the
-            # sink is compared with their mean.
-            half = a.points // 2
-            t_raw = await ceiling(
-                h.url, "bench", encode_lines(make_points(half, a.fields, 0)), a.batch
-            )
-            pts = make_points(a.points, a.fields, 1)
-            t_sink = await through_sink(h.url, "bench2", pts, a.batch, tmp)
-            t_raw += await ceiling(
-                h.url, "bench", encode_lines(make_points(a.points - half, a.fields, 2)), a.batch
-            )
+            # Same database and series for both, rounds interleaved: InfluxDB's speed drifts
+            # as shards grow and other processes load the machine; medians compare fairly.
+            warm = encode_lines(make_points(2000, a.fields, 0))
+            await ceiling(h.url, "bench", warm, a.batch)  # series exist before timing
+            offset = 10_000_000_000
+            for r in range(a.rounds):
+                lines = encode_lines(make_points(n, a.fields, offset * (2 * r + 1)))
+                raw_rates.append(n / await ceiling(h.url, "bench", lines, a.batch))
+                pts = make_points(n, a.fields, offset * (2 * r + 2))
+                sink_rates.append(n / await through_sink(h.url, "bench", pts, a.batch, tmp))
+                print(f"round {r + 1}: ceiling {raw_rates[-1]:8.0f}  sink {sink_rates[-1]:8.0f}")
         finally:
             services.stop_pid(h.pid)
-    raw_rate, sink_rate = a.points / t_raw, a.points / t_sink
+    raw_rate, sink_rate = statistics.median(raw_rates), statistics.median(sink_rates)
     for label, rate in (("ceiling (pre-built)", raw_rate), ("StoreSink (encoding)", sink_rate)):
-        print(f"{label:22} {rate:10.0f} points/s {rate * a.fields:12.0f} values/s")
+        print(f"{label:22} {rate:10.0f} points/s {rate * a.fields:12.0f} values/s (median)")
     print(f"ratio sink/ceiling: {sink_rate / raw_rate:.2f}")
 
 

@@ -13,10 +13,10 @@ exponential backoff (honouring ``Retry-After``), while live batches keep flowing
 InfluxDB answers again. 400/422: the refused lines go to the dead-letter file, the rest
 is stored; 413: the batch is split in halves.
 
-Backpressure: ``put()`` waits at most ``put_timeout`` for room in the buffer (room is made
-by writing or spooling, never by dropping). Only when the spool is over its disk budget
-and the buffer is full does ``put()`` refuse (returns False): counted, and ``on_alert``
-gets a SPOOL_FULL event. Nothing already accepted is ever dropped: at ``stop()`` batches
+Backpressure: ``put()`` waits for room in the buffer (room is made by writing or spooling,
+never by dropping). Only when the spool is over its disk budget and the buffer stays full
+for ``put_timeout`` does ``put()`` refuse (returns False): counted, and ``on_alert`` gets a
+SPOOL_FULL event. Nothing already accepted is ever dropped: at ``stop()`` batches
 that still have nowhere to go are spooled past the budget.
 
 Durability: ``put(points, checkpoint)``; ``on_durable(checkpoint)`` is called, in put
@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 AlertCallback = Callable[[Event], None]
 DurableCallback = Callable[[Any], None]
+YIELD_EVERY_S = 0.005
 
 
 @dataclass(slots=True)
@@ -117,6 +118,7 @@ class StoreSink:
         self._spool_full_since: int | None = None
         self._writes: deque[tuple[float, int]] = deque()
         self.last_write_ns: int | None = None
+        self._last_yield = 0.0
 
     @classmethod
     def from_config(
@@ -207,17 +209,35 @@ class StoreSink:
                 self._kick.set()
         else:
             self._advance()
+        # A producer whose awaits never suspend (a busy decoder reading a full queue) would
+        # starve the writers: hand the loop over every few milliseconds.
+        now = time.monotonic()
+        if now - self._last_yield > YIELD_EVERY_S:
+            self._last_yield = now
+            await asyncio.sleep(0)
         return True
 
     async def _wait_for_room(self, n: int) -> bool:
+        """Wait while the buffer is full. For ``put_timeout`` room may come from InfluxDB
+        (it is just slower than us: plain backpressure); then the buffered batches go to
+        the spool at once. Only when the spool is over budget (batches held in memory)
+        does the wait end in a refusal. A slow disk slows ``put()`` down instead."""
+        self._kick.set()  # cut what is buffered now
         deadline = time.monotonic() + self.put_timeout
-        self._kick.set()  # what is buffered can go to the spool now
-        self._pressure.set()
         try:
             while self._in_memory and self._in_memory + n > self.cfg.queue_size:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    return False
+                    if self._held:
+                        return False
+                    if not self._pressure.is_set():
+                        self._pressure.set()  # InfluxDB is not keeping up: spool
+                        self._kick.set()
+                        self.counters.bump("pressure_spills")
+                    else:
+                        self.counters.bump("slow_puts")
+                    deadline = time.monotonic() + self.put_timeout
+                    left = self.put_timeout
                 self._room.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._room.wait(), left)
@@ -266,7 +286,7 @@ class StoreSink:
             if not handoff.cancelled():
                 return  # the live writer has it
             self.counters.bump("slow_handoffs")
-        elif self._db_up:  # stopping: one last live attempt, then the spool
+        elif self._db_up and self._closing:  # one last live attempt, then the spool
             await self._live.put(batch)
             return
         await self._spool_batch(batch)
