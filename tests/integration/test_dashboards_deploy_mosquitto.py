@@ -42,7 +42,7 @@ def start_broker(tmp: Path, port: int) -> subprocess.Popen[bytes]:
         start_new_session=True,
     )
     for _ in range(200):
-        if services._port_open(port):
+        if services.port_open(port):
             return proc
         assert proc.poll() is None, (tmp / "out.log").read_text()
         time.sleep(0.05)
