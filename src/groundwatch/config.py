@@ -192,6 +192,16 @@ def format_validation_error(exc: ValidationError) -> list[str]:
     return lines
 
 
+def parse_part_options(model: type[BaseModel], options: Any, key: str) -> Any:
+    """A part's own options table validated by its model, or a ConfigError naming
+    ``key.<field>`` and the problem (``from_config()`` of sources and sinks)."""
+    try:
+        return model(**options)
+    except ValidationError as exc:
+        field, problem = format_validation_error(exc)[0].split(": ", 1)
+        raise ConfigError(f"{key}.{field}", problem) from exc
+
+
 class ConfigFileError(Exception):
     """Raised with every problem found, each naming its key."""
 

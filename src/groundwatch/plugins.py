@@ -19,8 +19,22 @@ def _mqtt_source(options: Mapping[str, Any], key: str) -> Any:
     return MqttSource.from_config(options, key)
 
 
+def _kiss_tcp_source(options: Mapping[str, Any], key: str) -> Any:
+    from groundwatch.ingest.kiss_tcp import KissTcpSource
+
+    return KissTcpSource.from_config(options, key)
+
+
+def _udp_source(options: Mapping[str, Any], key: str) -> Any:
+    from groundwatch.ingest.udp import UdpSource
+
+    return UdpSource.from_config(options, key)
+
+
 def default_registry() -> Registry:
     reg = Registry()
     reg.register("source", "mqtt", _mqtt_source)
+    reg.register("source", "kiss_tcp", _kiss_tcp_source)
+    reg.register("source", "udp", _udp_source)
     register_sinks(reg)
     return reg

@@ -20,9 +20,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiomqtt
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from groundwatch.config import format_validation_error, read_secret
+from groundwatch.config import parse_part_options, read_secret
 from groundwatch.ingest.base import ErtStamper, ItemQueue
 from groundwatch.model import GroundPathChange, RawFrame, StationStatus
 from groundwatch.parts import ConfigError, Counters
@@ -87,11 +87,7 @@ class MqttSource:
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str = "sources[0]") -> MqttSource:
-        try:
-            cfg = MqttSourceConfig(**options)
-        except ValidationError as exc:
-            first = format_validation_error(exc)[0]
-            raise ConfigError(f"{key}.{first.split(':')[0]}", first.split(": ", 1)[1]) from exc
+        cfg: MqttSourceConfig = parse_part_options(MqttSourceConfig, options, key)
         u = urlsplit(cfg.url)
         if u.scheme not in ("mqtt", "tcp", ""):
             raise ConfigError(f"{key}.url", f"scheme {u.scheme!r} not supported (use mqtt://)")

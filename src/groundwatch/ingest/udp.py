@@ -1,0 +1,94 @@
+"""UDP ingestor: one frame per datagram (how many ground-station modems forward frames).
+
+UDP has no flow control: when the pipeline's queue is full, a datagram cannot wait, so it is
+counted as dropped (``counters.dropped``) — and, being a lost frame, it shows as a
+frame-count gap on its link. Use MQTT (QoS 1) where no frame may be lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from groundwatch.config import parse_part_options
+from groundwatch.ingest.base import ErtStamper, ItemQueue
+from groundwatch.model import RawFrame
+from groundwatch.parts import Counters
+
+log = logging.getLogger(__name__)
+
+
+class UdpConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = "udp"
+    listen: str = "127.0.0.1"
+    port: int = Field(default=10015, ge=0, lt=65536)
+    station: str
+    buffer: int = Field(default=1000, gt=0, description="datagrams held while the queue is full")
+
+
+class _Protocol(asyncio.DatagramProtocol):
+    def __init__(self, source: UdpSource) -> None:
+        self.source = source
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.source.received(data)
+
+
+class UdpSource:
+    def __init__(self, cfg: UdpConfig) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self.counters = Counters()
+        self.connected = False
+        self.bound_port: int | None = None
+        self._stamper = ErtStamper()
+        self._buffer: asyncio.Queue[RawFrame] = asyncio.Queue(maxsize=cfg.buffer)
+        self._stopping = asyncio.Event()
+
+    @classmethod
+    def from_config(cls, options: Mapping[str, Any], key: str = "sources[0]") -> UdpSource:
+        return cls(parse_part_options(UdpConfig, options, key))
+
+    def received(self, data: bytes) -> None:
+        self.counters.received += 1
+        frame = RawFrame(
+            data, self._stamper.stamp(self.cfg.station), self.cfg.station, "live", self.name
+        )
+        try:
+            self._buffer.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.counters.dropped += 1
+
+    async def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self, out: ItemQueue) -> None:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _Protocol(self), local_addr=(self.cfg.listen, self.cfg.port)
+        )
+        self.bound_port = transport.get_extra_info("sockname")[1]
+        self.connected = True
+        log.info("udp %s: listening on %s:%s", self.name, self.cfg.listen, self.bound_port)
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            while True:
+                get = asyncio.ensure_future(self._buffer.get())
+                done, _ = await asyncio.wait({get, stop}, return_when=asyncio.FIRST_COMPLETED)
+                if get not in done:
+                    get.cancel()
+                    break
+                await out.put(get.result())
+                self.counters.sent += 1
+        finally:
+            transport.close()
+            stop.cancel()
+            self.connected = False
+            while not self._buffer.empty():  # hand over what arrived before the stop
+                await out.put(self._buffer.get_nowait())
+                self.counters.sent += 1
