@@ -292,7 +292,12 @@ class StoreSink:
         await self._spool_batch(batch)
 
     async def _spool_batch(self, batch: Batch) -> None:
-        ok = await asyncio.to_thread(self.spool.append_lines, batch.lines)
+        try:
+            ok = await asyncio.to_thread(self.spool.append_lines, batch.lines)
+        except OSError as exc:  # disk full or gone: keep the batch in memory, like a refusal
+            log.error("spool: cannot write: %s", exc)
+            self.counters.bump("spool_write_errors")
+            ok = False
         if ok:
             self.counters.bump("spooled_points", len(batch.lines))
             self._durable(batch)
@@ -315,32 +320,48 @@ class StoreSink:
                 self._down(exc)
                 await self._spool_batch(batch)
                 continue
+            except Exception:  # e.g. the dead-letter file cannot be written: keep the batch
+                log.exception("store: live delivery failed")
+                self.counters.errors += 1
+                await self._spool_batch(batch)
+                continue
             self._durable(batch)
 
     async def _drain_loop(self) -> None:
         while True:
-            await self._work.wait()
-            delay = self._next_attempt - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if not await self._ensure_writer():
-                self._down(WriteFailed(0, None, "InfluxDB not reachable", True))
-                continue
-            if self.spool.records:
-                got = await asyncio.to_thread(self.spool.peek)
-                if got is None:
-                    continue
-                rec, payload = got
-                if await self._try(unpack_lines(payload)):
-                    await asyncio.to_thread(self.spool.ack, rec)
-                    self.counters.bump("drained_points", rec.lines)
-            elif self._held:
-                batch = self._held[0]
-                if await self._try(batch.lines):
-                    self._held.popleft()
-                    self._durable(batch)
-            else:
-                self._work.clear()
+            try:
+                await self._drain_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # never let draining die: report, back off, go on
+                log.exception("store: draining the spool failed")
+                self.counters.errors += 1
+                self._down(WriteFailed(0, None, repr(exc), True))
+
+    async def _drain_once(self) -> None:
+        """One step: the oldest spooled record (or held batch) to InfluxDB."""
+        await self._work.wait()
+        delay = self._next_attempt - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if not await self._ensure_writer():
+            self._down(WriteFailed(0, None, "InfluxDB not reachable", True))
+            return
+        if self.spool.records:
+            got = await asyncio.to_thread(self.spool.peek)
+            if got is None:
+                return
+            rec, payload = got
+            if await self._try(unpack_lines(payload)):
+                await asyncio.to_thread(self.spool.ack, rec)
+                self.counters.bump("drained_points", rec.lines)
+        elif self._held:
+            batch = self._held[0]
+            if await self._try(batch.lines):
+                self._held.popleft()
+                self._durable(batch)
+        else:
+            self._work.clear()
 
     async def _try(self, lines: list[bytes]) -> bool:
         try:
@@ -458,7 +479,10 @@ class StoreSink:
             del self._puts[self._durable_seq]
             self._durable_seq += 1
             if put.checkpoint is not None and not self._stalled and self.on_durable is not None:
-                self.on_durable(put.checkpoint)
+                try:
+                    self.on_durable(put.checkpoint)
+                except Exception:  # the caller's bug must not stop delivery
+                    log.exception("store: on_durable callback failed")
 
     # --- alerts and health -----------------------------------------------------------------------
 
@@ -486,21 +510,23 @@ class StoreSink:
             else f"InfluxDB unreachable and spool over its {self.cfg.spool_budget_mb:g} MB "
             "budget: new points are refused (the raw frame archive still has them)"
         )
-        self.on_alert(
-            Event(
-                type=EventType.SPOOL_FULL,
-                severity=Severity.INFO if recovery else Severity.CRITICAL,
-                time_ns=time.time_ns(),
-                spacecraft=None,
-                station=None,
-                title="Store spool full" + (" (cleared)" if recovery else ""),
-                text=text,
-                condition="SPOOL_FULL/store",
-                id=f"SPOOL_FULL/store/{since}",
-                recovery=recovery,
-                details={"spool_bytes": self.spool.size_bytes, "refused": self.refused},
-            )
+        event = Event(
+            type=EventType.SPOOL_FULL,
+            severity=Severity.INFO if recovery else Severity.CRITICAL,
+            time_ns=time.time_ns(),
+            spacecraft=None,
+            station=None,
+            title="Store spool full" + (" (cleared)" if recovery else ""),
+            text=text,
+            condition="SPOOL_FULL/store",
+            id=f"SPOOL_FULL/store/{since}",
+            recovery=recovery,
+            details={"spool_bytes": self.spool.size_bytes, "refused": self.refused},
         )
+        try:
+            self.on_alert(event)
+        except Exception:
+            log.exception("store: on_alert callback failed")
 
     @property
     def refused(self) -> int:
