@@ -143,3 +143,24 @@ async def test_killed_sink_spool_is_delivered_by_the_next_instance(
     await wait_drained(sink)
     await sink.stop()
     assert read_tm(influxd.url, influx_db) == expected(0, 2000)
+
+
+async def test_sink_started_while_influxd_is_down_detects_it_later(
+    own_influxd: ServiceHandle, tmp_path: Path
+) -> None:
+    h = own_influxd
+    services.stop_pid(h.pid)
+    sink = StoreSink.from_config(cfg(tmp_path, h.url, "groundwatch"))  # api = "auto"
+    await sink.start()  # does not fail: detection is retried while the data is spooled
+    new = h
+    try:
+        assert await feed(sink, 0, 500, gap=0) == 500
+        await asyncio.sleep(0.3)
+        assert sink.spool.records > 0 and sink.health()["db_up"] is False
+        new = await asyncio.to_thread(services.start_influxd, Path(h.data_dir), h.port)
+        await wait_drained(sink)
+        await sink.stop()
+        assert read_tm(h.url, "groundwatch") == expected(0, 500)
+    finally:
+        if new.pid != h.pid:
+            services.stop_pid(new.pid)
