@@ -116,3 +116,10 @@ async def test_refused_lines_the_reason_does_not_name_are_found_by_bisection(
     assert 'a x="text"' in text and "b y=2.5" in text
     assert sink.counters.extra["dead_letter_lines"] == 2
     assert sink.spool.records == 0
+
+
+async def test_auto_detects_influxdb_1x(influxd: ServiceHandle) -> None:
+    from groundwatch.store.detect import detect_api, ping_version
+
+    assert (await ping_version(influxd.url)).startswith("1.")
+    assert await detect_api(influxd.url) == "v1"
