@@ -35,6 +35,11 @@ class ReplayClock:
 
     def __init__(self, start_ns: int, speed: float | None) -> None:
         self.speed = speed
+        self.restart(start_ns)
+
+    def restart(self, start_ns: int) -> None:
+        """Pass time ``start_ns`` is now (call when the pipeline is ready to take frames, so
+        a paced replay does not start behind its own clock)."""
         self._pass_start = start_ns
         self._wall_start = time.monotonic_ns()
         self._now = start_ns
@@ -56,9 +61,10 @@ class ReplayClock:
             await asyncio.sleep(seconds / self.speed)
 
     async def wait_until(self, t_ns: int) -> None:
-        """Sleep until pass time ``t_ns`` (no-op at max speed)."""
+        """Sleep until pass time ``t_ns``. A no-op at max speed: there time moves only with
+        the frames the decode stage takes (moving it here, ahead of frames still queued,
+        would make the link monitor see a silence that is not there)."""
         if self.speed is None:
-            self.advance(t_ns)
             return
         delay = (t_ns - self.now_ns()) / 1e9
         if delay > 0:

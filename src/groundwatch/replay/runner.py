@@ -1,7 +1,7 @@
 """One replay session: a recording fed through the same pipeline as live data.
 
 ``run_replay`` builds the pipeline with ``wiring.build_pipeline`` (same decoders, link
-monitor, limits, alerts and store as live), a ``SessionClock`` at the chosen speed and a
+monitor, limits, alerts and store as live), a ``ReplayClock`` at the chosen speed and a
 ``ReplaySource``; every point and event carries ``source=replay:<session>``. Paging sinks
 only see replay alerts with ``page=True``.
 """
@@ -19,6 +19,7 @@ from typing import Literal
 
 import aiomqtt
 
+from groundwatch.clock import ReplayClock
 from groundwatch.config import Settings
 from groundwatch.decoders.api import TelemetryDictionary
 from groundwatch.decoders.decode_input import parse_timestamp
@@ -27,7 +28,7 @@ from groundwatch.pipeline import Pipeline, PipelineStats
 from groundwatch.replay.detect import ReplayFormat
 from groundwatch.replay.recording import DEFAULT_STATION, Recording, TimeLine, Unreadable
 from groundwatch.replay.session import default_session_name, validate_session_name
-from groundwatch.replay.source import FramePublisher, ReplaySource, SessionClock, TimeWindow
+from groundwatch.replay.source import FramePublisher, ReplaySource, TimeWindow
 from groundwatch.sim.publisher import mqtt_connection
 from groundwatch.wiring import build_pipeline, load_mission
 
@@ -146,7 +147,7 @@ async def run_replay(
     validate_session_name(session)
     label = f"replay:{session}"
     window = TimeWindow(parse_when(opts.start, first_ns), parse_when(opts.end, first_ns))
-    clock = SessionClock(first_ns, opts.speed)
+    clock = ReplayClock(first_ns, opts.speed)
     pipeline = build_pipeline(
         settings,
         sources=[],

@@ -21,18 +21,6 @@ from groundwatch.parts import Counters, FrameQueue
 from groundwatch.replay.recording import RecordedFrame, TimeLine
 
 
-class SessionClock(ReplayClock):
-    """A ReplayClock whose time line starts when the first frame is fed, not when built.
-
-    The pipeline is built (and its store and alert sinks started) before the first frame;
-    anchoring the wall clock then would make a paced replay start behind its own clock.
-    """
-
-    def restart(self, start_ns: int) -> None:
-        # ReplayClock keeps its anchor privately; re-running its __init__ re-anchors it.
-        ReplayClock.__init__(self, start_ns, self.speed)
-
-
 class FramePublisher(Protocol):
     """Where ``--republish`` sends each frame as it is fed (e.g. an MQTT topic)."""
 
@@ -61,7 +49,7 @@ class ReplaySource:
         frames: Iterator[RecordedFrame],
         *,
         session: str,
-        clock: SessionClock,
+        clock: ReplayClock,
         timeline: TimeLine,
         shift_to_ns: int | None = None,
         window: TimeWindow | None = None,

@@ -6,9 +6,10 @@ import asyncio
 import time
 from collections.abc import Iterator
 
+from groundwatch.clock import ReplayClock
 from groundwatch.model import RawFrame
 from groundwatch.replay.recording import RecordedFrame, TimeLine
-from groundwatch.replay.source import ReplaySource, SessionClock, TimeWindow
+from groundwatch.replay.source import ReplaySource, TimeWindow
 
 T0 = 1_700_000_000_000_000_000
 STEP = 100_000_000  # 0.1 s
@@ -25,8 +26,8 @@ async def feed(source: ReplaySource) -> list[RawFrame]:
     return [q.get_nowait() for _ in range(q.qsize())]
 
 
-def make(n: int, speed: float | None, **kw: object) -> tuple[ReplaySource, SessionClock]:
-    clock = SessionClock(0, speed)
+def make(n: int, speed: float | None, **kw: object) -> tuple[ReplaySource, ReplayClock]:
+    clock = ReplayClock(0, speed)
     src = ReplaySource(
         recorded(n),
         session="s",
