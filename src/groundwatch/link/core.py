@@ -213,6 +213,7 @@ class LinkCore:
         sk = LinkKey(sc, result.frame.station)
         q = self._quality_of(sk)
         q.decoded(t, result.vc_gap)
+        limited = craft.limits.limits
         for pkt in result.packets:
             for name, pv in pkt.params.items():
                 if name in self.key_parameters:
@@ -231,9 +232,10 @@ class LinkCore:
                                 recovery=True,
                             )
                         )
-                events += self._limit_events(
-                    craft, sc, sk.station, name, pv.eng, pv.limit, pkt.time_ns
-                )
+                if pv.limit is not None or name in limited:  # most parameters have none
+                    events += self._limit_events(
+                        craft, sc, sk.station, name, pv.eng, pv.limit, pkt.time_ns
+                    )
                 if name in self.quality_parameters:
                     # the confirmed state, so one low sample does not degrade the link
                     q.signal_sample(name, craft.limits.state(name))
