@@ -38,35 +38,25 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from groundwatch.config import StoreConfig
-from groundwatch.model import Event, EventType, Point, Severity
+from groundwatch.model import Event, Point
 from groundwatch.parts import Counters
-from groundwatch.store.deadletter import DeadLetterFile, refused_lines
+from groundwatch.store.alarm import SpoolFullAlarm
+from groundwatch.store.checkpoints import Batch, CheckpointTracker
+from groundwatch.store.deadletter import DeadLetterFile
+from groundwatch.store.delivery import Delivery
 from groundwatch.store.detect import DetectFailed, writer_for
 from groundwatch.store.lineprotocol import EncodeStats, LineEncoder
 from groundwatch.store.spool import Spool, unpack_lines
-from groundwatch.store.writer import TOO_LARGE, WriteFailed, Writer, WriteResult
+from groundwatch.store.writer import WriteFailed, Writer
 
 log = logging.getLogger(__name__)
 
 AlertCallback = Callable[[Event], None]
 DurableCallback = Callable[[Any], None]
 YIELD_EVERY_S = 0.005
-
-
-@dataclass(slots=True)
-class Batch:
-    lines: list[bytes]
-    shares: dict[int, int] = field(default_factory=dict)  # put seq -> lines in this batch
-
-
-@dataclass(slots=True)
-class _Put:
-    remaining: int
-    checkpoint: Any
 
 
 class StoreSink:
@@ -93,15 +83,13 @@ class StoreSink:
         self.encoder = LineEncoder(self.encode_stats)
         self.spool = Spool(cfg.spool_dir, int(cfg.spool_budget_mb * 1024 * 1024))
         self.dead_letter = DeadLetterFile(cfg.dead_letter)
+        self._delivery = Delivery(self.dead_letter, self.counters, self._up)
         self._writer = writer
         self._buffer: deque[tuple[int, list[bytes]]] = deque()
         self._buffered = 0  # lines in _buffer
         self._in_memory = 0  # lines accepted and not yet durable (the bounded quantity)
         self.peak_in_memory = 0
-        self._puts: dict[int, _Put] = {}
-        self._next_seq = 0
-        self._durable_seq = 0  # every put below this is durable
-        self._stalled = False
+        self._checkpoints = CheckpointTracker(on_durable)
         self._held: deque[Batch] = deque()  # batches the full spool refused
         self._live: asyncio.Queue[Batch] = asyncio.Queue(maxsize=1)
         self.live_writers = 2  # batches in flight at once: InfluxDB ingests in parallel
@@ -115,7 +103,7 @@ class StoreSink:
         self._db_up = False
         self._backoff = 0.0
         self._next_attempt = 0.0
-        self._spool_full_since: int | None = None
+        self._alarm = SpoolFullAlarm(on_alert, cfg.spool_budget_mb)
         self._writes: deque[tuple[float, int]] = deque()
         self.last_write_ns: int | None = None
         self._last_yield = 0.0
@@ -193,13 +181,11 @@ class StoreSink:
             if not await self._wait_for_room(n):
                 self.counters.dropped += n
                 self.counters.bump("refused_points", n)
-                self._stalled = True
+                self._checkpoints.stall()
                 self._alert_spool_full()
                 return False
-        seq = self._next_seq
-        self._next_seq += 1
+        seq = self._checkpoints.open(n, checkpoint)
         self.counters.received += n
-        self._puts[seq] = _Put(n, checkpoint)
         if n:
             self._buffer.append((seq, lines))
             self._buffered += n
@@ -207,8 +193,6 @@ class StoreSink:
             self.peak_in_memory = max(self.peak_in_memory, self._in_memory)
             if self._buffered >= self.cfg.batch_size:
                 self._kick.set()
-        else:
-            self._advance()
         # A producer whose awaits never suspend (a busy decoder reading a full queue) would
         # starve the writers: hand the loop over every few milliseconds.
         now = time.monotonic()
@@ -372,63 +356,8 @@ class StoreSink:
         return True
 
     async def _deliver(self, lines: list[bytes]) -> None:
-        """Store ``lines`` (or dead-letter what InfluxDB refuses). Raises retryable WriteFailed."""
         assert self._writer is not None
-        try:
-            try:
-                result = await self._writer.write(b"\n".join(lines) + b"\n")
-            except WriteFailed:
-                raise
-            except Exception as exc:  # a writer bug must not end delivery: retry later
-                log.exception("store: writer %s failed", self._writer.name)
-                raise WriteFailed(0, None, repr(exc), retryable=True) from exc
-        except WriteFailed as exc:
-            if exc.status == TOO_LARGE and len(lines) > 1:
-                self.counters.bump("split_batches")
-                half = len(lines) // 2
-                await self._deliver(lines[:half])
-                await self._deliver(lines[half:])
-                return
-            if exc.retryable:
-                raise
-            result = WriteResult(exc.status, rejected=True, reason=exc.body)
-        if result.rejected:
-            await self._triage(lines, result)  # counts what its re-sends store
-            self._up(0)
-        else:
-            self._up(len(lines))
-
-    async def _triage(self, lines: list[bytes], result: WriteResult) -> None:
-        """Dead-letter what InfluxDB refused; the rest is stored (or is re-sent to be sure).
-
-        1.x names one reason only (a field type conflict hides unparsable lines, for one),
-        so the lines the reason names are dead-lettered and the others sent again, once:
-        rewriting a stored point changes nothing, and whatever is still refused comes back
-        here. When the reason names no line, the batch is bisected.
-        """
-        if len(lines) == 1:
-            await self._dead_letter(lines, result)
-            return
-        named = refused_lines(lines, result.reason)
-        await self._dead_letter([lines[i] for i in sorted(named)], result)
-        rest = [line for i, line in enumerate(lines) if i not in named]
-        if not rest:
-            return
-        self.counters.bump("triage_resends")
-        if named:
-            await self._deliver(rest)
-            return
-        half = len(rest) // 2
-        await self._deliver(rest[:half])
-        await self._deliver(rest[half:])
-
-    async def _dead_letter(self, lines: list[bytes], result: WriteResult) -> None:
-        if not lines:
-            return
-        await asyncio.to_thread(self.dead_letter.write, lines, result.status, result.reason)
-        self.counters.errors += len(lines)
-        self.counters.bump("dead_letter_lines", len(lines))
-        log.error("InfluxDB refused %d line(s): %s", len(lines), result.reason[:300])
+        await self._delivery.deliver(self._writer, lines)
 
     async def _ensure_writer(self) -> bool:
         if self._writer is None:
@@ -465,68 +394,18 @@ class StoreSink:
     # --- durability ------------------------------------------------------------------------------
 
     def _durable(self, batch: Batch) -> None:
-        for seq, n in batch.shares.items():
-            self._puts[seq].remaining -= n
         self._in_memory -= len(batch.lines)
         self._room.set()
-        self._advance()
-
-    def _advance(self) -> None:
-        while self._durable_seq < self._next_seq:
-            put = self._puts[self._durable_seq]
-            if put.remaining:
-                return
-            del self._puts[self._durable_seq]
-            self._durable_seq += 1
-            if put.checkpoint is not None and not self._stalled and self.on_durable is not None:
-                try:
-                    self.on_durable(put.checkpoint)
-                except Exception:  # the caller's bug must not stop delivery
-                    log.exception("store: on_durable callback failed")
+        self._checkpoints.done(batch)
 
     # --- alerts and health -----------------------------------------------------------------------
 
     def _alert_spool_full(self) -> None:
-        if self._spool_full_since is not None:
-            return
-        self._spool_full_since = time.time_ns()
-        log.critical(
-            "spool full (%.0f MB budget): new points are refused", self.cfg.spool_budget_mb
-        )
-        self._emit(recovery=False)
+        self._alarm.raise_({"spool_bytes": self.spool.size_bytes, "refused": self.refused})
 
     def _spool_ok(self) -> None:
-        if self._spool_full_since is not None:
-            self._emit(recovery=True)
-            self._spool_full_since = None
-
-    def _emit(self, recovery: bool) -> None:
-        if self.on_alert is None:
-            return
-        since = self._spool_full_since or time.time_ns()
-        text = (
-            "spool accepts points again"
-            if recovery
-            else f"InfluxDB unreachable and spool over its {self.cfg.spool_budget_mb:g} MB "
-            "budget: new points are refused (the raw frame archive still has them)"
-        )
-        event = Event(
-            type=EventType.SPOOL_FULL,
-            severity=Severity.INFO if recovery else Severity.CRITICAL,
-            time_ns=time.time_ns(),
-            spacecraft=None,
-            station=None,
-            title="Store spool full" + (" (cleared)" if recovery else ""),
-            text=text,
-            condition="SPOOL_FULL/store",
-            id=f"SPOOL_FULL/store/{since}",
-            recovery=recovery,
-            details={"spool_bytes": self.spool.size_bytes, "refused": self.refused},
-        )
-        try:
-            self.on_alert(event)
-        except Exception:
-            log.exception("store: on_alert callback failed")
+        if self._alarm.active:
+            self._alarm.clear({"spool_bytes": self.spool.size_bytes, "refused": self.refused})
 
     @property
     def refused(self) -> int:
