@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -88,6 +89,12 @@ async def main() -> None:
     ap.add_argument("--fields", type=int, default=40)
     ap.add_argument("--batch", type=int, default=5000)
     ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument(
+        "--pin",
+        action="store_true",
+        help="influxd on CPU 0, this process on CPU 1: InfluxDB gets the same CPU in both"
+        " runs instead of sharing it with the encoder (2-core machines)",
+    )
     a = ap.parse_args()
     n = a.points // a.rounds
     raw_rates: list[float] = []
@@ -95,6 +102,9 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         h = services.start_influxd(tmp / "influxdb", database="bench")
+        if a.pin:
+            os.sched_setaffinity(h.pid, {0})
+            os.sched_setaffinity(0, {1})
         try:
             # Same database and series for both, rounds interleaved: InfluxDB's speed drifts
             # as shards grow and other processes load the machine; medians compare fairly.
