@@ -89,6 +89,7 @@ async def test_disk_budget_exhausted_alerts_and_keeps_what_it_accepted(
         new = await asyncio.to_thread(services.start_influxd, Path(h.data_dir), h.port)
         await wait_drained(sink)
         await sink.stop()
+        assert [a.recovery for a in alerts] == [False, True]  # raised once, then cleared
         data = read_tm(h.url, "groundwatch")
         for base in accepted:
             for t, v in expected(base, 50).items():

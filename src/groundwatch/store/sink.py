@@ -14,8 +14,8 @@ InfluxDB answers again. 400/422: the refused lines go to the dead-letter file, t
 is stored; 413: the batch is split in halves.
 
 Backpressure: ``put()`` waits for room in the buffer (room is made by writing or spooling,
-never by dropping). Only when the spool is over its disk budget and the buffer stays full
-for ``put_timeout`` does ``put()`` refuse (returns False): counted, and ``on_alert`` gets a
+never by dropping). Only when the spool is over its disk budget and the buffer is full
+does ``put()`` refuse (returns False, at once): counted, and ``on_alert`` gets a
 SPOOL_FULL event. Nothing already accepted is ever dropped: at ``stop()`` batches
 that still have nowhere to go are spooled past the budget.
 
@@ -207,6 +207,8 @@ class StoreSink:
         the spool at once. Only when the spool is over budget (batches held in memory)
         does the wait end in a refusal. A slow disk slows ``put()`` down instead."""
         self._kick.set()  # cut what is buffered now
+        if self._held:  # the spool already refused: waiting cannot help, answer at once
+            return False
         deadline = time.monotonic() + self.put_timeout
         try:
             while self._in_memory and self._in_memory + n > self.cfg.queue_size:
@@ -344,6 +346,8 @@ class StoreSink:
             if await self._try(batch.lines):
                 self._held.popleft()
                 self._durable(batch)
+                if not self._held:
+                    self._spool_ok()
         else:
             self._work.clear()
 
