@@ -26,31 +26,16 @@ from groundwatch.parts import ConfigError
 from groundwatch.pipeline import Pipeline
 from groundwatch.plugins import default_registry
 from groundwatch.store.archive import FrameArchive
-from groundwatch.store.points import event_point, packet_point, rejected_point
+from groundwatch.store.points import event_point, float_params_of, packet_point, rejected_point
 from groundwatch.store.sink import StoreSink
 
 log = logging.getLogger(__name__)
 
 
-def float_parameters(dictionary: TelemetryDictionary | None) -> frozenset[str]:
-    """Parameters written as float fields even when a value happens to be integral.
-
-    InfluxDB fixes a field's type at its first write; a calibrated or float parameter that
-    sometimes yields an int would otherwise be a field type conflict.
-    """
-    if dictionary is None:
-        return frozenset()
-    names = set()
-    for p in dictionary.parameters():
-        if p.type.startswith("float") or getattr(p, "calibrated", False) or p.type == "derived":
-            names.add(p.name)
-    return frozenset(names)
-
-
 def result_points_factory(
     dictionary: TelemetryDictionary | None,
 ) -> Callable[[DecodeResult], list[Point]]:
-    floats = float_parameters(dictionary)
+    floats = float_params_of(dictionary.parameters()) if dictionary is not None else frozenset()
 
     def to_points(result: DecodeResult) -> list[Point]:
         pts = [packet_point(p, floats) for p in result.packets]
