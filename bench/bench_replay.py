@@ -27,8 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import aiohttp
-
+from bench.bench_store import ceiling
 from groundwatch import services
 from groundwatch.config import load_config
 from groundwatch.decoders.dictionary import load_dictionary
@@ -78,23 +77,6 @@ def ceiling_lines(raw: Path, frame_len: int, spacing_ns: int) -> list[bytes]:
     return lines
 
 
-async def post_all(url: str, db: str, lines: list[bytes], batch: int) -> float:
-    bodies = [b"\n".join(lines[i : i + batch]) + b"\n" for i in range(0, len(lines), batch)]
-    sem = asyncio.Semaphore(2)
-    async with aiohttp.ClientSession() as s:
-
-        async def post(body: bytes) -> None:
-            async with (
-                sem,
-                s.post(f"{url}/write", params={"db": db, "precision": "ns"}, data=body) as r,
-            ):
-                assert r.status == 204, await r.text()
-
-        t = time.perf_counter()
-        await asyncio.gather(*(post(b) for b in bodies))
-        return time.perf_counter() - t
-
-
 def count_points(url: str, db: str, source: str) -> int:
     res = services.influx_query(
         url, f"SELECT count(\"seq_count\") FROM /.*/ WHERE source = '{source}'", db=db
@@ -139,7 +121,7 @@ def main() -> None:
             services.influx_query(url, f'DROP DATABASE "{db}"', method="POST")
             services.influx_query(url, f'CREATE DATABASE "{db}"', method="POST")
         lines = ceiling_lines(raw, frame_len, spacing_ns)
-        ceiling_s = asyncio.run(post_all(url, "ceiling", lines, args.batch))
+        ceiling_s = asyncio.run(ceiling(url, "ceiling", lines, args.batch))
         ceiling_pps = len(lines) / ceiling_s
 
         settings = load_config(

@@ -6,49 +6,22 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
-import subprocess
 from pathlib import Path
 
 from groundwatch.services import ServiceHandle, free_port
 
 from .pipeline_helpers import (
-    DEMO_DICTIONARY,
-    GROUNDWATCH,
     REPO,
     expected_packets,
     query,
     running_pipeline,
     settings_for,
+    simulate_file,
     wait_for,
     write_config,
 )
 
 AX25_DICTIONARY = REPO / "tests" / "unit" / "sim" / "sim_ax25.yaml"
-
-
-def _simulate_to_file(dictionary: Path, out: Path, fmt: str, record: Path, count: int) -> None:
-    subprocess.run(
-        [
-            *GROUNDWATCH,
-            "simulate",
-            "--dictionary",
-            str(dictionary),
-            "--no-mqtt",
-            "--rate",
-            "0",
-            "--count",
-            str(count),
-            "--output",
-            str(out),
-            "--format",
-            fmt,
-            "--record",
-            str(record),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
 
 
 def _count(influx: ServiceHandle, db: str, measurement: str) -> int:
@@ -60,7 +33,9 @@ async def test_kiss_tcp_source_reads_a_tnc_stream(
     mosquitto: ServiceHandle, influxd: ServiceHandle, influx_db: str, tmp_path: Path
 ) -> None:
     stream, record = tmp_path / "beacons.kiss", tmp_path / "record.jsonl"
-    await asyncio.to_thread(_simulate_to_file, AX25_DICTIONARY, stream, "kiss", record, 80)
+    await asyncio.to_thread(
+        simulate_file, stream, "kiss", count=80, record=record, dictionary=AX25_DICTIONARY
+    )
     data = stream.read_bytes()
     rng = random.Random(3)
 
@@ -94,7 +69,7 @@ async def test_udp_source_takes_one_frame_per_datagram(
     mosquitto: ServiceHandle, influxd: ServiceHandle, influx_db: str, tmp_path: Path
 ) -> None:
     frames_file, record = tmp_path / "frames.hex", tmp_path / "record.jsonl"
-    await asyncio.to_thread(_simulate_to_file, DEMO_DICTIONARY, frames_file, "hex", record, 60)
+    await asyncio.to_thread(simulate_file, frames_file, "hex", count=60, record=record)
     frames = [
         bytes.fromhex(line.split()[-1])
         for line in frames_file.read_text().splitlines()

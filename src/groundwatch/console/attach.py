@@ -17,7 +17,7 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ import aiomqtt
 
 from groundwatch.alerts.mqtt import parse_mqtt_url
 from groundwatch.console.state import ConsoleModel
+from groundwatch.influxql import quote_ident, quote_str, series_rows
 
 log = logging.getLogger(__name__)
 
@@ -41,28 +42,6 @@ class AttachOptions:
     poll_s: float = 1.0
     history: str = "1h"  # how far back the alert log is filled at start
     window: str = "1d"  # how far back the latest link state and values are looked for
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def quote_str(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def series_rows(result: Mapping[str, Any]) -> list[tuple[dict[str, str], dict[str, Any]]]:
-    """(tags, row) for every row of every series of an InfluxQL JSON answer."""
-    out = []
-    for res in result.get("results", []) or []:
-        if "error" in res:
-            raise RuntimeError(f"InfluxDB: {res['error']}")
-        for s in res.get("series", []) or []:
-            tags = s.get("tags", {}) or {}
-            cols = s.get("columns", [])
-            for values in s.get("values", []) or []:
-                out.append((tags, dict(zip(cols, values, strict=False))))
-    return out
 
 
 class InfluxPoller:

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from groundwatch.console.state import KeyParameter
-
-Rows = list[tuple[dict[str, str], dict[str, Any]]]
+from groundwatch.influxql import Rows, quote_ident, quote_str, series_rows
 
 
 def session_source(session: str | None) -> str:
@@ -25,14 +24,6 @@ def session_source(session: str | None) -> str:
     if session is None or session == "live" or session.startswith("replay:"):
         return session or "live"
     return f"replay:{session}"
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def quote_str(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class InfluxQuery:
@@ -53,18 +44,9 @@ class InfluxQuery:
         with urllib.request.urlopen(req, timeout=self.timeout) as resp:
             text = resp.read().decode("utf-8")
         out: Rows = []
-        for line in text.splitlines():
-            if not line.strip():
-                continue
-            doc = json.loads(line)
-            for res in doc.get("results", []) or []:
-                if "error" in res:
-                    raise RuntimeError(f"InfluxDB: {res['error']} (query: {q})")
-                for s in res.get("series", []) or []:
-                    tags = s.get("tags", {}) or {}
-                    cols = s.get("columns", [])
-                    for values in s.get("values", []) or []:
-                        out.append((tags, dict(zip(cols, values, strict=False))))
+        for line in text.splitlines():  # chunked: one JSON answer per line
+            if line.strip():
+                out += series_rows(json.loads(line), q)
         return out
 
 
