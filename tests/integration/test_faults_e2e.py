@@ -14,21 +14,13 @@ from groundwatch.services import ServiceHandle
 
 from .pipeline_helpers import (
     expected_packets,
-    query,
     running_pipeline,
     settings_for,
     simulate,
-    start_run,
-    stop_run,
     wait_for,
     write_config,
 )
-from .test_pipeline_e2e import _wait_log, assert_db_matches_record
-
-
-def _stored(influx: ServiceHandle, db: str) -> int:
-    rows = query(influx, db, "SELECT count(\"seq_count\") FROM /.*/ WHERE source = 'live'")
-    return sum(r["count"] for r in rows if r.get("count"))
+from .test_pipeline_e2e import assert_db_matches_record, stop_and_restart_mid_pass, stored_live
 
 
 def _wanted(record: Path) -> int:
@@ -38,10 +30,10 @@ def _wanted(record: Path) -> int:
 async def _wait_stored(influx: ServiceHandle, db: str, want: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if await asyncio.to_thread(_stored, influx, db) >= want:
+        if await asyncio.to_thread(stored_live, influx, db) >= want:
             return
         await asyncio.sleep(0.5)
-    raise TimeoutError(f"{_stored(influx, db)} of {want} points stored")
+    raise TimeoutError(f"{stored_live(influx, db)} of {want} points stored")
 
 
 async def test_influxdb_down_mid_pass_then_back(
@@ -119,32 +111,15 @@ async def test_broker_restart_mid_pass_reconnects_by_itself(
         await asyncio.to_thread(simulate, broker, second, "--station", "gs1", count=200, rate=100)
         await wait_for(lambda: pipeline.stats.frames >= 400, 30, "second 200 frames")
     want = _wanted(first) + _wanted(second)
-    assert _stored(influxd, influx_db) == want
+    assert stored_live(influxd, influx_db) == want
 
 
 def test_sigkill_mid_pass_then_restart_loses_nothing(
     mosquitto: ServiceHandle, influxd: ServiceHandle, influx_db: str, tmp_path: Path
 ) -> None:
-    cfg = write_config(
-        tmp_path / "gw.toml", mosquitto, influxd, influx_db, client_id="gw-fault-kill9"
+    record = stop_and_restart_mid_pass(
+        mosquitto, influxd, influx_db, tmp_path, "gs3", signal.SIGKILL, rate=200
     )
-    log = tmp_path / "run.log"
-    record = tmp_path / "record.jsonl"
-    proc = start_run(cfg, log)
-    try:
-        _wait_log(log, "connected", 20)
-        sim = simulate(mosquitto, record, "--station", "gs3", count=1500, rate=200, background=True)
-        time.sleep(2.5)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-        time.sleep(1)
-        proc = start_run(cfg, log)
-        assert sim.wait(60) == 0  # type: ignore[union-attr]
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and _stored(influxd, influx_db) < _wanted(record):
-            time.sleep(0.5)
-    finally:
-        assert stop_run(proc) == 0, log.read_text()[-3000:]
     # Every packet exactly once: archived-but-unconfirmed frames were decoded again at the
     # restart, and the broker's redelivery of unacknowledged ones was recognised as copies.
     assert_db_matches_record(influxd, influx_db, record, "gs3", max_latency_s=None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -89,37 +90,55 @@ async def test_2000_frames_land_in_influxdb_exactly(
     assert link and link[0]["last"] == 2000
 
 
+def stop_and_restart_mid_pass(
+    mqtt: ServiceHandle,
+    influx: ServiceHandle,
+    db: str,
+    tmp: Path,
+    station: str,
+    sig: int,
+    rate: float,
+) -> Path:
+    """``groundwatch run`` as a process; the simulator publishes 1,500 frames at QoS 1;
+    mid-pass the process gets ``sig`` and is started again. Returns the record, once every
+    recorded packet is in InfluxDB (or the wait times out)."""
+    cfg = write_config(tmp / "gw.toml", mqtt, influx, db, client_id=f"gw-restart-{station}")
+    log = tmp / "run.log"
+    record = tmp / "record.jsonl"
+    proc = start_run(cfg, log)
+    try:
+        _wait_log(log, "connected", 20)
+        sim = simulate(mqtt, record, "--station", station, count=1500, rate=rate, background=True)
+        time.sleep(2.5)
+        proc.send_signal(sig)
+        proc.wait(60)
+        if sig == signal.SIGTERM:
+            assert proc.returncode == 0, log.read_text()[-3000:]
+        time.sleep(1.5)  # frames keep arriving at the broker, queued for our session
+        proc = start_run(cfg, log)
+        assert sim.wait(60) == 0  # type: ignore[union-attr]
+        want = sum(len(v) for v in expected_packets(record).values())
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and stored_live(influx, db) < want:
+            time.sleep(0.5)
+    finally:
+        assert stop_run(proc) == 0, log.read_text()[-3000:]
+    return record
+
+
+def stored_live(influx: ServiceHandle, db: str) -> int:
+    rows = query(influx, db, "SELECT count(\"seq_count\") FROM /.*/ WHERE source = 'live'")
+    return sum(r["count"] for r in rows if r.get("count"))
+
+
 def test_restart_mid_stream_loses_nothing(
     mosquitto: ServiceHandle, influxd: ServiceHandle, influx_db: str, tmp_path: Path
 ) -> None:
     """SIGTERM groundwatch while the simulator publishes at QoS 1, start it again."""
-    cfg = write_config(
-        tmp_path / "gw.toml", mosquitto, influxd, influx_db, client_id="gw-e2e-restart"
+    record = stop_and_restart_mid_pass(
+        mosquitto, influxd, influx_db, tmp_path, "gs2", signal.SIGTERM, rate=150
     )
-    log = tmp_path / "run.log"
-    record = tmp_path / "record.jsonl"
-    proc = start_run(cfg, log)
-    try:
-        _wait_log(log, "connected", 20)
-        sim = simulate(mosquitto, record, "--station", "gs2", count=1500, rate=150, background=True)
-        time.sleep(3)
-        assert stop_run(proc) == 0, log.read_text()[-3000:]
-        time.sleep(1.5)  # frames keep arriving at the broker, queued for our session
-        proc = start_run(cfg, log)
-        assert sim.wait(60) == 0  # type: ignore[union-attr]
-        deadline = time.monotonic() + 60
-        want = sum(len(v) for v in expected_packets(record).values())
-        while time.monotonic() < deadline:
-            rows = query(
-                influxd, influx_db, "SELECT count(\"seq_count\") FROM /.*/ WHERE source = 'live'"
-            )
-            got = sum(r["count"] for r in rows if r.get("count"))
-            if got >= want:
-                break
-            time.sleep(0.5)
-    finally:
-        assert stop_run(proc) == 0, log.read_text()[-3000:]
-    assert log.read_text().count("stopped:") == 2
+    assert (tmp_path / "run.log").read_text().count("stopped:") == 2
     # Frames queued at the broker while groundwatch was down are stamped when received.
     assert_db_matches_record(influxd, influx_db, record, "gs2", max_latency_s=None)
 
