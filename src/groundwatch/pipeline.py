@@ -102,6 +102,7 @@ class Pipeline:
         deadlines: StageDeadlines | None = None,
         event_listeners: Iterable[Callable[[Event], None]] = (),
         result_listeners: Iterable[Callable[[DecodeResult], None]] = (),
+        health: Any | None = None,
     ) -> None:
         self.sources = sources
         self.decoder = decoder
@@ -123,6 +124,7 @@ class Pipeline:
         self._next_accounting: int | None = None
         self._listeners = list(event_listeners)
         self._result_listeners = list(result_listeners)  # e.g. the demo's live console
+        self.health = health  # optional /health + /metrics server, fed by status()
         self._ratelog = RateLimitedLog()
         self.started = asyncio.Event()
 
@@ -211,7 +213,11 @@ class Pipeline:
             step = self.accounting_interval_ns
             self._next_accounting = (now_ns // step + 1) * step
         if force or now_ns >= self._next_accounting:
-            pts = list(self.accounting.points(now_ns)) + list(self.monitor.state_points(now_ns))
+            pts = [
+                *self.accounting.points(now_ns),
+                *self.monitor.state_points(now_ns),
+                *self.merger.points(now_ns),  # per-station first copies, duplicates, CRC
+            ]
             for p in pts:
                 p.tags.setdefault("source", self.source_label)
             self.stats.points += len(pts)
@@ -285,6 +291,8 @@ class Pipeline:
             await self.archive.start()
         await self.store.start()
         await self.alerts.start()
+        if self.health is not None:
+            await self.health.start()
         try:
             async with asyncio.TaskGroup() as tg:
                 await self.recover()
@@ -328,6 +336,9 @@ class Pipeline:
                 await self.advance(end, force=True)
         finally:
             # Stage 3 and 4: alerts drain, then the store flushes (to InfluxDB or the spool).
+            if self.health is not None:
+                with contextlib.suppress(Exception):
+                    await self.health.stop()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.alerts.stop(), self.deadlines.alerts)
             try:
@@ -338,7 +349,21 @@ class Pipeline:
         return self.stats
 
     def status(self) -> dict[str, Any]:
-        """What the one-line status, /health and the console show."""
+        """What the one-line status, /health, /metrics and the console show."""
+        per_link: dict[str, int] = {}
+        for key, c in self.accounting.counts().items():
+            labels = f'spacecraft="{key.spacecraft}",station="{key.station}",vcid="{key.vcid}"'
+            for name in (
+                "frames",
+                "bytes",
+                "valid_frames",
+                "crc_failures",
+                "frame_gaps",
+                "frames_missing",
+                "packets",
+            ):
+                per_link[f"{name}{{{labels}}}"] = getattr(c, name)
+            per_link[f"rejected{{{labels}}}"] = c.rejected_total()
         return {
             "frames": self.stats.frames,
             "packets": self.stats.packets,
@@ -346,8 +371,11 @@ class Pipeline:
             "duplicates": self.stats.duplicates,
             "rejected": dict(self.stats.rejected),
             "queue": self.queue.qsize(),
+            "queue_size": self.queue.maxsize,
             "store": self.store.health(),
+            "link": per_link,
             "links": self.monitor.snapshot(),
+            "stations": self.merger.counts(),
             "sources": {
                 getattr(s, "name", str(i)): s.counters.as_dict() for i, s in enumerate(self.sources)
             },

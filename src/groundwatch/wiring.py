@@ -26,6 +26,7 @@ from groundwatch.parts import ConfigError
 from groundwatch.pipeline import Pipeline
 from groundwatch.plugins import default_registry
 from groundwatch.store.archive import FrameArchive
+from groundwatch.store.health import HealthServer
 from groundwatch.store.points import event_point, float_params_of, packet_point, rejected_point
 from groundwatch.store.sink import StoreSink
 
@@ -117,7 +118,7 @@ def build_pipeline(
         if isinstance(sink, InfluxSink):
             sink.bind(put_points, event_point)
     holder["alerts"] = alerts
-    return Pipeline(
+    pipeline = Pipeline(
         sources=list(sources),
         decoder=FrameDecoder(dictionary),
         store=store,
@@ -134,3 +135,6 @@ def build_pipeline(
         event_listeners=event_listeners,
         result_listeners=result_listeners,
     )
+    if settings.health.listen:
+        pipeline.health = HealthServer(settings.health.listen, pipeline.status)
+    return pipeline

@@ -7,13 +7,14 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import aiohttp
 import aiomqtt
 
 from groundwatch.decoders.dictionary import load_dictionary
 from groundwatch.decoders.packing import TmFramePacker
 from groundwatch.decoders.space_packet import build_space_packet
 from groundwatch.decoders.tm_frame import TmFrame, TmFrameFormat
-from groundwatch.services import ServiceHandle
+from groundwatch.services import ServiceHandle, free_port
 
 from .pipeline_helpers import (
     DEMO_DICTIONARY,
@@ -36,17 +37,26 @@ def malformed_frames() -> tuple[dict[str, list[bytes]], bytes]:
     data_len = framing.frame_length - 6 - 4 - 2
 
     def frame(data: bytes, fhp: int, vcfc: int, vcid: int = 3, scid: int = SCID) -> bytes:
-        return fmt.build(TmFrame(scid=scid, vcid=vcid, mcfc=vcfc, vcfc=vcfc, fhp=fhp,
-                                 data_field=data.ljust(data_len, b"\x55"), ocf=ocf))
+        return fmt.build(
+            TmFrame(
+                scid=scid,
+                vcid=vcid,
+                mcfc=vcfc,
+                vcfc=vcfc,
+                fhp=fhp,
+                data_field=data.ljust(data_len, b"\x55"),
+                ocf=ocf,
+            )
+        )
 
     good = TmFramePacker(SCID, 2, framing).frames_for(
         [build_space_packet(0x100, 1, bytes(40), sec_hdr_flag=True)]
     )[0]
     bad_crc = bytearray(good)
     bad_crc[100] ^= 0xFF
-    unknown = TmFramePacker(SCID, 4, framing).frames_for(
-        [build_space_packet(0x3AB, 7, bytes(20))]
-    )[0]
+    unknown = TmFramePacker(SCID, 4, framing).frames_for([build_space_packet(0x3AB, 7, bytes(20))])[
+        0
+    ]
     # A packet whose header claims 3000 octets, cut by the next frame's first header pointer.
     long_header = build_space_packet(0x100, 2, bytes(3000))[:6]
     overrun_1 = frame(long_header + bytes(data_len - 6), fhp=0, vcfc=0)
@@ -64,13 +74,16 @@ def malformed_frames() -> tuple[dict[str, list[bytes]], bytes]:
 async def test_malformed_and_random_frames_are_counted_and_kept(
     mosquitto: ServiceHandle, influxd: ServiceHandle, influx_db: str, tmp_path: Path
 ) -> None:
-    cfg = write_config(tmp_path / "gw.toml", mosquitto, influxd, influx_db,
-                       client_id="gw-malformed")
+    cfg = write_config(
+        tmp_path / "gw.toml", mosquitto, influxd, influx_db, client_id="gw-malformed"
+    )
     kinds, good = malformed_frames()
     rng = random.Random(7)
     noise = [rng.randbytes(rng.choice([0, 1, 5, 30, 200, 1115, 1200])) for _ in range(10_000)]
     sent = sum(len(v) for v in kinds.values()) + len(noise) + 1
-    async with running_pipeline(settings_for(cfg)) as pipeline:
+    settings = settings_for(cfg)
+    settings.health.listen = f"127.0.0.1:{free_port()}"
+    async with running_pipeline(settings) as pipeline:
         async with aiomqtt.Client("127.0.0.1", mosquitto.port) as client:
             for frames in kinds.values():
                 for f in frames:
@@ -81,6 +94,17 @@ async def test_malformed_and_random_frames_are_counted_and_kept(
         await wait_for(lambda: pipeline.stats.frames >= sent, 120, f"{sent} frames")
         rejected = dict(pipeline.stats.rejected)
         assert pipeline.counters.errors == 0
+        # The operator's view: /health (JSON) and /metrics (Prometheus text) while running.
+        async with aiohttp.ClientSession() as http:
+            base = f"http://{settings.health.listen}"
+            async with http.get(f"{base}/health") as r:
+                health = await r.json()
+            async with http.get(f"{base}/metrics") as r:
+                metrics = await r.text()
+        assert health["frames"] == sent and health["rejected"] == rejected
+        assert f"groundwatch_frames {sent}" in metrics
+        assert "groundwatch_store_spool_bytes" in metrics
+        assert 'groundwatch_link_crc_failures{spacecraft="demo-lander"' in metrics
     for reason in kinds:
         assert rejected.get(reason, 0) >= 1, f"{reason} not counted: {rejected}"
     assert sum(rejected.values()) >= sent - 5  # random bytes may rarely hit a valid idle frame
@@ -88,8 +112,9 @@ async def test_malformed_and_random_frames_are_counted_and_kept(
     stored = {r["reason"]: r["count"] for r in rows}
     assert stored == rejected
     # The raw bytes are kept: the short frame's hex is in the database.
-    hexes = query(influxd, influx_db,
-                  "SELECT \"hex\" FROM \"rejected\" WHERE \"reason\" = 'short_frame'")
+    hexes = query(
+        influxd, influx_db, 'SELECT "hex" FROM "rejected" WHERE "reason" = \'short_frame\''
+    )
     assert "2a0102" in {r["hex"] for r in hexes}
     # Still alive and decoding: the good frame sent after all that garbage is stored.
     gnc = query(influxd, influx_db, 'SELECT last("seq_count") FROM "gnc"')
