@@ -34,6 +34,9 @@ class LinkCounts:
     idle_frames: int = 0
     idle_packets: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
+    # Earth-received time minus on-board time of the latest packet that carries one: light
+    # time plus clock offset; its trend shows the spacecraft clock's drift.
+    obt_offset_ns: int | None = None
 
     def rejected_total(self) -> int:
         return sum(self.rejected.values())
@@ -50,6 +53,7 @@ class LinkCounts:
             self.idle_frames,
             self.idle_packets,
             dict(self.rejected),
+            self.obt_offset_ns,
         )
 
 
@@ -91,6 +95,10 @@ class FrameAccounting:
             c.frame_gaps += 1
             c.frames_missing += result.vc_gap
         c.packets += len(result.packets)
+        for pkt in reversed(result.packets):
+            if pkt.obt_ns is not None:
+                c.obt_offset_ns = pkt.ert_ns - pkt.obt_ns
+                break
         if result.idle_frame:
             c.idle_frames += 1
         c.idle_packets += result.idle_packets
@@ -138,6 +146,8 @@ class FrameAccounting:
                 fields["rejected_per_s"] = (c.rejected_total() - prev.rejected_total()) / (
                     interval_s
                 )
+            if c.obt_offset_ns is not None:
+                fields["obt_offset_s"] = c.obt_offset_ns / 1e9
             # Fraction of this interval's frames that failed the CRC (0 when none arrived).
             fields["crc_failure_ratio"] = d_crc / d_frames if d_frames > 0 else 0.0
             tags = key.tags()

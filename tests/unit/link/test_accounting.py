@@ -53,3 +53,21 @@ def test_unidentified_input_counted_under_unknown() -> None:
     (p,) = acc.points(10)
     assert p.fields["rejected_short_frame"] == 1 and "vcid" not in p.tags
     assert "source" not in p.tags  # left to the pipeline (live or replay:<session>)
+
+
+def test_obt_offset_follows_the_latest_packet_with_an_onboard_time() -> None:
+    acc = FrameAccounting()
+    t0 = 1_700_000_000 * S
+    r = result(t0, params={"x": 1.0})
+    r.packets[0].obt_ns = t0 - int(1.3 * S)  # 1.3 s: light time plus clock offset
+    acc.observe(r)
+    (p,) = acc.points(t0 + S)
+    assert p.fields["obt_offset_s"] == 1.3
+    r2 = result(t0 + S, params={"x": 1.0})
+    r2.packets[0].obt_ns = t0 + S - int(1.25 * S)  # the clock drifted 50 ms
+    acc.observe(r2)
+    (p,) = acc.points(t0 + 2 * S)
+    assert p.fields["obt_offset_s"] == 1.25
+    acc.observe(result(t0 + 2 * S))  # no packets: the last offset stands
+    (p,) = acc.points(t0 + 3 * S)
+    assert p.fields["obt_offset_s"] == 1.25
