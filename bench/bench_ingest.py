@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import multiprocessing as mp
 import statistics
 import tempfile
@@ -122,7 +123,7 @@ async def run(
     t0 = time.monotonic()
     proc.start()
     latencies: list[float] = []
-    peak = rss_mb()
+    start_rss = peak = rss_mb()
     last_ert: int | None = None
     probe = [pipeline]  # the pipeline's latest packet time, read by a result listener
 
@@ -157,6 +158,7 @@ async def run(
         "frames_per_s": frames / elapsed,
         "points_per_s": points / elapsed,
         "values_per_s": values / elapsed,
+        "rss_start_mb": start_rss,
         "rss_peak_mb": peak,
         "rss_end_mb": rss_mb(),
         "lat_p50_s": statistics.median(latencies) if latencies else float("nan"),
@@ -189,6 +191,8 @@ def main() -> None:
             lines = encode_lines(pts)
             ceil_s = asyncio.run(ceiling(influx.url, "ceiling", lines, 5000))
             ceiling_pps = len(pts) / ceil_s
+            del pts, lines  # the pipeline's RSS is measured next: free the bench's own data
+            gc.collect()
             r = asyncio.run(run(args, mosq, influx, tmp))
         finally:
             services.stop_pid(mosq.pid)
@@ -203,7 +207,8 @@ def main() -> None:
     )
     print(f"raw ingest ceiling (same influxd, same run): {ceiling_pps:.0f} points/s")
     print(f"ratio pipeline/ceiling (points/s): {r['points_per_s'] / ceiling_pps:.2f}")
-    print(f"RSS: peak {r['rss_peak_mb']:.0f} MB, end {r['rss_end_mb']:.0f} MB")
+    print(f"RSS: start {r['rss_start_mb']:.0f} MB, peak {r['rss_peak_mb']:.0f} MB, "
+          f"end {r['rss_end_mb']:.0f} MB")
     print(
         f"latency frame received -> point queryable: p50 {r['lat_p50_s'] * 1000:.0f} ms, "
         f"p99 {r['lat_p99_s'] * 1000:.0f} ms"

@@ -38,7 +38,6 @@ MOSQUITTO_LIMITS = {
     "autosave_on_changes": "false",
     "persistent_client_expiration": "14d",
     "queue_qos0_messages": "false",
-    "message_size_limit": 0,
 }
 
 
@@ -90,6 +89,11 @@ def mosquitto_conf(port: int, data_dir: Path, log_path: Path) -> str:
         "log_type information",
         "connection_messages true",
     ]
+    if os.geteuid() == 0:
+        # Started as root, Mosquitto drops to the "mosquitto" user, which cannot write the
+        # log or the persistence file in a root-owned data directory: queued messages would
+        # silently not survive a broker restart. Stay the user that started it.
+        lines.append("user root")
     lines += [f"{k} {v}" for k, v in MOSQUITTO_LIMITS.items()]
     return "\n".join(lines) + "\n"
 

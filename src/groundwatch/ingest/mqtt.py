@@ -52,10 +52,58 @@ class MqttSourceConfig(BaseModel):
     drain_timeout: float = Field(default=10.0, gt=0, description="seconds, at shutdown")
 
 
+class _ReadPause:
+    """Backpressure onto the broker: stop reading the socket while aiomqtt's queue is high.
+
+    Measured with Mosquitto 2.0: once acknowledgements flow, the broker sends far more than
+    ``max_inflight_messages`` unacknowledged messages to a slow subscriber, so a bounded
+    aiomqtt queue overflows and drops (and a dropped QoS 1 message stays unacknowledged until
+    the next reconnect). Not reading makes TCP push back instead: the broker keeps the
+    frames queued for our session. aiomqtt has no such switch; this removes and re-adds the
+    socket reader it installed (each read handles one MQTT packet, so the queue stops within
+    one message of the high mark).
+    """
+
+    def __init__(self, client: aiomqtt.Client, high: int, low: int) -> None:
+        self.client = client
+        self.high, self.low = high, low
+        self.paused = False
+        self.pauses = 0
+        self._fd: int | None = None
+
+    def after_put(self, size: int) -> None:
+        if not self.paused and size >= self.high:
+            sock = self.client._client.socket()
+            if sock is None:
+                return
+            self._fd = sock.fileno()
+            asyncio.get_running_loop().remove_reader(self._fd)
+            self.paused = True
+            self.pauses += 1
+
+    def after_get(self, size: int) -> None:
+        if self.paused and size <= self.low:
+            self.paused = False
+            sock = self.client._client.socket()
+            if sock is not None and sock.fileno() == self._fd:
+                asyncio.get_running_loop().add_reader(self._fd, self._read)
+
+    def _read(self) -> None:
+        # What aiomqtt's own reader does: read, and report a broken connection.
+        try:
+            self.client._client.loop_read()
+        except Exception as exc:
+            disconnected = self.client._disconnected
+            if not disconnected.done():
+                disconnected.set_exception(exc)
+
+
 class _CountingQueue(asyncio.Queue[aiomqtt.Message]):
-    """aiomqtt's incoming queue, bounded; drops (which aiomqtt only logs) are counted."""
+    """aiomqtt's incoming queue: bounded, pausing the socket when high (``_ReadPause``);
+    a drop (which aiomqtt only logs) can then only follow a failed pause, and is counted."""
 
     counters: Counters | None = None
+    pause: _ReadPause | None = None
 
     def put_nowait(self, item: aiomqtt.Message) -> None:
         try:
@@ -65,6 +113,14 @@ class _CountingQueue(asyncio.Queue[aiomqtt.Message]):
                 self.counters.dropped += 1
                 self.counters.bump("mqtt_queue_dropped")
             raise
+        if self.pause is not None:
+            self.pause.after_put(self.qsize())
+
+    def get_nowait(self) -> aiomqtt.Message:
+        item = super().get_nowait()
+        if self.pause is not None:
+            self.pause.after_get(self.qsize())
+        return item
 
 
 class MqttSource:
@@ -84,6 +140,7 @@ class MqttSource:
         self._all_acked = asyncio.Event()
         self._all_acked.set()
         self.connected = False
+        self.read_pause: _ReadPause | None = None
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str = "sources[0]") -> MqttSource:
@@ -152,6 +209,9 @@ class MqttSource:
             max_queued_incoming_messages=self.cfg.max_queued,
         )
         client._client.manual_ack_set(True)
+        bound = self.cfg.max_queued
+        self.read_pause = _ReadPause(client, high=max(1, bound * 3 // 4), low=bound // 4)
+        queue_cls.pause = self.read_pause  # type: ignore[attr-defined]
         async with client:
             self.connected = True
             log.info("mqtt %s: connected to %s:%s", self.name, self._host, self._port)
