@@ -26,6 +26,7 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
 from groundwatch.decoders.api import Limits
+from groundwatch.influxql import quote_ident
 
 # The one datasource every panel uses; provisioning.py defines it with this uid.
 DATASOURCE_UID = "groundwatch-influxdb"
@@ -172,10 +173,6 @@ def target(
 
 
 # --- query text ---------------------------------------------------------------------------
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def tag_filter(*tags: str) -> str:
