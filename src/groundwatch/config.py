@@ -242,6 +242,10 @@ def _resolve_paths(settings: Settings, base: Path) -> None:
     if settings.mission.schedule is not None:
         settings.mission.schedule = fix(settings.mission.schedule)
     settings.store.spool_dir = fix(settings.store.spool_dir)
+    if settings.store.token_file is not None:
+        settings.store.token_file = fix(settings.store.token_file)
+    if settings.store.password_file is not None:
+        settings.store.password_file = fix(settings.store.password_file)
     settings.store.dead_letter = fix(settings.store.dead_letter)
     settings.archive.dir = fix(settings.archive.dir)
 
