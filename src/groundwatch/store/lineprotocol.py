@@ -95,23 +95,34 @@ def format_field_value(value: FieldValue) -> str | None:
     return None
 
 
-_TEMPLATE_KINDS = {float: "{!r}", int: "{}i", bool: "{}"}  # bool: "True"/"False" are valid
+# str and bool: "{}" of the value already rendered (see _Template.render).
+_TEMPLATE_KINDS = {float: "{!r}", int: "{}i", bool: "{}", str: "{}"}
 
 
 class _Template:
-    __slots__ = ("fmt", "ints", "one_int")
+    __slots__ = ("fmt", "ints", "nums", "one_int", "strs")
 
-    def __init__(self, fmt: str, ints: Callable[[Any], Any] | None, one_int: bool) -> None:
+    def __init__(
+        self,
+        fmt: str,
+        ints: Callable[[Any], Any] | None,
+        one_int: bool,
+        nums: Callable[[Any], Any] | None,
+        strs: tuple[int, ...],
+    ) -> None:
         self.fmt = fmt
         self.ints = ints
         self.one_int = one_int
+        self.nums = nums  # the numeric values (all of them when there is no string field)
+        self.strs = strs  # positions of string and bool fields: rendered per value
 
     def fits(self, vals: tuple[Any, ...]) -> bool:
         """No NaN/inf float and no int outside int64 (then the careful path runs)."""
+        nums = vals if self.nums is None else self.nums(vals)
         try:
             # NaN and +/-inf make the sum non-finite (so can a huge finite sum: that only
             # costs the careful path).
-            if not math.isfinite(sum(vals)):
+            if not math.isfinite(sum(nums) if isinstance(nums, tuple) else nums):
                 return False
         except OverflowError:  # an int too large for a float
             return False
@@ -121,6 +132,20 @@ class _Template:
         if self.one_int:
             return bool(INT64_MIN <= ints <= INT64_MAX)
         return bool(INT64_MIN <= min(ints) and max(ints) <= INT64_MAX)
+
+    def render(self, vals: tuple[Any, ...]) -> str:
+        if self.strs:
+            lst = list(vals)
+            for i in self.strs:
+                v = lst[i]
+                # Strings escaped and quoted; bools as the slow path writes them.
+                lst[i] = (
+                    ("true" if v else "false")
+                    if v is True or v is False
+                    else (escape_string_field(v))
+                )
+            return self.fmt.format(*lst)
+        return self.fmt.format(*vals)
 
 
 class LineEncoder:
@@ -171,8 +196,9 @@ class LineEncoder:
         return keys
 
     def _template(self, names: tuple[str, ...], kinds: tuple[type, ...]) -> _Template | None:
-        """A format string for points whose fields are all plain float/int/bool (the usual
-        decoded packet): one C-level ``str.format`` instead of a Python loop per field."""
+        """A format string for points whose fields are all plain float/int/bool/str (the
+        usual decoded packet, enum labels included): one C-level ``str.format`` instead of a
+        Python loop per field."""
         if len(self._templates) >= self.max_cached:
             self._templates.clear()
         template: _Template | None = None
@@ -183,8 +209,14 @@ class LineEncoder:
                 for key, k in zip(keys, kinds, strict=True)
             ]
             ints = [i for i, k in enumerate(kinds) if k is int]
+            strs = tuple(i for i, k in enumerate(kinds) if k is str or k is bool)
+            nums = [i for i, k in enumerate(kinds) if k is not str]
             template = _Template(
-                ",".join(parts), operator.itemgetter(*ints) if ints else None, len(ints) == 1
+                ",".join(parts),
+                operator.itemgetter(*ints) if ints else None,
+                len(ints) == 1,
+                (lambda v: ()) if not nums else (operator.itemgetter(*nums) if strs else None),
+                strs,
             )
         self._templates[(names, kinds)] = template
         return template
@@ -203,7 +235,7 @@ class LineEncoder:
         except KeyError:
             template = self._template(names, kinds)
         if template is not None and template.fits(vals):
-            text = template.fmt.format(*vals)
+            text = template.render(vals)
             return f"{self._series(point)} {text} {point.time_ns}".encode()
         keys = self._field_keys(names)
         fields: list[str] = []

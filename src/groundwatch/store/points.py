@@ -77,7 +77,15 @@ def packet_measurement(pkt: DecodedPacket) -> str:
 def packet_point(pkt: DecodedPacket, float_params: Container[str] = NO_FLOAT_PARAMS) -> Point:
     fields: dict[str, FieldValue] = {}
     for name, pv in pkt.params.items():
-        _add_value(fields, name, pv.raw, pv.eng, name in float_params)
+        eng = pv.eng
+        kind = type(eng)
+        # The common kinds inline (this runs for every parameter of every packet).
+        if kind is float or kind is bool:
+            fields[name] = eng
+        elif kind is int and name not in float_params:
+            fields[name] = eng
+        else:
+            _add_value(fields, name, pv.raw, eng, name in float_params)
     if pkt.payload is not None and "payload" not in fields:
         fields["payload"] = pkt.payload.hex()
     if pkt.header is not None:

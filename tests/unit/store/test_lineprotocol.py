@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from groundwatch.model import Point
@@ -75,3 +75,31 @@ def test_parse_reads_back_what_encode_wrote(
     assert parsed.tags == {k: v for k, v in tags.items() if v != ""}
     assert parsed.fields == fields
     assert parsed.time_ns == t
+
+
+_values = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.booleans(),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(min_size=1, max_size=6), _values, min_size=1, max_size=8))
+def test_cached_template_writes_what_the_field_by_field_path_writes(
+    fields: dict[str, object],
+) -> None:
+    """Templates (float/int/bool/str, enum labels included) are only a faster way to the
+    same line: compare with the per-field formatting, first use and cached use."""
+    from groundwatch.store.lineprotocol import LineEncoder, escape_key, format_field_value
+
+    p = Point("m", {"a": "b"}, fields, 1)  # type: ignore[arg-type]
+    want = (
+        "m,a=b "
+        + ",".join(f"{escape_key(k)}={format_field_value(v)}" for k, v in fields.items())  # type: ignore[arg-type]
+        + " 1"
+    ).encode()
+    enc = LineEncoder()
+    assert enc.encode(p) == want
+    assert enc.encode(p) == want
