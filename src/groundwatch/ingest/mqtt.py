@@ -222,7 +222,7 @@ class MqttSource:
                 await client.subscribe(t, qos=0)
             stop_wait = asyncio.ensure_future(self._stopping.wait())
             try:
-                async for msg in _until(client.messages, stop_wait):
+                async for msg in _incoming(client, stop_wait):
                     await self._handle(client, msg, out)
                 # Stopping: stay connected until the pipeline has archived (and so acked) every
                 # frame we handed it; an ack after disconnect would be lost and the broker would
@@ -275,14 +275,29 @@ class MqttSource:
         self.counters.sent += 1
 
 
-async def _until(messages: Any, stop: asyncio.Future[Any]) -> Any:
-    """Iterate aiomqtt messages until ``stop`` completes."""
-    it = messages.__aiter__()
-    while True:
-        nxt = asyncio.ensure_future(it.__anext__())
-        done, _ = await asyncio.wait({nxt, stop}, return_when=asyncio.FIRST_COMPLETED)
-        if nxt in done:
-            yield nxt.result()
+async def _incoming(client: aiomqtt.Client, stop: asyncio.Future[Any]) -> Any:
+    """aiomqtt's messages until ``stop``; raises MqttError on a disconnection.
+
+    Like ``client.messages``, but a message already queued is taken without creating a task
+    and waiting on it (aiomqtt's iterator does that for every message: under load, the
+    queue is never empty and that overhead is most of the ingest cost).
+    """
+    queue: asyncio.Queue[aiomqtt.Message] = client._queue
+    disconnected: asyncio.Future[Any] = client._disconnected
+    while not stop.done():
+        try:
+            yield queue.get_nowait()
             continue
-        nxt.cancel()
+        except asyncio.QueueEmpty:
+            pass
+        get = asyncio.ensure_future(queue.get())
+        done, _ = await asyncio.wait({get, stop, disconnected}, return_when=asyncio.FIRST_COMPLETED)
+        if get in done:
+            yield get.result()
+            continue
+        get.cancel()
+        if disconnected in done:
+            raise aiomqtt.MqttError("Disconnected during message iteration") from (
+                disconnected.exception()
+            )
         return
