@@ -60,6 +60,7 @@ class LinkCore:
         self.schedule = schedule
         self.source = source
         self.limit_defs = dict(limits or {})
+        self._watched: dict[str | None, tuple[str, ...]] = {}  # packet name -> parameters
         self.quality_parameters = set(quality_parameters)
         self.margin_ns = int(cfg.schedule_margin * S)
         self._links: dict[LinkKey, LinkTracker] = {}
@@ -215,7 +216,21 @@ class LinkCore:
         q.decoded(t, result.vc_gap)
         limited = craft.limits.limits
         for pkt in result.packets:
-            for name, pv in pkt.params.items():
+            params = pkt.params
+            watched = self._watched.get(pkt.name)
+            if watched is None:  # once per packet kind: the parameters this monitor reads
+                watched = self._watched[pkt.name] = tuple(
+                    name
+                    for name, pv in params.items()
+                    if name in self.key_parameters
+                    or pv.limit is not None
+                    or name in limited
+                    or name in self.quality_parameters
+                )
+            for name in watched:
+                pv = params.get(name)
+                if pv is None:  # e.g. a derived value that could not be computed
+                    continue
                 if name in self.key_parameters:
                     craft.last_values[name] = pv.eng
                     if craft.stale.update(name, pkt.time_ns):
