@@ -86,7 +86,8 @@ class LimitChecker:
         if limits is None or not isinstance(value, int | float) or isinstance(value, bool):
             return given
         v = float(value)
-        raw = limits.state(v)
+        # The decoder already judged the sample against the same dictionary limits.
+        raw = given if given is not None else limits.state(v)
         # Hysteresis: a level already entered is kept until the value is back inside the
         # limit by the dead band, so noise around a limit does not toggle it.
         for level in reversed(levels(current)):
