@@ -196,10 +196,11 @@ def parse_part_options(model: type[BaseModel], options: Any, key: str) -> Any:
     """A part's own options table validated by its model, or a ConfigError naming
     ``key.<field>`` and the problem (``from_config()`` of sources and sinks)."""
     try:
-        return model(**options)
+        return model(**dict(options))
     except ValidationError as exc:
-        field, problem = format_validation_error(exc)[0].split(": ", 1)
-        raise ConfigError(f"{key}.{field}", problem) from exc
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"{key}.{field}" if field else key, err["msg"]) from exc
 
 
 class ConfigFileError(Exception):

@@ -34,7 +34,8 @@ import aiomqtt
 from pydantic import Field
 
 from groundwatch.alerts.alert import Alert, Notification, iso
-from groundwatch.alerts.sinks import AlertSink, SinkOptions, parse_options
+from groundwatch.alerts.sinks import AlertSink, SinkOptions
+from groundwatch.config import parse_part_options
 from groundwatch.model import EventType
 from groundwatch.parts import ConfigError
 
@@ -75,7 +76,7 @@ class MqttSink(AlertSink):
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str) -> MqttSink:
-        o = parse_options(MqttOptions, options, key)
+        o = parse_part_options(MqttOptions, options, key)
         parse_mqtt_url(o.url, f"{key}.url")
         return cls(o)
 

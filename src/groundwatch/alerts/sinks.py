@@ -19,9 +19,10 @@ import shlex
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from groundwatch.alerts.alert import Alert, Notification
+from groundwatch.config import parse_part_options
 from groundwatch.model import Event, Point, Severity
 from groundwatch.parts import ConfigError, Counters
 
@@ -32,16 +33,6 @@ class SinkOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = None
     queue_size: int = Field(default=1000, gt=0)
-
-
-def parse_options(model: type[BaseModel], options: Mapping[str, Any], key: str) -> Any:
-    """Validate a sink's table without I/O; errors name the key."""
-    try:
-        return model(**dict(options))
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"{key}.{field}" if field else key, err["msg"]) from exc
 
 
 class AlertSink:
@@ -114,7 +105,7 @@ class LogSink(AlertSink):
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str) -> LogSink:
-        o = parse_options(SinkOptions, options, key)
+        o = parse_part_options(SinkOptions, options, key)
         return cls(o.name, o.queue_size)
 
     async def deliver(self, alert: Alert) -> None:
@@ -155,7 +146,7 @@ class InfluxSink(AlertSink):
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str) -> InfluxSink:
-        o = parse_options(SinkOptions, {"queue_size": 10_000, **options}, key)
+        o = parse_part_options(SinkOptions, {"queue_size": 10_000, **options}, key)
         return cls(o.name, o.queue_size)
 
     def bind(
@@ -193,7 +184,7 @@ class CommandSink(AlertSink):
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str) -> CommandSink:
-        o = parse_options(CommandOptions, options, key)
+        o = parse_part_options(CommandOptions, options, key)
         argv = shlex.split(o.command) if isinstance(o.command, str) else list(o.command)
         if not argv:
             raise ConfigError(f"{key}.command", "empty command")

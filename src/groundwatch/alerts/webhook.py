@@ -17,7 +17,8 @@ import aiohttp
 from pydantic import Field
 
 from groundwatch.alerts.alert import Alert
-from groundwatch.alerts.sinks import AlertSink, SinkOptions, parse_options
+from groundwatch.alerts.sinks import AlertSink, SinkOptions
+from groundwatch.config import parse_part_options
 from groundwatch.parts import ConfigError
 
 
@@ -40,7 +41,7 @@ class WebhookSink(AlertSink):
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str) -> WebhookSink:
-        o = parse_options(WebhookOptions, options, key)
+        o = parse_part_options(WebhookOptions, options, key)
         if not o.url.startswith(("http://", "https://")):
             raise ConfigError(f"{key}.url", f"not an http(s) URL: {o.url!r}")
         return cls(o)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from groundwatch import services
 from groundwatch.config import StoreConfig
+from groundwatch.influxql import quote_str, series_rows
 from groundwatch.store.archive_reader import ArchiveReader
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.:-]+")
@@ -93,22 +94,12 @@ def los_events_from_store(
     """LOS-type events of the live run on this link between ``start_ns`` and ``end_ns``."""
     q = (
         'SELECT "condition" FROM "events" WHERE "source" = \'live\' '
-        f"AND \"spacecraft\" = '{_q(spacecraft)}' AND \"station\" = '{_q(station)}' "
+        f'AND "spacecraft" = {quote_str(spacecraft)} AND "station" = {quote_str(station)} '
         'AND "type" =~ /LOS$/ '
         f"AND time >= {start_ns} AND time <= {end_ns}"
     )
     res = services.influx_query(url, q, db=database)
-    out: list[int] = []
-    results = res.get("results") or []
-    assert isinstance(results, list)
-    for r in results:
-        for series in r.get("series", []):
-            out += [int(v[0]) for v in series["values"]]
-    return out
-
-
-def _q(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("'", "\\'")
+    return [int(row["time"]) for _tags, row in series_rows(res, q)]
 
 
 # --- deleting a session ----------------------------------------------------------------------
@@ -134,9 +125,7 @@ def delete_session(store: StoreConfig, name: str, api: str | None = None) -> str
         req.add_header("Content-Type", "application/x-www-form-urlencoded")
         with urllib.request.urlopen(req, timeout=store.timeout) as resp:
             result = json.loads(resp.read())
-        for r in result.get("results", []):
-            if "error" in r:
-                raise RuntimeError(f"{q}: {r['error']}")
+        series_rows(result, q)  # raises on an error answer
         return q
     predicate = f'source="{source}"'
     payload = json.dumps(
