@@ -113,8 +113,7 @@ async def run(
     stop = asyncio.Event()
     task = asyncio.create_task(pipeline.run(stop))
     await pipeline.started.wait()
-    while not all(getattr(s, "connected", False) for s in pipeline.sources):  # noqa: ASYNC110
-        await asyncio.sleep(0.05)
+    await pipeline.sources_connected()
     await asyncio.sleep(0.5)
     proc = mp.get_context("spawn").Process(
         target=publisher, args=(mosq.port, args.rate, args.seconds, args.packets)

@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
@@ -160,7 +159,7 @@ async def run_demo(opts: DemoOptions, out: Console | None = None) -> DemoResult:
     )
     try:
         await asyncio.wait_for(pipeline.started.wait(), 30)
-        await _connected(pipeline)
+        await pipeline.sources_connected()
         scenario = make_scenario(dictionary, "lunar-descent", variant=opts.variant, seed=opts.seed)
         framer = SimFramer(dictionary, seed=opts.seed)
         publisher = SimPublisher(
@@ -203,15 +202,6 @@ async def run_demo(opts: DemoOptions, out: Console | None = None) -> DemoResult:
 def _feed_packets(model: ConsoleModel, result: DecodeResult) -> None:
     for p in result.packets:
         model.on_packet(p)
-
-
-async def _connected(pipeline: Any, timeout_s: float = 15) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not all(getattr(s, "connected", True) for s in pipeline.sources):
-        if time.monotonic() > deadline:
-            raise TimeoutError("the MQTT source did not connect to the broker")
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.3)  # let the subscription reach the broker before publishing
 
 
 def closing_lines(r: DemoResult) -> list[str]:

@@ -348,6 +348,16 @@ class Pipeline:
                     await self.archive.stop()
         return self.stats
 
+    async def sources_connected(self, timeout_s: float = 15) -> None:
+        """Wait until every source that connects somewhere (e.g. to a broker) has, plus a
+        moment for its subscriptions to reach the broker; TimeoutError otherwise."""
+        deadline = time.monotonic() + timeout_s
+        while not all(getattr(s, "connected", True) for s in self.sources):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"a source did not connect within {timeout_s:.0f} s")
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # subscriptions are sent right after CONNACK
+
     def status(self) -> dict[str, Any]:
         """What the one-line status, /health, /metrics and the console show."""
         per_link: dict[str, int] = {}

@@ -83,22 +83,12 @@ async def running_pipeline(settings: Settings, **kw: Any) -> AsyncIterator[Pipel
     stop = asyncio.Event()
     task = asyncio.create_task(pipeline.run(stop))
     await asyncio.wait_for(pipeline.started.wait(), 10)
-    await wait_connected(pipeline)
+    await pipeline.sources_connected()
     try:
         yield pipeline
     finally:
         stop.set()
         await asyncio.wait_for(task, 60)
-
-
-async def wait_connected(pipeline: Pipeline, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all(getattr(s, "connected", True) for s in pipeline.sources):
-            await asyncio.sleep(0.3)  # subscriptions are sent right after CONNACK
-            return
-        await asyncio.sleep(0.05)
-    raise TimeoutError("MQTT source did not connect")
 
 
 async def wait_for(cond: Any, timeout: float, what: str) -> None:

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,7 +45,7 @@ class MqttSourceConfig(BaseModel):
     qos: int = Field(default=1, ge=0, le=2)
     username: str | None = None
     password: SecretStr | None = None
-    password_file: Any = None
+    password_file: Path | None = None
     keepalive: int = Field(default=30, ge=5)
     max_queued: int = Field(default=10_000, gt=0, description="aiomqtt incoming queue bound")
     reconnect_min: float = Field(default=0.2, gt=0)
@@ -163,10 +164,7 @@ class MqttSource:
         self._stopping.set()
 
     def _password(self) -> str | None:
-        from pathlib import Path
-
-        pf = Path(self.cfg.password_file) if self.cfg.password_file else None
-        return read_secret(self.cfg.password, pf, "sources.password")
+        return read_secret(self.cfg.password, self.cfg.password_file, "sources.password")
 
     async def run(self, out: ItemQueue) -> None:
         delay = self.cfg.reconnect_min
