@@ -28,7 +28,6 @@ import logging
 import uuid
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlparse
 
 import aiomqtt
 from pydantic import Field
@@ -37,6 +36,7 @@ from groundwatch.alerts.alert import Alert, Notification, iso
 from groundwatch.alerts.sinks import AlertSink, SinkOptions
 from groundwatch.config import parse_part_options
 from groundwatch.model import EventType
+from groundwatch.mqtt_url import mqtt_connection
 from groundwatch.parts import ConfigError
 
 log = logging.getLogger("groundwatch.alerts.mqtt")
@@ -56,10 +56,12 @@ class MqttOptions(SinkOptions):
 
 
 def parse_mqtt_url(url: str, key: str = "url") -> tuple[str, int]:
-    u = urlparse(url)
-    if u.scheme not in ("mqtt", "tcp") or not u.hostname:
-        raise ConfigError(key, f"expected mqtt://host:port, got {url!r}")
-    return u.hostname, u.port or 1883
+    """Host and port of a broker URL, or a ConfigError naming ``key``."""
+    try:
+        conn = mqtt_connection(url)
+    except ValueError as exc:
+        raise ConfigError(key, str(exc)) from exc
+    return str(conn["hostname"]), int(conn["port"])
 
 
 class MqttSink(AlertSink):

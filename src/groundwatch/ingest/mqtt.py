@@ -18,7 +18,6 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiomqtt
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -26,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from groundwatch.config import parse_part_options, read_secret
 from groundwatch.ingest.base import ErtStamper, ItemQueue
 from groundwatch.model import GroundPathChange, RawFrame, StationStatus
+from groundwatch.mqtt_url import mqtt_connection
 from groundwatch.parts import ConfigError, Counters
 
 log = logging.getLogger(__name__)
@@ -131,10 +131,11 @@ class MqttSource:
         self.cfg = cfg
         self.name = cfg.name
         self.counters = Counters()
-        u = urlsplit(cfg.url)
-        self._host = u.hostname or "127.0.0.1"
-        self._port = u.port or 1883
-        self._user = cfg.username or u.username
+        conn = mqtt_connection(cfg.url)
+        self._host: str = conn["hostname"]
+        self._port: int = conn["port"]
+        self._user = cfg.username or conn["username"]
+        self._url_password: str | None = conn["password"]
         self._stamper = ErtStamper()
         self._stopping = asyncio.Event()
         self._unacked = 0
@@ -146,9 +147,10 @@ class MqttSource:
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str = "sources[0]") -> MqttSource:
         cfg: MqttSourceConfig = parse_part_options(MqttSourceConfig, options, key)
-        u = urlsplit(cfg.url)
-        if u.scheme not in ("mqtt", "tcp", ""):
-            raise ConfigError(f"{key}.url", f"scheme {u.scheme!r} not supported (use mqtt://)")
+        try:
+            mqtt_connection(cfg.url)
+        except ValueError as exc:
+            raise ConfigError(f"{key}.url", str(exc)) from exc
         if cfg.station is None and cfg.station_segment is None:
             raise ConfigError(f"{key}.station", "set station or station_segment")
         return cls(cfg)
@@ -164,7 +166,8 @@ class MqttSource:
         self._stopping.set()
 
     def _password(self) -> str | None:
-        return read_secret(self.cfg.password, self.cfg.password_file, "sources.password")
+        secret = read_secret(self.cfg.password, self.cfg.password_file, "sources.password")
+        return secret if secret is not None else self._url_password
 
     async def run(self, out: ItemQueue) -> None:
         delay = self.cfg.reconnect_min

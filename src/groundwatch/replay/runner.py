@@ -24,12 +24,12 @@ from groundwatch.config import Settings
 from groundwatch.decoders.api import TelemetryDictionary
 from groundwatch.decoders.decode_input import parse_timestamp
 from groundwatch.model import Event, RawFrame
+from groundwatch.mqtt_url import mqtt_connection
 from groundwatch.pipeline import Pipeline, PipelineStats
 from groundwatch.replay.detect import ReplayFormat
 from groundwatch.replay.recording import DEFAULT_STATION, Recording, TimeLine, Unreadable
 from groundwatch.replay.session import default_session_name, validate_session_name
 from groundwatch.replay.source import FramePublisher, ReplaySource, TimeWindow
-from groundwatch.sim.publisher import mqtt_connection
 from groundwatch.wiring import build_pipeline, load_mission
 
 S = 1_000_000_000

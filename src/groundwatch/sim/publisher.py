@@ -27,11 +27,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 
 from groundwatch.decoders.kiss import kiss_encode
+from groundwatch.mqtt_url import mqtt_connection
 from groundwatch.parts import Counters
 from groundwatch.sim.framer import SimFrame, SimFramer
 from groundwatch.sim.scenario import Scenario
@@ -84,21 +84,6 @@ class PublishSummary:
     scenario_end: bool = False  # the scenario ran out before count/duration
     last_t: float = 0.0
     per_station: dict[str, int] = field(default_factory=dict)
-
-
-def mqtt_connection(url: str) -> dict[str, Any]:
-    """aiomqtt.Client keyword arguments from ``mqtt://[user[:password]@]host[:port]``."""
-    u = urlsplit(url)
-    if u.scheme not in ("mqtt", "tcp"):
-        raise ValueError(f"MQTT URL {url!r}: scheme {u.scheme!r} not supported (use mqtt://)")
-    if not u.hostname:
-        raise ValueError(f"MQTT URL {url!r} has no host")
-    return {
-        "hostname": u.hostname,
-        "port": u.port or 1883,
-        "username": unquote(u.username) if u.username else None,
-        "password": unquote(u.password) if u.password else None,
-    }
 
 
 def record_lines(frame: SimFrame, station: str, topic: str, publish_ns: int | None) -> str:
