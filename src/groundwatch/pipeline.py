@@ -31,7 +31,6 @@ from groundwatch.model import (
     LinkKey,
     Point,
     RawFrame,
-    RejectReason,
     StationStatus,
 )
 from groundwatch.parts import Counters
@@ -112,7 +111,7 @@ class Pipeline:
         self.merger = merger
         self.alerts = alerts
         self.archive = archive
-        self.to_points = to_points  # DecodeResult -> points (store.points.result_points)
+        self.to_points = to_points  # DecodeResult -> points (wiring.result_points_factory)
         self.clock: Clock = clock or WallClock()
         self.source_label = source_label
         self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=queue_size)
@@ -154,15 +153,14 @@ class Pipeline:
         now = self._now(frame)
         self.counters.received += 1
         recovered = recovered_position is not None
+        position = recovered_position  # a recovered frame is archived already
         if recovered:
-            position = recovered_position
             self.stats.recovered_frames += 1
         else:
             await self.advance(now)
         identity = self.decoder.peek(frame)
         spacecraft = identity.spacecraft if identity is not None else None
         if not recovered:
-            position = None
             if self.archive is not None:
                 position = self.archive.append(frame, f"{spacecraft or 'unknown'}-{frame.station}")
             if frame.ack is not None:
@@ -194,7 +192,7 @@ class Pipeline:
                 listen(result)
             self.stats.packets += len(result.packets)
             for r in result.rejections:
-                reason = r.reason.value if isinstance(r.reason, RejectReason) else str(r.reason)
+                reason = str(r.reason)  # a StrEnum: its value
                 self.stats.rejected[reason] = self.stats.rejected.get(reason, 0) + 1
                 self._ratelog.warning(
                     reason, "rejected %s from %s: %s", reason, r.station, r.detail
