@@ -140,11 +140,11 @@ class Pipeline:
             if isinstance(item, RawFrame):
                 await self._on_frame(item, recovered_position)
             elif isinstance(item, StationStatus):
-                self._dispatch(
+                self.dispatch(
                     self.monitor.observe_heartbeat(item.station, item.payload, self._now())
                 )
             elif isinstance(item, GroundPathChange):
-                self._dispatch(self.monitor.observe_ground_path(item.up, self._now()))
+                self.dispatch(self.monitor.observe_ground_path(item.up, self._now()))
         except Exception:
             self.counters.errors += 1
             log.exception("pipeline: failed to process %r", type(item).__name__)
@@ -171,7 +171,7 @@ class Pipeline:
             signal_ok = identity.crc_ok is not False  # None: the frame carries no check
             if not recovered:
                 key = LinkKey(spacecraft, frame.station)
-                self._dispatch(self.monitor.observe_frame(key, frame.ert_ns, signal_ok, now))
+                self.dispatch(self.monitor.observe_frame(key, frame.ert_ns, signal_ok, now))
             digest = zlib.crc32(frame.data)
             first = self.merger.offer(
                 frame.station,
@@ -186,7 +186,7 @@ class Pipeline:
             result = self.decoder.decode(frame)
             self.accounting.observe(result)
             if not recovered:
-                self._dispatch(self.monitor.observe_result(result, now))
+                self.dispatch(self.monitor.observe_result(result, now))
             points = self.to_points(result)
             for listen in self._result_listeners:
                 listen(result)
@@ -205,7 +205,7 @@ class Pipeline:
 
     async def advance(self, now_ns: int, force: bool = False) -> None:
         """Run the link monitor's timers up to ``now_ns``; once a second, write link series."""
-        self._dispatch(self.monitor.tick(now_ns))
+        self.dispatch(self.monitor.tick(now_ns))
         self.alerts.tick(now_ns)  # re-notify unacknowledged critical alerts
         if self._next_accounting is None:
             step = self.accounting_interval_ns
@@ -223,7 +223,8 @@ class Pipeline:
             step = self.accounting_interval_ns
             self._next_accounting = (now_ns // step + 1) * step
 
-    def _dispatch(self, events: Iterable[Event]) -> None:
+    def dispatch(self, events: Iterable[Event]) -> None:
+        """Events from any part (link monitor, store) to the alert manager and listeners."""
         for e in events:
             if not e.source or e.source == "live":
                 e.source = self.source_label

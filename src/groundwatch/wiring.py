@@ -85,16 +85,10 @@ def build_pipeline(
     use_archive = settings.archive.enabled if archive_enabled is None else archive_enabled
     archive = FrameArchive.from_config(settings.archive) if use_archive else None
 
-    holder: dict[str, Any] = {}
-
-    def on_store_alert(event: Event) -> None:
-        mgr = holder.get("alerts")
-        if mgr is not None:
-            mgr.submit([event])
-
     store = StoreSink.from_config(
         settings.store,
-        on_alert=on_store_alert,
+        # Bound late: a store alert (SPOOL_FULL) goes where every event goes, once running.
+        on_alert=lambda event: pipeline.dispatch([event]),
         on_durable=archive.commit if archive is not None else None,
     )
     params = list(dictionary.parameters())
@@ -117,7 +111,6 @@ def build_pipeline(
     for sink in alerts.sinks:
         if isinstance(sink, InfluxSink):
             sink.bind(put_points, event_point)
-    holder["alerts"] = alerts
     pipeline = Pipeline(
         sources=list(sources),
         decoder=FrameDecoder(dictionary),
