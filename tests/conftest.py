@@ -2,7 +2,8 @@
 
 A test that needs a service and cannot start it fails with the reason (ServiceError from the
 fixture); nothing here skips. Session-wide services are shared; fault tests that stop or
-restart a service take their own instance (``own_mosquitto``, ``own_influxd``).
+restart a service take their own instance (``own_mosquitto``, ``own_influxd``), which is
+stopped at teardown whatever PID a restart gave it.
 """
 
 from __future__ import annotations
@@ -26,16 +27,19 @@ def services_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def mosquitto(services_dir: Path) -> Iterator[ServiceHandle]:
-    h = services.start_mosquitto(services_dir / "mosquitto")
+    # Shared by every test: each test's persistent session keeps queueing the frames later
+    # tests publish, and saving all that every second would slow the broker down more and
+    # more. Tests that need the broker's persistence restart their own (own_mosquitto).
+    h = services.start_mosquitto(services_dir / "mosquitto", persistence=False)
     yield h
-    services.stop_pid(h.pid)
+    services.stop_service(h)
 
 
 @pytest.fixture(scope="session")
 def influxd(services_dir: Path) -> Iterator[ServiceHandle]:
     h = services.start_influxd(services_dir / "influxdb")
     yield h
-    services.stop_pid(h.pid)
+    services.stop_service(h)
 
 
 @pytest.fixture
@@ -49,13 +53,12 @@ def influx_db(influxd: ServiceHandle) -> str:
 @pytest.fixture
 def own_mosquitto(tmp_path: Path) -> Iterator[ServiceHandle]:
     h = services.start_mosquitto(tmp_path / "own-mosquitto")
-    box = [h]
     yield h
-    services.stop_pid(box[0].pid)
+    services.stop_service(h)  # also after a test restarted it (new PID, same data dir)
 
 
 @pytest.fixture
 def own_influxd(tmp_path: Path) -> Iterator[ServiceHandle]:
     h = services.start_influxd(tmp_path / "own-influxdb", database="groundwatch")
     yield h
-    services.stop_pid(h.pid)
+    services.stop_service(h)  # also after a test restarted it (new PID, same data dir)

@@ -75,11 +75,11 @@ def _binary(name: str, *candidates: str) -> str:
     )
 
 
-def mosquitto_conf(port: int, data_dir: Path, log_path: Path) -> str:
+def mosquitto_conf(port: int, data_dir: Path, log_path: Path, persistence: bool = True) -> str:
     lines = [
         f"listener {port} 127.0.0.1",
         "allow_anonymous true",
-        "persistence true",
+        f"persistence {'true' if persistence else 'false'}",
         f"persistence_location {data_dir}/",
         "persistence_file mosquitto.db",
         f"log_dest file {log_path}",
@@ -157,13 +157,18 @@ def influx_ping(url: str, timeout: float = 0.5) -> str | None:
         return None
 
 
-def start_mosquitto(data_dir: Path, port: int | None = None, timeout: float = 10) -> ServiceHandle:
+def start_mosquitto(
+    data_dir: Path, port: int | None = None, timeout: float = 10, persistence: bool = True
+) -> ServiceHandle:
+    """``persistence=False`` keeps sessions and queued messages in memory only (a test
+    broker shared by many tests: saving every second what their ended sessions keep
+    queueing would slow it down more with every test)."""
     exe = _binary("mosquitto", "/usr/sbin/mosquitto")
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "mosquitto.log"
     conf = data_dir / "mosquitto.conf"
-    conf.write_text(mosquitto_conf(port, data_dir, log))
+    conf.write_text(mosquitto_conf(port, data_dir, log, persistence))
     proc = subprocess.Popen(
         [exe, "-c", str(conf)],
         stdout=subprocess.DEVNULL,
@@ -244,6 +249,20 @@ def stop_pid(pid: int, timeout: float = 15) -> None:
         os.kill(pid, signal.SIGKILL)
     while pid_alive(pid):
         time.sleep(0.05)
+
+
+def stop_service(handle: ServiceHandle, timeout: float = 15) -> None:
+    """Stop the service started with ``handle``'s data directory, whichever process runs it
+    now: after ``restart()`` the handle a caller kept names an old PID."""
+    conf = "mosquitto.conf" if handle.name == "mosquitto" else "influxdb.conf"
+    wanted = str(Path(handle.data_dir) / conf).encode()
+    pids = {handle.pid}
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            if wanted in cmdline.read_bytes().split(b"\0"):
+                pids.add(int(cmdline.parent.name))
+    for pid in pids:
+        stop_pid(pid, timeout)
 
 
 def restart(handle: ServiceHandle, timeout: float = 30) -> ServiceHandle:
