@@ -125,13 +125,18 @@ class Pipeline:
         self._result_listeners = list(result_listeners)  # e.g. the demo's live console
         self.health = health  # optional /health + /metrics server, fed by status()
         self._ratelog = RateLimitedLog()
+        self._in_frame = False  # the decode stage is inside a frame (awaiting the store)
         self.started = asyncio.Event()
 
     # --- the decode stage -----------------------------------------------------------------
 
     def _now(self, frame: RawFrame | None = None) -> int:
         if frame is not None and isinstance(self.clock, ReplayClock):
+            # A replayed frame is processed at its own pass time, also in a paced replay:
+            # the wall-scaled clock may have run ahead while the loop was busy, and judging
+            # the frame late would make a stall look like a silence (a false LOS).
             self.clock.advance(frame.ert_ns)
+            return frame.ert_ns
         return self.clock.now_ns()
 
     async def process(self, item: IngestItem, recovered_position: Any = None) -> None:
@@ -150,6 +155,13 @@ class Pipeline:
             log.exception("pipeline: failed to process %r", type(item).__name__)
 
     async def _on_frame(self, frame: RawFrame, recovered_position: Any) -> None:
+        self._in_frame = True
+        try:
+            await self._decode_frame(frame, recovered_position)
+        finally:
+            self._in_frame = False
+
+    async def _decode_frame(self, frame: RawFrame, recovered_position: Any) -> None:
         now = self._now(frame)
         self.counters.received += 1
         recovered = recovered_position is not None
@@ -255,10 +267,19 @@ class Pipeline:
     async def _tick_loop(self) -> None:
         while True:
             await asyncio.sleep(self._tick_delay())
-            if isinstance(self.clock, ReplayClock) and self.clock.speed is None:
-                continue  # at max speed, time moves only with the frames (decode stage)
+            now = self.clock.now_ns()
+            if isinstance(self.clock, ReplayClock):
+                if self.clock.speed is None:
+                    continue  # at max speed, time moves only with the frames (decode stage)
+                # Paced: never past a frame fed but not yet decoded, nor past the frame the
+                # replay source is about to feed (it may be late: the loop was busy).
+                if self._in_frame or self.queue.qsize():
+                    continue
+                dues = [d for s in self.sources if (d := getattr(s, "due_ns", None)) is not None]
+                if dues:
+                    now = min(now, *dues)
             try:
-                await self.advance(self.clock.now_ns())
+                await self.advance(now)
             except Exception:
                 self.counters.errors += 1
                 log.exception("pipeline: link monitor tick failed")

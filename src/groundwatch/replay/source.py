@@ -76,6 +76,7 @@ class ReplaySource:
         self.started_wall: float | None = None
         self.finished_wall: float | None = None
         self.last_fed_wall: float | None = None
+        self.due_ns: int | None = None  # pass time of the next frame to feed (paced replay)
 
     async def run(self, out: FrameQueue) -> None:
         shift = 0
@@ -98,6 +99,7 @@ class ReplaySource:
                 self.started_wall = time.monotonic()
             t += shift
             if self._clock.speed is not None:
+                self.due_ns = t  # the pipeline's timers wait for this frame (see Pipeline)
                 await self._clock.wait_until(t)
             elif yielded % 256 == 0:
                 await asyncio.sleep(0)  # a file read without I/O waits must not hog the loop
@@ -117,6 +119,7 @@ class ReplaySource:
             self.finished_wall = time.monotonic()
             return
         end = self.last_ert_ns + self._tail_ns
+        self.due_ns = None  # no more frames: pass time may run on
         if self._clock.speed is not None:
             await self._clock.wait_until(end)
         else:
