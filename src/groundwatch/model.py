@@ -9,7 +9,7 @@ earth-received time of a frame as stamped by the ingestor (or recorded in an arc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
@@ -136,6 +136,79 @@ class ParamValue:
     limit: LimitState | None = None  # None when the parameter has no limits
 
 
+@dataclass(slots=True, frozen=True, eq=False)
+class ColumnSchema:
+    """The parameters one packet layout decodes to, in a fixed order: one column each.
+
+    Built once per layout at dictionary load and shared by every packet of that layout, so
+    a decoded packet is two tuples (``PacketColumns``) instead of one object per parameter.
+    """
+
+    packet: str
+    names: tuple[str, ...]
+    units: tuple[str | None, ...]
+    # The exact type of every engineering value of the column (float, int, bool, str), or
+    # None when it can vary (arrays, derived values, generic calibrations): readers of the
+    # columns can then take a fast path decided once per schema.
+    kinds: tuple[type | None, ...]
+    enums: tuple[bool, ...]  # engineering value is an enumeration label
+    # Limit state of a sample, for the columns whose parameter has limits (else None).
+    limit_states: tuple[Callable[[Any], LimitState] | None, ...]
+    index: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", {n: i for i, n in enumerate(self.names)})
+
+
+class PacketColumns(Mapping[str, "ParamValue"]):
+    """A packet's parameters as columns: engineering and raw values in schema order.
+
+    It is the ``DecodedPacket.params`` mapping of packets decoded by a layout's fast path;
+    the hot readers (points, link monitor) use the tuples directly and the ``ParamValue``
+    objects are only made when somebody reads the mapping (console, report, decode CLI).
+    A derived value that could not be computed is None in ``eng`` and absent from the map.
+    """
+
+    __slots__ = ("_params", "eng", "raw", "schema")
+
+    def __init__(self, schema: ColumnSchema, eng: tuple[Any, ...], raw: tuple[Any, ...]):
+        self.schema = schema
+        self.eng = eng
+        self.raw = raw
+        self._params: dict[str, ParamValue] | None = None
+
+    def as_dict(self) -> dict[str, ParamValue]:
+        if self._params is None:
+            s = self.schema
+            self._params = {
+                name: ParamValue(r, e, unit, state(e) if state is not None else None)
+                for name, r, e, unit, state in zip(
+                    s.names, self.raw, self.eng, s.units, s.limit_states, strict=True
+                )
+                if e is not None
+            }
+        return self._params
+
+    def __getitem__(self, name: str) -> ParamValue:
+        return self.as_dict()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.as_dict())
+
+    def __len__(self) -> int:
+        return len(self.as_dict())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return self.as_dict() == dict(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # a mapping: unhashable, like dict
+
+    def __repr__(self) -> str:
+        return f"PacketColumns({self.as_dict()!r})"
+
+
 @dataclass(slots=True)
 class DecodedPacket:
     """A packet (space packet or AX.25 payload) with its parameters decoded."""
@@ -149,7 +222,9 @@ class DecodedPacket:
     frame: TmFrameHeader | None = None
     ax25: Ax25Header | None = None
     header: SpacePacketHeader | None = None
-    params: dict[str, ParamValue] = field(default_factory=dict)
+    # A plain dict, or PacketColumns (same mapping, no per-parameter objects) from a
+    # layout's fast path.
+    params: Mapping[str, ParamValue] = field(default_factory=dict)
     obt_ns: int | None = None  # on-board time from the secondary header
     payload: bytes | None = None  # undecoded payload (AX.25 info that is not a packet)
 

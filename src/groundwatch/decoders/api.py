@@ -130,7 +130,7 @@ class PacketLayout(Protocol):
     @property
     def parameters(self) -> Sequence[ParameterInfo]: ...
 
-    def decode(self, data_field: bytes) -> tuple[dict[str, ParamValue], int | None]:
+    def decode(self, data_field: bytes) -> tuple[Mapping[str, ParamValue], int | None]:
         """Parse the packet data field (everything after the 6-octet primary header,
         secondary header included) into parameters, and the on-board time in ns (or None).
         Raises ``DecodeError`` (e.g. ``BytesTooShort``, BAD_ENUM)."""

@@ -14,7 +14,12 @@ from typing import Any
 from construct import Construct, Container, Struct
 
 from groundwatch.decoders.api import BytesTooShort, DecodeError, Limits, ParameterInfo
-from groundwatch.decoders.calibration import PolynomialCalibration
+from groundwatch.decoders.columns import (
+    ColumnPlan,
+    ColumnsDecoder,
+    build_schema,
+    generate_columns,
+)
 from groundwatch.decoders.fastpath import FastPath
 from groundwatch.decoders.layout_fields import (
     FieldKind,
@@ -33,7 +38,7 @@ from groundwatch.decoders.params import (
     Selector,
     type_name,
 )
-from groundwatch.model import LimitState, ParamValue, RejectReason
+from groundwatch.model import ColumnSchema, LimitState, ParamValue, RejectReason
 
 # Decode plan modes (stage 2): plain copy, calibrated/generic function, enumeration.
 _PLAIN, _FUNCTION, _ENUM = 0, 1, 2
@@ -117,7 +122,26 @@ class CompiledLayout:
         self._plan = [
             self._plan_entry(i, f) for i, (f, _) in enumerate(self._fields) if _is_public(f.name)
         ]
-        self._fast_decode = self._generate_decode() if self.fast is not None else None
+        # The fast path decodes to columns (see columns.py); Construct-only layouts to a dict.
+        self.schema: ColumnSchema | None = None
+        self._fast_decode: ColumnsDecoder | None = None
+        if self.fast is not None:
+            plans = [
+                ColumnPlan(
+                    entry[0],
+                    entry[1],
+                    self._fields[entry[1]][0],
+                    self._meta[entry[0]],
+                    entry[3],
+                    entry[5],
+                )
+                for entry in self._plan
+            ]
+            self.schema = build_schema(name, plans, self.derived)
+            enums = {n: m.enum for n, m in self._meta.items() if m.enum is not None}
+            self._fast_decode = generate_columns(
+                self.fast, self.schema, plans, self.derived, self.time, self._time_index, enums
+            )
 
     def __repr__(self) -> str:
         return f"CompiledLayout({self.name!r}, apid={self.apid})"
@@ -178,52 +202,6 @@ class CompiledLayout:
 
         return label
 
-    def _generate_decode(self) -> Callable[[bytes], tuple[dict[str, ParamValue], int | None]]:
-        """Stages 1 and 2 fused into one generated function (see ``fastpath.py``): the
-        same operations as ``from_raws(fast.raws(data))`` without a call per parameter."""
-        assert self.fast is not None
-        space: dict[str, Any] = {"_PV": ParamValue}
-        body = [f"r{i} = {expression}" for i, expression in enumerate(self.fast.expressions)]
-        entries = []
-        for k, (name, index, mode, convert, labels, state, unit) in enumerate(self._plan):
-            space[f"_n{k}"], space[f"_u{k}"] = name, unit
-            raw, eng = f"r{index}", f"e{k}"
-            cal = self._meta[name].calibration
-            if mode == _PLAIN:
-                body.append(f"{eng} = {raw}")
-            elif mode == _ENUM:
-                space[f"_l{k}"], space[f"_x{k}"] = labels, convert
-                body.append(f"{eng} = _l{k}.get({raw})")
-                body.append(f"if {eng} is None: _x{k}({raw})")
-            elif (
-                isinstance(cal, PolynomialCalibration)
-                and len(cal.coefficients) == 2
-                and self._fields[index][0].count is None
-            ):  # the same arithmetic as PolynomialCalibration.to_eng, inlined
-                space[f"_a{k}"], space[f"_b{k}"] = cal.coefficients
-                body.append(f"{eng} = _a{k} + _b{k} * {raw}")
-            else:
-                space[f"_f{k}"] = convert
-                body.append(f"{eng} = _f{k}({raw})")
-            limit = "None"
-            if state is not None:
-                space[f"_s{k}"] = state
-                limit = f"_s{k}({eng})"
-            entries.append(f"_n{k}: _PV({raw}, {eng}, _u{k}, {limit})")
-        body.append("params = {" + ", ".join(entries) + "}")
-        if self.derived:
-            space["_derive"] = self._derive
-            body.append("_derive(params)")
-        if self.time is not None:
-            space["_time"] = self.time.to_ns
-            body.append(
-                "return params, _time([" + ", ".join(f"r{i}" for i in self._time_index) + "])"
-            )
-        else:
-            body.append("return params, None")
-        decode: Any = self.fast.compile("decode", body, space)
-        return decode
-
     # -- decode ---------------------------------------------------------------------
 
     def construct_raws(self, data_field: bytes) -> list[Any]:
@@ -231,7 +209,8 @@ class CompiledLayout:
         container = self.struct.parse(data_field)
         return raws_from_container(container, self._fields)
 
-    def decode(self, data_field: bytes) -> tuple[dict[str, ParamValue], int | None]:
+    def decode(self, data_field: bytes) -> tuple[Mapping[str, ParamValue], int | None]:
+        """Parameters (``PacketColumns`` on the fast path, else a dict) and on-board time."""
         if self.size is not None and len(data_field) < self.size:
             raise BytesTooShort(self.size, len(data_field), f"packet {self.name}")
         try:

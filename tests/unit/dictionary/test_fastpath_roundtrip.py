@@ -11,6 +11,7 @@ import math
 import struct
 from typing import Any
 
+import pytest
 from construct import StringError
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from groundwatch.decoders.api import DecodeError
 from groundwatch.decoders.layout import CompiledLayout
 from groundwatch.decoders.layout_fields import FieldKind, FieldSpec
+from groundwatch.model import PacketColumns
 
 BIT_KINDS = [FieldKind.UINT, FieldKind.INT, FieldKind.BOOL, FieldKind.SPARE]
 ALL_KINDS = [*BIT_KINDS, FieldKind.FLOAT, FieldKind.STRING, FieldKind.BYTES]
@@ -164,3 +166,25 @@ def test_decode_raises_only_decode_errors(case: tuple[CompiledLayout, bytes], cu
         layout.decode(data[: max(0, len(data) - cut)])
     except DecodeError:
         pass
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(layout_and_data())
+def test_columns_equal_construct_decode_and_keep_their_kinds(
+    case: tuple[CompiledLayout, bytes],
+) -> None:
+    """The columnar decode gives Construct's values, and every column whose schema declares
+    a kind holds exactly that type (readers of the columns rely on it)."""
+    layout, data = case
+    try:
+        expected = layout.decode_construct(data)
+    except DecodeError as exc:
+        with pytest.raises(DecodeError) as caught:
+            layout.decode(data)
+        assert caught.value.reason is exc.reason
+        return
+    params, obt = layout.decode(data)
+    assert isinstance(params, PacketColumns) and layout.schema is not None
+    assert repr((dict(params), obt)) == repr((dict(expected[0]), expected[1]))  # NaN == NaN
+    for kind, value in zip(layout.schema.kinds, params.eng, strict=True):
+        assert kind is None or type(value) is kind

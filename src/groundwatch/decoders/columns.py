@@ -1,0 +1,164 @@
+"""The columnar fast path: a layout's bytes to ``PacketColumns`` in one generated function.
+
+``fastpath.FastPath`` gives the raw values of a fixed layout from one ``unpack_from``; this
+module adds stage 2 (enumeration labels, calibrations, derived parameters, on-board time)
+to the same generated function and returns two tuples, engineering and raw values in the
+layout's column order, instead of one ``ParamValue`` per parameter: building those objects
+cost about as much as everything else in a decode (``bench/bench_dictionary.py``).
+Limit states are not computed here: ``PacketColumns`` computes them when its mapping is
+read, and the link monitor judges the values itself.
+
+As in ``fastpath``, nothing from the dictionary file is pasted into generated source: only
+generated identifiers; names, labels, coefficients and functions are passed in through the
+function's namespace. The result equals the Construct path's (``CompiledLayout.
+decode_construct``): a hypothesis test compares them for every field kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from groundwatch.decoders.api import Limits
+from groundwatch.decoders.calibration import PolynomialCalibration
+from groundwatch.decoders.fastpath import FastPath
+from groundwatch.decoders.layout_fields import FieldKind, FieldSpec
+from groundwatch.decoders.obt import TimeCode
+from groundwatch.decoders.params import DerivedParam, ParamMeta
+from groundwatch.model import ColumnSchema, LimitState, PacketColumns
+
+# Engineering value type of a plain (uncalibrated, scalar) field of each kind.
+_PLAIN_KINDS: dict[FieldKind, type] = {
+    FieldKind.UINT: int,
+    FieldKind.INT: int,
+    FieldKind.FLOAT: float,
+    FieldKind.BOOL: bool,
+    FieldKind.STRING: str,
+    FieldKind.BYTES: str,  # written as hex
+}
+
+ColumnsDecoder = Callable[[bytes], tuple[PacketColumns, int | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnPlan:
+    """One public parameter of a layout, as stage 2 needs it."""
+
+    name: str
+    index: int  # position of its raw value in the fast path's expressions
+    field: FieldSpec
+    meta: ParamMeta
+    convert: Callable[[Any], Any] | None  # enum check, calibration or bytes.hex; None: plain
+    state: Callable[[Any], LimitState] | None
+
+
+def _kind(plan: ColumnPlan) -> type | None:
+    meta, field = plan.meta, plan.field
+    if field.count is not None:
+        return None  # arrays: a list, written element by element
+    if meta.enum is not None:
+        return str
+    cal = meta.calibration
+    if cal is None:
+        return _PLAIN_KINDS.get(field.kind)
+    if isinstance(cal, PolynomialCalibration) and len(cal.coefficients) == 2:
+        a, b = cal.coefficients
+        if field.kind is FieldKind.FLOAT or isinstance(a, float) or isinstance(b, float):
+            return float
+        if field.kind in (FieldKind.UINT, FieldKind.INT) and type(a) is int and type(b) is int:
+            return int
+    return None
+
+
+def _derived_state(limits: Limits | None) -> Callable[[Any], LimitState] | None:
+    if limits is None:
+        return None
+
+    def state(value: Any) -> LimitState:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return limits.state(value)
+        return None  # type: ignore[return-value]  # not a number: no limit state
+
+    return state
+
+
+def build_schema(
+    packet: str, plans: Sequence[ColumnPlan], derived: Sequence[DerivedParam]
+) -> ColumnSchema:
+    return ColumnSchema(
+        packet=packet,
+        names=(*(p.name for p in plans), *(d.name for d in derived)),
+        units=(*(p.meta.unit for p in plans), *(d.meta.unit for d in derived)),
+        kinds=(*(_kind(p) for p in plans), *(None for _ in derived)),
+        enums=(
+            *(p.meta.enum is not None and p.field.count is None for p in plans),
+            *(False for _ in derived),
+        ),
+        limit_states=(*(p.state for p in plans), *(_derived_state(d.meta.limits) for d in derived)),
+    )
+
+
+def _derive_function(
+    names: Sequence[str], derived: Sequence[DerivedParam]
+) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    def derive(eng: tuple[Any, ...]) -> tuple[Any, ...]:
+        values: dict[str, Any] = dict(zip(names, eng, strict=True))
+        out = []
+        for d in derived:
+            try:
+                value = d.expression(values)
+            except (ArithmeticError, ValueError, TypeError, KeyError, IndexError):
+                value = None  # e.g. a division by zero: no sample rather than a wrong one
+            else:
+                values[d.name] = value
+            out.append(value)
+        return tuple(out)
+
+    return derive
+
+
+def generate_columns(
+    fast: FastPath,
+    schema: ColumnSchema,
+    plans: Sequence[ColumnPlan],
+    derived: Sequence[DerivedParam],
+    time: TimeCode | None,
+    time_index: Sequence[int],
+    enum_labels: Mapping[str, Mapping[int, str]],
+) -> ColumnsDecoder:
+    """``decode(data) -> (PacketColumns, obt_ns)`` for a layout with a fast path."""
+    space: dict[str, Any] = {"_Cols": PacketColumns, "_schema": schema}
+    body = [f"r{i} = {expression}" for i, expression in enumerate(fast.expressions)]
+    engs, raws = [], []
+    for k, plan in enumerate(plans):
+        raw, eng = f"r{plan.index}", f"e{k}"
+        cal = plan.meta.calibration
+        scalar = plan.field.count is None
+        if plan.convert is None:
+            eng = raw
+        elif plan.meta.enum is not None and scalar:
+            space[f"_l{k}"], space[f"_x{k}"] = enum_labels[plan.name], plan.convert
+            body.append(f"{eng} = _l{k}.get({raw})")
+            body.append(f"if {eng} is None: _x{k}({raw})")  # raises BAD_ENUM with details
+        elif isinstance(cal, PolynomialCalibration) and len(cal.coefficients) == 2 and scalar:
+            # The same arithmetic as PolynomialCalibration.to_eng, inlined.
+            space[f"_a{k}"], space[f"_b{k}"] = cal.coefficients
+            body.append(f"{eng} = _a{k} + _b{k} * {raw}")
+        else:
+            space[f"_f{k}"] = plan.convert
+            body.append(f"{eng} = _f{k}({raw})")
+        engs.append(eng)
+        raws.append(raw)
+    body.append("eng = (" + "".join(f"{e}, " for e in engs) + ")")
+    body.append("raw = (" + "".join(f"{r}, " for r in raws) + ")")
+    if derived:
+        space["_derive"] = _derive_function([p.name for p in plans], derived)
+        body += ["extra = _derive(eng)", "eng += extra", "raw += extra"]
+    obt = "None"
+    if time is not None:
+        space["_time"] = time.to_ns
+        obt = "_time([" + ", ".join(f"r{i}" for i in time_index) + "])"
+    body.append(f"return _Cols(_schema, eng, raw), {obt}")
+    decode: ColumnsDecoder = fast.compile("columns", body, space)
+    return decode
