@@ -95,6 +95,7 @@ class StoreSink:
         self.live_writers = 2  # batches in flight at once: InfluxDB ingests in parallel
         self._room = asyncio.Event()
         self._kick = asyncio.Event()
+        self._flush_all = False  # the next flusher round cuts a partial batch too
         self._pressure = asyncio.Event()  # put() is waiting for room: spool, do not wait
         self._work = asyncio.Event()  # spool or held got something
         self._tasks: list[asyncio.Task[None]] = []
@@ -206,7 +207,8 @@ class StoreSink:
         (it is just slower than us: plain backpressure); then the buffered batches go to
         the spool at once. Only when the spool is over budget (batches held in memory)
         does the wait end in a refusal. A slow disk slows ``put()`` down instead."""
-        self._kick.set()  # cut what is buffered now
+        self._flush_all = True  # cut what is buffered now
+        self._kick.set()
         if self._held:  # the spool already refused: waiting cannot help, answer at once
             return False
         deadline = time.monotonic() + self.put_timeout
@@ -218,6 +220,7 @@ class StoreSink:
                         return False
                     if not self._pressure.is_set():
                         self._pressure.set()  # InfluxDB is not keeping up: spool
+                        self._flush_all = True
                         self._kick.set()
                         self.counters.bump("pressure_spills")
                     else:
@@ -249,13 +252,25 @@ class StoreSink:
         return batch
 
     async def _flush_loop(self) -> None:
+        """Full batches go as soon as they are there; a partial one only once it has
+        waited ``flush_interval`` (or under pressure, or at stop). Cutting whatever was
+        buffered at each kick sent a POST per few frames under load: InfluxDB then spent
+        its CPU on requests, not points (~75 lines a batch at 2 Mbit/s)."""
+        loop = asyncio.get_running_loop()
+        flush_at = loop.time() + self.cfg.flush_interval
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), self.cfg.flush_interval)
+            left = flush_at - loop.time()
+            if left > 0 and not self._kick.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._kick.wait(), left)
             self._kick.clear()
-            while self._buffer:
+            everything = self._closing or self._flush_all or loop.time() >= flush_at
+            self._flush_all = False
+            while self._buffer and (everything or self._buffered >= self.cfg.batch_size):
                 await self._dispatch(self._cut())
-            if self._closing:
+            if everything:
+                flush_at = loop.time() + self.cfg.flush_interval
+            if self._closing and not self._buffer:
                 return
 
     async def _dispatch(self, batch: Batch) -> None:
