@@ -19,68 +19,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
+import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from bench.bench_store import ceiling
+from bench.bench_ingest_bound import (
+    DICTIONARY,
+    cpu_s,
+    measure_ceiling,
+    measure_load,
+    print_load,
+    publisher,
+    ratio_bound,
+)
 from groundwatch import services
 from groundwatch.config import load_config
-from groundwatch.decoders.crc import crc16_ccitt
-from groundwatch.decoders.dictionary import load_dictionary
-from groundwatch.decoders.packing import TmFramePacker
-from groundwatch.decoders.space_packet import build_space_packet
-from groundwatch.model import Point
-from groundwatch.store.lineprotocol import encode_lines
 from groundwatch.wiring import build_pipeline
-
-DICTIONARY = Path(__file__).resolve().parents[1] / "missions" / "demo-lander.yaml"
-
-
-def template_frame(packets: int) -> tuple[bytes, list[int]]:
-    """One TM frame of ``packets`` housekeeping packets; offsets of their CUC time fields."""
-    d = load_dictionary(DICTIONARY)
-    hk = d.packet("housekeeping")
-    data = hk.build({}, obt_ns=time.time_ns())
-    pkts = [build_space_packet(hk.apid or 0, i, data, sec_hdr_flag=True) for i in range(packets)]
-    framing = d.framing
-    packer = TmFramePacker(0x2A, 1, framing)
-    frame = packer.frames_for(pkts)[0]
-    size = len(pkts[0])
-    offsets = [6 + i * size + 6 for i in range(packets)]  # frame header, packet header
-    return frame, offsets
-
-
-def unique(frame: bytes, offsets: list[int], n: int) -> bytes:
-    b = bytearray(frame)
-    b[2] = b[3] = n & 0xFF  # master and virtual channel frame counts
-    for k, off in enumerate(offsets):  # CUC coarse time: a distinct on-board time per packet
-        b[off : off + 4] = ((n * len(offsets) + k) & 0xFFFFFFFF).to_bytes(4, "big")
-    b[-2:] = crc16_ccitt(bytes(b[:-2])).to_bytes(2, "big")
-    return bytes(b)
-
-
-def publisher(port: int, rate: float, seconds: float, packets: int) -> None:
-    import paho.mqtt.client as mqtt
-
-    frame, offsets = template_frame(packets)
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-pub")
-    c.max_inflight_messages_set(1000)
-    c.max_queued_messages_set(0)
-    c.connect("127.0.0.1", port)
-    c.loop_start()
-    start = time.monotonic()
-    n = 0
-    while (now := time.monotonic()) - start < seconds:
-        due = int((now - start) * rate)
-        while n < due:
-            c.publish("gs/gs1/frames", unique(frame, offsets, n), qos=1)
-            n += 1
-        time.sleep(0.002)
-    time.sleep(1)
-    c.loop_stop()
-    c.disconnect()
 
 
 def rss_mb() -> float:
@@ -95,7 +52,7 @@ async def run(
     mosq: services.ServiceHandle,
     influx: services.ServiceHandle,
     tmp: Path,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     settings = load_config(
         None,
         mission={"dictionary": str(DICTIONARY)},
@@ -115,11 +72,18 @@ async def run(
     await pipeline.started.wait()
     await pipeline.sources_connected()
     await asyncio.sleep(0.5)
-    proc = mp.get_context("spawn").Process(
-        target=publisher, args=(mosq.port, args.rate, args.seconds, args.packets)
+    ctx = mp.get_context("spawn")
+    report, child_end = ctx.Pipe()
+    proc = ctx.Process(
+        target=publisher, args=(mosq.port, args.rate, args.seconds, args.packets, child_end)
     )
-    t0 = time.monotonic()
     proc.start()
+    while not report.poll():  # noqa: ASYNC110 (the publisher builds its template first)
+        await asyncio.sleep(0.01)
+    report.recv()  # ("start", cpu): it publishes from now on
+    pids = {"mosquitto": mosq.pid, "influxd": influx.pid, "groundwatch": os.getpid()}
+    cpu0 = {k: cpu_s(pid) for k, pid in pids.items()}
+    t0 = time.monotonic()
     latencies: list[float] = []
     start_rss = peak = rss_mb()
     last_ert: int | None = None
@@ -148,6 +112,11 @@ async def run(
     elapsed = time.monotonic() - t0
     stop.set()
     stats = await task
+    # CPU from the first publish until the pipeline has stored everything and stopped.
+    cpu = {k: cpu_s(pid) - cpu0[k] for k, pid in pids.items()}
+    cpu_wall = time.monotonic() - t0
+    pub = report.recv()
+    proc.join(10)
     frames = stats.frames
     points = stats.points
     values = points * 46  # 44 parameters + seq_count + obt per packet point
@@ -162,7 +131,24 @@ async def run(
         "lat_p50_s": statistics.median(latencies) if latencies else float("nan"),
         "lat_p99_s": latencies[int(0.99 * (len(latencies) - 1))] if latencies else float("nan"),
         "frames": frames,
+        "points": points,
+        "published": pub["acked"],
+        "cpu_wall_s": cpu_wall,
+        "cpu_publisher_s": pub["cpu_s"],
+        **{f"cpu_{k}_s": v for k, v in cpu.items()},
     }
+
+
+def print_cpu(r: dict[str, Any], packets: int) -> None:
+    """Where the cores went during the run: per process, cores and CPU per frame / point."""
+    frames = max(1, r["frames"])
+    print(f"CPU during the run ({r['cpu_wall_s']:.0f} s wall, {os.cpu_count()} cores):")
+    for k in ("publisher", "mosquitto", "groundwatch", "influxd"):
+        c = r[f"cpu_{k}_s"]
+        print(
+            f"  {k:12} {c / r['cpu_wall_s']:5.2f} cores  {c / frames * 1e6:7.1f} us/frame  "
+            f"{c / frames / packets * 1e6:6.1f} us/packet point"
+        )
 
 
 def main() -> None:
@@ -170,40 +156,42 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=600)
     ap.add_argument("--rate", type=float, default=1000)
     ap.add_argument("--packets", type=int, default=4)
+    ap.add_argument(
+        "--load-rates",
+        default="1000,3000,6000",
+        help="frames/s at which to measure publisher and broker CPU with a null subscriber",
+    )
+    ap.add_argument("--load-seconds", type=float, default=8)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         mosq = services.start_mosquitto(tmp / "mosquitto")
         influx = services.start_influxd(tmp / "influxdb", database="bench")
         try:
-            # The pipeline first, so its RSS is its own; then the ceiling on the same influxd.
+            # The pipeline first, so its RSS is its own; then the ceiling on the same influxd,
+            # then the load alone (publisher + broker, null subscriber) on the same broker.
             r = asyncio.run(run(args, mosq, influx, tmp))
-            services.influx_query(influx.url, 'CREATE DATABASE "ceiling"', method="POST")
-            pts = [
-                Point(
-                    "housekeeping",
-                    {"spacecraft": "demo-lander", "station": "gs1", "source": "live"},
-                    {f"p{j}": j * 0.5 + i for j in range(46)},
-                    10**18 + i * 1000,
-                )
-                for i in range(100_000)
+            ceil = measure_ceiling(influx)
+            loads = [
+                measure_load(mosq, float(x), args.load_seconds, args.packets)
+                for x in args.load_rates.split(",")
             ]
-            lines = encode_lines(pts)
-            ceil_s = asyncio.run(ceiling(influx.url, "ceiling", lines, 5000))
-            ceiling_pps = len(pts) / ceil_s
         finally:
             services.stop_pid(mosq.pid)
             services.stop_pid(influx.pid)
     print(
         f"offered: {args.rate:.0f} frames/s x {args.packets} packets x 44 parameters for "
-        f"{args.seconds:.0f} s"
+        f"{args.seconds:.0f} s ({r['published']} frames published)"
     )
     print(
         f"pipeline: {r['frames_per_s']:.0f} frames/s, {r['points_per_s']:.0f} points/s, "
         f"{r['values_per_s']:.0f} values/s ({r['frames']:.0f} frames)"
     )
-    print(f"raw ingest ceiling (same influxd, same run): {ceiling_pps:.0f} points/s")
-    print(f"ratio pipeline/ceiling (points/s): {r['points_per_s'] / ceiling_pps:.2f}")
+    print(
+        f"raw ingest ceiling (same influxd, same run): {ceil.points_per_s:.0f} points/s; "
+        f"influxd {ceil.influx_us:.1f} us/point ({ceil.influx_cores:.2f} cores busy), "
+        f"poster {ceil.poster_us:.1f} us/point"
+    )
     print(
         f"RSS: start {r['rss_start_mb']:.0f} MB, peak {r['rss_peak_mb']:.0f} MB, "
         f"end {r['rss_end_mb']:.0f} MB"
@@ -211,6 +199,26 @@ def main() -> None:
     print(
         f"latency frame received -> point queryable: p50 {r['lat_p50_s'] * 1000:.0f} ms, "
         f"p99 {r['lat_p99_s'] * 1000:.0f} ms"
+    )
+    print_cpu(r, args.packets)
+    print_load(loads)
+    # The bound: every point costs influxd c_i (at its ceiling) plus, per frame, the load's
+    # and the subscriber's CPU; on a machine InfluxDB alone saturates, that sum sets the rate.
+    ci = ceil.influx_us
+    load = min(loads, key=lambda c: c.pub_us + c.broker_us)
+    load_us = load.pub_us + load.broker_us
+    gw_us = r["cpu_groundwatch_s"] / max(1, r["frames"]) * 1e6
+    p = args.packets
+    print(
+        f"bound, any subscriber (load at {load.rate:.0f}/s): {ci:.1f} / ({ci:.1f} + "
+        f"({load.pub_us:.1f} + {load.broker_us:.1f}) / {p}) = {ratio_bound(ci, load_us, p):.2f}"
+    )
+    print(
+        f"bound, groundwatch at {gw_us:.0f} us/frame: {ci:.1f} / ({ci:.1f} + ({load_us:.1f} + "
+        f"{gw_us:.1f}) / {p}) = {ratio_bound(ci, load_us + gw_us, p):.2f}"
+    )
+    print(
+        f"measured ratio pipeline/ceiling (points/s): {r['points_per_s'] / ceil.points_per_s:.2f}"
     )
 
 
