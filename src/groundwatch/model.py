@@ -151,7 +151,7 @@ class ColumnSchema:
     # None when it can vary (arrays, derived values, generic calibrations): readers of the
     # columns can then take a fast path decided once per schema.
     kinds: tuple[type | None, ...]
-    enums: tuple[bool, ...]  # engineering value is an enumeration label
+    enums: tuple[bool, ...]  # an enumeration label, with an integer raw value
     # Limit state of a sample, for the columns whose parameter has limits (else None).
     limit_states: tuple[Callable[[Any], LimitState] | None, ...]
     index: Mapping[str, int] = field(default_factory=dict)

@@ -27,7 +27,7 @@ from groundwatch.pipeline import Pipeline
 from groundwatch.plugins import default_registry
 from groundwatch.store.archive import FrameArchive
 from groundwatch.store.health import HealthServer
-from groundwatch.store.points import event_point, float_params_of, packet_point, rejected_point
+from groundwatch.store.points import PacketPoints, event_point, float_params_of, rejected_point
 from groundwatch.store.sink import StoreSink
 
 log = logging.getLogger(__name__)
@@ -37,9 +37,10 @@ def result_points_factory(
     dictionary: TelemetryDictionary | None,
 ) -> Callable[[DecodeResult], list[Point]]:
     floats = float_params_of(dictionary.parameters()) if dictionary is not None else frozenset()
+    packet_point = PacketPoints(floats)
 
     def to_points(result: DecodeResult) -> list[Point]:
-        pts = [packet_point(p, floats) for p in result.packets]
+        pts = [packet_point(p) for p in result.packets]
         pts += [rejected_point(r, i) for i, r in enumerate(result.rejections)]
         return pts
 

@@ -62,13 +62,15 @@ def _kind(plan: ColumnPlan) -> type | None:
     cal = meta.calibration
     if cal is None:
         return _PLAIN_KINDS.get(field.kind)
+    if field.kind not in (FieldKind.UINT, FieldKind.INT, FieldKind.FLOAT):
+        return None
     if isinstance(cal, PolynomialCalibration) and len(cal.coefficients) == 2:
-        a, b = cal.coefficients
+        a, b = cal.coefficients  # inlined as a + b * raw
         if field.kind is FieldKind.FLOAT or isinstance(a, float) or isinstance(b, float):
             return float
-        if field.kind in (FieldKind.UINT, FieldKind.INT) and type(a) is int and type(b) is int:
-            return int
-    return None
+        return int if type(a) is int and type(b) is int else None
+    # Horner's scheme starts from 0.0; a table's points are floats: both give floats.
+    return float
 
 
 def _derived_state(limits: Limits | None) -> Callable[[Any], LimitState] | None:
@@ -91,8 +93,13 @@ def build_schema(
         names=(*(p.name for p in plans), *(d.name for d in derived)),
         units=(*(p.meta.unit for p in plans), *(d.meta.unit for d in derived)),
         kinds=(*(_kind(p) for p in plans), *(None for _ in derived)),
-        enums=(
-            *(p.meta.enum is not None and p.field.count is None for p in plans),
+        enums=(  # a label with an integer raw value beside it
+            *(
+                p.meta.enum is not None
+                and p.field.count is None
+                and p.field.kind in (FieldKind.UINT, FieldKind.INT)
+                for p in plans
+            ),
             *(False for _ in derived),
         ),
         limit_states=(*(p.state for p in plans), *(_derived_state(d.meta.limits) for d in derived)),

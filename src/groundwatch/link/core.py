@@ -6,7 +6,7 @@ and the frame-driven half, ``monitor.LinkMonitor`` adds the ground path, ticks a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,17 @@ from groundwatch.link.limits import LimitChecker, StaleTracker
 from groundwatch.link.quality import LinkQuality
 from groundwatch.link.schedule import LosKind, Schedule
 from groundwatch.link.state import LinkState, LinkTracker
-from groundwatch.model import DecodeResult, Event, EventType, LimitState, LinkKey, Severity
+from groundwatch.model import (
+    ColumnSchema,
+    DecodeResult,
+    Event,
+    EventType,
+    LimitState,
+    LinkKey,
+    PacketColumns,
+    ParamValue,
+    Severity,
+)
 
 S = 1_000_000_000
 STATE_MEASUREMENT = "link_state"
@@ -61,6 +71,11 @@ class LinkCore:
         self.source = source
         self.limit_defs = dict(limits or {})
         self._watched: dict[str | None, tuple[str, ...]] = {}  # packet name -> parameters
+        # id(column schema) -> (schema, watched columns: index, name, limit state function)
+        self._watched_columns: dict[
+            int,
+            tuple[ColumnSchema, tuple[tuple[int, str, Callable[[Any], LimitState] | None], ...]],
+        ] = {}
         self.quality_parameters = set(quality_parameters)
         self.margin_ns = int(cfg.schedule_margin * S)
         self._links: dict[LinkKey, LinkTracker] = {}
@@ -214,25 +229,15 @@ class LinkCore:
         sk = LinkKey(sc, result.frame.station)
         q = self._quality_of(sk)
         q.decoded(t, result.vc_gap)
-        limited = craft.limits.limits
         for pkt in result.packets:
             params = pkt.params
-            watched = self._watched.get(pkt.name)
-            if watched is None:  # once per packet kind: the parameters this monitor reads
-                watched = self._watched[pkt.name] = tuple(
-                    name
-                    for name, pv in params.items()
-                    if name in self.key_parameters
-                    or pv.limit is not None
-                    or name in limited
-                    or name in self.quality_parameters
-                )
-            for name in watched:
-                pv = params.get(name)
-                if pv is None:  # e.g. a derived value that could not be computed
-                    continue
+            if type(params) is PacketColumns:
+                samples = self._column_samples(params, craft)
+            else:
+                samples = self._dict_samples(pkt.name, params, craft)
+            for name, eng, given in samples:
                 if name in self.key_parameters:
-                    craft.last_values[name] = pv.eng
+                    craft.last_values[name] = eng
                     if craft.stale.update(name, pkt.time_ns):
                         events.append(
                             self._ev(
@@ -242,20 +247,62 @@ class LinkCore:
                                 sc,
                                 sk.station,
                                 f"{name} fresh on {sc}",
-                                f"{name} updated again: {pv.eng}",
+                                f"{name} updated again: {eng}",
                                 f"STALE/{sc}/{name}",
                                 recovery=True,
                             )
                         )
-                if pv.limit is not None or name in limited:  # most parameters have none
+                if given is not None or name in craft.limits.limits:  # most have none
                     events += self._limit_events(
-                        craft, sc, sk.station, name, pv.eng, pv.limit, pkt.time_ns
+                        craft, sc, sk.station, name, eng, given, pkt.time_ns
                     )
                 if name in self.quality_parameters:
                     # the confirmed state, so one low sample does not degrade the link
                     q.signal_sample(name, craft.limits.state(name))
         events += self._judge_quality(sk, q, t)
         return events
+
+    def _watches(self, name: str, limit: object, craft: _Craft) -> bool:
+        return (
+            name in self.key_parameters
+            or limit is not None
+            or name in craft.limits.limits
+            or name in self.quality_parameters
+        )
+
+    def _dict_samples(
+        self, packet: str | None, params: Mapping[str, ParamValue], craft: _Craft
+    ) -> Iterator[tuple[str, Any, LimitState | None]]:
+        watched = self._watched.get(packet)
+        if watched is None:  # once per packet kind: the parameters this monitor reads
+            watched = self._watched[packet] = tuple(
+                name for name, pv in params.items() if self._watches(name, pv.limit, craft)
+            )
+        for name in watched:
+            pv = params.get(name)
+            if pv is not None:  # None: e.g. a derived value that could not be computed
+                yield name, pv.eng, pv.limit
+
+    def _column_samples(
+        self, columns: PacketColumns, craft: _Craft
+    ) -> Iterator[tuple[str, Any, LimitState | None]]:
+        """The watched columns' samples; limit states computed here, only for them."""
+        schema = columns.schema
+        entry = self._watched_columns.get(id(schema))
+        if entry is None:  # once per schema; the schema is kept so its id stays unique
+            watched = tuple(
+                (i, name, state)
+                for i, (name, state) in enumerate(
+                    zip(schema.names, schema.limit_states, strict=True)
+                )
+                if self._watches(name, state, craft)
+            )
+            entry = self._watched_columns[id(schema)] = (schema, watched)
+        eng = columns.eng
+        for i, name, state in entry[1]:
+            value = eng[i]
+            if value is not None:  # None: a derived value that could not be computed
+                yield name, value, state(value) if state is not None else None
 
     def _limit_events(
         self,

@@ -28,6 +28,9 @@ _LEVELS: dict[LimitState, tuple[LimitState, ...]] = {
 }
 
 
+_NOMINAL = LimitState.NOMINAL
+
+
 def levels(state: LimitState) -> tuple[LimitState, ...]:
     """The limit levels a state lies beyond (nested: red implies yellow on its side)."""
     return _LEVELS[state]
@@ -108,6 +111,11 @@ class LimitChecker:
             if given is None and parameter not in self.limits:
                 return None  # a parameter without limits
             track = self._tracks[parameter] = _Track()
+        if given is _NOMINAL and track.confirmed is _NOMINAL:
+            # The usual sample: what _sample_state gives for it (no level to hold by
+            # hysteresis), without its cost; this runs for every limited sample.
+            track.candidate, track.count = _NOMINAL, 0
+            return None
         state = self._sample_state(parameter, value, given, track.confirmed)
         if state is None:
             return None

@@ -21,10 +21,20 @@ to yield an int), where it is written as a float.
 from __future__ import annotations
 
 import json
-from collections.abc import Container, Iterable
+import operator
+from collections.abc import Callable, Container, Iterable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from groundwatch.model import DecodedPacket, Event, FieldValue, Point, Rejection
+from groundwatch.model import (
+    ColumnSchema,
+    DecodedPacket,
+    Event,
+    FieldValue,
+    PacketColumns,
+    Point,
+    Rejection,
+)
 
 NO_FLOAT_PARAMS: frozenset[str] = frozenset()
 
@@ -74,10 +84,12 @@ def packet_measurement(pkt: DecodedPacket) -> str:
     return "packet"
 
 
-def packet_point(pkt: DecodedPacket, float_params: Container[str] = NO_FLOAT_PARAMS) -> Point:
+def _param_fields(
+    params: Iterable[tuple[str, Any, Any]], float_params: Container[str]
+) -> dict[str, FieldValue]:
+    """Fields of (name, raw, eng) samples; eng None (a derived value not computed) skipped."""
     fields: dict[str, FieldValue] = {}
-    for name, pv in pkt.params.items():
-        eng = pv.eng
+    for name, raw, eng in params:
         kind = type(eng)
         # The common kinds inline (this runs for every parameter of every packet).
         if kind is float or kind is bool:
@@ -85,7 +97,87 @@ def packet_point(pkt: DecodedPacket, float_params: Container[str] = NO_FLOAT_PAR
         elif kind is int and name not in float_params:
             fields[name] = eng
         else:
-            _add_value(fields, name, pv.raw, eng, name in float_params)
+            _add_value(fields, name, raw, eng, name in float_params)
+    return fields
+
+
+@dataclass(frozen=True, slots=True)
+class RowPlan:
+    """How one column schema becomes fields, decided once: the columns of a fixed scalar
+    kind written as they are (``keys``, and ``pick`` over ``eng + raw`` giving their values
+    in one C call), then the others (arrays, derived values, an int column of a float
+    parameter) through the general per-value path, in ``general``."""
+
+    keys: tuple[str, ...]
+    pick: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None
+    general: tuple[int, ...]
+
+
+def row_plan(schema: ColumnSchema, float_params: Container[str]) -> RowPlan:
+    keys: list[str] = []
+    picks: list[int] = []
+    general: list[int] = []
+    n = len(schema.names)
+    for i, (name, kind, enum) in enumerate(
+        zip(schema.names, schema.kinds, schema.enums, strict=True)
+    ):
+        if kind not in (float, int, bool, str) or (kind is int and name in float_params):
+            general.append(i)
+            continue
+        keys.append(name)
+        picks.append(i)
+        if enum:  # the label, and the raw number beside it (as _add_value writes it)
+            keys.append(f"{name}_raw")
+            picks.append(n + i)
+    if len(picks) == 1:  # itemgetter of one index returns the value, not a tuple
+        general.insert(0, picks[0])
+        keys, picks = [], []
+    pick = operator.itemgetter(*picks) if picks else None
+    return RowPlan(tuple(keys), pick, tuple(general))
+
+
+class PacketPoints:
+    """``packet_point`` with each column schema planned once (see ``RowPlan``)."""
+
+    def __init__(self, float_params: Container[str] = NO_FLOAT_PARAMS) -> None:
+        self.float_params = float_params
+        # id(schema) -> (schema, plan): the schema is kept so its id cannot be reused.
+        self._plans: dict[int, tuple[ColumnSchema, RowPlan]] = {}
+
+    def __call__(self, pkt: DecodedPacket) -> Point:
+        params = pkt.params
+        if type(params) is not PacketColumns:
+            return packet_point(pkt, self.float_params)
+        schema = params.schema
+        entry = self._plans.get(id(schema))
+        if entry is None:
+            entry = self._plans[id(schema)] = (schema, row_plan(schema, self.float_params))
+        plan = entry[1]
+        eng, raw = params.eng, params.raw
+        if plan.pick is None:
+            fields: dict[str, FieldValue] = {}
+        else:
+            fields = dict(zip(plan.keys, plan.pick(eng + raw), strict=True))
+        if plan.general:
+            names, floats = schema.names, self.float_params
+            for i in plan.general:
+                if eng[i] is not None:
+                    _add_value(fields, names[i], raw[i], eng[i], names[i] in floats)
+        return _finish(pkt, fields)
+
+
+def packet_point(pkt: DecodedPacket, float_params: Container[str] = NO_FLOAT_PARAMS) -> Point:
+    params = pkt.params
+    if type(params) is PacketColumns:
+        fields = _param_fields(
+            zip(params.schema.names, params.raw, params.eng, strict=True), float_params
+        )
+    else:
+        fields = _param_fields(((n, pv.raw, pv.eng) for n, pv in params.items()), float_params)
+    return _finish(pkt, fields)
+
+
+def _finish(pkt: DecodedPacket, fields: dict[str, FieldValue]) -> Point:
     if pkt.payload is not None and "payload" not in fields:
         fields["payload"] = pkt.payload.hex()
     if pkt.header is not None:
