@@ -266,8 +266,13 @@ class StoreSink:
             self._kick.clear()
             everything = self._closing or self._flush_all or loop.time() >= flush_at
             self._flush_all = False
-            while self._buffer and (everything or self._buffered >= self.cfg.batch_size):
-                await self._dispatch(self._cut())
+            # Lines put while a batch is handed over wait for the next round (unless they
+            # fill a batch): cutting until the buffer is empty made tiny batches again.
+            due = self._buffered if everything else 0
+            while self._buffer and (due > 0 or self._buffered >= self.cfg.batch_size):
+                batch = self._cut()
+                due -= len(batch.lines)
+                await self._dispatch(batch)
             if everything:
                 flush_at = loop.time() + self.cfg.flush_interval
             if self._closing and not self._buffer:
