@@ -280,13 +280,49 @@ class LinkKey:
         return tags
 
 
+@dataclass(slots=True, frozen=True, eq=False)
+class RowShape:
+    """Field keys and the exact type of each value, shared by every ``FieldRow`` of it."""
+
+    keys: tuple[str, ...]
+    kinds: tuple[type, ...]
+    index: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", {k: i for i, k in enumerate(self.keys)})
+
+
+class FieldRow(Mapping[str, FieldValue]):
+    """A point's fields as one value tuple of a known ``RowShape`` (a decoded packet's
+    columns, picked once per layout): the line encoder formats it with one template
+    lookup per shape instead of inspecting every field of every point."""
+
+    __slots__ = ("row", "shape")
+
+    def __init__(self, shape: RowShape, row: tuple[FieldValue, ...]) -> None:
+        self.shape = shape
+        self.row = row
+
+    def __getitem__(self, key: str) -> FieldValue:
+        return self.row[self.shape.index[key]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.shape.keys)
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+    def __repr__(self) -> str:
+        return f"FieldRow({dict(self)!r})"
+
+
 @dataclass(slots=True)
 class Point:
     """One InfluxDB point. Tags and fields follow the schema in the README."""
 
     measurement: str
     tags: dict[str, str]
-    fields: dict[str, FieldValue]
+    fields: Mapping[str, FieldValue]  # a dict, or a FieldRow
     time_ns: int
 
 

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from groundwatch.model import FieldValue, Point
+from groundwatch.model import FieldRow, FieldValue, Point, RowShape
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -163,6 +163,9 @@ class LineEncoder:
         self._tagsets: dict[tuple[tuple[str, str], ...], str] = {}
         self._fieldsets: dict[tuple[str, ...], list[str]] = {}
         self._templates: dict[tuple[tuple[str, ...], tuple[type, ...]], _Template | None] = {}
+        # id(shape) -> (shape, template): a FieldRow's template, found without hashing its
+        # keys and kinds (the shape is kept so its id cannot be reused).
+        self._row_templates: dict[int, tuple[RowShape, _Template | None]] = {}
 
     def _key(self, name: str) -> str:
         text = self._keys.get(name)
@@ -227,17 +230,28 @@ class LineEncoder:
         if not point.measurement:  # InfluxDB cannot parse it
             self.stats.points_dropped += 1
             return None
-        names = tuple(values)
-        vals = tuple(values.values())
-        kinds = tuple(map(type, vals))
-        try:
-            template = self._templates[(names, kinds)]
-        except KeyError:
-            template = self._template(names, kinds)
+        if type(values) is FieldRow:
+            shape = values.shape
+            entry = self._row_templates.get(id(shape))
+            if entry is None:
+                if len(self._row_templates) >= self.max_cached:
+                    self._row_templates.clear()
+                entry = (shape, self._template(shape.keys, shape.kinds))
+                self._row_templates[id(shape)] = entry
+            template = entry[1]
+            vals = values.row
+        else:
+            names = tuple(values)
+            vals = tuple(values.values())
+            kinds = tuple(map(type, vals))
+            try:
+                template = self._templates[(names, kinds)]
+            except KeyError:
+                template = self._template(names, kinds)
         if template is not None and template.fits(vals):
             text = template.render(vals)
             return f"{self._series(point)} {text} {point.time_ns}".encode()
-        keys = self._field_keys(names)
+        keys = self._field_keys(tuple(values))
         fields: list[str] = []
         append = fields.append
         for key, value in zip(keys, values.values(), strict=True):

@@ -23,17 +23,19 @@ from __future__ import annotations
 import json
 import operator
 from collections.abc import Callable, Container, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from groundwatch.model import (
     ColumnSchema,
     DecodedPacket,
     Event,
+    FieldRow,
     FieldValue,
     PacketColumns,
     Point,
     Rejection,
+    RowShape,
 )
 
 NO_FLOAT_PARAMS: frozenset[str] = frozenset()
@@ -111,6 +113,29 @@ class RowPlan:
     keys: tuple[str, ...]
     pick: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None
     general: tuple[int, ...]
+    fixed: tuple[type, ...]  # kinds of the picked values
+    # Row shapes met so far, by (general keys, their kinds, has seq_count, has obt).
+    shapes: dict[tuple[Any, ...], RowShape] = field(default_factory=dict)
+
+    def shape(
+        self,
+        fixed: tuple[type, ...],
+        general: tuple[str, ...],
+        values: tuple[Any, ...],
+        seq: bool,
+        obt: bool,
+    ) -> RowShape:
+        kinds = tuple(map(type, values))
+        key = (general, kinds, seq, obt)
+        shape = self.shapes.get(key)
+        if shape is None:
+            if len(self.shapes) >= 1000:  # bounded: kinds of derived values could vary
+                self.shapes.clear()
+            extra = (("seq_count",) if seq else ()) + (("obt",) if obt else ())
+            shape = self.shapes[key] = RowShape(
+                (*self.keys, *general, *extra), (*fixed, *kinds, *((int,) * len(extra)))
+            )
+        return shape
 
 
 def row_plan(schema: ColumnSchema, float_params: Container[str]) -> RowPlan:
@@ -133,7 +158,8 @@ def row_plan(schema: ColumnSchema, float_params: Container[str]) -> RowPlan:
         general.insert(0, picks[0])
         keys, picks = [], []
     pick = operator.itemgetter(*picks) if picks else None
-    return RowPlan(tuple(keys), pick, tuple(general))
+    fixed = tuple(int if i >= n else schema.kinds[i] for i in picks)  # enum raws are ints
+    return RowPlan(tuple(keys), pick, tuple(general), fixed)  # type: ignore[arg-type]
 
 
 class PacketPoints:
@@ -154,6 +180,25 @@ class PacketPoints:
             entry = self._plans[id(schema)] = (schema, row_plan(schema, self.float_params))
         plan = entry[1]
         eng, raw = params.eng, params.raw
+        if plan.pick is not None and pkt.payload is None:
+            row = plan.pick(eng + raw)
+            general: dict[str, FieldValue] = {}
+            names, floats = schema.names, self.float_params
+            for i in plan.general:
+                if eng[i] is not None:
+                    _add_value(general, names[i], raw[i], eng[i], names[i] in floats)
+            tail = tuple(general.values())
+            header, obt = pkt.header, pkt.obt_ns
+            extra = ((header.seq_count,) if header is not None else ()) + (
+                (obt,) if obt is not None else ()
+            )
+            shape = plan.shape(
+                plan.fixed, tuple(general), tail, header is not None, obt is not None
+            )
+            tags = {"spacecraft": pkt.spacecraft, "station": pkt.station, "source": pkt.source}
+            return Point(
+                packet_measurement(pkt), tags, FieldRow(shape, row + tail + extra), pkt.time_ns
+            )
         if plan.pick is None:
             fields: dict[str, FieldValue] = {}
         else:
