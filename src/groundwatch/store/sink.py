@@ -38,6 +38,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from groundwatch.config import StoreConfig
@@ -57,6 +58,14 @@ log = logging.getLogger(__name__)
 AlertCallback = Callable[[Event], None]
 DurableCallback = Callable[[Any], None]
 YIELD_EVERY_S = 0.005
+
+
+@dataclass(slots=True)
+class _Buffered:
+    """Lines of one put (or of consecutive puts that share a checkpoint entry)."""
+
+    seq: int
+    lines: list[bytes]
 
 
 class StoreSink:
@@ -85,7 +94,9 @@ class StoreSink:
         self.dead_letter = DeadLetterFile(cfg.dead_letter)
         self._delivery = Delivery(self.dead_letter, self.counters, self._up)
         self._writer = writer
-        self._buffer: deque[tuple[int, list[bytes]]] = deque()
+        self._batch_size = cfg.batch_size
+        self._queue_size = cfg.queue_size
+        self._buffer: deque[_Buffered] = deque()
         self._buffered = 0  # lines in _buffer
         self._in_memory = 0  # lines accepted and not yet durable (the bounded quantity)
         self.peak_in_memory = 0
@@ -178,7 +189,7 @@ class StoreSink:
             raise RuntimeError("StoreSink is stopping")
         lines = self.encoder.encode_lines(points)
         n = len(lines)
-        if n and self._in_memory and self._in_memory + n > self.cfg.queue_size:
+        if n and self._in_memory and self._in_memory + n > self._queue_size:
             if not await self._wait_for_room(n):
                 self.counters.dropped += n
                 self.counters.bump("refused_points", n)
@@ -186,13 +197,18 @@ class StoreSink:
                 self._alert_spool_full()
                 return False
         seq = self._checkpoints.open(n, checkpoint)
-        self.counters.received += n
         if n:
-            self._buffer.append((seq, lines))
+            self.counters.received += n
+            buffer = self._buffer
+            if buffer and buffer[-1].seq == seq:  # joins the open put (see checkpoints)
+                buffer[-1].lines += lines
+            else:
+                buffer.append(_Buffered(seq, list(lines)))
             self._buffered += n
             self._in_memory += n
-            self.peak_in_memory = max(self.peak_in_memory, self._in_memory)
-            if self._buffered >= self.cfg.batch_size:
+            if self._in_memory > self.peak_in_memory:
+                self.peak_in_memory = self._in_memory
+            if self._buffered >= self._batch_size:
                 self._kick.set()
         # A producer whose awaits never suspend (a busy decoder reading a full queue) would
         # starve the writers: hand the loop over every few milliseconds.
@@ -213,7 +229,7 @@ class StoreSink:
             return False
         deadline = time.monotonic() + self.put_timeout
         try:
-            while self._in_memory and self._in_memory + n > self.cfg.queue_size:
+            while self._in_memory and self._in_memory + n > self._queue_size:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     if self._held:
@@ -238,17 +254,20 @@ class StoreSink:
 
     def _cut(self) -> Batch:
         batch = Batch([])
-        while self._buffer and len(batch.lines) < self.cfg.batch_size:
-            seq, lines = self._buffer[0]
-            take = self.cfg.batch_size - len(batch.lines)
+        out = batch.lines
+        size = self._batch_size
+        while self._buffer and len(out) < size:
+            entry = self._buffer[0]
+            lines = entry.lines
+            take = size - len(out)
             if len(lines) <= take:
                 self._buffer.popleft()
             else:
-                self._buffer[0] = (seq, lines[take:])
+                entry.lines = lines[take:]
                 lines = lines[:take]
-            batch.lines.extend(lines)
-            batch.shares[seq] = batch.shares.get(seq, 0) + len(lines)
-        self._buffered -= len(batch.lines)
+            out += lines
+            batch.shares[entry.seq] = batch.shares.get(entry.seq, 0) + len(lines)
+        self._buffered -= len(out)
         return batch
 
     async def _flush_loop(self) -> None:
@@ -269,7 +288,7 @@ class StoreSink:
             # Lines put while a batch is handed over wait for the next round (unless they
             # fill a batch): cutting until the buffer is empty made tiny batches again.
             due = self._buffered if everything else 0
-            while self._buffer and (due > 0 or self._buffered >= self.cfg.batch_size):
+            while self._buffer and (due > 0 or self._buffered >= self._batch_size):
                 batch = self._cut()
                 due -= len(batch.lines)
                 await self._dispatch(batch)

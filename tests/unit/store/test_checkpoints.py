@@ -27,3 +27,31 @@ def test_after_a_refusal_no_later_checkpoint_is_reported() -> None:
     b = t.open(1, "b")
     t.done(Batch([b"x", b"y"], {a: 1, b: 1}))
     assert got == ["a"] and t.pending == 0  # a was put before the refusal
+
+
+def test_puts_without_a_checkpoint_wait_with_the_next_one() -> None:
+    got: list[Any] = []
+    t = CheckpointTracker(got.append)
+    a = t.open(2, None)  # e.g. link series: no archive position
+    b = t.open(1, "b")
+    assert a == b  # one entry: b needs a's lines too
+    t.done(Batch([b"x"], {b: 1}))
+    assert got == [] and t.pending == 1
+    t.done(Batch([b"x", b"y"], {a: 2}))
+    assert got == ["b"] and t.pending == 0
+    c = t.open(1, None)
+    t.done(Batch([b"z"], {c: 1}))
+    assert t.pending == 0  # all delivered; the open entry may still grow
+    d = t.open(0, "d")  # joins the (delivered) open entry and is released at once
+    assert d == c and got == ["b", "d"]
+
+
+def test_a_refusal_closes_the_open_entry() -> None:
+    got: list[Any] = []
+    t = CheckpointTracker(got.append)
+    a = t.open(1, None)
+    t.stall()
+    b = t.open(1, "b")
+    assert b != a
+    t.done(Batch([b"x", b"y"], {a: 1, b: 1}))
+    assert got == [] and t.pending == 0  # b was put after the refusal
