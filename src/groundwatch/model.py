@@ -154,6 +154,9 @@ class ColumnSchema:
     enums: tuple[bool, ...]  # an enumeration label, with an integer raw value
     # Limit state of a sample, for the columns whose parameter has limits (else None).
     limit_states: tuple[Callable[[Any], LimitState] | None, ...]
+    # For a numeric scalar column with limits: the open interval (low, high) whose samples
+    # are NOMINAL, so a reader can judge the usual sample with one comparison.
+    nominal: tuple[tuple[float, float] | None, ...] = ()
     index: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -16,6 +16,7 @@ decode_construct``): a hypothesis test compares them for every field kind.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -103,7 +104,18 @@ def build_schema(
             *(False for _ in derived),
         ),
         limit_states=(*(p.state for p in plans), *(_derived_state(d.meta.limits) for d in derived)),
+        nominal=(*(_nominal(p) for p in plans), *(None for _ in derived)),
     )
+
+
+def _nominal(plan: ColumnPlan) -> tuple[float, float] | None:
+    """(low, high): ``Limits.state`` is NOMINAL exactly for low < value < high."""
+    limits = plan.meta.limits
+    if limits is None or _kind(plan) not in (int, float):
+        return None
+    lows = [v for v in (limits.red_low, limits.yellow_low) if v is not None]
+    highs = [v for v in (limits.red_high, limits.yellow_high) if v is not None]
+    return (max(lows, default=-math.inf), min(highs, default=math.inf))
 
 
 def _derive_function(

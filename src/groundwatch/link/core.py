@@ -33,6 +33,11 @@ S = 1_000_000_000
 STATE_MEASUREMENT = "link_state"
 
 
+_WatchedColumn = tuple[
+    int, str, Callable[[Any], LimitState] | None, tuple[float, float] | None, bool
+]
+
+
 @dataclass(slots=True)
 class _Craft:
     stale: StaleTracker
@@ -71,11 +76,9 @@ class LinkCore:
         self.source = source
         self.limit_defs = dict(limits or {})
         self._watched: dict[str | None, tuple[str, ...]] = {}  # packet name -> parameters
-        # id(column schema) -> (schema, watched columns: index, name, limit state function)
-        self._watched_columns: dict[
-            int,
-            tuple[ColumnSchema, tuple[tuple[int, str, Callable[[Any], LimitState] | None], ...]],
-        ] = {}
+        # id(column schema) -> (schema, watched columns: index, name, limit state function,
+        # nominal band, whether a nominal sample can be skipped)
+        self._watched_columns: dict[int, tuple[ColumnSchema, tuple[_WatchedColumn, ...]]] = {}
         self.quality_parameters = set(quality_parameters)
         self.margin_ns = int(cfg.schedule_margin * S)
         self._links: dict[LinkKey, LinkTracker] = {}
@@ -290,18 +293,37 @@ class LinkCore:
         schema = columns.schema
         entry = self._watched_columns.get(id(schema))
         if entry is None:  # once per schema; the schema is kept so its id stays unique
+            nominal = schema.nominal or (None,) * len(schema.names)
             watched = tuple(
-                (i, name, state)
-                for i, (name, state) in enumerate(
-                    zip(schema.names, schema.limit_states, strict=True)
+                (
+                    i,
+                    name,
+                    state,
+                    band,
+                    # a nominal sample of it is worth nothing else (not key, not quality)
+                    band is not None
+                    and name not in self.key_parameters
+                    and name not in self.quality_parameters,
+                )
+                for i, (name, state, band) in enumerate(
+                    zip(schema.names, schema.limit_states, nominal, strict=True)
                 )
                 if self._watches(name, state, craft)
             )
             entry = self._watched_columns[id(schema)] = (schema, watched)
         eng = columns.eng
-        for i, name, state in entry[1]:
+        pending = craft.limits.pending
+        for i, name, state, band, skippable in entry[1]:
             value = eng[i]
-            if value is not None:  # None: a derived value that could not be computed
+            if value is None:  # a derived value that could not be computed
+                continue
+            if band is not None and band[0] < value < band[1]:
+                # NOMINAL (the band is where Limits.state says so): with nothing pending
+                # for the parameter, the limit checker would change nothing.
+                if skippable and name not in pending:
+                    continue
+                yield name, value, LimitState.NOMINAL
+            else:
                 yield name, value, state(value) if state is not None else None
 
     def _limit_events(

@@ -77,6 +77,9 @@ class LimitChecker:
         self.limits = dict(limits or {})
         self.hysteresis = hysteresis
         self._tracks: dict[str, _Track] = {}
+        # Parameters confirmed off-nominal or on their way (a candidate state counting):
+        # a nominal sample of any other parameter changes nothing (see sample()).
+        self.pending: set[str] = set()
 
     def state(self, parameter: str) -> LimitState:
         t = self._tracks.get(parameter)
@@ -115,7 +118,18 @@ class LimitChecker:
             # The usual sample: what _sample_state gives for it (no level to hold by
             # hysteresis), without its cost; this runs for every limited sample.
             track.candidate, track.count = _NOMINAL, 0
+            self.pending.discard(parameter)
             return None
+        change = self._advance(track, parameter, value, given)
+        if track.confirmed is _NOMINAL and track.candidate is _NOMINAL:
+            self.pending.discard(parameter)
+        else:
+            self.pending.add(parameter)
+        return change
+
+    def _advance(
+        self, track: _Track, parameter: str, value: object, given: LimitState | None
+    ) -> LimitChange | None:
         state = self._sample_state(parameter, value, given, track.confirmed)
         if state is None:
             return None
