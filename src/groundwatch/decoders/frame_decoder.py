@@ -96,6 +96,8 @@ class FrameDecoder:
             if len(craft) == 1
             else (dictionary.mission if dictionary is not None else "unknown")
         )
+        # The frame bytes last peeked at and their CRC check (the same bytes object only).
+        self._peeked_crc: tuple[bytes, bool | None] = (b"", None)
         self._min_tm = FRAME_HEADER_LEN + (FECF_LEN if framing.fecf else 0)
 
     # -- cheap look at a frame, for merging duplicates --------------------------------------
@@ -116,6 +118,8 @@ class FrameDecoder:
             if h.version != TRANSFER_FRAME_VERSION:
                 return None
             crc_ok = crc16_ok(data) if self.framing.fecf else None
+            # decode() of the same frame, which usually follows, reuses this result.
+            self._peeked_crc = (data, crc_ok)
             return FrameIdentity(h.scid, h.vcid, h.vcfc, crc_ok, self._spacecraft_for_scid(h.scid))
         if kind == Framing.AX25:
             ax = parse_ax25(data)
@@ -171,7 +175,8 @@ class FrameDecoder:
             )
             return
         if self.framing.fecf:
-            result.crc_ok = crc16_ok(data)
+            peeked, crc_ok = self._peeked_crc
+            result.crc_ok = crc_ok if peeked is data else crc16_ok(data)
             if not result.crc_ok:
                 result.spacecraft = self._spacecraft_for_scid(h.scid)
                 self._reject(
@@ -320,8 +325,8 @@ class FrameDecoder:
             self.seq_gaps += gap
             self.counters.bump("seq_gaps", gap)
         data_field = packet[PRIMARY_HEADER_LEN:]
-        decoded = self._new_packet(result, frame_header, ax25, hdr)
         if self.dictionary is None:
+            decoded = self._new_packet(result, frame_header, ax25, hdr)
             decoded.payload = data_field
             result.packets.append(decoded)
             return
@@ -330,7 +335,29 @@ class FrameDecoder:
             vcid = frame_header.vcid if frame_header is not None else None
             self._reject(result, RejectReason.UNKNOWN_APID, f"apid {hdr.apid}", packet, vcid=vcid)
             return
-        self._apply_layout(result, decoded, layout, data_field, raw=packet)
+        try:
+            params, obt_ns = layout.decode(data_field)
+        except Exception:  # rejected (or counted as a layout bug) by _apply_layout's path
+            decoded = self._new_packet(result, frame_header, ax25, hdr)
+            self._apply_layout(result, decoded, layout, data_field, raw=packet)
+            return
+        # The usual packet, built in one call (this runs for every packet of every frame).
+        f = result.frame
+        result.packets.append(
+            DecodedPacket(
+                f.ert_ns,
+                f.station,
+                f.source,
+                result.spacecraft or "unknown",
+                layout.name,
+                len(result.packets),
+                frame_header,
+                ax25,
+                hdr,
+                params,
+                obt_ns,
+            )
+        )
 
     def _new_packet(
         self,
