@@ -77,14 +77,24 @@ class FrameAccounting:
         # source: the ``source`` tag of the points; None leaves it to the pipeline.
         self.source = source
         self._counts: dict[LinkKey, LinkCounts] = {}
+        # (spacecraft, station, vcid or header None) -> the counts of link_key_of(result)
+        self._by_values: dict[tuple[str, str, int | None], LinkCounts] = {}
         self._previous: dict[LinkKey, LinkCounts] = {}
         self._previous_ns: int | None = None
 
     def observe(self, result: DecodeResult) -> None:
-        key = link_key_of(result)
-        c = self._counts.get(key)
+        # Once per decoded frame: the counters of a known link are found by plain values,
+        # without building its LinkKey (a frozen dataclass) every time.
+        spacecraft = result.spacecraft
+        header = result.header
+        if spacecraft is not None:
+            c = self._by_values.get(
+                (spacecraft, result.frame.station, header.vcid if header is not None else None)
+            )
+        else:
+            c = None
         if c is None:
-            c = self._counts[key] = LinkCounts()
+            c = self._link_counts(result)
         c.frames += 1
         c.bytes += len(result.frame.data)
         if result.valid:
@@ -94,8 +104,9 @@ class FrameAccounting:
         if result.vc_gap > 0:
             c.frame_gaps += 1
             c.frames_missing += result.vc_gap
-        c.packets += len(result.packets)
-        for pkt in reversed(result.packets):
+        packets = result.packets
+        c.packets += len(packets)
+        for pkt in reversed(packets):
             if pkt.obt_ns is not None:
                 c.obt_offset_ns = pkt.ert_ns - pkt.obt_ns
                 break
@@ -107,6 +118,18 @@ class FrameAccounting:
             # so "rejected" adds up to everything that was not decoded.
             reason = rej.reason.value
             c.rejected[reason] = c.rejected.get(reason, 0) + 1
+
+    def _link_counts(self, result: DecodeResult) -> LinkCounts:
+        key = link_key_of(result)
+        c = self._counts.get(key)
+        if c is None:
+            c = self._counts[key] = LinkCounts()
+        if result.spacecraft is not None and len(self._by_values) < 10_000:
+            header = result.header
+            self._by_values[
+                (result.spacecraft, key.station, header.vcid if header is not None else None)
+            ] = c
+        return c
 
     def counts(self) -> dict[LinkKey, LinkCounts]:
         """A copy of the cumulative counters per link (console, tests)."""

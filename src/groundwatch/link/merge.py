@@ -44,6 +44,7 @@ class FrameMerger:
         self.window_ns = int(window * 1e9)
         self.max_entries = max_entries
         self._seen: OrderedDict[Hashable, int] = OrderedDict()  # identity -> first time
+        self._oldest_ns: int | None = None  # time of the first entry of _seen
         self.stations: dict[str, StationContribution] = {}
         self.forgotten = 0
 
@@ -54,17 +55,23 @@ class FrameMerger:
         if s is None:
             s = self.stations[station] = StationContribution()
         s.copies += 1
-        self._forget(now_ns)
+        oldest = self._oldest_ns
+        if oldest is not None and oldest < now_ns - self.window_ns:
+            self._forget(now_ns)
         if crc_ok is False:
             s.crc_failures += 1
             return False
-        if identity_key in self._seen:
+        seen = self._seen
+        if identity_key in seen:
             s.duplicates += 1
             return False
-        self._seen[identity_key] = now_ns
+        if not seen:
+            self._oldest_ns = now_ns
+        seen[identity_key] = now_ns
         s.first += 1
-        if len(self._seen) > self.max_entries:
-            self._seen.popitem(last=False)
+        if len(seen) > self.max_entries:
+            seen.popitem(last=False)
+            self._oldest_ns = next(iter(seen.values()), None)
             self.forgotten += 1
         return True
 
@@ -72,10 +79,12 @@ class FrameMerger:
         edge = now_ns - self.window_ns
         seen = self._seen
         while seen:
-            _key, t = next(iter(seen.items()))
+            t = next(iter(seen.values()))
             if t >= edge:
-                break
+                self._oldest_ns = t
+                return
             seen.popitem(last=False)
+        self._oldest_ns = None
 
     def __len__(self) -> int:
         return len(self._seen)
