@@ -12,7 +12,7 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from groundwatch.decoders.api import FramingDef
 from groundwatch.decoders.decode_input import (
@@ -29,8 +29,10 @@ from groundwatch.store.archive_reader import ArchiveReader
 DEFAULT_STATION = "replay"
 
 
-@dataclass(slots=True, frozen=True)
-class RecordedFrame:
+class RecordedFrame(NamedTuple):
+    """One frame as recorded (a NamedTuple: made once per frame, ~5x cheaper than a
+    frozen dataclass)."""
+
     data: bytes
     ert_ns: int | None  # None: the recording carries no time for this frame
     station: str
@@ -120,19 +122,21 @@ class Recording:
         """Every archive file's frames, merged by earth-received time (one file per link)."""
         files = self.archive_files()
         readers = [ArchiveReader([p]) for p in files]
-        read: dict[str, int] = {}
+        if len(readers) == 1:  # one link: nothing to merge (the common replay)
+            for data, ert, station, _source, _ingest, end in readers[0].records():
+                yield RecordedFrame(data, ert, station, end)
+        else:
+            read: dict[int, int] = {}
 
-        def frames_of(reader: ArchiveReader) -> Iterator[tuple[int, int, RecordedFrame]]:
-            for frame, pos in reader:
-                read[pos.path] = pos.offset
-                yield (
-                    frame.ert_ns,
-                    id(reader),
-                    RecordedFrame(frame.data, frame.ert_ns, frame.station, sum(read.values())),
-                )
+            def frames_of(
+                i: int, reader: ArchiveReader
+            ) -> Iterator[tuple[int, int, RecordedFrame]]:
+                for data, ert, station, _source, _ingest, end in reader.records():
+                    read[i] = end
+                    yield ert, i, RecordedFrame(data, ert, station, sum(read.values()))
 
-        for _t, _i, rec in heapq.merge(*(frames_of(r) for r in readers)):
-            yield rec
+            for _t, _i, rec in heapq.merge(*(frames_of(i, r) for i, r in enumerate(readers))):
+                yield rec
         for r in readers:
             for p in r.problems:
                 self.problems.append(Unreadable(p.path, f"offset {p.offset}", f"{p.kind} record"))

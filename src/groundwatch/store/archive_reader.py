@@ -18,6 +18,7 @@ REC_HEAD = struct.Struct(">2sBI")  # magic, version, body length
 _U16 = struct.Struct(">H")
 _I64 = struct.Struct(">q")
 _CRC = 4
+_CRC_FIELD = struct.Struct(">I")
 
 
 @dataclass(slots=True, frozen=True)
@@ -63,15 +64,65 @@ def read_header(data: bytes | mmap.mmap) -> tuple[str, int, int]:
     return link, created, 10 + n + 8
 
 
-def _decode_body(body: bytes) -> RawFrame:
-    (ert,) = _I64.unpack_from(body, 0)
-    pos = 8
-    texts = []
-    for _ in range(3):
-        (n,) = _U16.unpack_from(body, pos)
-        texts.append(body[pos + 2 : pos + 2 + n].decode("utf-8", "replace"))
-        pos += 2 + n
-    return RawFrame(data=body[pos:], ert_ns=ert, station=texts[0], source=texts[1], ingest=texts[2])
+# One record: frame bytes, earth-received time, station, source, ingest, end offset.
+Record = tuple[bytes, int, str, str, str, int]
+_TEXTS_CACHED = 64  # distinct (station, source, ingest) headers remembered per file
+
+
+class _RecordParser:
+    """Parses records of one mapped file without copying more than the frame's bytes.
+
+    The CRC is computed over a view of the map, and the three texts of a record (station,
+    source, ingest: the same on nearly every record of a file) are decoded once per
+    distinct header, so a record costs about one copy of its frame."""
+
+    def __init__(self, view: memoryview, size: int) -> None:
+        self.view = view
+        self.size = size
+        self._texts: dict[bytes, tuple[str, str, str, int]] = {}
+
+    def record(self, pos: int) -> Record | None:
+        view = self.view
+        if pos + REC_HEAD.size > self.size:
+            return None
+        magic, version, length = REC_HEAD.unpack_from(view, pos)
+        end = pos + REC_HEAD.size + length + _CRC
+        if magic != REC_MAGIC or version != VERSION or end > self.size:
+            return None
+        # The CRC covers the length field and the body: contiguous in the file.
+        if zlib.crc32(view[pos + 3 : end - _CRC]) != _CRC_FIELD.unpack_from(view, end - _CRC)[0]:
+            return None
+        start = pos + REC_HEAD.size
+        try:
+            (ert,) = _I64.unpack_from(view, start)
+            station, source, ingest, skip = self._texts_at(start + 8, end - _CRC)
+        except (struct.error, ValueError):
+            return None
+        data = bytes(view[start + 8 + skip : end - _CRC])
+        return data, ert, station, source, ingest, end
+
+    def _texts_at(self, pos: int, limit: int) -> tuple[str, str, str, int]:
+        """(station, source, ingest, bytes they take) of the texts starting at ``pos``."""
+        view = self.view
+        p = pos
+        for _ in range(3):
+            (n,) = _U16.unpack_from(view, p)
+            p += 2 + n
+        if p > limit:
+            raise ValueError("texts run past the record")
+        raw = bytes(view[pos:p])
+        got = self._texts.get(raw)
+        if got is None:
+            texts = []
+            q = 0
+            for _ in range(3):
+                (n,) = _U16.unpack_from(raw, q)
+                texts.append(raw[q + 2 : q + 2 + n].decode("utf-8", "replace"))
+                q += 2 + n
+            got = (texts[0], texts[1], texts[2], p - pos)
+            if len(self._texts) < _TEXTS_CACHED:
+                self._texts[raw] = got
+        return got
 
 
 class ArchiveReader:
@@ -86,15 +137,25 @@ class ArchiveReader:
 
     def __iter__(self) -> Iterator[tuple[RawFrame, ArchivePosition]]:
         for path in self.paths:
+            name = str(path)
+            for data, ert, station, source, ingest, end in self._read(path):
+                yield RawFrame(data, ert, station, source, ingest), ArchivePosition(name, end)
+
+    def records(self) -> Iterator[Record]:
+        """Plain tuples, no objects per frame: for a reader that builds its own (replay)."""
+        for path in self.paths:
             yield from self._read(path)
 
-    def _read(self, path: Path) -> Iterator[tuple[RawFrame, ArchivePosition]]:
+    def _read(self, path: Path) -> Iterator[Record]:
         with open(path, "rb") as f:
             size = f.seek(0, 2)
             if size == 0:
                 self.problems.append(ArchiveProblem(str(path), 0, "bad_header"))
                 return
-            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            with (
+                mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data,
+                memoryview(data) as view,  # released before the map closes
+            ):
                 try:
                     link, _created, pos = read_header(data)
                 except (ValueError, struct.error):
@@ -102,46 +163,32 @@ class ArchiveReader:
                     return
                 self.links[path] = link
                 pos = max(pos, self.start_offsets.get(path, 0))
+                parser = _RecordParser(view, size)
+                record = parser.record
                 while pos < size:
-                    got = self._record(data, pos, size)
+                    got = record(pos)
                     if got is None:
-                        if self._complete_record_follows(data, pos, size):
+                        if self._complete_record_follows(data, parser, pos, size):
                             self.problems.append(ArchiveProblem(str(path), pos, "corrupt"))
-                            pos = self._resync(data, pos + 1, size)
+                            pos = self._resync(data, parser, pos + 1, size)
                             continue
                         self.problems.append(ArchiveProblem(str(path), pos, "torn"))
                         return
-                    frame, end = got
-                    yield frame, ArchivePosition(str(path), end)
-                    pos = end
+                    yield got
+                    pos = got[5]
 
-    @staticmethod
-    def _record(data: mmap.mmap, pos: int, size: int) -> tuple[RawFrame, int] | None:
-        if pos + REC_HEAD.size > size:
-            return None
-        magic, version, length = REC_HEAD.unpack_from(data, pos)
-        end = pos + REC_HEAD.size + length + _CRC
-        if magic != REC_MAGIC or version != VERSION or end > size:
-            return None
-        body = data[pos + REC_HEAD.size : end - _CRC]
-        crc = zlib.crc32(body, zlib.crc32(data[pos + 3 : pos + REC_HEAD.size]))
-        if crc != int.from_bytes(data[end - _CRC : end], "big"):
-            return None
-        try:
-            return _decode_body(body), end
-        except struct.error:
-            return None
-
-    def _complete_record_follows(self, data: mmap.mmap, pos: int, size: int) -> bool:
+    def _complete_record_follows(
+        self, data: mmap.mmap, parser: _RecordParser, pos: int, size: int
+    ) -> bool:
         """Is there an intact record after ``pos``? Then the damage is not a torn tail."""
-        return self._resync(data, pos + 1, size) < size
+        return self._resync(data, parser, pos + 1, size) < size
 
-    def _resync(self, data: mmap.mmap, pos: int, size: int) -> int:
+    def _resync(self, data: mmap.mmap, parser: _RecordParser, pos: int, size: int) -> int:
         while True:
             pos = data.find(REC_MAGIC + bytes([VERSION]), pos)
             if pos < 0:
                 return size
-            if self._record(data, pos, size) is not None:
+            if parser.record(pos) is not None:
                 return pos
             pos += 1
 
