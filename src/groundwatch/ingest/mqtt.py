@@ -13,11 +13,14 @@ incoming queue from the broker side; the queue is bounded here as well and every
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
+import struct
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiomqtt
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -53,17 +56,66 @@ class MqttSourceConfig(BaseModel):
     drain_timeout: float = Field(default=10.0, gt=0, description="seconds, at shutdown")
 
 
+PUBACK = struct.Struct("!BBH")  # MQTT 3.1.1 PUBACK: type 4, remaining length 2, packet id
+
+
+class _Incoming(NamedTuple):
+    """One received message, as paho handed it over (aiomqtt's Message costs more to make
+    and gives nothing this source uses)."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+
+
+class _BufferedSocket:
+    """paho's socket, read 64 KiB at a time.
+
+    paho reads one message per call with three or four recv() calls (command octet, each
+    length octet, body) and the event loop wakes once per message; under load that is most
+    of the source's CPU. Reading large chunks and looping while bytes are buffered (paho's
+    ``pending()`` hook, there for TLS) takes a burst of messages per wake-up and one system
+    call. Everything else goes to the socket itself."""
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._buf = b""
+        self._pos = 0
+
+    def recv(self, n: int) -> bytes:
+        buf, pos = self._buf, self._pos
+        if pos >= len(buf):
+            data: bytes = self._sock.recv(max(n, 65536))
+            if len(data) <= n:
+                return data
+            self._buf = buf = data
+            pos = 0
+        self._pos = pos + n
+        return buf[pos : pos + n]
+
+    def pending(self) -> int:
+        inner = self._sock.pending() if hasattr(self._sock, "pending") else 0
+        return len(self._buf) - self._pos + inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
 class _ReadPause:
-    """Backpressure onto the broker: stop reading the socket while aiomqtt's queue is high.
+    """Reads the socket (several messages per wake-up, see ``_BufferedSocket``) and, for
+    backpressure onto the broker, stops reading it while the incoming queue is high.
 
     Measured with Mosquitto 2.0: once acknowledgements flow, the broker sends far more than
     ``max_inflight_messages`` unacknowledged messages to a slow subscriber, so a bounded
-    aiomqtt queue overflows and drops (and a dropped QoS 1 message stays unacknowledged until
-    the next reconnect). Not reading makes TCP push back instead: the broker keeps the
-    frames queued for our session. aiomqtt has no such switch; this removes and re-adds the
-    socket reader it installed (each read handles one MQTT packet, so the queue stops within
-    one message of the high mark).
+    queue overflows and drops (and a dropped QoS 1 message stays unacknowledged until the
+    next reconnect). Not reading makes TCP push back instead: the broker keeps the frames
+    queued for our session. aiomqtt has no such switch; this replaces the socket reader it
+    installed, and removes and re-adds it (the reader stops within one message of the high
+    mark; messages already buffered wait for the resume).
     """
+
+    BURST = 64  # messages per wake-up at most: the pipeline gets its turn between bursts
 
     def __init__(self, client: aiomqtt.Client, high: int, low: int) -> None:
         self.client = client
@@ -71,6 +123,17 @@ class _ReadPause:
         self.paused = False
         self.pauses = 0
         self._fd: int | None = None
+
+    def install(self) -> None:
+        """Take over reading from aiomqtt (once connected: its reader is registered)."""
+        paho = self.client._client
+        sock = paho.socket()
+        if sock is None:
+            return
+        if not isinstance(sock, _BufferedSocket):
+            paho._sock = sock = _BufferedSocket(sock)
+        self._fd = sock.fileno()
+        asyncio.get_running_loop().add_reader(self._fd, self._read)  # replaces aiomqtt's
 
     def after_put(self, size: int) -> None:
         if not self.paused and size >= self.high:
@@ -87,26 +150,84 @@ class _ReadPause:
             self.paused = False
             sock = self.client._client.socket()
             if sock is not None and sock.fileno() == self._fd:
-                asyncio.get_running_loop().add_reader(self._fd, self._read)
+                loop = asyncio.get_running_loop()
+                loop.add_reader(self._fd, self._read)
+                if isinstance(sock, _BufferedSocket) and sock.pending():
+                    loop.call_soon(self._read)  # buffered: the socket may never wake us
 
     def _read(self) -> None:
-        # What aiomqtt's own reader does: read, and report a broken connection.
+        # What aiomqtt's own reader does (read, report a broken connection), for every
+        # message already buffered unless the queue reached its high mark.
+        paho = self.client._client
         try:
-            self.client._client.loop_read()
+            for _ in range(self.BURST):
+                paho.loop_read()
+                sock = paho.socket()
+                if self.paused or not isinstance(sock, _BufferedSocket) or not sock.pending():
+                    return
+            # Still buffered: go on after the other tasks had their turn (the socket may
+            # not wake us again, the bytes are read already).
+            asyncio.get_running_loop().call_soon(self._read)
         except Exception as exc:
             disconnected = self.client._disconnected
             if not disconnected.done():
                 disconnected.set_exception(exc)
 
 
-class _CountingQueue(asyncio.Queue[aiomqtt.Message]):
-    """aiomqtt's incoming queue: bounded, pausing the socket when high (``_ReadPause``);
-    a drop (which aiomqtt only logs) can then only follow a failed pause, and is counted."""
+class _Acks:
+    """PUBACKs of archived frames, written together once per event-loop pass.
+
+    paho's ack() sends each PUBACK on its own, and through aiomqtt each costs a thread-safe
+    call_soon (a self-pipe write), add_writer, one send() and remove_writer: more CPU per
+    frame than receiving it. Here the acks of one pass go out in one send(), in the order
+    the frames were archived; through paho's output queue (so after anything paho has not
+    finished writing) when that queue is not empty or the socket takes less than all.
+    ``done(n)`` runs once n acks are written or queued (or lost with the connection: the
+    broker then delivers those frames again)."""
+
+    def __init__(self, client: aiomqtt.Client, done: Callable[[int], None]) -> None:
+        self.paho = client._client
+        self.loop = asyncio.get_running_loop()
+        self.done = done
+        self.mids: list[int] = []
+
+    def add(self, mid: int) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # not on the event loop's thread
+            self.loop.call_soon_threadsafe(self.add, mid)
+            return
+        if not self.mids:
+            self.loop.call_soon(self.flush)
+        self.mids.append(mid)
+
+    def flush(self) -> None:
+        mids, self.mids = self.mids, []
+        if not mids:
+            return
+        paho = self.paho
+        data = b"".join([PUBACK.pack(0x40, 2, m) for m in mids])
+        try:
+            sock = paho.socket()
+            if sock is not None and not paho._out_packet:
+                with contextlib.suppress(BlockingIOError):
+                    data = data[sock.send(data) :]
+            if data and sock is not None:
+                paho._packet_queue(0x40, data, 0, 0)
+        except OSError as exc:  # the reader sees the broken connection too
+            log.debug("mqtt: %d acks lost with the connection (%s)", len(mids), exc)
+        finally:
+            self.done(len(mids))
+
+
+class _CountingQueue(asyncio.Queue[_Incoming]):
+    """The incoming queue: bounded, pausing the socket when high (``_ReadPause``); a drop
+    can then only follow a failed pause, and is counted."""
 
     counters: Counters | None = None
     pause: _ReadPause | None = None
 
-    def put_nowait(self, item: aiomqtt.Message) -> None:
+    def put_nowait(self, item: _Incoming) -> None:
         try:
             super().put_nowait(item)
         except asyncio.QueueFull:
@@ -117,7 +238,7 @@ class _CountingQueue(asyncio.Queue[aiomqtt.Message]):
         if self.pause is not None:
             self.pause.after_put(self.qsize())
 
-    def get_nowait(self) -> aiomqtt.Message:
+    def get_nowait(self) -> _Incoming:
         item = super().get_nowait()
         if self.pause is not None:
             self.pause.after_get(self.qsize())
@@ -143,6 +264,8 @@ class MqttSource:
         self._all_acked.set()
         self.connected = False
         self.read_pause: _ReadPause | None = None
+        self._acks: _Acks | None = None
+        self._routes: dict[str, tuple[str, bool]] = {}
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str = "sources[0]") -> MqttSource:
@@ -209,11 +332,23 @@ class MqttSource:
             queue_type=queue_cls,
             max_queued_incoming_messages=self.cfg.max_queued,
         )
-        client._client.manual_ack_set(True)
+        paho = client._client
+        paho.manual_ack_set(True)
+        queue: _CountingQueue = client._queue  # type: ignore[assignment]
+
+        def on_message(_c: Any, _u: Any, m: Any) -> None:
+            try:
+                queue.put_nowait(_Incoming(m.topic, m.payload, m.mid, m.qos))
+            except asyncio.QueueFull:  # counted by the queue
+                pass
+
+        paho.on_message = on_message  # instead of aiomqtt's (see _Incoming)
         bound = self.cfg.max_queued
         self.read_pause = _ReadPause(client, high=max(1, bound * 3 // 4), low=bound // 4)
-        queue_cls.pause = self.read_pause  # type: ignore[attr-defined]
+        queue.pause = self.read_pause
         async with client:
+            self.read_pause.install()
+            self._acks = _Acks(client, self._acked)
             self.connected = True
             log.info("mqtt %s: connected to %s:%s", self.name, self._host, self._port)
             await out.put(GroundPathChange(self.name, True, time.time_ns(), "connected"))
@@ -241,31 +376,45 @@ class MqttSource:
                 stop_wait.cancel()
                 self.connected = False
 
-    async def _handle(self, client: aiomqtt.Client, msg: aiomqtt.Message, out: ItemQueue) -> None:
-        topic = msg.topic.value
-        payload = msg.payload if isinstance(msg.payload, bytes | bytearray) else b""
-        station = self.station_for(topic)
-        if any(msg.topic.matches(t) for t in self.cfg.heartbeat_topics) and not any(
-            msg.topic.matches(t) for t in self.cfg.topics
-        ):
-            await out.put(StationStatus(station, bytes(payload), time.time_ns()))
+    def _route(self, topic: str) -> tuple[str, bool]:
+        """(station, is a heartbeat) of a topic; cached, topic matching costs microseconds."""
+        route = self._routes.get(topic)
+        if route is None:
+            if len(self._routes) > 1000:  # bounded: topics come from the wire
+                self._routes.clear()
+            t = aiomqtt.Topic(topic)
+            beat = any(t.matches(p) for p in self.cfg.heartbeat_topics) and not any(
+                t.matches(p) for p in self.cfg.topics
+            )
+            route = self._routes[topic] = (self.station_for(topic), beat)
+        return route
+
+    def _paho_ack(self, client: aiomqtt.Client, mid: int, qos: int) -> None:
+        if qos:
+            client._client.ack(mid, qos)
+        self._acked(1)
+
+    def _acked(self, n: int) -> None:
+        self._unacked -= n
+        if self._unacked == 0:
+            self._all_acked.set()
+
+    async def _handle(self, client: aiomqtt.Client, msg: _Incoming, out: ItemQueue) -> None:
+        station, heartbeat = self._route(msg.topic)
+        if heartbeat:
+            await out.put(StationStatus(station, bytes(msg.payload), time.time_ns()))
             return
         self.counters.received += 1
-        paho = client._client
         mid, qos = msg.mid, msg.qos
-
         self._unacked += 1
         self._all_acked.clear()
-
-        def ack() -> None:
-            if qos > 0:
-                paho.ack(mid, qos)
-            self._unacked -= 1
-            if self._unacked == 0:
-                self._all_acked.set()
-
+        ack: Callable[[], None]
+        if qos == 1 and self._acks is not None:
+            ack = functools.partial(self._acks.add, mid)
+        else:  # QoS 0 needs no ack, QoS 2 its PUBREC/PUBCOMP flow: paho's own
+            ack = functools.partial(self._paho_ack, client, mid, qos)
         frame = RawFrame(
-            data=bytes(payload),
+            data=bytes(msg.payload),
             ert_ns=self._stamper.stamp(station),
             station=station,
             source="live",
@@ -283,7 +432,7 @@ async def _incoming(client: aiomqtt.Client, stop: asyncio.Future[Any]) -> Any:
     and waiting on it (aiomqtt's iterator does that for every message: under load, the
     queue is never empty and that overhead is most of the ingest cost).
     """
-    queue: asyncio.Queue[aiomqtt.Message] = client._queue
+    queue: asyncio.Queue[_Incoming] = client._queue  # type: ignore[assignment]
     disconnected: asyncio.Future[Any] = client._disconnected
     while not stop.done():
         try:
