@@ -172,15 +172,14 @@ class TimeLine:
         self._last_by_station: dict[str, int] = {}
 
     def ert(self, rec: RecordedFrame) -> int:
-        if rec.ert_ns is not None:
-            t = rec.ert_ns
-        elif self._last is None:
-            t = self.start_ns
-        else:
-            t = self._last + self.interval_ns
-        prev = self._last_by_station.get(rec.station)
+        t = rec.ert_ns
+        if t is None:
+            t = self.start_ns if self._last is None else self._last + self.interval_ns
+        by_station = self._last_by_station
+        prev = by_station.get(rec.station)
         if prev is not None and t < prev + ERT_MIN_SPACING_NS:
             t = prev + ERT_MIN_SPACING_NS
-        self._last_by_station[rec.station] = t
-        self._last = t if self._last is None else max(self._last, t)
+        by_station[rec.station] = t
+        if self._last is None or t > self._last:
+            self._last = t
         return t

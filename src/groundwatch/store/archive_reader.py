@@ -80,6 +80,8 @@ class _RecordParser:
         self.view = view
         self.size = size
         self._texts: dict[bytes, tuple[str, str, str, int]] = {}
+        self._last_raw: bytes | None = None
+        self._last_texts = ("", "", "", 0)
 
     def record(self, pos: int) -> Record | None:
         view = self.view
@@ -104,6 +106,9 @@ class _RecordParser:
     def _texts_at(self, pos: int, limit: int) -> tuple[str, str, str, int]:
         """(station, source, ingest, bytes they take) of the texts starting at ``pos``."""
         view = self.view
+        last = self._last_raw  # the texts of the previous record: equal bytes, equal texts
+        if last is not None and pos + len(last) <= limit and view[pos : pos + len(last)] == last:
+            return self._last_texts
         p = pos
         for _ in range(3):
             (n,) = _U16.unpack_from(view, p)
@@ -122,6 +127,7 @@ class _RecordParser:
             got = (texts[0], texts[1], texts[2], p - pos)
             if len(self._texts) < _TEXTS_CACHED:
                 self._texts[raw] = got
+        self._last_raw, self._last_texts = raw, got
         return got
 
 

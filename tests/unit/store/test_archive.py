@@ -131,3 +131,27 @@ def test_kill_9_loses_no_appended_record(tmp_path: Path) -> None:
     assert len(frames) >= reported  # every append that returned is on disk
     assert [int.from_bytes(f.data[:4], "big") for f in frames] == list(range(len(frames)))
     assert [p.kind for p in reader.problems] in ([], ["torn"])
+
+
+def test_records_whose_texts_change_read_back_exactly(tmp_path: Path) -> None:
+    # The reader decodes a record's station/source/ingest once per distinct header and
+    # reuses the previous record's: every switch must still be seen.
+    a = FrameArchive(tmp_path)
+    frames = [
+        RawFrame(bytes([i]) * 20, 100 * S + i, station, source, ingest)
+        for i, (station, source, ingest) in enumerate(
+            [
+                ("gs1", "live", "mqtt"),
+                ("gs1", "live", "mqtt"),
+                ("gs22", "live", "mqtt"),  # a longer text: the texts take more bytes
+                ("gs1", "live", "udp"),
+                ("g", "replay:x", ""),
+                ("gs1", "live", "mqtt"),
+                ("gs1", "live", "mqtt"),
+            ]
+        )
+    ]
+    for f in frames:
+        a.append(f, "l")
+    a.close()
+    assert [f for f, _ in ArchiveReader(a.files())] == frames
