@@ -91,8 +91,8 @@ class _BufferedSocket:
                 return data
             self._buf = buf = data
             pos = 0
-        self._pos = pos + n
-        return buf[pos : pos + n]
+        end = self._pos = min(pos + n, len(buf))
+        return buf[pos:end]
 
     def pending(self) -> int:
         inner = self._sock.pending() if hasattr(self._sock, "pending") else 0
