@@ -140,11 +140,12 @@ async def run(
 
 
 def print_cpu(r: dict[str, Any], packets: int) -> None:
-    """Where the cores went during the run: per process, cores and CPU per frame / point."""
-    frames = max(1, r["frames"])
+    """Where the cores went during the run: per process, cores and CPU per frame (published
+    for the publisher, stored for the rest) and per packet point."""
     print(f"CPU during the run ({r['cpu_wall_s']:.0f} s wall, {os.cpu_count()} cores):")
     for k in ("publisher", "mosquitto", "groundwatch", "influxd"):
         c = r[f"cpu_{k}_s"]
+        frames = max(1, r["published"] if k == "publisher" else r["frames"])
         print(
             f"  {k:12} {c / r['cpu_wall_s']:5.2f} cores  {c / frames * 1e6:7.1f} us/frame  "
             f"{c / frames / packets * 1e6:6.1f} us/packet point"
@@ -158,7 +159,7 @@ def main() -> None:
     ap.add_argument("--packets", type=int, default=4)
     ap.add_argument(
         "--load-rates",
-        default="1000,3000,6000",
+        default="1000,2000,3000",
         help="frames/s at which to measure publisher and broker CPU with a null subscriber",
     )
     ap.add_argument("--load-seconds", type=float, default=8)

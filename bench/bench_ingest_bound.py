@@ -173,7 +173,8 @@ def publisher(port: int, rate: float, seconds: float, packets: int, report: Conn
 
 
 def null_subscriber(port: int, report: Connection) -> None:
-    """Receives frames at QoS 1 and acks them (paho does, after on_message); nothing else."""
+    """Receives frames at QoS 1 and acks them (paho does, after on_message); nothing else.
+    Answers each request with the count so far; stops on "stop"."""
     import paho.mqtt.client as mqtt
 
     got = [0]
@@ -187,7 +188,8 @@ def null_subscriber(port: int, report: Connection) -> None:
     c.subscribe("gs/+/frames", qos=1)
     c.loop_start()
     report.send("ready")
-    report.recv()  # stop
+    while report.recv() != "stop":
+        report.send(got[0])
     c.loop_stop()
     c.disconnect()
     report.send(got[0])
@@ -219,10 +221,14 @@ def measure_load(
     assert pub_end.poll(60) and pub_end.recv()[0] == "start"
     b0 = cpu_s(mosq.pid)
     result = pub_end.recv()
-    deadline = time.monotonic() + 30
-    sub_end.send("stop")
-    received = sub_end.recv() if sub_end.poll(max(1.0, deadline - time.monotonic())) else -1
+    received, deadline = -1, time.monotonic() + 30
+    while received < result["acked"] and time.monotonic() < deadline:
+        sub_end.send("count")  # the broker's work ends when the subscriber has them all
+        received = sub_end.recv()
+        time.sleep(0.05)
     b1 = cpu_s(mosq.pid)
+    sub_end.send("stop")
+    sub_end.recv()
     pub.join(10)
     sub.join(10)
     n = max(1, result["acked"])
@@ -293,7 +299,7 @@ def print_load(costs: list[LoadCost]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rates", default="1000,3000,6000")
+    ap.add_argument("--rates", default="1000,2000,3000")
     ap.add_argument("--seconds", type=float, default=8)
     ap.add_argument("--packets", type=int, default=4)
     args = ap.parse_args()
