@@ -75,6 +75,10 @@ class LinkCore:
         self.schedule = schedule
         self.source = source
         self.limit_defs = dict(limits or {})
+        # LinkMonitor.tick_due_ns: the next time a tick matters, and what it was computed for.
+        self._tick_known = False
+        self._tick_due: int | None = None
+        self._tick_shape: tuple[int, ...] = ()
         self._watched: dict[str | None, tuple[str, ...]] = {}  # packet name -> parameters
         # id(column schema) -> (schema, watched columns: index, name, limit state function,
         # nominal band, whether a nominal sample can be skipped)

@@ -33,7 +33,7 @@ from groundwatch.link.core import STATE_MEASUREMENT, LinkCore, S
 from groundwatch.link.events import iso
 from groundwatch.link.schedule import Schedule
 from groundwatch.link.state import LinkState
-from groundwatch.model import Event, EventType, LinkKey, Point, Severity
+from groundwatch.model import DecodeResult, Event, EventType, LinkKey, Point, Severity
 
 
 class LinkMonitor(LinkCore):
@@ -72,6 +72,7 @@ class LinkMonitor(LinkCore):
 
     def observe_heartbeat(self, station: str, payload: bytes, now_ns: int) -> list[Event]:
         """Any payload on a station's status topic: the station is alive."""
+        self._tick_known = False
         self._clock(now_ns)
         events = self._heartbeat_timeouts(now_ns)
         st = self._station(station)
@@ -89,6 +90,7 @@ class LinkMonitor(LinkCore):
 
     def observe_ground_path(self, up: bool, now_ns: int, station: str | None = None) -> list[Event]:
         """The MQTT connection (``station=None``) or one station's own connection."""
+        self._tick_known = False
         self._clock(now_ns)
         events = self._heartbeat_timeouts(now_ns) + self._expire(now_ns)
         if station is None:
@@ -197,8 +199,69 @@ class LinkMonitor(LinkCore):
         future = [d for d in dues if d > self._now_ns]
         return min(future) if future else None
 
+    # --- when a tick can matter -----------------------------------------------------------
+
+    def tick_due_ns(self) -> int | None:
+        """The earliest time ``tick`` could raise an event or change a state (0: at once;
+        None: not until something is observed), so the pipeline need not tick before every
+        frame. Computed at each tick; observations only move these times later, except
+        those that add a link, station, spacecraft, key parameter or contact, or raise an
+        event: they (or a different shape of what is tracked) make the next tick due now."""
+        if not self._tick_known or self._tracked_shape() != self._tick_shape:
+            return 0
+        return self._tick_due
+
+    def _tracked_shape(self) -> tuple[int, ...]:
+        return (
+            len(self._links),
+            len(self._stations),
+            *(len(c.stale.last_update) * 2 + c.in_contact for c in self._crafts.values()),
+        )
+
+    def _next_tick_due(self) -> int | None:
+        dues = [d for tr in self._links.values() if (d := tr.deadline_ns()) is not None]
+        timeout = int(self.cfg.heartbeat_timeout * S)
+        dues += [
+            s.last_heartbeat_ns + timeout
+            for s in self._stations.values()
+            if s.watched and not s.down and s.last_heartbeat_ns is not None
+        ]
+        for craft in self._crafts.values():
+            stale = craft.stale
+            if craft.in_contact and stale.contact_since is not None:
+                dues += [
+                    max(last, stale.contact_since) + stale.stale_after_ns
+                    for name, last in stale.last_update.items()
+                    if name not in stale.stale
+                ]
+        if self.schedule is not None:
+            dues += [
+                c.start_ns + self.margin_ns
+                for c in self.schedule.contacts
+                if (c.spacecraft, c.station, c.start_ns) not in self._late_judged
+            ]
+        return min(dues) if dues else None
+
+    def observe_frame(self, key: LinkKey, ert_ns: int, valid: bool, now_ns: int) -> list[Event]:
+        events = super().observe_frame(key, ert_ns, valid, now_ns)
+        if events:
+            self._tick_known = False
+        return events
+
+    def observe_result(self, result: DecodeResult, now_ns: int) -> list[Event]:
+        events = super().observe_result(result, now_ns)
+        if events:
+            self._tick_known = False
+        return events
+
     def tick(self, now_ns: int) -> list[Event]:
         """Called every ``[link] tick`` seconds: expiries, heartbeats, stale values, plan."""
+        events = self._tick(now_ns)
+        self._tick_due, self._tick_shape = self._next_tick_due(), self._tracked_shape()
+        self._tick_known = True
+        return events
+
+    def _tick(self, now_ns: int) -> list[Event]:
         self._clock(now_ns)
         events = self._heartbeat_timeouts(now_ns)
         events += self._expire(now_ns)
