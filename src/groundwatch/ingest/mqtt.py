@@ -175,21 +175,26 @@ class _ReadPause:
 
 
 class _Acks:
-    """PUBACKs of archived frames, written together once per event-loop pass.
+    """PUBACKs of archived frames, written together.
 
     paho's ack() sends each PUBACK on its own, and through aiomqtt each costs a thread-safe
     call_soon (a self-pipe write), add_writer, one send() and remove_writer: more CPU per
-    frame than receiving it. Here the acks of one pass go out in one send(), in the order
-    the frames were archived; through paho's output queue (so after anything paho has not
+    frame than receiving it (and the broker then reads them one by one too). Here acks wait
+    up to ``DELAY`` (or until ``BATCH`` are due) and go out in one send(), in the order the
+    frames were archived; through paho's output queue (so after anything paho has not
     finished writing) when that queue is not empty or the socket takes less than all.
     ``done(n)`` runs once n acks are written or queued (or lost with the connection: the
     broker then delivers those frames again)."""
+
+    DELAY = 0.005  # s: at 1,000 frames/s an event-loop pass holds one ack; this batches ~5
+    BATCH = 32  # at once: well below the broker's max_inflight_messages (100)
 
     def __init__(self, client: aiomqtt.Client, done: Callable[[int], None]) -> None:
         self.paho = client._client
         self.loop = asyncio.get_running_loop()
         self.done = done
         self.mids: list[int] = []
+        self._timer: asyncio.TimerHandle | None = None
 
     def add(self, mid: int) -> None:
         try:
@@ -197,11 +202,16 @@ class _Acks:
         except RuntimeError:  # not on the event loop's thread
             self.loop.call_soon_threadsafe(self.add, mid)
             return
-        if not self.mids:
-            self.loop.call_soon(self.flush)
         self.mids.append(mid)
+        if len(self.mids) >= self.BATCH:
+            self.flush()
+        elif self._timer is None:
+            self._timer = self.loop.call_later(self.DELAY, self.flush)
 
     def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         mids, self.mids = self.mids, []
         if not mids:
             return
