@@ -127,7 +127,6 @@ class Pipeline:
         self._ratelog = RateLimitedLog()
         self._in_frame = False  # the decode stage is inside a frame (awaiting the store)
         self._link_keys: dict[tuple[str, str], LinkKey] = {}
-        self._tick_due: Callable[[], int | None] | None = getattr(monitor, "tick_due_ns", None)
         self.started = asyncio.Event()
 
     # --- the decode stage -----------------------------------------------------------------
@@ -246,7 +245,7 @@ class Pipeline:
         nothing can be due yet (``tick_due_ns``: the earliest time its tick could raise an
         event or change a state; None, nothing until it observes something): the same
         events at the same times, without a tick per frame at 9,000 frames/s."""
-        tick_due = self._tick_due
+        tick_due: Callable[[], int | None] | None = getattr(self.monitor, "tick_due_ns", None)
         if not frame or tick_due is None or ((due := tick_due()) is not None and now_ns >= due):
             events = self.monitor.tick(now_ns)
             if events:
