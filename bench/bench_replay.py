@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import subprocess
 import sys
 import tempfile
@@ -75,6 +76,12 @@ def ceiling_lines(raw: Path, frame_len: int, spacing_ns: int) -> list[bytes]:
             lines += encode_lines(to_points(decoder.decode(frame)))
             i += 1
     return lines
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def count_points(url: str, db: str, source: str) -> int:
@@ -138,10 +145,14 @@ def main() -> None:
             archive={"enabled": False},
         )
         t = time.perf_counter()
+        cpu0, influxd0 = time.process_time(), cpu_s(influx.pid)
         result = asyncio.run(
             run_replay(settings, ReplayOptions([archive_dir], speed=None, session="bench"))
         )
         replay_s = time.perf_counter() - t
+        replay_cpu = time.process_time() - cpu0
+        time.sleep(0.5)  # influxd finishes ingesting what it acknowledged
+        influxd_cpu = cpu_s(influx.pid) - influxd0
         stored = count_points(url, "replay", "replay:bench")
     finally:
         services.stop_pid(influx.pid)
@@ -155,6 +166,11 @@ def main() -> None:
     print(f"ceiling: {len(lines)} points in {ceiling_s:.2f} s = {ceiling_pps:,.0f} points/s")
     print(f"replay:  {replay_s:.2f} s = {fps:,.0f} frames/s, {pps:,.0f} points/s")
     print(f"ratio to ceiling (points/s): {pps / ceiling_pps:.2f}")
+    # CPU per frame: what a busy machine (other processes on the same cores) skews least.
+    print(
+        f"CPU per frame: replay {replay_cpu / n * 1e6:.0f} us (this process), "
+        f"influxd {influxd_cpu / n * 1e6:.0f} us; CPU-bound rate {n / replay_cpu:,.0f} frames/s"
+    )
     print(f"real-time factor: {fps / real_fps:.1f}x (target >= 40x)")
     print(
         f"extrapolated {FULL_FRAMES} frames (1 h at 2 Mbit/s): {FULL_FRAMES / fps:.0f} s "
