@@ -161,7 +161,7 @@ def publisher(port: int, rate: float, seconds: float, packets: int, report: Conn
         if due > sent:
             sock.sendall(b"".join([pubs.build(n) for n in range(sent, due)]))
             sent = due
-        read_acks(0.002)
+        read_acks(0.005)  # a tick: 200 wake-ups a second, frames sent in batches
     deadline = time.monotonic() + 30
     while acked < sent and time.monotonic() < deadline:
         read_acks(0.05)
