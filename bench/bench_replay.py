@@ -128,7 +128,10 @@ def main() -> None:
             services.influx_query(url, f'DROP DATABASE "{db}"', method="POST")
             services.influx_query(url, f'CREATE DATABASE "{db}"', method="POST")
         lines = ceiling_lines(raw, frame_len, spacing_ns)
+        influxd0 = cpu_s(influx.pid)
         ceiling_s = asyncio.run(ceiling(url, "ceiling", lines, args.batch))
+        time.sleep(0.5)
+        ceiling_influxd = cpu_s(influx.pid) - influxd0
         ceiling_pps = len(lines) / ceiling_s
 
         settings = load_config(
@@ -163,13 +166,17 @@ def main() -> None:
     pass_s = n / real_fps
     print(f"frames {n} ({frame_len} B, pass {pass_s:.0f} s at {args.bitrate / 1e6:g} Mbit/s)")
     print(f"packets {s.packets} (stored {stored}), points {s.points}, rejected {s.rejected}")
-    print(f"ceiling: {len(lines)} points in {ceiling_s:.2f} s = {ceiling_pps:,.0f} points/s")
+    print(
+        f"ceiling: {len(lines)} points in {ceiling_s:.2f} s = {ceiling_pps:,.0f} points/s "
+        f"(influxd CPU {ceiling_influxd / len(lines) * 1e6:.0f} us/point)"
+    )
     print(f"replay:  {replay_s:.2f} s = {fps:,.0f} frames/s, {pps:,.0f} points/s")
     print(f"ratio to ceiling (points/s): {pps / ceiling_pps:.2f}")
     # CPU per frame: what a busy machine (other processes on the same cores) skews least.
     print(
         f"CPU per frame: replay {replay_cpu / n * 1e6:.0f} us (this process), "
-        f"influxd {influxd_cpu / n * 1e6:.0f} us; CPU-bound rate {n / replay_cpu:,.0f} frames/s"
+        f"influxd {influxd_cpu / n * 1e6:.0f} us ({influxd_cpu / s.points * 1e6:.0f} us/point); "
+        f"CPU-bound rate {n / replay_cpu:,.0f} frames/s"
     )
     print(f"real-time factor: {fps / real_fps:.1f}x (target >= 40x)")
     print(
