@@ -77,6 +77,7 @@ class LinkCore:
         self.limit_defs = dict(limits or {})
         # LinkMonitor.tick_due_ns: the next time a tick matters, and what it was computed for.
         self._tick_known = False
+        self._ground_watched = False  # a heartbeat or ground path change was observed
         self._tick_due: int | None = None
         self._tick_shape: tuple[int, ...] = ()
         self._watched: dict[str | None, tuple[str, ...]] = {}  # packet name -> parameters

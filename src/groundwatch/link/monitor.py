@@ -72,7 +72,7 @@ class LinkMonitor(LinkCore):
 
     def observe_heartbeat(self, station: str, payload: bytes, now_ns: int) -> list[Event]:
         """Any payload on a station's status topic: the station is alive."""
-        self._tick_known = False
+        self._ground_watched = True
         self._clock(now_ns)
         events = self._heartbeat_timeouts(now_ns)
         st = self._station(station)
@@ -90,7 +90,7 @@ class LinkMonitor(LinkCore):
 
     def observe_ground_path(self, up: bool, now_ns: int, station: str | None = None) -> list[Event]:
         """The MQTT connection (``station=None``) or one station's own connection."""
-        self._tick_known = False
+        self._ground_watched = True
         self._clock(now_ns)
         events = self._heartbeat_timeouts(now_ns) + self._expire(now_ns)
         if station is None:
@@ -207,7 +207,11 @@ class LinkMonitor(LinkCore):
         frame. Computed at each tick; observations only move these times later, except
         those that add a link, station, spacecraft, key parameter or contact, or raise an
         event: they (or a different shape of what is tracked) make the next tick due now."""
-        if not self._tick_known or self._tracked_shape() != self._tick_shape:
+        if self._ground_watched or not self._tick_known:
+            # Heartbeats and ground path changes interleave with frames in ways this
+            # bound does not follow: a monitor that has seen them ticks before every frame.
+            return 0
+        if self._tracked_shape() != self._tick_shape:
             return 0
         return self._tick_due
 

@@ -1,6 +1,7 @@
 """``LinkMonitor.tick_due_ns`` lets the pipeline skip the tick before a frame; a monitor
 ticked only when it says so must raise exactly the events of one ticked before every
-frame: LOS/AOS, stale and fresh key parameters, heartbeat timeouts, late AOS."""
+frame: LOS/AOS, stale and fresh key parameters, late AOS (a monitor that has seen a
+heartbeat or a ground path change ticks before every frame)."""
 
 from __future__ import annotations
 
