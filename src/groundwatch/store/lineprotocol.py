@@ -205,7 +205,8 @@ class LineEncoder:
         if len(self._templates) >= self.max_cached:
             self._templates.clear()
         template: _Template | None = None
-        if all(k in _TEMPLATE_KINDS for k in kinds) and all(names):
+        # No field at all: no template, the careful path drops and counts the point.
+        if names and all(k in _TEMPLATE_KINDS for k in kinds) and all(names):
             keys = self._field_keys(names)
             parts = [
                 key.replace("{", "{{").replace("}", "}}") + _TEMPLATE_KINDS[k]

@@ -33,6 +33,13 @@ def test_nan_inf_and_huge_ints_are_dropped_and_counted() -> None:
     assert stats.points_dropped == 1
 
 
+def test_a_point_without_fields_is_dropped_and_counted() -> None:
+    # "m  7" (no field) is not line protocol: InfluxDB would refuse it.
+    stats = EncodeStats()
+    assert encode_points([Point("m", {"t": "x"}, {}, 7)], stats) == b""
+    assert stats.points_dropped == 1
+
+
 def test_floats_use_repr_not_g_format() -> None:
     for v in (0.1 + 0.2, 1e16, 5e-324, -0.0, 1.7976931348623157e308, 123456789.123456789):
         line = encode_point(Point("m", {}, {"v": v}, 1))
