@@ -118,12 +118,7 @@ class RowPlan:
     shapes: dict[tuple[Any, ...], RowShape] = field(default_factory=dict)
 
     def shape(
-        self,
-        fixed: tuple[type, ...],
-        general: tuple[str, ...],
-        values: tuple[Any, ...],
-        seq: bool,
-        obt: bool,
+        self, general: tuple[str, ...], values: tuple[Any, ...], seq: bool, obt: bool
     ) -> RowShape:
         kinds = tuple(map(type, values))
         key = (general, kinds, seq, obt)
@@ -133,7 +128,7 @@ class RowPlan:
                 self.shapes.clear()
             extra = (("seq_count",) if seq else ()) + (("obt",) if obt else ())
             shape = self.shapes[key] = RowShape(
-                (*self.keys, *general, *extra), (*fixed, *kinds, *((int,) * len(extra)))
+                (*self.keys, *general, *extra), (*self.fixed, *kinds, *((int,) * len(extra)))
             )
         return shape
 
@@ -172,7 +167,7 @@ class PacketPoints:
 
     def __call__(self, pkt: DecodedPacket) -> Point:
         params = pkt.params
-        if type(params) is not PacketColumns:
+        if type(params) is not PacketColumns or pkt.payload is not None:
             return packet_point(pkt, self.float_params)
         schema = params.schema
         entry = self._plans.get(id(schema))
@@ -180,35 +175,22 @@ class PacketPoints:
             entry = self._plans[id(schema)] = (schema, row_plan(schema, self.float_params))
         plan = entry[1]
         eng, raw = params.eng, params.raw
-        if plan.pick is not None and pkt.payload is None:
-            row = plan.pick(eng + raw)
-            general: dict[str, FieldValue] = {}
-            names, floats = schema.names, self.float_params
-            for i in plan.general:
-                if eng[i] is not None:
-                    _add_value(general, names[i], raw[i], eng[i], names[i] in floats)
-            tail = tuple(general.values())
-            header, obt = pkt.header, pkt.obt_ns
-            extra = ((header.seq_count,) if header is not None else ()) + (
-                (obt,) if obt is not None else ()
-            )
-            shape = plan.shape(
-                plan.fixed, tuple(general), tail, header is not None, obt is not None
-            )
-            tags = {"spacecraft": pkt.spacecraft, "station": pkt.station, "source": pkt.source}
-            return Point(
-                packet_measurement(pkt), tags, FieldRow(shape, row + tail + extra), pkt.time_ns
-            )
-        if plan.pick is None:
-            fields: dict[str, FieldValue] = {}
-        else:
-            fields = dict(zip(plan.keys, plan.pick(eng + raw), strict=True))
-        if plan.general:
-            names, floats = schema.names, self.float_params
-            for i in plan.general:
-                if eng[i] is not None:
-                    _add_value(fields, names[i], raw[i], eng[i], names[i] in floats)
-        return _finish(pkt, fields)
+        general: dict[str, FieldValue] = {}
+        names, floats = schema.names, self.float_params
+        for i in plan.general:
+            if eng[i] is not None:
+                _add_value(general, names[i], raw[i], eng[i], names[i] in floats)
+        tail = tuple(general.values())
+        header, obt = pkt.header, pkt.obt_ns
+        extra = ((header.seq_count,) if header is not None else ()) + (
+            (obt,) if obt is not None else ()
+        )
+        shape = plan.shape(tuple(general), tail, header is not None, obt is not None)
+        row = plan.pick(eng + raw) if plan.pick is not None else ()
+        tags = {"spacecraft": pkt.spacecraft, "station": pkt.station, "source": pkt.source}
+        return Point(
+            packet_measurement(pkt), tags, FieldRow(shape, row + tail + extra), pkt.time_ns
+        )
 
 
 def packet_point(pkt: DecodedPacket, float_params: Container[str] = NO_FLOAT_PARAMS) -> Point:
