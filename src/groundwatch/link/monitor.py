@@ -189,14 +189,7 @@ class LinkMonitor(LinkCore):
         A tick loop can sleep ``min(tick, deadline - now)`` so LOS is noticed within a
         millisecond instead of up to one tick period late; the event times are the same.
         """
-        dues = [d for tr in self._links.values() if (d := tr.deadline_ns()) is not None]
-        timeout = int(self.cfg.heartbeat_timeout * S)
-        dues += [
-            s.last_heartbeat_ns + timeout
-            for s in self._stations.values()
-            if s.watched and not s.down and s.last_heartbeat_ns is not None
-        ]
-        future = [d for d in dues if d > self._now_ns]
+        future = [d for d in self._expiry_dues() if d > self._now_ns]
         return min(future) if future else None
 
     # --- when a tick can matter -----------------------------------------------------------
@@ -222,7 +215,8 @@ class LinkMonitor(LinkCore):
             *(len(c.stale.last_update) * 2 + c.in_contact for c in self._crafts.values()),
         )
 
-    def _next_tick_due(self) -> int | None:
+    def _expiry_dues(self) -> list[int]:
+        """When each link expires and each watched station's heartbeat times out."""
         dues = [d for tr in self._links.values() if (d := tr.deadline_ns()) is not None]
         timeout = int(self.cfg.heartbeat_timeout * S)
         dues += [
@@ -230,6 +224,10 @@ class LinkMonitor(LinkCore):
             for s in self._stations.values()
             if s.watched and not s.down and s.last_heartbeat_ns is not None
         ]
+        return dues
+
+    def _next_tick_due(self) -> int | None:
+        dues = self._expiry_dues()
         for craft in self._crafts.values():
             stale = craft.stale
             if craft.in_contact and stale.contact_since is not None:
