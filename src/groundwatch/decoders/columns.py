@@ -74,7 +74,7 @@ def _kind(plan: ColumnPlan) -> type | None:
     return float
 
 
-def _derived_state(limits: Limits | None) -> Callable[[Any], LimitState] | None:
+def derived_state(limits: Limits | None) -> Callable[[Any], LimitState] | None:
     if limits is None:
         return None
 
@@ -103,7 +103,7 @@ def build_schema(
             ),
             *(False for _ in derived),
         ),
-        limit_states=(*(p.state for p in plans), *(_derived_state(d.meta.limits) for d in derived)),
+        limit_states=(*(p.state for p in plans), *(derived_state(d.meta.limits) for d in derived)),
         nominal=(*(_nominal(p) for p in plans), *(None for _ in derived)),
     )
 
@@ -118,21 +118,27 @@ def _nominal(plan: ColumnPlan) -> tuple[float, float] | None:
     return (max(lows, default=-math.inf), min(highs, default=math.inf))
 
 
+def derive_values(derived: Sequence[DerivedParam], values: dict[str, Any]) -> tuple[Any, ...]:
+    """Each derived parameter's value, in order, from ``values`` (engineering values by
+    name, to which each result is added for the next ones); None where it cannot be
+    computed. Both decode paths (columns, and the Construct path's dict) use this."""
+    out = []
+    for d in derived:
+        try:
+            value = d.expression(values)
+        except (ArithmeticError, ValueError, TypeError, KeyError, IndexError):
+            value = None  # e.g. a division by zero: no sample rather than a wrong one
+        else:
+            values[d.name] = value
+        out.append(value)
+    return tuple(out)
+
+
 def _derive_function(
     names: Sequence[str], derived: Sequence[DerivedParam]
 ) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
     def derive(eng: tuple[Any, ...]) -> tuple[Any, ...]:
-        values: dict[str, Any] = dict(zip(names, eng, strict=True))
-        out = []
-        for d in derived:
-            try:
-                value = d.expression(values)
-            except (ArithmeticError, ValueError, TypeError, KeyError, IndexError):
-                value = None  # e.g. a division by zero: no sample rather than a wrong one
-            else:
-                values[d.name] = value
-            out.append(value)
-        return tuple(out)
+        return derive_values(derived, dict(zip(names, eng, strict=True)))
 
     return derive
 

@@ -18,6 +18,8 @@ from groundwatch.decoders.columns import (
     ColumnPlan,
     ColumnsDecoder,
     build_schema,
+    derive_values,
+    derived_state,
     generate_columns,
 )
 from groundwatch.decoders.fastpath import FastPath
@@ -260,15 +262,13 @@ class CompiledLayout:
 
     def _derive(self, params: dict[str, ParamValue]) -> None:
         values = {name: value.eng for name, value in params.items()}
-        for derived in self.derived:
-            try:
-                eng = derived.expression(values)
-            except (ArithmeticError, ValueError, TypeError, KeyError, IndexError):
-                continue  # e.g. a division by zero: no sample rather than a wrong one
-            values[derived.name] = eng
-            limits = derived.meta.limits
-            state = limits.state(eng) if limits and isinstance(eng, (int, float)) else None
-            params[derived.name] = ParamValue(eng, eng, derived.meta.unit, state)
+        for derived, eng in zip(self.derived, derive_values(self.derived, values), strict=True):
+            if eng is None:
+                continue
+            state = derived_state(derived.meta.limits)
+            params[derived.name] = ParamValue(
+                eng, eng, derived.meta.unit, state(eng) if state is not None else None
+            )
 
     # -- build ----------------------------------------------------------------------
 
