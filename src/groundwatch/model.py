@@ -157,10 +157,6 @@ class ColumnSchema:
     # For a numeric scalar column with limits: the open interval (low, high) whose samples
     # are NOMINAL, so a reader can judge the usual sample with one comparison.
     nominal: tuple[tuple[float, float] | None, ...] = ()
-    index: Mapping[str, int] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "index", {n: i for i, n in enumerate(self.names)})
 
 
 class PacketColumns(Mapping[str, "ParamValue"]):

@@ -129,15 +129,8 @@ class CompiledLayout:
         self._fast_decode: ColumnsDecoder | None = None
         if self.fast is not None:
             plans = [
-                ColumnPlan(
-                    entry[0],
-                    entry[1],
-                    self._fields[entry[1]][0],
-                    self._meta[entry[0]],
-                    entry[3],
-                    entry[5],
-                )
-                for entry in self._plan
+                ColumnPlan(name, index, self._fields[index][0], self._meta[name], convert, state)
+                for name, index, _mode, convert, _labels, state, _unit in self._plan
             ]
             self.schema = build_schema(name, plans, self.derived)
             enums = {n: m.enum for n, m in self._meta.items() if m.enum is not None}
