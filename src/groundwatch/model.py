@@ -35,6 +35,9 @@ class RejectReason(StrEnum):
     BAD_FHP = "bad_fhp"  # first header pointer points outside the data field
     LOST_CONTINUATION = "lost_continuation"  # partial packet dropped after a frame gap
     UNKNOWN_APID = "unknown_apid"  # no dictionary entry for the packet
+    NO_SELECTOR_MATCH = "no_selector_match"  # APID known, no packet's selector matched
+    BAD_PACKET_CRC = "bad_packet_crc"  # packet error control (e.g. CRC-16) mismatch
+    LENGTH_MISMATCH = "length_mismatch"  # packet longer than its layout (or not consumed)
     BAD_ENUM = "bad_enum"  # raw value outside a declared enumeration
     BAD_PACKET = "bad_packet"  # layout parse failed for another reason
     BAD_AX25 = "bad_ax25"

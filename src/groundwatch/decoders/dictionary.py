@@ -8,6 +8,7 @@ file, the packet and the parameter.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import re
@@ -31,12 +32,15 @@ from groundwatch.decoders.calibration import (
     Calibration,
     CalibrationError,
     PolynomialCalibration,
+    RationalCalibration,
     TableCalibration,
 )
+from groundwatch.decoders.crc import PACKET_CRCS, packet_check
 from groundwatch.decoders.expr import UnsafeExpression, compile_expression
 from groundwatch.decoders.layout import CompiledLayout, DerivedParam, ParamMeta, Selector
 from groundwatch.decoders.layout_fields import FieldKind, FieldSpec, LayoutError
 from groundwatch.decoders.obt import CdsTime, CucTime, TimeCode, epoch_ns
+from groundwatch.decoders.params import Condition
 from groundwatch.decoders.schema import (
     DictionaryLoader,
     DictionaryModel,
@@ -45,7 +49,7 @@ from groundwatch.decoders.schema import (
     TimeModel,
     validation_error,
 )
-from groundwatch.model import Ax25Header
+from groundwatch.model import Ax25Header, RejectReason
 
 _INT_TYPE = re.compile(r"^(u|uint|i|int)(\d+)(le|be)?$")
 _FLOAT_TYPE = re.compile(r"^float(16|32|64)(le|be)?$")
@@ -77,6 +81,7 @@ class MissionDictionary:
             candidates.sort(key=lambda p: p.selector is None)
         self._by_name = {p.name: p for p in packets}
         self._layouts = list(packets)
+        self.warnings: list[str] = []  # found at load: the layout may not fit its packets
 
     def __repr__(self) -> str:
         return f"MissionDictionary({self.mission!r}, {len(self.packets)} packets)"
@@ -98,6 +103,25 @@ class MissionDictionary:
             if packet.selector is None or packet.selector.matches(data_field):
                 return packet
         return None
+
+    def explain_miss(self, apid: int, data_field: bytes) -> tuple[RejectReason, str]:
+        """Why ``packet_for`` found nothing: an unknown APID, or selectors that did not match
+        (with the values they saw)."""
+        candidates = self._by_apid.get(apid)
+        if not candidates:
+            return RejectReason.UNKNOWN_APID, f"apid {apid}"
+        seen = "; ".join(
+            f"{p.name}: {p.selector.seen(data_field)}" for p in candidates if p.selector
+        )
+        return RejectReason.NO_SELECTOR_MATCH, f"apid {apid}: no selector matched ({seen})"
+
+    def absent_values(self) -> dict[str, int]:
+        """Values made absent by their validity, per ``packet.parameter``."""
+        return {
+            f"{layout.name}.{name}": n
+            for layout in self._layouts
+            for name, n in layout.absent_values().items()
+        }
 
     def packet_for_ax25(self, header: Ax25Header, info: bytes) -> CompiledLayout | None:
         fallback = None
@@ -146,7 +170,10 @@ def compile_dictionary(model: DictionaryModel, file: str, base: Path) -> Mission
             raise DictionaryError(file, "packet name used twice", packet.name)
         names.add(packet.name)
         # Two packets selected by the same APID (and selector) would shadow each other.
-        selector = packet.selector.model_dump_json() if packet.selector else None
+        selector = None
+        if packet.selector is not None:
+            parts = packet.selector if isinstance(packet.selector, list) else [packet.selector]
+            selector = tuple(part.model_dump_json() for part in parts)
         for key in [("apid", packet.apid, selector)] if packet.apid is not None else []:
             if key in selections:
                 raise DictionaryError(
@@ -154,9 +181,28 @@ def compile_dictionary(model: DictionaryModel, file: str, base: Path) -> Mission
                 )
             selections[key] = packet.name
         packets.append(_compile_packet(model, packet, file, base))
-    framing = FramingDef(**model.framing.model_dump())
+    framing = model.framing
     spacecraft = [SpacecraftDef(**s.model_dump()) for s in model.spacecraft]
-    return MissionDictionary(file, model.mission, framing, spacecraft, packets)
+    compiled = MissionDictionary(file, model.mission, framing, spacecraft, packets)
+    compiled.warnings = [w for p in model.packets for w in _length_warnings(p, compiled, file)]
+    return compiled
+
+
+def _length_warnings(packet: PacketModel, dictionary: MissionDictionary, file: str) -> list[str]:
+    """A layout shorter or longer than the packet length it declares."""
+    layout = dictionary.packet(packet.name)
+    if packet.length is None or layout.size is None:
+        return []
+    covered = layout.size - (layout.header_length if layout.whole_packet else 0)
+    if layout.variable and covered <= packet.length:
+        return []
+    if covered == packet.length:
+        return []
+    what = "shorter" if covered < packet.length else "longer"
+    return [
+        f"{file}: packet {packet.name}: layout is {what} than the packet "
+        f"({covered} octets for a {packet.length}-octet data field)"
+    ]
 
 
 def _compile_packet(
@@ -171,7 +217,7 @@ def _compile_packet(
     fields: list[FieldSpec] = []
     meta: dict[str, ParamMeta] = {}
     derived: list[DerivedParam] = []
-    seen: set[str] = set(time.names if time else ())
+    seen: set[str] = set(time.names if time else ()) | set(packet.header.values())
     for param in packet.parameters:
         where = (file, packet.name, param.name)
         if param.name in seen:
@@ -188,14 +234,18 @@ def _compile_packet(
             _check_numeric(field, param_meta, where)
         fields.append(field)
         meta[param.name] = _with_calibration_range(param_meta, field, where)
-    selector = None
-    if packet.selector is not None:
-        sel_field = _parse_type(
-            packet.selector.type, model.byte_order, (file, packet.name, "selector")
-        )
-        if sel_field.kind is not FieldKind.UINT or sel_field.bits % 8:
-            raise DictionaryError(file, "selector type must be a whole-byte uint", packet.name)
-        selector = Selector(packet.selector.offset, sel_field, packet.selector.value)
+    selector = _selector(packet, model.byte_order, file)
+    header_fields = _header_fields(packet, file, seen)
+    crc_name = packet.crc or model.packet_crc
+    check = None
+    if crc_name is not None:
+        try:
+            check = packet_check(crc_name)
+        except KeyError:
+            known = ", ".join(sorted(PACKET_CRCS))
+            raise DictionaryError(
+                file, f"unknown crc {crc_name!r} (known: {known})", packet.name
+            ) from None
     struct: Construct | None = None
     if packet.python is not None:
         struct, fields, meta = _python_layout(packet, file, base, model.byte_order)
@@ -213,9 +263,62 @@ def _compile_packet(
             ax25_pid=packet.ax25.pid if packet.ax25 else None,
             ax25_callsign=packet.ax25.callsign if packet.ax25 else None,
             struct=struct,
+            header_fields=header_fields,
+            packet_check=check,
         )
     except LayoutError as exc:
         raise DictionaryError(file, exc.problem, packet.name, exc.field or None) from None
+
+
+# Primary header fields, in wire order, with their widths in bits.
+HEADER_BITS = {
+    "version": 3,
+    "type": 1,
+    "sec_hdr_flag": 1,
+    "apid": 11,
+    "seq_flags": 2,
+    "seq_count": 14,
+    "data_length": 16,
+}
+
+
+def _header_fields(packet: PacketModel, file: str, seen: set[str]) -> list[FieldSpec]:
+    if not packet.header:
+        return []
+    names = list(packet.header.values())
+    if len(set(names)) != len(names):
+        raise DictionaryError(file, "header: the same parameter name twice", packet.name)
+    return [
+        FieldSpec(packet.header.get(field, f"_hdr_{field}"), FieldKind.UINT, bits)  # type: ignore[call-overload]
+        for field, bits in HEADER_BITS.items()
+    ]
+
+
+def _selector(packet: PacketModel, byte_order: str, file: str) -> Selector | None:
+    if packet.selector is None:
+        return None
+    models = packet.selector if isinstance(packet.selector, list) else [packet.selector]
+    conditions = []
+    for model in models:
+        field = _parse_type(model.type, byte_order, (file, packet.name, "selector"))
+        if field.kind is not FieldKind.UINT or field.bits % 8:
+            raise DictionaryError(file, "selector type must be a whole-byte uint", packet.name)
+        if model.mask is not None and model.mask >= 1 << field.bits:
+            raise DictionaryError(file, f"selector mask wider than {model.type}", packet.name)
+        values = [model.value] if model.value is not None else model.values
+        conditions.append(
+            Condition(
+                model.offset,
+                field.bits // 8,
+                field.little,
+                model.mask,
+                frozenset(values) if values is not None else None,
+                model.min,
+                model.max,
+                frozenset(model.exclude),
+            )
+        )
+    return Selector(tuple(conditions))
 
 
 def _time_code(model: TimeModel) -> TimeCode:
@@ -250,9 +353,26 @@ def _field(param: ParameterModel, byte_order: str, where: tuple[str, str, str]) 
     assert param.type is not None
     kind_name = param.type
     if kind_name in ("string", "bytes"):
-        if param.length is None:
-            raise DictionaryError(where[0], f"{kind_name} needs length:", where[1], where[2])
         kind = FieldKind.STRING if kind_name == "string" else FieldKind.BYTES
+        if param.length_from is not None or param.length == "rest":
+            if param.count is not None:
+                raise DictionaryError(
+                    where[0], "a variable-length field cannot be an array", where[1], where[2]
+                )
+            return FieldSpec(
+                param.name,
+                kind,
+                8,
+                encoding=param.encoding,
+                length_from=param.length_from,
+                length_scale=param.length_scale,
+                length_offset=param.length_offset,
+                rest=param.length == "rest",
+            )
+        if not isinstance(param.length, int):
+            raise DictionaryError(
+                where[0], f"{kind_name} needs length: (octets, rest) or length_from:", *where[1:]
+            )
         return FieldSpec(param.name, kind, 8 * param.length, False, param.count, param.encoding)
     if kind_name == "spare":
         if param.bits is None:
@@ -272,9 +392,17 @@ def _meta(param: ParameterModel, where: tuple[str, str, str]) -> ParamMeta:
             calibration = PolynomialCalibration(tuple(param.calibration.polynomial))
         elif param.calibration is not None and param.calibration.table is not None:
             calibration = TableCalibration.from_points(param.calibration.table)
+        elif param.calibration is not None and param.calibration.divide is not None:
+            calibration = RationalCalibration(param.calibration.divide)
     except CalibrationError as exc:
         raise DictionaryError(where[0], f"calibration: {exc}", where[1], where[2]) from None
     limits = Limits(**param.limits.model_dump()) if param.limits else None
+    if (param.invalid or param.valid) and (param.count is not None or param.expr is not None):
+        raise DictionaryError(
+            where[0], "invalid:/valid: apply to single decoded values only", where[1], where[2]
+        )
+    if param.valid is not None and param.enum is not None:
+        raise DictionaryError(where[0], "valid: needs a number, not an enum", where[1], where[2])
     return ParamMeta(
         unit=param.unit,
         description=param.description,
@@ -283,6 +411,10 @@ def _meta(param: ParameterModel, where: tuple[str, str, str]) -> ParamMeta:
         calibration=calibration,
         enum=param.enum,
         limits=limits,
+        store=param.store,
+        invalid=frozenset(param.invalid),
+        valid_low=param.valid.min if param.valid else None,
+        valid_high=param.valid.max if param.valid else None,
     )
 
 
@@ -298,9 +430,7 @@ def _with_calibration_range(
         ranged = PolynomialCalibration(cal.coefficients, float(low), float(high))
     except CalibrationError as exc:
         raise DictionaryError(where[0], f"calibration: {exc}", where[1], where[2]) from None
-    return ParamMeta(
-        meta.unit, meta.description, meta.subsystem, meta.key, ranged, meta.enum, meta.limits
-    )
+    return dataclasses.replace(meta, calibration=ranged)
 
 
 def _check_numeric(field: FieldSpec, meta: ParamMeta, where: tuple[str, str, str]) -> None:

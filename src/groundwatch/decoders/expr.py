@@ -13,10 +13,13 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
 Evaluator = Callable[[Mapping[str, Any]], Any]
+# ``raw(name)`` reads the raw value of ``name``: the caller passes it under this prefix.
+RAW_PREFIX = "raw:"
 
 
 class UnsafeExpression(ValueError):
@@ -44,6 +47,11 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "radians": math.radians,
     "floor": math.floor,
     "ceil": math.ceil,
+    "int": int,
+    "float": float,
+    # Reinterpret the bits of an unsigned integer as an IEEE 754 float (big-endian bits).
+    "float32": lambda bits: struct.unpack(">f", (bits & 0xFFFFFFFF).to_bytes(4, "big"))[0],
+    "float64": lambda bits: struct.unpack(">d", (bits & (1 << 64) - 1).to_bytes(8, "big"))[0],
 }
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 
@@ -77,7 +85,7 @@ _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
 # Keeps "2 ** 10 ** 10" or "1 << 10 ** 9" from stalling the decoder.
 MAX_EXPONENT = 64
 MAX_SHIFT = 256
-MAX_LENGTH = 500
+MAX_LENGTH = 2000  # characters of one expression (documented in the README)
 
 
 def _power(a: Any, b: Any) -> Any:
@@ -95,9 +103,12 @@ def _lshift(a: Any, b: Any) -> Any:
 class CompiledExpression:
     """An expression compiled once; ``names`` are the parameters it reads."""
 
-    def __init__(self, source: str, evaluate: Evaluator, names: frozenset[str]) -> None:
+    def __init__(
+        self, source: str, evaluate: Evaluator, names: frozenset[str], reads_raw: bool = False
+    ) -> None:
         self.source = source
         self.names = names
+        self.reads_raw = reads_raw  # uses raw(name): the caller must pass raw values too
         self._evaluate = evaluate
 
     def __call__(self, values: Mapping[str, Any]) -> Any:
@@ -116,7 +127,10 @@ def compile_expression(source: str) -> CompiledExpression:
     except SyntaxError as exc:
         raise UnsafeExpression(f"does not parse: {exc.msg}") from None
     names: set[str] = set()
-    return CompiledExpression(source, _compile(tree.body, names), frozenset(names))
+    evaluate = _compile(tree.body, names)
+    raw_names = {n for n in names if n.startswith(RAW_PREFIX)}
+    plain = (names - raw_names) | {n[len(RAW_PREFIX) :] for n in raw_names}
+    return CompiledExpression(source, evaluate, frozenset(plain), bool(raw_names))
 
 
 def _compile(node: ast.expr, names: set[str]) -> Evaluator:
@@ -191,6 +205,11 @@ def _compile_compare(node: ast.Compare, names: set[str]) -> Evaluator:
 
 
 def _compile_call(node: ast.Call, names: set[str]) -> Evaluator:
+    if isinstance(node.func, ast.Name) and node.func.id == "raw":
+        # raw(name): the parameter's raw value, before calibration or enumeration.
+        if len(node.args) != 1 or not isinstance(node.args[0], ast.Name) or node.keywords:
+            raise UnsafeExpression("raw() takes one parameter name")
+        return _compile_name(RAW_PREFIX + node.args[0].id, names)
     if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
         what = node.func.id if isinstance(node.func, ast.Name) else type(node.func).__name__
         raise UnsafeExpression(f"call of {what} not allowed (allowed: {sorted(FUNCTIONS)})")

@@ -86,7 +86,7 @@ class FrameDecoder:
         self.counters = Counters()
         self.summary = DecodeSummary()
         self.seq_gaps = 0  # packets missing by sequence count, all APIDs together
-        self._reassembler = PacketReassembler(max_channels)
+        self._reassembler = PacketReassembler(max_channels, framing.fill)
         self._sequences = SequenceTracker(max_channels * 16)
         craft = list(dictionary.spacecraft) if dictionary is not None else []
         self._scid_known = any(s.scid is not None for s in craft)
@@ -333,8 +333,27 @@ class FrameDecoder:
         layout = self.dictionary.packet_for(hdr.apid, data_field)
         if layout is None:
             vcid = frame_header.vcid if frame_header is not None else None
-            self._reject(result, RejectReason.UNKNOWN_APID, f"apid {hdr.apid}", packet, vcid=vcid)
+            reason, detail = RejectReason.UNKNOWN_APID, f"apid {hdr.apid}"
+            explain = getattr(self.dictionary, "explain_miss", None)
+            if explain is not None:
+                reason, detail = explain(hdr.apid, data_field)
+            self._reject(result, reason, detail, packet, vcid=vcid)
             return
+        # Optional layout features (packet error control, header parameters) of compiled
+        # dictionaries; a layout without them costs two attribute reads.
+        check = getattr(layout, "packet_check", None)
+        if check is not None and not check(packet):
+            vcid = frame_header.vcid if frame_header is not None else None
+            self._reject(
+                result,
+                RejectReason.BAD_PACKET_CRC,
+                f"{layout.name}: packet error control mismatch (apid {hdr.apid})",
+                packet,
+                vcid=vcid,
+            )
+            return
+        if getattr(layout, "whole_packet", False):
+            data_field = packet
         try:
             params, obt_ns = layout.decode(data_field)
         except Exception:  # rejected (or counted as a layout bug) by _apply_layout's path

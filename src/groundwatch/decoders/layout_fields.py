@@ -58,10 +58,21 @@ class FieldSpec:
     little: bool = False
     count: int | None = None  # fixed-size array of ``count`` elements
     encoding: str = "ascii"
+    # Variable length (strings and bytes): ``length_from * length_scale + length_offset``
+    # octets, or with ``rest`` what the packet holds beyond the layout's fixed fields.
+    length_from: str | None = None
+    length_scale: int = 1
+    length_offset: int = 0
+    rest: bool = False
+
+    @property
+    def variable(self) -> bool:
+        return self.rest or self.length_from is not None
 
     @property
     def total_bits(self) -> int:
-        return self.bits * (self.count or 1)
+        """Width in bits; 0 for a variable-length field (counted by its actual length)."""
+        return 0 if self.variable else self.bits * (self.count or 1)
 
     @property
     def signed(self) -> bool:
@@ -101,7 +112,7 @@ def plan_segments(fields: Sequence[FieldSpec]) -> list[Segment]:
         if not group and position % 8 == 0 and field.byte_aligned_kind:
             segments.append(Segment(False, (field,), position // 8))
         else:
-            if field.kind in (FieldKind.FLOAT, FieldKind.STRING, FieldKind.BYTES):
+            if field.kind in (FieldKind.FLOAT, FieldKind.STRING, FieldKind.BYTES) or field.variable:
                 raise LayoutError(field.name, f"{field.kind} must start on a byte boundary")
             if field.little:
                 raise LayoutError(field.name, "little-endian fields must be byte-aligned")
@@ -131,14 +142,20 @@ def _check_field(field: FieldSpec) -> None:
         raise LayoutError(field.name, "little-endian fields must be whole bytes")
     if field.kind in (FieldKind.STRING, FieldKind.BYTES) and field.bits % 8:
         raise LayoutError(field.name, "strings and bytes are whole bytes")
+    if field.variable and (field.kind not in (FieldKind.STRING, FieldKind.BYTES) or field.count):
+        raise LayoutError(field.name, "only strings and bytes (not arrays) can vary in length")
 
 
 _INT_FORMATS = {8: "b", 16: "h", 32: "l", 64: "q"}
 _FLOAT_FORMATS = {16: "e", 32: "f", 64: "d"}
 
 
-def _byte_element(field: FieldSpec) -> Construct:
+def _byte_element(field: FieldSpec, length: Any = None) -> Construct:
     order = "<" if field.little else ">"
+    if length is not None:  # a variable-length string or bytes field
+        if field.kind is FieldKind.STRING:
+            return PaddedString(length, field.encoding)
+        return Bytes(length)
     if field.kind in (FieldKind.UINT, FieldKind.INT):
         if field.bits in _INT_FORMATS:
             code = _INT_FORMATS[field.bits]
@@ -161,10 +178,10 @@ def _bit_element(field: FieldSpec) -> Construct:
     raise LayoutError(field.name, f"{field.kind} cannot be a bit field")
 
 
-def _member(field: FieldSpec, bitwise: bool) -> Construct:
+def _member(field: FieldSpec, bitwise: bool, length: Any = None) -> Construct:
     if field.kind is FieldKind.SPARE:
         return Padding(field.total_bits if bitwise else field.total_bits // 8)
-    element = _bit_element(field) if bitwise else _byte_element(field)
+    element = _bit_element(field) if bitwise else _byte_element(field, length)
     member = Array(field.count, element) if field.count is not None else element
     return field.name / member
 
@@ -174,15 +191,37 @@ def group_name(index: int) -> str:
 
 
 def compile_struct(segments: Sequence[Segment]) -> Struct:
-    """The Construct struct of a layout; bit groups are nested as ``_bitsN``."""
+    """The Construct struct of a layout; bit groups are nested as ``_bitsN``.
+
+    A variable-length field reads its length from an earlier field (through the parse
+    context) or, for ``rest``, from ``_total``, the data length passed to ``parse``/``build``.
+    """
     members: list[Construct] = []
+    groups: dict[str, str | None] = {}  # field name -> its bit group, for length references
+    fixed = sum(s.byte_length for s in segments)
     for index, segment in enumerate(segments):
         if segment.bit_group:
             inner = [_member(f, bitwise=True) for f in segment.fields]
             members.append(group_name(index) / BitStruct(*inner))
+            groups.update((f.name, group_name(index)) for f in segment.fields)
         else:
-            members.append(_member(segment.fields[0], bitwise=False))
+            field = segment.fields[0]
+            length = _length_of(field, groups, fixed) if field.variable else None
+            members.append(_member(field, bitwise=False, length=length))
+            groups[field.name] = None
     return Struct(*members)
+
+
+def _length_of(field: FieldSpec, groups: dict[str, str | None], fixed: int) -> Any:
+    if field.rest:
+        return lambda ctx: ctx._params._total - fixed
+    ref = field.length_from
+    if ref not in groups:
+        raise LayoutError(field.name, f"length_from {ref!r} is not an earlier field")
+    group, scale, offset = groups[ref], field.length_scale, field.length_offset
+    if group is None:
+        return lambda ctx: ctx[ref] * scale + offset
+    return lambda ctx: ctx[group][ref] * scale + offset
 
 
 def value_fields(segments: Sequence[Segment]) -> list[tuple[FieldSpec, str | None]]:
