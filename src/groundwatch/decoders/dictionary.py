@@ -147,7 +147,7 @@ def load_dictionary(path: Path | str) -> MissionDictionary:
     path = Path(path)
     file = str(path)
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=DictionaryLoader)
+        document = read_document(path)
     except OSError as exc:
         raise DictionaryError(file, f"cannot read: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
@@ -159,6 +159,19 @@ def load_dictionary(path: Path | str) -> MissionDictionary:
     except ValidationError as exc:
         raise validation_error(file, document, exc) from None
     return compile_dictionary(model, file, path.parent)
+
+
+def read_document(path: Path) -> Any:
+    """The dictionary document of a YAML file, or of an XTCE file (``.xml``) imported."""
+    if path.suffix.lower() == ".xml":
+        from groundwatch.decoders.xtce_import import xtce_document  # lxml only when needed
+        from groundwatch.decoders.xtce_types import XtceError
+
+        try:
+            return xtce_document(path)
+        except XtceError as exc:
+            raise DictionaryError(str(path), f"XTCE: {exc}") from None
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=DictionaryLoader)
 
 
 def compile_dictionary(model: DictionaryModel, file: str, base: Path) -> MissionDictionary:
@@ -265,6 +278,7 @@ def _compile_packet(
             struct=struct,
             header_fields=header_fields,
             packet_check=check,
+            reject_extra=(packet.extra_octets or model.extra_octets) == "reject",
         )
     except LayoutError as exc:
         raise DictionaryError(file, exc.problem, packet.name, exc.field or None) from None

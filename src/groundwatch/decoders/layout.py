@@ -70,6 +70,7 @@ class CompiledLayout:
         fast: bool = True,
         header_fields: Sequence[FieldSpec] = (),
         packet_check: PacketCheck | None = None,
+        reject_extra: bool = True,
     ) -> None:
         self.name = name
         self.apid = apid
@@ -84,6 +85,8 @@ class CompiledLayout:
         # Primary header fields as parameters: the layout then reads the whole packet.
         self.whole_packet = bool(header_fields)
         self.packet_check = packet_check
+        self.reject_extra = reject_extra  # else packets longer than the layout are counted
+        self.longer_packets = 0
         all_fields = [*header_fields, *(time.fields() if time else []), *fields]
         self._all_fields = all_fields
         self.variable = any(f.variable for f in all_fields)
@@ -233,6 +236,9 @@ class CompiledLayout:
         stream = io.BytesIO(data_field)
         container = self.struct.parse_stream(stream, _total=len(data_field))
         if self.variable and stream.tell() != len(data_field):
+            if not self.reject_extra:
+                self.longer_packets += 1
+                return raws_from_container(container, self._fields)
             raise DecodeError(
                 RejectReason.LENGTH_MISMATCH,
                 f"packet {self.name}: layout reads {stream.tell()} octets, "
@@ -247,6 +253,9 @@ class CompiledLayout:
         if len(data) < size:
             raise BytesTooShort(size, len(data), f"packet {self.name}")
         if len(data) > size and not self.variable:
+            if not self.reject_extra:
+                self.longer_packets += 1
+                return
             raise DecodeError(
                 RejectReason.LENGTH_MISMATCH,
                 f"packet {self.name}: layout covers {size} octets, the packet has {len(data)}",

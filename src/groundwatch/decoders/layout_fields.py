@@ -21,6 +21,7 @@ from construct import (
     BitStruct,
     Bytes,
     BytesInteger,
+    Bytewise,
     Construct,
     Container,
     Flag,
@@ -112,7 +113,7 @@ def plan_segments(fields: Sequence[FieldSpec]) -> list[Segment]:
         if not group and position % 8 == 0 and field.byte_aligned_kind:
             segments.append(Segment(False, (field,), position // 8))
         else:
-            if field.kind in (FieldKind.FLOAT, FieldKind.STRING, FieldKind.BYTES) or field.variable:
+            if field.kind in (FieldKind.STRING, FieldKind.BYTES) or field.variable:
                 raise LayoutError(field.name, f"{field.kind} must start on a byte boundary")
             if field.little:
                 raise LayoutError(field.name, "little-endian fields must be byte-aligned")
@@ -173,6 +174,8 @@ def _byte_element(field: FieldSpec, length: Any = None) -> Construct:
 def _bit_element(field: FieldSpec) -> Construct:
     if field.kind in (FieldKind.UINT, FieldKind.INT):
         return BitsInteger(field.bits, signed=field.signed)
+    if field.kind is FieldKind.FLOAT:  # an IEEE float not on a byte boundary (big-endian)
+        return Bytewise(FormatField(">", _FLOAT_FORMATS[field.bits]))
     if field.kind is FieldKind.BOOL:
         return Flag
     raise LayoutError(field.name, f"{field.kind} cannot be a bit field")

@@ -173,6 +173,8 @@ class PacketModel(_Strict):
     header: dict[HeaderField, str] = {}  # primary header field -> parameter name
     crc: str | None = None  # packet error control over the whole packet, by name
     length: int | None = Field(default=None, gt=0)  # expected data field octets (checked)
+    # Octets a packet has beyond its layout: reject (length_mismatch) or ignore (counted).
+    extra_octets: Literal["reject", "ignore"] | None = None
     subsystem: str = ""
     description: str = ""
     secondary_header: bool = False
@@ -199,6 +201,7 @@ class DictionaryModel(_Strict):
     framing: FramingModel = FramingModel()
     time: TimeModel | None = None
     packet_crc: str | None = None  # default ``crc`` of every packet
+    extra_octets: Literal["reject", "ignore"] = "reject"  # default of every packet
     packets: list[PacketModel] = Field(min_length=1)
 
 
