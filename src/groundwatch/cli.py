@@ -28,6 +28,7 @@ app = typer.Typer(
 # Areas that contribute commands (module with ``register(app)``).
 _COMMAND_MODULES = (
     "groundwatch.decoders.commands",
+    "groundwatch.decoders.dictionary_cli",
     "groundwatch.sim.commands",
     "groundwatch.dashboards.commands",
     "groundwatch.alerts.commands",

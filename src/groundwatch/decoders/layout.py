@@ -356,7 +356,9 @@ class CompiledLayout:
 
     def build_raws(self, raws: Sequence[Any]) -> bytes:
         total = (self.size or 0) + sum(
-            len(raw) for (field, _), raw in zip(self._fields, raws, strict=True) if field.rest
+            len(raw.encode(field.encoding) if isinstance(raw, str) else raw)
+            for (field, _), raw in zip(self._fields, raws, strict=True)
+            if field.variable
         )
         try:
             return bytes(self.struct.build(container_from_raws(raws, self._fields), _total=total))

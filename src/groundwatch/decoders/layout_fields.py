@@ -197,27 +197,29 @@ def compile_struct(segments: Sequence[Segment]) -> Struct:
     """The Construct struct of a layout; bit groups are nested as ``_bitsN``.
 
     A variable-length field reads its length from an earlier field (through the parse
-    context) or, for ``rest``, from ``_total``, the data length passed to ``parse``/``build``.
+    context) or, for ``rest``, from ``_total`` (the data length passed to ``parse``/``build``)
+    less the position and the fixed fields after it.
     """
     members: list[Construct] = []
     groups: dict[str, str | None] = {}  # field name -> its bit group, for length references
-    fixed = sum(s.byte_length for s in segments)
+    after = sum(s.byte_length for s in segments)  # fixed octets after the current segment
     for index, segment in enumerate(segments):
+        after -= segment.byte_length
         if segment.bit_group:
             inner = [_member(f, bitwise=True) for f in segment.fields]
             members.append(group_name(index) / BitStruct(*inner))
             groups.update((f.name, group_name(index)) for f in segment.fields)
         else:
             field = segment.fields[0]
-            length = _length_of(field, groups, fixed) if field.variable else None
+            length = _length_of(field, groups, after) if field.variable else None
             members.append(_member(field, bitwise=False, length=length))
             groups[field.name] = None
     return Struct(*members)
 
 
-def _length_of(field: FieldSpec, groups: dict[str, str | None], fixed: int) -> Any:
-    if field.rest:
-        return lambda ctx: ctx._params._total - fixed
+def _length_of(field: FieldSpec, groups: dict[str, str | None], after: int) -> Any:
+    if field.rest:  # up to the fixed fields that follow it
+        return lambda ctx: ctx._params._total - ctx._io.tell() - after
     ref = field.length_from
     if ref not in groups:
         raise LayoutError(field.name, f"length_from {ref!r} is not an earlier field")

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -95,7 +95,7 @@ class ParameterModel(_Strict):
     name: str = Field(min_length=1, pattern=r"^[^_\s][^\s]*$")
     type: str | None = None
     endian: Literal["big", "little"] | None = None
-    length: int | Literal["rest"] | None = Field(default=None, gt=0)
+    length: Annotated[int, Field(gt=0)] | Literal["rest"] | None = None
     # Variable length: octets = value of an earlier field * length_scale + length_offset.
     length_from: str | None = None
     length_scale: int = 1

@@ -176,9 +176,13 @@ def _condition(item: Any) -> tuple[str, str, str, bool, Any]:
     if len(refs) != 1 or op is None or value is None:
         raise XtceError(item, "only parameter-operator-value conditions are supported")
     calibrated = refs[0].get("useCalibratedValue", "true") == "true"
-    return refs[0].get("parameterRef"), (op.text or "").strip(), (value.text or "").strip(), (
-        calibrated
-    ), item
+    return (
+        refs[0].get("parameterRef"),
+        (op.text or "").strip(),
+        (value.text or "").strip(),
+        (calibrated),
+        item,
+    )
 
 
 def xtce_document(path: Path | str) -> dict[str, Any]:

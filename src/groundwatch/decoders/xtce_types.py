@@ -33,9 +33,7 @@ def local(element: Any) -> str:
 
 
 def children(element: Any, tag: str | None = None) -> list[Any]:
-    return [
-        c for c in element if isinstance(c.tag, str) and (tag is None or local(c) == tag)
-    ]
+    return [c for c in element if isinstance(c.tag, str) and (tag is None or local(c) == tag)]
 
 
 def child(element: Any, tag: str) -> Any | None:
@@ -186,9 +184,7 @@ def calibrator(element: Any) -> dict[str, Any]:
         raise XtceError(element, "needs exactly one calibrator")
     cal = inner[0]
     if local(cal) == "PolynomialCalibrator":
-        terms = {
-            int(t.get("exponent")): float(t.get("coefficient")) for t in children(cal, "Term")
-        }
+        terms = {int(t.get("exponent")): float(t.get("coefficient")) for t in children(cal, "Term")}
         if not terms or min(terms) < 0:
             raise XtceError(cal, "needs Term elements with exponents >= 0")
         return {"polynomial": [terms.get(i, 0.0) for i in range(max(terms) + 1)]}
