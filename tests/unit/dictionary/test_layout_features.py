@@ -143,7 +143,11 @@ def test_compound_selectors_and_no_selector_match(tmp_path: Path) -> None:
             parameters: [{name: a, type: uint8}, {name: b, type: uint8}, {name: c, type: uint16}]
           - name: tm_3_25_other
             apid: 8
-            selector: [{offset: 0, type: uint8, value: 3}, {offset: 1, type: uint8, values: [26, 27]}]
+            selector:
+              - {offset: 0, type: uint8, value: 3}
+              - {offset: 1, type: uint8, values: [26, 27]}
+              - {offset: 0, type: uint8, value: 3}
+              - {offset: 1, type: uint8, values: [26, 27]}
             parameters: [{name: x, type: uint32}]
         """,
     )
