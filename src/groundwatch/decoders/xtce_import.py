@@ -49,8 +49,11 @@ def parse_xml(path: Path) -> Any:
         dtd_validation=False,
         remove_comments=True,
     )
+    data = path.read_bytes()
+    if b"<!doctype" in data.lower():  # refused before the parser sees any entity
+        raise XtceError(None, "a DOCTYPE (entity declarations) is not accepted in XTCE")
     try:
-        tree = etree.parse(str(path), parser)
+        tree = etree.ElementTree(etree.fromstring(data, parser))
     except etree.XMLSyntaxError as exc:
         raise XtceError(None, f"not well-formed XML: {exc}") from None
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:

@@ -146,8 +146,6 @@ def test_compound_selectors_and_no_selector_match(tmp_path: Path) -> None:
             selector:
               - {offset: 0, type: uint8, value: 3}
               - {offset: 1, type: uint8, values: [26, 27]}
-              - {offset: 0, type: uint8, value: 3}
-              - {offset: 1, type: uint8, values: [26, 27]}
             parameters: [{name: x, type: uint32}]
         """,
     )
