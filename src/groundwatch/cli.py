@@ -84,6 +84,15 @@ def check_config(
     )
 
 
+@app.command("plugins")
+def plugins_cmd() -> None:
+    """List the installed parts by role: built in, or from a package's entry points."""
+    from groundwatch.plugins import default_registry, listing
+
+    for line in listing(default_registry()):
+        typer.echo(line)
+
+
 def status_line(status: dict[str, Any], rate: float) -> str:
     """One line a second: frames/s, points written, spool, link state per link."""
     snapshot = status.get("links") or {}
