@@ -83,6 +83,10 @@ def check_config(
         f"{len(settings.alerts)} alert sink(s))",
         highlight=False,
     )
+    from groundwatch.decoders.dictionary_cli import loaded_lines
+
+    for line in loaded_lines(pipeline.decoder.dictionary, settings.mission.dictionary):
+        Console().print(line, highlight=False, soft_wrap=True)
 
 
 @app.command("plugins")

@@ -187,3 +187,16 @@ def _limits(limits: Any) -> str:
 
 def register(app: typer.Typer) -> None:
     app.add_typer(dictionary_app)
+
+
+def loaded_lines(dictionary: Any, path: Path) -> list[str]:
+    """What ``check-config`` loaded from ``[mission] dictionary``: counts and warnings."""
+    packets = list(dictionary.packets)
+    params = list(dictionary.parameters())
+    limits = sum(1 for info in params if info.limits is not None)
+    lines = [
+        f"dictionary {path}: mission {dictionary.mission}, framing "
+        f"{dictionary.framing.kind.value}, {len(packets)} packets, {len(params)} parameters, "
+        f"{limits} with limits"
+    ]
+    return lines + [f"warning: {w}" for w in getattr(dictionary, "warnings", ())]

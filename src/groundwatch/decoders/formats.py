@@ -40,3 +40,18 @@ class YamlDictionaryFormat:
 
     def load(self, path: Path) -> TelemetryDictionary:
         return load_dictionary(path)
+
+
+class XtceDictionaryFormat(YamlDictionaryFormat):
+    """An XTCE (CCSDS 660.0) database (``.xml``), imported to the same layouts as YAML
+    (``load_dictionary`` reads both)."""
+
+    suffixes: ClassVar[tuple[str, ...]] = (".xml",)
+
+    def __init__(self) -> None:
+        self.name = "xtce"
+
+    @classmethod
+    def from_config(cls, options: Mapping[str, Any], key: str) -> XtceDictionaryFormat:
+        parse_part_options(YamlDictionaryFormatOptions, options, key)
+        return cls()

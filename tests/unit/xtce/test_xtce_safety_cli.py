@@ -86,3 +86,14 @@ def test_import_check_show_commands(tmp_path: Path) -> None:
     failed = runner.invoke(app, ["dictionary", "check", str(bad)])
     assert failed.exit_code == 2
     assert f"{bad}: packet p: parameter x: integer width 99" in failed.output
+
+
+def test_check_config_loads_an_xtce_dictionary_and_says_what_it_loaded(tmp_path: Path) -> None:
+    config = tmp_path / "gw.toml"
+    config.write_text(f'[mission]\ndictionary = "{JPSS}"\n')
+    result = CliRunner().invoke(app, ["check-config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert (
+        f"dictionary {JPSS}: mission JPSS_Geolocation_Packets, framing none, 1 packets, "
+        "27 parameters, 0 with limits" in result.output
+    )
