@@ -74,6 +74,11 @@ class FramingDef:
     # Octet value filling a TM frame's data field after its last packet (e.g. 0xE0): a run
     # of it where a packet header would start ends the frame's packets.
     fill: int | None = Field(default=None, ge=0, le=0xFF)
+    # TM frame header fields (``vcid``, ``ocf_flag``, ...) and CLCW fields (``clcw.lockout``,
+    # ...) as parameters: field -> parameter name, emitted once per frame as a packet named
+    # ``frame_packet``.
+    parameters: dict[str, str] | None = None
+    frame_packet: str = "tm_frame"
 
 
 @dataclass(slots=True, frozen=True)

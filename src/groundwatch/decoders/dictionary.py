@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from groundwatch.decoders.api import (
     DictionaryError,
+    Framing,
     FramingDef,
     Limits,
     PacketLayout,
@@ -140,7 +141,11 @@ class MissionDictionary:
         return fallback
 
     def parameters(self) -> list[ParameterInfo]:
-        return [info for packet in self._layouts for info in packet.parameters]
+        frame = [
+            ParameterInfo(name, self.framing.frame_packet, "uint", description=f"frame {field}")
+            for field, name in (self.framing.parameters or {}).items()
+        ]
+        return frame + [info for packet in self._layouts for info in packet.parameters]
 
 
 def load_dictionary(path: Path | str) -> MissionDictionary:
@@ -195,10 +200,37 @@ def compile_dictionary(model: DictionaryModel, file: str, base: Path) -> Mission
             selections[key] = packet.name
         packets.append(_compile_packet(model, packet, file, base))
     framing = model.framing
+    _check_frame_parameters(framing, file, names)
     spacecraft = [SpacecraftDef(**s.model_dump()) for s in model.spacecraft]
     compiled = MissionDictionary(file, model.mission, framing, spacecraft, packets)
     compiled.warnings = [w for p in model.packets for w in _length_warnings(p, compiled, file)]
     return compiled
+
+
+FRAME_FIELDS = (
+    "version", "scid", "vcid", "ocf_flag", "mcfc", "vcfc", "sec_hdr_flag", "sync_flag",
+    "packet_order", "segment_length_id", "fhp",
+)  # fmt: skip
+CLCW_FIELDS = (
+    "control_word_type", "clcw_version", "status_field", "cop_in_effect", "vcid", "reserved",
+    "no_rf_available", "no_bit_lock", "lockout", "wait", "retransmit", "farm_b_counter",
+    "spare", "report_value",
+)  # fmt: skip
+
+
+def _check_frame_parameters(framing: FramingDef, file: str, packets: set[str]) -> None:
+    if not framing.parameters:
+        return
+    known = [*FRAME_FIELDS, *(f"clcw.{f}" for f in CLCW_FIELDS)]
+    for field in framing.parameters:
+        if field not in known:
+            raise DictionaryError(
+                file, f"framing.parameters: unknown field {field!r} (known: {', '.join(known)})"
+            )
+    if framing.kind is not Framing.TM:
+        raise DictionaryError(file, "framing.parameters: only TM frames have header fields")
+    if framing.frame_packet in packets:
+        raise DictionaryError(file, f"framing.frame_packet {framing.frame_packet!r} is a packet")
 
 
 def _length_warnings(packet: PacketModel, dictionary: MissionDictionary, file: str) -> list[str]:

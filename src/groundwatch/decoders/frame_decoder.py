@@ -40,6 +40,7 @@ from groundwatch.decoders.tm_frame import (
     TRANSFER_FRAME_VERSION,
     FirstHeaderPointer,
     data_field_bounds,
+    decode_clcw,
 )
 from groundwatch.decoders.tm_frame import PRIMARY_HEADER_LEN as FRAME_HEADER_LEN
 from groundwatch.decoders.tm_frame import parse_primary_header as parse_frame_header
@@ -47,6 +48,7 @@ from groundwatch.model import (
     Ax25Header,
     DecodedPacket,
     DecodeResult,
+    ParamValue,
     RawFrame,
     Rejection,
     RejectReason,
@@ -99,6 +101,7 @@ class FrameDecoder:
         # The frame bytes last peeked at and their CRC check (the same bytes object only).
         self._peeked_crc: tuple[bytes, bool | None] = (b"", None)
         self._min_tm = FRAME_HEADER_LEN + (FECF_LEN if framing.fecf else 0)
+        self._frame_params = list((framing.parameters or {}).items())
 
     # -- cheap look at a frame, for merging duplicates --------------------------------------
 
@@ -217,6 +220,8 @@ class FrameDecoder:
         )
         result.header = header
         result.valid = True
+        if self._frame_params:
+            self._frame_parameters(result, h, ocf)
         result.idle_frame = header.idle
         outcome = self._reassembler.feed(
             (frame.source, h.scid, h.vcid), h.vcfc, h.fhp, data[start:end]
@@ -377,6 +382,23 @@ class FrameDecoder:
                 obt_ns,
             )
         )
+
+    def _frame_parameters(self, result: DecodeResult, h: object, ocf: bytes | None) -> None:
+        """The frame's header (and CLCW) fields the framing names as parameters."""
+        clcw = decode_clcw(ocf) if ocf is not None else None
+        params: dict[str, ParamValue] = {}
+        for field, name in self._frame_params:
+            if field.startswith("clcw."):
+                if clcw is None:
+                    continue
+                value = clcw[field[5:]]
+            else:
+                value = int(getattr(h, field))
+            params[name] = ParamValue(value, value, None, None)
+        packet = self._new_packet(result, result.header, None, None)
+        packet.name = self.framing.frame_packet
+        packet.params = params
+        result.packets.append(packet)
 
     def _new_packet(
         self,

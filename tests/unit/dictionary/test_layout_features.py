@@ -14,7 +14,12 @@ from groundwatch.decoders.api import DictionaryError
 from groundwatch.decoders.crc import append_crc16
 from groundwatch.decoders.dictionary import MissionDictionary, load_dictionary
 from groundwatch.decoders.frame_decoder import FrameDecoder
-from groundwatch.decoders.space_packet import build_space_packet, iter_space_packets
+from groundwatch.decoders.space_packet import (
+    build_idle_packet,
+    build_space_packet,
+    iter_space_packets,
+)
+from groundwatch.decoders.tm_frame import Clcw
 from groundwatch.model import DecodeResult, RawFrame, RejectReason
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -208,11 +213,48 @@ def test_divide_is_exact(tmp_path: Path) -> None:
     assert d.packet("hk").build({"volts": 0.818}) == (818).to_bytes(2, "big")
 
 
-def _frame(vcfc: int, fhp: int, data_field: bytes) -> bytes:
-    header = bytes([0x00, 0x10, 0x00, 0x00, vcfc, 0x18 | (fhp >> 8), fhp & 0xFF])[:6]
-    word = (0b00 << 14) | (1 << 4)  # version 0, scid 1, vcid 0, no OCF
+def _frame(vcfc: int, fhp: int, data_field: bytes, ocf: bytes = b"") -> bytes:
+    word = (1 << 4) | bool(ocf)  # version 0, scid 1, vcid 0, OCF flag
     header = word.to_bytes(2, "big") + bytes([0, vcfc]) + (0x1800 | fhp).to_bytes(2, "big")
-    return append_crc16(header + data_field)
+    return append_crc16(header + data_field + ocf)
+
+
+def test_frame_header_and_clcw_fields_are_parameters(tmp_path: Path) -> None:
+    d = load(
+        tmp_path,
+        """
+        mission: m
+        spacecraft: [{name: sc, scid: 1}]
+        framing:
+          kind: tm
+          frame_length: 44
+          ocf: true
+          parameters: {vcfc: frame_count, ocf_flag: ocf, clcw.lockout: lockout,
+                       clcw.report_value: farm_n}
+        packets: [{name: hk, apid: 12, parameters: [{name: a, type: uint8}]}]
+        """,
+    )
+    fields = {
+        "control_word_type": 0, "clcw_version": 0, "status_field": 0, "cop_in_effect": 1,
+        "vcid": 0, "reserved": 0, "no_rf_available": False, "no_bit_lock": False,
+        "lockout": True, "wait": False, "retransmit": False, "farm_b_counter": 0, "spare": 0,
+        "report_value": 77,
+    }  # fmt: skip
+    clcw = bytes(Clcw.build(fields))
+    packet = build_space_packet(12, 0, b"\x05")
+    frame = _frame(9, 0, packet + build_idle_packet(32 - len(packet)), clcw)
+    (result,) = decode(d, frame)
+    assert not result.rejections
+    tm_frame, hk = result.packets
+    assert tm_frame.name == "tm_frame" and hk.name == "hk"
+    assert {n: v.eng for n, v in tm_frame.params.items()} == {
+        "frame_count": 9, "ocf": 1, "lockout": 1, "farm_n": 77,
+    }  # fmt: skip
+    assert {p.name for p in d.parameters() if p.packet == "tm_frame"} == {
+        "frame_count", "ocf", "lockout", "farm_n",
+    }  # fmt: skip
+    with pytest.raises(DictionaryError, match="unknown field 'clcw.nope'"):
+        load(tmp_path, "mission: m\nframing: {parameters: {clcw.nope: x}}\npackets: [{name: p}]\n")
 
 
 def test_fill_after_the_last_packet(tmp_path: Path) -> None:
