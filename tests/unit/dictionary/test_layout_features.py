@@ -253,7 +253,7 @@ def test_frame_header_and_clcw_fields_are_parameters(tmp_path: Path) -> None:
     assert {p.name for p in d.parameters() if p.packet == "tm_frame"} == {
         "frame_count", "ocf", "lockout", "farm_n",
     }  # fmt: skip
-    with pytest.raises(DictionaryError, match="unknown field 'clcw.nope'"):
+    with pytest.raises(DictionaryError, match=r"unknown field 'clcw\.nope'"):
         load(tmp_path, "mission: m\nframing: {parameters: {clcw.nope: x}}\npackets: [{name: p}]\n")
 
 
