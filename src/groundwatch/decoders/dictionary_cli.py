@@ -1,9 +1,11 @@
-"""``groundwatch dictionary import|check|show``: wired into the CLI by ``register(app)``.
+"""``groundwatch dictionary import|export|check|show``: wired into the CLI by ``register(app)``.
 
 * ``import FILE.xml --out FILE.yaml``: an XTCE database written as the equivalent YAML
   dictionary (validated and compiled first, so the file written loads).
 * ``check FILE`` (YAML or XTCE): loads and compiles it, prints its packets, parameter and
   limit counts and its warnings.
+* ``export FILE.yaml --xtce OUT.xml``: the dictionary as XTCE, with notes on what XTCE
+  cannot hold (derived parameters, validity).
 * ``show FILE [--packet P]``: each packet's layout as a table (bit offset, type, unit,
   calibration, limits).
 
@@ -74,6 +76,36 @@ def import_command(
     out.write_text(f"# Imported from {source.name} by groundwatch dictionary import.\n" + text)
     params = sum(len(p.parameters) for p in compiled.packets)
     print(f"{out}: {len(compiled.packets)} packets, {params} parameters")
+
+
+@dictionary_app.command("export")
+def export_command(
+    source: Annotated[Path, typer.Argument(help="YAML dictionary")],
+    xtce: Annotated[Path, typer.Option("--xtce", help="XTCE file to write")],
+) -> None:
+    """Write a dictionary as XTCE (for Yamcs, space_packet_parser, ...)."""
+    from pydantic import ValidationError
+
+    from groundwatch.decoders.api import DictionaryError
+    from groundwatch.decoders.dictionary import compile_dictionary, read_document
+    from groundwatch.decoders.schema import DictionaryModel, validation_error
+    from groundwatch.decoders.xtce_export import XtceExportError, export_xtce
+
+    try:
+        document = read_document(source)
+        model = DictionaryModel.model_validate(document)
+        compile_dictionary(model, str(source), source.parent)  # it must load first
+        data, notes = export_xtce(model)
+    except ValidationError as exc:
+        raise _fail(str(validation_error(str(source), document, exc))) from None
+    except XtceExportError as exc:
+        raise _fail(f"{source}: {exc}") from None
+    except (DictionaryError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    xtce.write_bytes(data)
+    for note in notes:
+        print(f"note: {note}")
+    print(f"{xtce}: {len(model.packets)} packets")
 
 
 @dictionary_app.command("check")

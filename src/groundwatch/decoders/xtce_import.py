@@ -104,6 +104,8 @@ class _Database:
             if type_element is None:
                 raise XtceError(param, f"unknown type {param.get('parameterTypeRef')!r}")
             entry = {"name": name, **parameter_type(type_element)}
+            if _marked_spare(param):
+                entry = {"name": name, "type": "spare", "bits": _width(entry)}
             long = child(param, "LongDescription")
             text = param.get("shortDescription") or (long.text if long is not None else None)
             if text and text.strip():
@@ -129,8 +131,9 @@ class _Database:
         entry_list = child(container, "EntryList")
         for entry in children(entry_list) if entry_list is not None else []:
             tag = local(entry)
-            if children(entry):  # IncludeCondition, LocationInContainerInBits, ...
-                raise XtceError(children(entry)[0], f"not supported in {tag}")
+            gap = _gap_before(entry)
+            if gap:
+                out.append((f"{SPARE}{gap}", entry))
             if tag == "ParameterRefEntry":
                 out.append((entry.get("parameterRef"), entry))
             elif tag == "ContainerRefEntry":
@@ -141,6 +144,31 @@ class _Database:
             else:
                 raise XtceError(entry, "entry kind not supported")
         return out
+
+
+SPARE = "\0spare:"  # marks a gap in flat entries: SPARE + its width in bits
+
+
+def _gap_before(entry: Any) -> int:
+    """Bits skipped before an entry (``LocationInContainerInBits`` after the previous one)."""
+    for item in children(entry):
+        if local(item) != "LocationInContainerInBits":
+            raise XtceError(item, f"not supported in {local(entry)}")
+        value = child(item, "FixedValue")
+        if item.get("referenceLocation", "previousEntry") != "previousEntry" or value is None:
+            raise XtceError(item, "only a FixedValue after the previous entry is supported")
+        bits = int((value.text or "").strip() or "x", 0)
+        if bits < 0:
+            raise XtceError(item, "a negative location (overlapping entries) is not supported")
+        return bits
+    return 0
+
+
+def _marked_spare(param: Any) -> bool:
+    """A parameter groundwatch exported from a spare field (AncillaryData)."""
+    ancillary = child(param, "AncillaryDataSet")
+    marks = children(ancillary, "AncillaryData") if ancillary is not None else []
+    return any(m.get("name") == "groundwatch.spare" and m.text == "true" for m in marks)
 
 
 def _comparisons(criteria: Any) -> list[tuple[str, str, str, bool, Any]]:
@@ -223,7 +251,14 @@ def _packet(db: _Database, chain: list[Any]) -> dict[str, Any]:
     if widths != [bits for _, bits in HEADER_FIELDS]:
         raise XtceError(chain[0], "the root container must start with the CCSDS primary header")
     header = {field: n for (field, _), (n, _) in zip(HEADER_FIELDS, header_entries, strict=True)}
-    params = _unique([db.entry(n, e) for n, e in entries[len(HEADER_FIELDS) :]])
+    params = _unique(
+        [
+            {"name": f"spare_{i}", "type": "spare", "bits": int(n[len(SPARE) :])}
+            if n.startswith(SPARE)
+            else db.entry(n, e)
+            for i, (n, e) in enumerate(entries[len(HEADER_FIELDS) :])
+        ]
+    )
     packet: dict[str, Any] = {"name": leaf.get("name"), "header": header}
     description = leaf.get("shortDescription")
     if description:
@@ -280,6 +315,8 @@ def _width(entry: dict[str, Any]) -> int:
     kind = entry["type"]
     if kind == "bool":
         return 1
+    if kind == "spare":
+        return int(entry["bits"])
     if kind in ("string", "bytes"):
         return 8 * entry["length"] if isinstance(entry.get("length"), int) else -1
     digits = "".join(ch for ch in kind if ch.isdigit())

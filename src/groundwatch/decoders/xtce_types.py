@@ -116,6 +116,10 @@ def _encoding(element: Any, kind: str) -> dict[str, Any]:
         out = {"type": f"float{bits}"}
         if element.get("byteOrder", "mostSignificantByteFirst") == "leastSignificantByteFirst":
             out["endian"] = "little"
+        for extra in children(element):
+            if local(extra) != "DefaultCalibrator":
+                raise XtceError(extra, "not supported in FloatDataEncoding")
+            out["calibration"] = calibrator(extra)
         return out
     if tag in ("StringDataEncoding", "BinaryDataEncoding"):
         kind_name = "string" if tag == "StringDataEncoding" else "bytes"
