@@ -65,7 +65,7 @@ class _Exporter:
         mappings = {tuple(sorted(p.header.items())) for p in self.model.packets}
         if len(mappings) > 1:
             raise XtceExportError("packets name their header fields differently")
-        given = dict(mappings.pop()) if mappings else {}
+        given: dict[str, str] = dict(mappings.pop()) if mappings else {}
         return {field: given.get(field, default) for field, default, _ in HEADER}
 
     def run(self) -> bytes:

@@ -55,7 +55,8 @@ def decoded(dictionary: MissionDictionary, packets: list[bytes]) -> list[dict[st
         for name, v in p.params.items():  # arrays as NAME_0.., as XTCE has them
             if isinstance(v.raw, list):
                 eng = v.eng if isinstance(v.eng, list) else [v.eng] * len(v.raw)
-                values.update({f"{name}_{i}": (r, e) for i, (r, e) in enumerate(zip(v.raw, eng))})
+                pairs = enumerate(zip(v.raw, eng, strict=True))
+                values.update({f"{name}_{i}": (r, e) for i, (r, e) in pairs})
             else:
                 values[name] = (v.raw, v.eng)
         out.append(values)
