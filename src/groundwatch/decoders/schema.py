@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -205,7 +205,14 @@ class DictionaryModel(_Strict):
     packets: list[PacketModel] = Field(min_length=1)
 
 
-class DictionaryLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML has it (a large imported dictionary loads ~4x faster).
+if TYPE_CHECKING:
+    _SafeLoader = yaml.SafeLoader
+else:
+    _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class DictionaryLoader(_SafeLoader):
     """YAML 1.1 reads ON/OFF/YES/NO as booleans; enum labels like ``1: ON`` must stay
     strings, so only true/false are booleans here."""
 
