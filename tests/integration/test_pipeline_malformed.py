@@ -1,4 +1,4 @@
-"""Issue 2: malformed frames of every kind, and 10,000 random byte strings, go through the
+"""Malformed frames of every kind, and 10,000 random byte strings, go through the
 live pipeline (real Mosquitto and InfluxDB) without stopping it; each is counted under its
 reason and kept raw in the ``rejected`` measurement."""
 

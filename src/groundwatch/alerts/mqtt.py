@@ -47,14 +47,21 @@ LOS_TYPES = {EventType.LOS, EventType.EXPECTED_LOS, EventType.UNEXPECTED_LOS}
 class MqttSinkOptions(AlertSinkOptions):
     """``[[alerts]] type = "mqtt"``: events, retained link state and acknowledgements."""
 
-    url: str = "mqtt://127.0.0.1:1883"
-    username: str | None = None
-    password: str | None = None
-    event_topic: str = "groundwatch/events"
-    state_topic: str = "groundwatch/state"
-    ack_topic: str | None = "groundwatch/ack"
-    qos: int = Field(default=1, ge=0, le=2)
-    client_id: str | None = None
+    url: str = Field(default="mqtt://127.0.0.1:1883", description="broker URL")
+    username: str | None = Field(default=None, description="broker user")
+    password: str | None = Field(default=None, description="broker password")
+    event_topic: str = Field(
+        default="groundwatch/events", description="events go to <event_topic>/<spacecraft>"
+    )
+    state_topic: str = Field(
+        default="groundwatch/state",
+        description="retained state per link: <state_topic>/<spacecraft>/<station>",
+    )
+    ack_topic: str | None = Field(
+        default="groundwatch/ack", description="acknowledgements are read here (none: off)"
+    )
+    qos: int = Field(default=1, ge=0, le=2, description="publish QoS")
+    client_id: str | None = Field(default=None, description="MQTT client id (default: random)")
 
 
 def parse_mqtt_url(url: str, key: str = "url") -> tuple[str, int]:

@@ -6,7 +6,7 @@ space packets by their length fields), ``hex`` (one frame per line, optionally a
 timestamp), ``kiss`` (a KISS byte stream), ``satnogs`` (``timestamp|hexframe`` lines) and
 ``archive`` (groundwatch's raw frame archive, read with ``groundwatch.store.archive``).
 
-Output keys are a contract (issue 3): do not rename them.
+Output keys are a contract (scripts and tests read them): do not rename them.
 """
 
 from __future__ import annotations
