@@ -13,6 +13,7 @@ import aiomqtt
 
 from groundwatch.services import ServiceHandle
 
+from ..helpers.http import http_receiver
 from .pipeline_helpers import (
     expected_packets,
     query,
@@ -23,7 +24,6 @@ from .pipeline_helpers import (
     wait_for,
     write_config,
 )
-from .test_alerts_mqtt import webhook_server
 
 THRESHOLD = 1.5
 
@@ -42,7 +42,7 @@ async def _collect(
 async def test_simulated_pass_stops_los_on_mqtt_webhook_and_influx_then_recovery(
     mosquitto: ServiceHandle, influxd: ServiceHandle, influx_db: str, tmp_path: Path
 ) -> None:
-    async with webhook_server() as hook:
+    async with http_receiver() as hook:
         alerts = (
             '[[alerts]]\ntype = "influx"\n'
             f'[[alerts]]\ntype = "mqtt"\nurl = "{mosquitto.url}"\n'
