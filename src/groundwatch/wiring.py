@@ -14,6 +14,7 @@ from typing import Any
 
 from groundwatch.alerts.manager import AlertManager
 from groundwatch.alerts.sinks import InfluxSink
+from groundwatch.archive.writer import FrameArchive
 from groundwatch.clock import Clock
 from groundwatch.config import Settings
 from groundwatch.decoders.api import DictionaryError, TelemetryDictionary
@@ -26,7 +27,6 @@ from groundwatch.model import DecodeResult, Event, Point
 from groundwatch.parts import ConfigError, Registry, StoreSink
 from groundwatch.pipeline import Pipeline
 from groundwatch.plugins import default_registry
-from groundwatch.store.archive import FrameArchive
 from groundwatch.store.health import HealthServer
 from groundwatch.store.points import PacketPoints, event_point, float_params_of, rejected_point
 
