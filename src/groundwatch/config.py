@@ -9,7 +9,7 @@ matching ``*_file`` key; they are never logged.
 Part-specific options (``[[sources]]``, ``[[alerts]]``) are validated by the part's own
 ``from_config()`` so that each part owns its settings; ``load_config`` +
 ``groundwatch.wiring.build_pipeline`` validate everything without opening a connection.
-``docs/configuration.md`` is generated from these models (``groundwatch.docs``).
+``docs/configuration.md`` is generated from these models (``groundwatch.reference``).
 """
 
 from __future__ import annotations
