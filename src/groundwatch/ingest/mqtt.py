@@ -30,6 +30,7 @@ from groundwatch.ingest.base import ErtStamper, ItemQueue
 from groundwatch.model import GroundPathChange, RawFrame, StationStatus
 from groundwatch.mqtt_url import mqtt_connection
 from groundwatch.parts import ConfigError, Counters
+from groundwatch.tls import TlsFiles
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,9 @@ class MqttSourceConfig(BaseModel):
     username: str | None = None
     password: SecretStr | None = None
     password_file: Path | None = None
+    ca_file: Path | None = Field(default=None, description="CA of the broker (mqtts://)")
+    cert_file: Path | None = Field(default=None, description="client certificate (mqtts://)")
+    key_file: Path | None = None
     keepalive: int = Field(default=30, ge=5)
     max_queued: int = Field(default=10_000, gt=0, description="aiomqtt incoming queue bound")
     reconnect_min: float = Field(default=0.2, gt=0)
@@ -262,7 +266,8 @@ class MqttSource:
         self.cfg = cfg
         self.name = cfg.name
         self.counters = Counters()
-        conn = mqtt_connection(cfg.url)
+        conn = mqtt_connection(cfg.url, TlsFiles(cfg.ca_file, cfg.cert_file, cfg.key_file))
+        self._tls = conn["tls_context"]
         self._host: str = conn["hostname"]
         self._port: int = conn["port"]
         self._user = cfg.username or conn["username"]
@@ -281,7 +286,9 @@ class MqttSource:
     def from_config(cls, options: Mapping[str, Any], key: str = "sources[0]") -> MqttSource:
         cfg: MqttSourceConfig = parse_part_options(MqttSourceConfig, options, key)
         try:
-            mqtt_connection(cfg.url)
+            mqtt_connection(cfg.url, TlsFiles(cfg.ca_file, cfg.cert_file, cfg.key_file), key)
+        except ConfigError:
+            raise
         except ValueError as exc:
             raise ConfigError(f"{key}.url", str(exc)) from exc
         if cfg.station is None and cfg.station_segment is None:
@@ -341,6 +348,7 @@ class MqttSource:
             keepalive=self.cfg.keepalive,
             queue_type=queue_cls,
             max_queued_incoming_messages=self.cfg.max_queued,
+            tls_context=self._tls,
         )
         paho = client._client
         paho.manual_ack_set(True)
