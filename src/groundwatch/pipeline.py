@@ -445,5 +445,6 @@ class Pipeline:
             "sources": {
                 getattr(s, "name", str(i)): s.counters.as_dict() for i, s in enumerate(self.sources)
             },
+            "alerts": self.alerts.counters(),  # per sink: sent, failed, dropped, acks
             "errors": self.counters.errors,
         }

@@ -42,6 +42,7 @@ class AlertSink:
     def __init__(self, name: str | None = None, queue_size: int = 1000) -> None:
         self.name = name or self.type
         self.counters = Counters()
+        self.counters.extra["failed"] = 0  # alerts not delivered after the sink's retries
         self.queue: asyncio.Queue[Alert] = asyncio.Queue(maxsize=queue_size)
         self._task: asyncio.Task[None] | None = None
         self.on_ack: Callable[[str, str, str | None], object] | None = None
@@ -69,6 +70,7 @@ class AlertSink:
                 raise
             except Exception as exc:
                 self.counters.errors += 1
+                self.counters.bump("failed")
                 log.warning("alert sink %s: %s failed: %s", self.name, alert.id, exc)
             finally:
                 self.queue.task_done()
