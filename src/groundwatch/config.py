@@ -81,6 +81,11 @@ class StoreConfig(Section):
     bucket: str | None = None
     token: SecretStr | None = None
     token_file: Path | None = None
+    # https: the CA that signed InfluxDB's certificate (system CAs when unset)
+    ca_file: Path | None = None
+    create_database: bool = Field(
+        default=True, description="1.x: CREATE DATABASE when missing (needs the right)"
+    )
     # batching and delivery
     batch_size: int = Field(default=5000, gt=0, le=100_000)
     flush_interval: float = Field(default=0.2, gt=0, le=60)
@@ -247,6 +252,8 @@ def _resolve_paths(settings: Settings, base: Path) -> None:
         settings.store.token_file = fix(settings.store.token_file)
     if settings.store.password_file is not None:
         settings.store.password_file = fix(settings.store.password_file)
+    if settings.store.ca_file is not None:
+        settings.store.ca_file = fix(settings.store.ca_file)
     settings.store.dead_letter = fix(settings.store.dead_letter)
     settings.archive.dir = fix(settings.archive.dir)
 
