@@ -36,7 +36,8 @@ async def _write_event(store: StoreConfig, t_ns: int) -> None:
     w = InfluxV1Writer.from_config(store)
     try:
         line = (
-            "events,spacecraft=lander,station=gs1,source=live,type=UNEXPECTED_LOS,severity=critical "
+            "events,spacecraft=lander,station=gs1,source=live,type=UNEXPECTED_LOS,"
+            "severity=critical "
             f'condition="LOS/lander",title="LOS" {t_ns}\n'
         )
         res = await w.write(line.encode())
