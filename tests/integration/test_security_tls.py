@@ -112,3 +112,40 @@ def test_missing_ca_file_is_a_config_error(tmp_path: Path) -> None:
         MqttSource.from_config(
             {"url": "mqtts://localhost:8883", "ca_file": str(tmp_path / "missing.crt")}
         )
+
+
+async def test_influxdb_over_https_with_a_ca_file(certs: Path, tmp_path: Path) -> None:
+    from groundwatch import services
+    from groundwatch.config import StoreConfig
+    from groundwatch.influx_access import InfluxAccess
+    from groundwatch.report.query import InfluxQuery
+    from groundwatch.store.influx_v1 import InfluxV1Writer
+    from groundwatch.store.writer import WriteFailed
+
+    h = await asyncio.to_thread(
+        services.start_influxd,
+        tmp_path / "https-influxdb",
+        tls=(certs / "server.crt", certs / "server.key"),
+        ca_file=certs / "ca.crt",
+    )
+    try:
+        assert h.url.startswith("https://localhost:")
+        store = StoreConfig(url=h.url, database="tls", ca_file=certs / "ca.crt")
+        w = InfluxV1Writer.from_config(store)
+        try:
+            assert (await w.write(b"m v=1 1\n")).status == 204
+        finally:
+            await w.close()
+        rows = await asyncio.to_thread(
+            InfluxQuery(InfluxAccess.from_store(store)).rows, 'SELECT "v" FROM "m"'
+        )
+        assert len(rows) == 1
+        # the system's CAs do not know the test CA: refused, not silently accepted
+        w = InfluxV1Writer.from_config(StoreConfig(url=h.url, database="tls"))
+        try:
+            with pytest.raises(WriteFailed, match="CERTIFICATE_VERIFY_FAILED"):
+                await w.write(b"m v=2 2\n")
+        finally:
+            await w.close()
+    finally:
+        await asyncio.to_thread(services.stop_service, h)
