@@ -23,12 +23,14 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -118,29 +120,38 @@ class ArchiveConfig(Section):
     retention_days: float | None = Field(default=30, gt=0)
 
 
+# Durations in seconds are bounded (a year): 1e308 would overflow nanosecond arithmetic.
+MAX_SECONDS = 365 * 86400.0
+
+
 class SpacecraftLinkConfig(Section):
-    los_threshold: float | None = Field(default=None, gt=0, description="seconds")
+    los_threshold: float | None = Field(default=None, gt=0, le=MAX_SECONDS, description="seconds")
     los_frames: float | None = Field(
-        default=None, gt=0, description="LOS after this many expected frame intervals"
+        default=None, gt=0, le=1e6, description="LOS after this many expected frame intervals"
     )
-    frame_interval: float | None = Field(default=None, gt=0, description="expected, seconds")
+    frame_interval: float | None = Field(
+        default=None, gt=0, le=MAX_SECONDS, description="expected, seconds"
+    )
 
 
 class LinkConfig(Section):
-    los_threshold: float = Field(default=5.0, gt=0, description="seconds without a valid frame")
+    los_threshold: float = Field(
+        default=5.0, gt=0, le=MAX_SECONDS, description="seconds without a valid frame"
+    )
     aos_frames: int = Field(default=2, ge=1, description="valid frames to confirm AOS")
     tick: float = Field(default=0.05, gt=0, le=1, description="monitor resolution, seconds")
-    accounting_interval: float = Field(default=1.0, gt=0)
+    accounting_interval: float = Field(default=1.0, gt=0, le=MAX_SECONDS)
     heartbeat_topic: str | None = "gs/+/status"
-    heartbeat_timeout: float = Field(default=10.0, gt=0)
-    schedule_margin: float = Field(default=30.0, ge=0)
+    heartbeat_timeout: float = Field(default=10.0, gt=0, le=MAX_SECONDS)
+    schedule_margin: float = Field(default=30.0, ge=0, le=MAX_SECONDS)
     degraded_crc_rate: float = Field(default=0.2, gt=0, le=1)
-    degraded_window: float = Field(default=10.0, gt=0)
+    degraded_window: float = Field(default=10.0, gt=0, le=MAX_SECONDS)
     limit_persistence: int = Field(default=2, ge=1)
-    stale_after: float = Field(default=10.0, gt=0)
+    stale_after: float = Field(default=10.0, gt=0, le=MAX_SECONDS)
     renotify_interval: float = Field(
         default=300.0,
         gt=0,
+        le=MAX_SECONDS,
         description="seconds between re-notifications of an unacknowledged critical alert",
     )
     spacecraft: dict[str, SpacecraftLinkConfig] = Field(default_factory=dict)
@@ -149,6 +160,15 @@ class LinkConfig(Section):
 class HealthConfig(Section):
     listen: str | None = Field(default=None, description="host:port for /health and /metrics")
     status_interval: float = Field(default=1.0, gt=0)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, v: str | None) -> str | None:
+        if v is not None:
+            host, sep, port = v.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+                raise ValueError(f"expected host:port, got {v!r}")
+        return v
 
 
 def _default_sources() -> list[PartConfig]:
@@ -233,6 +253,9 @@ def load_config(path: Path | None, **overrides: Any) -> Settings:
         settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigFileError(path, format_validation_error(exc)) from exc
+    except SettingsError as exc:  # e.g. GROUNDWATCH_SOURCES that is not JSON
+        cause = f": {exc.__cause__}" if exc.__cause__ else ""
+        raise ConfigFileError(path, [f"environment: {exc}{cause}"]) from exc
     base = path.parent if path is not None else Path.cwd()
     _resolve_paths(settings, base)
     return settings
@@ -256,6 +279,12 @@ def _resolve_paths(settings: Settings, base: Path) -> None:
         settings.store.ca_file = fix(settings.store.ca_file)
     settings.store.dead_letter = fix(settings.store.dead_letter)
     settings.archive.dir = fix(settings.archive.dir)
+    # Files named in a part's own table (password_file, ca_file, ack_secrets_file, ...)
+    for part in (*settings.sources, *settings.alerts):
+        extra = part.__pydantic_extra__ or {}
+        for k, v in extra.items():
+            if k.endswith("_file") and isinstance(v, str | Path) and str(v):
+                extra[k] = str(fix(Path(v)))
 
 
 __all__ = [

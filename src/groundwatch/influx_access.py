@@ -55,6 +55,20 @@ def split_credentials(url: str) -> tuple[str, str | None, str | None]:
     return bare.rstrip("/"), user, password
 
 
+def check_url(url: str, key: str) -> None:
+    """An http(s) URL with a host and a valid port, or a ConfigError naming ``key``."""
+    from groundwatch.parts import ConfigError
+
+    shown = redact_url(url)
+    try:
+        u = urllib.parse.urlsplit(url)
+        u.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ConfigError(key, f"{shown!r}: {exc}") from None
+    if u.scheme not in ("http", "https") or not u.hostname:
+        raise ConfigError(key, f"{shown!r} is not an http(s)://host[:port] URL")
+
+
 def _read(path: str | Path | None, key: str) -> str | None:
     if path is None:
         return None
@@ -86,6 +100,12 @@ class InfluxAccess:
 
     @classmethod
     def from_store(cls, cfg: StoreConfig) -> InfluxAccess:
+        """Reads the secret files now (ConfigError naming the key when one is missing)."""
+        check_url(cfg.url, "store.url")
+        if cfg.ca_file is not None and not cfg.ca_file.is_file():
+            from groundwatch.parts import ConfigError
+
+            raise ConfigError("store.ca_file", f"{cfg.ca_file}: no such file")
         return cls.from_url(
             cfg.url,
             cfg.database,

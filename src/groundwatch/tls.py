@@ -12,6 +12,7 @@ logged (``user:password@`` and the ``u=``/``p=``/``token=`` query parameters).
 
 from __future__ import annotations
 
+import logging
 import re
 import ssl
 from dataclasses import dataclass
@@ -101,3 +102,15 @@ def redact_url(url: str) -> str:
 def redact_text(text: str) -> str:
     """Every ``scheme://user:password@`` in a free text (an exception's message) redacted."""
     return _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts ``scheme://user:password@`` in every record a handler emits (a library's
+    exception message may carry a URL groundwatch never printed itself)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True

@@ -16,6 +16,7 @@ import contextlib
 import inspect
 import logging
 import shlex
+import shutil
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -190,6 +191,8 @@ class CommandSink(AlertSink):
         argv = shlex.split(o.command) if isinstance(o.command, str) else list(o.command)
         if not argv:
             raise ConfigError(f"{key}.command", "empty command")
+        if shutil.which(argv[0]) is None:
+            raise ConfigError(f"{key}.command", f"program {argv[0]!r} not found or not executable")
         return cls(argv, o.timeout, o.name, o.queue_size)
 
     async def deliver(self, alert: Alert) -> None:

@@ -23,7 +23,7 @@ from groundwatch.alerts.alert import Alert
 from groundwatch.alerts.sinks import AlertSink, SinkOptions
 from groundwatch.config import parse_part_options
 from groundwatch.parts import ConfigError
-from groundwatch.tls import redact_url
+from groundwatch.tls import redact_text, redact_url
 
 
 class WebhookOptions(SinkOptions):
@@ -78,7 +78,7 @@ class WebhookSink(AlertSink):
                         self.counters.bump("webhook_redirects")
                         last += " redirect (not followed)"
             except (aiohttp.ClientError, TimeoutError) as exc:
-                last = f"{type(exc).__name__}: {exc}"
+                last = redact_text(f"{type(exc).__name__}: {exc}")
             if attempt < self.opts.retries:
                 self.counters.bump("webhook_retries")
                 await asyncio.sleep(delay)

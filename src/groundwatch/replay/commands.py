@@ -156,9 +156,11 @@ def replay(
                 settings, opts, on_event=view.on_event, on_start=view.attach, stop=stop
             )
 
+    from groundwatch.store.spool import SpoolLocked
+
     try:
         result = asyncio.run(go())
-    except (ReplayError, UnknownFormat, ConfigError, ValueError, OSError) as exc:
+    except (ReplayError, UnknownFormat, ConfigError, ValueError, OSError, SpoolLocked) as exc:
         err.print(f"[red]error[/red]: {exc}", highlight=False)
         raise typer.Exit(2) from exc
     from groundwatch.replay.runner import ReplayResult

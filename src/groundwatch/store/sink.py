@@ -127,7 +127,11 @@ class StoreSink:
         on_alert: AlertCallback | None = None,
         on_durable: DurableCallback | None = None,
     ) -> StoreSink:
-        """Validates only (pydantic did the rest): no I/O until ``start()``."""
+        """Validates only (pydantic did the rest; the URL and the secret files are checked
+        here): no connection until ``start()``."""
+        from groundwatch.influx_access import InfluxAccess
+
+        InfluxAccess.from_store(cfg)
         return cls(cfg, on_alert=on_alert, on_durable=on_durable)
 
     # --- lifecycle ---------------------------------------------------------------------------
