@@ -13,6 +13,7 @@ Part-specific options (``[[sources]]``, ``[[alerts]]``) are validated by the par
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -254,8 +255,10 @@ def load_config(path: Path | None, **overrides: Any) -> Settings:
     except ValidationError as exc:
         raise ConfigFileError(path, format_validation_error(exc)) from exc
     except SettingsError as exc:  # e.g. GROUNDWATCH_SOURCES that is not JSON
-        cause = f": {exc.__cause__}" if exc.__cause__ else ""
-        raise ConfigFileError(path, [f"environment: {exc}{cause}"]) from exc
+        m = re.search(r'field "(\w+)"', str(exc))
+        var = f"GROUNDWATCH_{m.group(1).upper()}" if m else "environment"
+        why = exc.__cause__ or exc
+        raise ConfigFileError(path, [f"{var}: not valid JSON ({why})"]) from exc
     base = path.parent if path is not None else Path.cwd()
     _resolve_paths(settings, base)
     return settings

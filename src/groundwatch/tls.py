@@ -75,6 +75,9 @@ def client_context(files: TlsFiles, key: str = "tls") -> ssl.SSLContext:
 _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@\s:]*):[^/@\s]*@")
 
 
+_LOOSE_USERINFO = re.compile(r"(?P<user>[^/@\s:]*):(?!\*\*\*@)[^/@\s]+@")
+
+
 def redact_url(url: str) -> str:
     """``url`` with its password and secret query parameters replaced by ``***``.
 
@@ -94,9 +97,12 @@ def redact_url(url: str) -> str:
                     [(k, REDACTED if k.lower() in SECRET_QUERY_KEYS else v) for k, v in pairs],
                     safe="*/",
                 )
-        return urlunsplit((u.scheme, netloc, u.path, query, u.fragment))
+        out = urlunsplit((u.scheme, netloc, u.path, query, u.fragment))
     except ValueError:
-        return redact_text(url)
+        out = redact_text(url)
+    # Not parsed as a URL with credentials (a scheme mistyped, say): anything shaped like
+    # ``user:secret@`` is still hidden.
+    return _LOOSE_USERINFO.sub(lambda m: f"{m['user']}:{REDACTED}@", out)
 
 
 def redact_text(text: str) -> str:
