@@ -12,15 +12,14 @@ import asyncio
 import getpass
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import aiomqtt
 import typer
 
-from groundwatch.alerts.ack_auth import operator_secret, sign
-from groundwatch.alerts.mqtt import connection_for
 from groundwatch.parts import ConfigError
-from groundwatch.tls import TlsFiles, redact_text, redact_url
+
+if TYPE_CHECKING:
+    from groundwatch.tls import TlsFiles
 
 
 async def publish_ack(
@@ -32,6 +31,11 @@ async def publish_ack(
     secret: bytes | None = None,
     tls: TlsFiles | None = None,
 ) -> None:
+    import aiomqtt
+
+    from groundwatch.alerts.ack_auth import sign
+    from groundwatch.alerts.mqtt import connection_for
+
     conn = connection_for(url, tls, "--mqtt")
     if secret is not None:
         payload = json.dumps(sign(secret, alert_id, by, comment))
@@ -77,6 +81,11 @@ def register(app: typer.Typer) -> None:
         key_file: Annotated[Path | None, typer.Option("--key-file", help="client key")] = None,
     ) -> None:
         """Acknowledge an alert: stops its re-notification; every sink gets an ACK event."""
+        import aiomqtt  # loads only when an ack is sent
+
+        from groundwatch.alerts.ack_auth import operator_secret
+        from groundwatch.tls import TlsFiles, redact_text, redact_url
+
         who = by or getpass.getuser()
         shown = redact_url(mqtt)
         try:

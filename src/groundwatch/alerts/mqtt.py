@@ -41,7 +41,7 @@ from pydantic import Field, SecretStr
 
 from groundwatch.alerts.ack_auth import AckRefused, AckVerifier, read_secrets
 from groundwatch.alerts.alert import Alert, Notification, iso
-from groundwatch.alerts.sinks import AlertSink, SinkOptions
+from groundwatch.alerts.sinks import AlertSink, AlertSinkOptions
 from groundwatch.config import parse_part_options, read_secret
 from groundwatch.model import EventType
 from groundwatch.mqtt_url import mqtt_connection
@@ -53,7 +53,9 @@ log = logging.getLogger("groundwatch.alerts.mqtt")
 LOS_TYPES = {EventType.LOS, EventType.EXPECTED_LOS, EventType.UNEXPECTED_LOS}
 
 
-class MqttOptions(SinkOptions):
+class MqttSinkOptions(AlertSinkOptions):
+    """``[[alerts]] type = "mqtt"``: events, retained link state and acknowledgements."""
+
     url: str = "mqtt://127.0.0.1:1883"
     username: str | None = None
     password: SecretStr | None = None
@@ -88,10 +90,13 @@ def parse_mqtt_url(url: str, key: str = "url") -> tuple[str, int]:
 
 
 class MqttSink(AlertSink):
+    """Events, retained link state and acknowledgements on an MQTT broker."""
+
+    Options = MqttSinkOptions
     type = "mqtt"
     paging = True
 
-    def __init__(self, opts: MqttOptions) -> None:
+    def __init__(self, opts: MqttSinkOptions) -> None:
         super().__init__(opts.name, opts.queue_size)
         self.opts = opts
         self.conn = connection_for(opts.url, self._tls_files(opts))
@@ -105,7 +110,7 @@ class MqttSink(AlertSink):
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str) -> MqttSink:
-        o = parse_part_options(MqttOptions, options, key)
+        o = parse_part_options(MqttSinkOptions, options, key)
         connection_for(o.url, cls._tls_files(o), f"{key}.url")
         if o.ack_secrets_file is not None:
             read_secrets(o.ack_secrets_file, f"{key}.ack_secrets_file")
@@ -113,7 +118,7 @@ class MqttSink(AlertSink):
         return cls(o)
 
     @staticmethod
-    def _tls_files(o: MqttOptions) -> TlsFiles:
+    def _tls_files(o: MqttSinkOptions) -> TlsFiles:
         return TlsFiles(o.ca_file, o.cert_file, o.key_file)
 
     # --- retained state ------------------------------------------------------------------

@@ -14,10 +14,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from groundwatch.archive.reader import ArchiveReader
 from groundwatch.config import StoreConfig
 from groundwatch.influx_access import InfluxAccess
 from groundwatch.influxql import quote_str, series_rows
-from groundwatch.store.archive_reader import ArchiveReader
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.:-]+")
 

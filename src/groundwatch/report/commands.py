@@ -5,19 +5,17 @@ from __future__ import annotations
 import tempfile
 import urllib.error
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from groundwatch.console.state import key_parameters_of, parse_time
 from groundwatch.decoders.api import DictionaryError
-from groundwatch.influx_access import InfluxAccess, InfluxAccessError
 from groundwatch.parts import ConfigError
-from groundwatch.report.html import write_report
-from groundwatch.report.query import InfluxQuery, PassQuery, session_source
-from groundwatch.report.summary import summary_lines
-from groundwatch.tls import redact_text
+
+if TYPE_CHECKING:
+    from groundwatch.influx_access import InfluxAccess
 
 
 def _time(value: str | None, option: str, err: Console) -> int | None:
@@ -33,6 +31,9 @@ def _time(value: str | None, option: str, err: Console) -> int | None:
 def _access(config: Path | None, influx: str, database: str, err: Console) -> InfluxAccess:
     """The store's settings from ``--config`` (as the writer uses them), else ``--influx``
     and ``--database`` with the environment's credentials."""
+    from groundwatch.influx_access import InfluxAccess
+    from groundwatch.tls import redact_text
+
     try:
         if config is not None:
             from groundwatch.config import ConfigFileError, load_config
@@ -95,7 +96,13 @@ def register(app: typer.Typer) -> None:
         if session is None and start is None and end is None:
             err.print("[red]error[/red] give --session or --from/--to", highlight=False)
             raise typer.Exit(2)
+        # The plotting stack (matplotlib) loads only when a report is made.
         from groundwatch.decoders.dictionary import load_dictionary
+        from groundwatch.influx_access import InfluxAccessError
+        from groundwatch.report.html import write_report
+        from groundwatch.report.query import InfluxQuery, PassQuery, session_source
+        from groundwatch.report.summary import summary_lines
+        from groundwatch.tls import redact_text
 
         try:
             dic = load_dictionary(dictionary)
