@@ -430,6 +430,10 @@ class Pipeline:
             ):
                 per_link[f"{name}{{{labels}}}"] = getattr(c, name)
             per_link[f"rejected{{{labels}}}"] = c.rejected_total()
+        not_computed = {  # derived values without a sample
+            f'values{{packet="{p}",parameter="{n}",reason="{r}"}}': count
+            for (p, n, r), count in self.decoder.not_computed().items()
+        }
         return {
             "frames": self.stats.frames,
             "packets": self.stats.packets,
@@ -440,6 +444,7 @@ class Pipeline:
             "queue_size": self.queue.maxsize,
             "store": self.store.health(),
             "link": per_link,
+            "not_computed": not_computed,
             "links": self.monitor.snapshot(),
             "stations": self.merger.counts(),
             "sources": {
