@@ -28,6 +28,7 @@ from groundwatch.decoders.fastpath import FastPath
 from groundwatch.decoders.layout_fields import (
     FieldKind,
     FieldSpec,
+    check_packet_size,
     compile_struct,
     container_from_raws,
     plan_segments,
@@ -91,6 +92,7 @@ class CompiledLayout:
         self._all_fields = all_fields
         self.variable = any(f.variable for f in all_fields)
         if struct is None:  # a YAML layout: fields are the whole spec
+            check_packet_size(all_fields)
             segments = plan_segments(all_fields)
             self.struct: Construct = compile_struct(segments)
             self._fields = value_fields(segments)
