@@ -275,6 +275,9 @@ def _compile_packet(
             )
             continue
         field = _field(param, model.byte_order, where)
+        if param.present_if is not None:
+            condition = _expression(param.present_if, seen, where)
+            field = dataclasses.replace(field, present_if=condition)
         if param_meta.calibration is not None or param_meta.enum is not None:
             _check_numeric(field, param_meta, where)
         fields.append(field)

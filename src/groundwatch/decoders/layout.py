@@ -300,6 +300,8 @@ class CompiledLayout:
         hidden: dict[str, ParamValue] = {}
         for k, (name, index, mode, convert, labels, state, unit) in enumerate(self._plan):
             raw = raws[index]
+            if raw is None:  # a conditional field its condition left out of this packet
+                continue
             if mode == _PLAIN:
                 eng = raw
             elif mode == _ENUM:
@@ -324,7 +326,7 @@ class CompiledLayout:
 
     def _derive(self, params: dict[str, ParamValue], hidden: dict[str, ParamValue]) -> None:
         every = {**params, **hidden}
-        names = [entry[0] for entry in self._plan]
+        names = [entry[0] for entry in self._plan if entry[0] in every]
         values = derive_inputs(
             names,
             [every[n].eng for n in names],
@@ -359,8 +361,10 @@ class CompiledLayout:
     def build_raws(self, raws: Sequence[Any]) -> bytes:
         total = (self.size or 0) + sum(
             len(raw.encode(field.encoding) if isinstance(raw, str) else raw)
+            if field.sized_by_data
+            else field.bits * (field.count or 1) // 8
             for (field, _), raw in zip(self._fields, raws, strict=True)
-            if field.variable
+            if field.variable and raw is not None
         )
         try:
             return bytes(self.struct.build(container_from_raws(raws, self._fields), _total=total))
@@ -397,7 +401,7 @@ class CompiledLayout:
             return "" if value is None else str(value)
         if kind is FieldKind.BYTES:
             if value is None:
-                return b"" if field.variable else bytes(field.bits // 8)
+                return b"" if field.sized_by_data else bytes(field.bits // 8)
             return bytes.fromhex(value) if isinstance(value, str) else bytes(value)
         if kind is FieldKind.BOOL:
             return bool(value)

@@ -10,7 +10,7 @@ to it by a hypothesis test.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -26,6 +26,7 @@ from construct import (
     Container,
     Flag,
     FormatField,
+    If,
     PaddedString,
     Padding,
     Struct,
@@ -65,10 +66,17 @@ class FieldSpec:
     length_scale: int = 1
     length_offset: int = 0
     rest: bool = False
+    # Read only when this expression over earlier fields' raw values is true (else absent).
+    present_if: Any = None
+
+    @property
+    def sized_by_data(self) -> bool:
+        return self.rest or self.length_from is not None
 
     @property
     def variable(self) -> bool:
-        return self.rest or self.length_from is not None
+        """Its octets depend on the packet: sized by data, or present on a condition."""
+        return self.sized_by_data or self.present_if is not None
 
     @property
     def total_bits(self) -> int:
@@ -162,7 +170,9 @@ def _check_field(field: FieldSpec) -> None:
         raise LayoutError(field.name, "little-endian fields must be whole bytes")
     if field.kind in (FieldKind.STRING, FieldKind.BYTES) and field.bits % 8:
         raise LayoutError(field.name, "strings and bytes are whole bytes")
-    if field.variable and (field.kind not in (FieldKind.STRING, FieldKind.BYTES) or field.count):
+    if field.sized_by_data and (
+        field.kind not in (FieldKind.STRING, FieldKind.BYTES) or field.count
+    ):
         raise LayoutError(field.name, "only strings and bytes (not arrays) can vary in length")
 
 
@@ -230,10 +240,38 @@ def compile_struct(segments: Sequence[Segment]) -> Struct:
             groups.update((f.name, group_name(index)) for f in segment.fields)
         else:
             field = segment.fields[0]
-            length = _length_of(field, groups, after) if field.variable else None
-            members.append(_member(field, bitwise=False, length=length))
+            length = _length_of(field, groups, after) if field.sized_by_data else None
+            member = _member(field, bitwise=False, length=length)
+            if field.present_if is not None:
+                member = _conditional(field, member, groups)
+            members.append(member)
             groups[field.name] = None
     return Struct(*members)
+
+
+class _RawView(Mapping[str, Any]):
+    """Earlier fields' raw values by name, read from a Construct context (bit groups too)."""
+
+    def __init__(self, ctx: Any, groups: dict[str, str | None]) -> None:
+        self._ctx, self._groups = ctx, groups
+
+    def __getitem__(self, name: str) -> Any:
+        group = self._groups[name]
+        return self._ctx[name] if group is None else self._ctx[group][name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._groups)
+
+    def __len__(self) -> int:
+        return len(self._groups)
+
+
+def _conditional(field: FieldSpec, member: Construct, groups: dict[str, str | None]) -> Any:
+    unknown = set(field.present_if.names) - set(groups)
+    if unknown:
+        raise LayoutError(field.name, f"present_if reads {sorted(unknown)}: not earlier fields")
+    condition = field.present_if
+    return field.name / If(lambda ctx: bool(condition(_RawView(ctx, groups))), member.subcon)
 
 
 def _length_of(field: FieldSpec, groups: dict[str, str | None], after: int) -> Any:
@@ -264,7 +302,7 @@ def raws_from_container(
     raws: list[Any] = []
     for field, group in fields:
         value = container[group][field.name] if group else container[field.name]
-        raws.append(list(value) if field.count is not None else value)
+        raws.append(list(value) if field.count is not None and value is not None else value)
     return raws
 
 

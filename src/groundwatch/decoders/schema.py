@@ -112,6 +112,7 @@ class ParameterModel(_Strict):
     limits: LimitsModel | None = None
     expr: str | None = None
     store: bool = True  # false: a helper for expressions, never written or shown
+    present_if: str | None = None  # read only when true (over earlier fields' raw values)
     invalid: list[int] = []  # raw sentinel values meaning "no reading"
     valid: ValidModel | None = None
 

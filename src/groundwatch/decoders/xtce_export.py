@@ -16,6 +16,7 @@ as the polynomial ``raw * (1 / divisor)``).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lxml import etree
@@ -36,6 +37,9 @@ HEADER = (
 
 # AncillaryData marking a parameter that only fills bits (a dictionary's spare field).
 SPARE_MARK = "groundwatch.spare"
+
+
+_CONDITION = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|<=|>=|<|>)\s*(-?(?:0x)?[0-9a-fA-F]+)")
 
 
 class XtceExportError(ValueError):
@@ -123,7 +127,9 @@ class _Exporter:
                 self.notes.append(f"packet {packet.name}: validity of {param.name} not exported")
             for name, entry in self.elements(packet, param):
                 self.define(name, entry, f"packet {packet.name}")
-                _el(entries, "ParameterRefEntry", parameterRef=name)
+                ref = _el(entries, "ParameterRefEntry", parameterRef=name)
+                if entry.get("present_if"):
+                    self.include_condition(ref, entry["present_if"], packet.name)
                 width = _width(entry)
                 if bit is not None and width is not None:
                     places[(bit, width)] = name
@@ -288,6 +294,26 @@ class _Exporter:
         poly = _el(calibrator, "PolynomialCalibrator")
         for exponent, coefficient in enumerate(coefficients):
             _el(poly, "Term", coefficient=repr(float(coefficient)), exponent=exponent)
+
+    def include_condition(self, ref: Any, condition: str, packet: str) -> None:
+        """``a == 1 and b > 2``: the conditions XTCE can compare (raw values)."""
+        terms = [_CONDITION.fullmatch(t.strip()) for t in condition.split(" and ")]
+        if not all(terms):
+            raise XtceExportError(
+                f"packet {packet}: present_if {condition!r} is not comparisons of parameters "
+                "with integers joined by 'and'"
+            )
+        comparisons = _el(_el(ref, "IncludeCondition"), "ComparisonList")
+        for term in terms:
+            assert term is not None
+            _el(
+                comparisons,
+                "Comparison",
+                parameterRef=term[1],
+                comparisonOperator=term[2],
+                value=int(term[3], 0),
+                useCalibratedValue="false",
+            )
 
     def alarm(self, element: Any, limits: dict[str, float]) -> None:
         ranges = _el(_el(element, "DefaultAlarm"), "StaticAlarmRanges")

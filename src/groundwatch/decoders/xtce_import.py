@@ -152,6 +152,8 @@ SPARE = "\0spare:"  # marks a gap in flat entries: SPARE + its width in bits
 def _gap_before(entry: Any) -> int:
     """Bits skipped before an entry (``LocationInContainerInBits`` after the previous one)."""
     for item in children(entry):
+        if local(item) == "IncludeCondition":
+            continue  # read with the entry (``_included``)
         if local(item) != "LocationInContainerInBits":
             raise XtceError(item, f"not supported in {local(entry)}")
         value = child(item, "FixedValue")
@@ -251,14 +253,19 @@ def _packet(db: _Database, chain: list[Any]) -> dict[str, Any]:
     if widths != [bits for _, bits in HEADER_FIELDS]:
         raise XtceError(chain[0], "the root container must start with the CCSDS primary header")
     header = {field: n for (field, _), (n, _) in zip(HEADER_FIELDS, header_entries, strict=True)}
-    params = _unique(
-        [
-            {"name": f"spare_{i}", "type": "spare", "bits": int(n[len(SPARE) :])}
-            if n.startswith(SPARE)
-            else db.entry(n, e)
-            for i, (n, e) in enumerate(entries[len(HEADER_FIELDS) :])
-        ]
-    )
+    known = {n: db.entry(n, e) for n, e in header_entries}
+    params = []
+    for i, (n, e) in enumerate(entries[len(HEADER_FIELDS) :]):
+        if n.startswith(SPARE):
+            params.append({"name": f"spare_{i}", "type": "spare", "bits": int(n[len(SPARE) :])})
+            continue
+        entry = db.entry(n, e)
+        condition = child(e, "IncludeCondition")
+        if condition is not None:
+            entry["present_if"] = _included(condition, known)
+        known[n] = entry
+        params.append(entry)
+    params = _unique(params)
     packet: dict[str, Any] = {"name": leaf.get("name"), "header": header}
     description = leaf.get("shortDescription")
     if description:
@@ -297,6 +304,23 @@ def _unique(params: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return params
 
 
+def _included(condition: Any, known: dict[str, dict[str, Any]]) -> str:
+    """An IncludeCondition as a ``present_if`` expression over earlier raw values."""
+    terms = []
+    for ref, op, value, calibrated, element in _comparisons(condition):
+        if ref not in known:
+            raise XtceError(element, f"{ref!r} is not an earlier parameter of the packet")
+        if not ref.isidentifier():
+            raise XtceError(element, f"{ref!r} cannot be named in a condition")
+        op = op.replace("&lt;", "<").replace("&gt;", ">")
+        if op not in {"==", "!=", "<", "<=", ">", ">="}:
+            raise XtceError(element, f"comparison operator {op!r} not supported")
+        terms.append(f"{ref} {op} {_raw_value(known[ref], value, calibrated, element)}")
+    if not terms:
+        raise XtceError(condition, "needs a Comparison, ComparisonList or BooleanExpression")
+    return " and ".join(terms)
+
+
 def _header_condition(
     packet: dict[str, Any], header: dict[str, str], ref: str, op: str, value: str, element: Any
 ) -> None:
@@ -312,7 +336,10 @@ def _header_condition(
 
 
 def _width(entry: dict[str, Any]) -> int:
+    """Bits of a parameter; -1 when the packet decides (variable length or conditional)."""
     kind = entry["type"]
+    if "present_if" in entry:
+        return -1
     if kind == "bool":
         return 1
     if kind == "spare":

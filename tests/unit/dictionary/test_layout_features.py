@@ -319,3 +319,38 @@ def test_layout_length_checks(tmp_path: Path) -> None:
     (ignored,) = decode(d, build_space_packet(14, 0, b"\x00\x01\x02\x03"))
     assert params(ignored) == {"a": (1, 1)}
     assert d.packet("lenient").longer_packets == 1
+
+
+def test_conditional_fields(tmp_path: Path) -> None:
+    d = load(
+        tmp_path,
+        BARE
+        + """
+          - name: event
+            apid: 15
+            parameters:
+              - {name: kind, type: uint4, enum: {0: NONE, 1: TEMP, 2: BOTH}}
+              - {name: flags, type: uint4}
+              - {name: temp, type: int16, present_if: "kind >= 1", calibration: {divide: 10}}
+              - {name: volts, type: uint8, present_if: "kind == 2 and flags != 0"}
+              - {name: crc, type: uint16}
+        """,
+    )
+    assert d.packet("event").fast is None  # read by Construct
+    assert params(decode(d, build_space_packet(15, 0, b"\x00\xbe\xef"))[0]) == {
+        "kind": (0, "NONE"),
+        "flags": (0, 0),
+        "crc": (0xBEEF, 0xBEEF),
+    }
+    assert params(decode(d, build_space_packet(15, 0, b"\x21\xff\x38\x07\xbe\xef"))[0]) == {
+        "kind": (2, "BOTH"),
+        "flags": (1, 1),
+        "temp": (-200, -20.0),
+        "volts": (7, 7),
+        "crc": (0xBEEF, 0xBEEF),
+    }
+    built = d.packet("event").build({"kind": "TEMP", "temp": 2.5, "crc": 1})
+    assert built == b"\x10\x00\x19\x00\x01"
+    with pytest.raises(DictionaryError, match="unknown parameters"):
+        load(tmp_path, BARE + "  - {name: p, apid: 1, parameters: [{name: a, type: uint8, "
+             "present_if: 'later == 1'}, {name: later, type: uint8}]}\n")  # fmt: skip

@@ -55,14 +55,45 @@ def test_unsupported_element_is_named_with_its_line(tmp_path: Path) -> None:
     assert marker in text
     broken = text.replace(
         marker,
-        '<xtce:ParameterRefEntry parameterRef="ADAESCID"><xtce:IncludeCondition/>'
+        '<xtce:ParameterRefEntry parameterRef="ADAESCID">\n<xtce:RepeatEntry/>'
         "</xtce:ParameterRefEntry>",
     )
-    line = broken[: broken.index("<xtce:IncludeCondition")].count("\n") + 1
+    line = broken[: broken.index("<xtce:RepeatEntry")].count("\n") + 1
     doc = tmp_path / "jpss.xml"
     doc.write_text(broken)
-    with pytest.raises(DictionaryError, match=rf"<IncludeCondition> \(line {line}\)"):
+    with pytest.raises(DictionaryError, match=rf"<RepeatEntry> \(line {line}\)"):
         load_dictionary(doc)
+
+
+def test_include_condition(tmp_path: Path) -> None:
+    """IncludeCondition: the entry is read only when its comparisons hold (raw values)."""
+    packet = (DATA / "jpss1/J01_G011_LZ_2021-04-09T00-00-00Z_V01.DAT1").read_bytes()[:71]
+    full = load_dictionary(JPSS).packet("JPSS_ATT_EPHEM").decode(packet)[0]
+    scid = full["ADAESCID"].raw
+    text = JPSS.read_text()
+    marker = '<xtce:ParameterRefEntry parameterRef="ADGPSPOSX"/>'
+    for value, present in ((scid, True), (scid + 1, False)):
+        doc = tmp_path / f"jpss_{value}.xml"
+        doc.write_text(
+            text.replace(
+                marker,
+                '<xtce:ParameterRefEntry parameterRef="ADGPSPOSX"><xtce:IncludeCondition>'
+                f'<xtce:Comparison parameterRef="ADAESCID" value="{value}" '
+                'useCalibratedValue="false"/></xtce:IncludeCondition></xtce:ParameterRefEntry>',
+            )
+        )
+        layout = load_dictionary(doc).packet("JPSS_ATT_EPHEM")
+        assert layout.fast is None
+        params = layout.decode(packet)[0]
+        assert ("ADGPSPOSX" in params) is present
+        if present:
+            assert dict(params) == dict(full)
+    empty = tmp_path / "empty.xml"
+    empty.write_text(
+        text.replace(marker, marker[:-2] + "><xtce:IncludeCondition/></xtce:ParameterRefEntry>")
+    )
+    with pytest.raises(DictionaryError, match=r"<IncludeCondition>.*needs a Comparison"):
+        load_dictionary(empty)
 
 
 def test_import_check_show_commands(tmp_path: Path) -> None:
