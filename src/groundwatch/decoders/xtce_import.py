@@ -103,7 +103,7 @@ class _Database:
             type_element = self.types.get(param.get("parameterTypeRef"))
             if type_element is None:
                 raise XtceError(param, f"unknown type {param.get('parameterTypeRef')!r}")
-            entry = {"name": name, **parameter_type(type_element)}
+            entry = {"name": name, **self.type_entry(type_element)}
             if _marked_spare(param):
                 entry = {"name": name, "type": "spare", "bits": _width(entry)}
             long = child(param, "LongDescription")
@@ -112,6 +112,29 @@ class _Database:
                 entry["description"] = " ".join(text.split())
             self._entries[name] = entry
         return dict(self._entries[name])
+
+    def type_entry(self, element: Any) -> dict[str, Any]:
+        if local(element) != "ArrayParameterType":
+            return parameter_type(element)
+        item = self.types.get(element.get("arrayTypeRef"))
+        if item is None or local(item) == "ArrayParameterType":
+            raise XtceError(element, f"array of unknown type {element.get('arrayTypeRef')!r}")
+        dimensions = child(element, "DimensionList")
+        dims = children(dimensions, "Dimension") if dimensions is not None else []
+        if len(dims) != 1:
+            raise XtceError(element, "only one-dimensional arrays with a DimensionList")
+        bounds = []
+        for tag in ("StartingIndex", "EndingIndex"):
+            index = child(dims[0], tag)
+            fixed = child(index, "FixedValue") if index is not None else None
+            if fixed is None:
+                raise XtceError(dims[0], f"{tag} must be a FixedValue")
+            bounds.append(int((fixed.text or "").strip(), 0))
+        count = bounds[1] - bounds[0] + 1
+        entry = parameter_type(item)
+        if count < 1 or "length_from" in entry:
+            raise XtceError(element, "an array needs at least one fixed-size element")
+        return {**entry, "count": count}
 
     def base_of(self, container: Any) -> tuple[Any | None, list[Any]]:
         base = child(container, "BaseContainer")
@@ -337,6 +360,9 @@ def _header_condition(
 
 def _width(entry: dict[str, Any]) -> int:
     """Bits of a parameter; -1 when the packet decides (variable length or conditional)."""
+    if "count" in entry:
+        one = _width({k: v for k, v in entry.items() if k != "count"})
+        return -1 if one < 0 else one * int(entry["count"])
     kind = entry["type"]
     if "present_if" in entry:
         return -1

@@ -96,6 +96,36 @@ def test_include_condition(tmp_path: Path) -> None:
         load_dictionary(empty)
 
 
+def test_arrays(tmp_path: Path) -> None:
+    """ArrayParameterType (one fixed dimension) is a parameter with ``count``."""
+    text = JPSS.read_text()
+    array_type = (
+        '<xtce:ArrayParameterType name="QUAT_Type" arrayTypeRef="ADCFAQ_Type"><xtce:DimensionList>'
+        "<xtce:Dimension><xtce:StartingIndex><xtce:FixedValue>0</xtce:FixedValue>"
+        "</xtce:StartingIndex><xtce:EndingIndex><xtce:FixedValue>3</xtce:FixedValue>"
+        "</xtce:EndingIndex></xtce:Dimension></xtce:DimensionList></xtce:ArrayParameterType>"
+    )
+    text = text.replace("</xtce:ParameterTypeSet>", array_type + "</xtce:ParameterTypeSet>")
+    text = text.replace(
+        "</xtce:ParameterSet>",
+        '<xtce:Parameter name="QUAT" parameterTypeRef="QUAT_Type"/></xtce:ParameterSet>',
+    )
+    for n in (2, 3, 4):
+        text = text.replace(f'<xtce:ParameterRefEntry parameterRef="ADCFAQ{n}"/>', "")
+    text = text.replace(
+        '<xtce:ParameterRefEntry parameterRef="ADCFAQ1"/>',
+        '<xtce:ParameterRefEntry parameterRef="QUAT"/>',
+    )
+    doc = tmp_path / "array.xml"
+    doc.write_text(text)
+    packet = (DATA / "jpss1/J01_G011_LZ_2021-04-09T00-00-00Z_V01.DAT1").read_bytes()[:71]
+    plain = load_dictionary(JPSS).packet("JPSS_ATT_EPHEM").decode(packet)[0]
+    layout = load_dictionary(doc).packet("JPSS_ATT_EPHEM")
+    assert layout.fast is not None
+    quat = layout.decode(packet)[0]["QUAT"]
+    assert quat.eng == [plain[f"ADCFAQ{n}"].eng for n in (1, 2, 3, 4)]
+
+
 def test_import_check_show_commands(tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "jpss.yaml"
