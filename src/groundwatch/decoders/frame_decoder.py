@@ -107,12 +107,16 @@ class FrameDecoder:
 
     def not_computed(self) -> dict[tuple[str, str, str], int]:
         """(packet, parameter, reason) -> derived values that could not be computed
-        (a division by zero, an overflow, an input without a value ...)."""
+        (a division by zero, an overflow, an input without a value ...), and values their
+        validity made absent (reason ``invalid``: a sentinel or out of the valid range)."""
         counts: dict[tuple[str, str, str], int] = {}
         for layout in self.dictionary.packets if self.dictionary is not None else ():
             for derived in getattr(layout, "derived", ()):
                 for reason, n in derived.expression.failures.items():
                     counts[(layout.name, derived.name, reason)] = n
+            absent = getattr(layout, "absent_values", None)
+            for name, n in absent().items() if absent is not None else ():
+                counts[(layout.name, name, "invalid")] = n
         return counts
 
     # -- cheap look at a frame, for merging duplicates --------------------------------------

@@ -126,12 +126,15 @@ def test_validity_makes_values_absent_and_counts_them(tmp_path: Path) -> None:
         "count": (1, 1),
     }
     assert both_paths(d, "hk", b"\xff\xff\x09\x02") == {"count": (2, 2)}
-    result = decode(d, build_space_packet(7, 0, b"\xff\xff\xf0\x02"))[0]
+    decoder = FrameDecoder(d)
+    result = decoder.decode(RawFrame(build_space_packet(7, 0, b"\xff\xff\xf0\x02"), 0, "gs", "t"))
     assert params(result) == {"count": (2, 2)}
     columns = result.packets[0].params
     assert columns.eng[:2] == (None, None) and columns.raw[:2] == (0xFFFF, -16)  # type: ignore[attr-defined]
     # Three each: the fast and the Construct path above, then the frame decoder.
     assert d.absent_values() == {"hk.temp": 3, "hk.volts": 3}
+    # The count /metrics shows (groundwatch_not_computed_values, reason "invalid").
+    assert decoder.not_computed() == {("hk", "temp", "invalid"): 3, ("hk", "volts", "invalid"): 3}
 
 
 def test_compound_selectors_and_no_selector_match(tmp_path: Path) -> None:
