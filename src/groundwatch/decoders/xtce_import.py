@@ -21,6 +21,7 @@ from typing import Any
 
 from lxml import etree
 
+from groundwatch.decoders.xtce_criteria import comparisons, included, raw_value, selector_condition
 from groundwatch.decoders.xtce_types import XtceError, child, children, local, parameter_type
 
 MAX_XTCE_BYTES = 64 * 1024 * 1024
@@ -33,7 +34,6 @@ HEADER_FIELDS = (
     ("seq_count", 14),
     ("data_length", 16),
 )
-_OPERATORS = {"==", "!=", "<", "<=", ">", ">=", "&lt;", "&lt;=", "&gt;", "&gt;="}
 
 
 def parse_xml(path: Path) -> Any:
@@ -144,7 +144,7 @@ class _Database:
         if parent is None:
             raise XtceError(base, f"unknown container {base.get('containerRef')!r}")
         criteria = child(base, "RestrictionCriteria")
-        return parent, _comparisons(criteria) if criteria is not None else []
+        return parent, comparisons(criteria) if criteria is not None else []
 
     def flat_entries(self, container: Any, depth: int = 0) -> list[tuple[str, Any]]:
         """(parameter name, entry element) of a container's own entry list, refs inlined."""
@@ -196,51 +196,6 @@ def _marked_spare(param: Any) -> bool:
     return any(m.get("name") == "groundwatch.spare" and m.text == "true" for m in marks)
 
 
-def _comparisons(criteria: Any) -> list[tuple[str, str, str, bool, Any]]:
-    """(parameter, operator, value, use calibrated, element) of RestrictionCriteria."""
-    out = []
-    for item in children(criteria):
-        tag = local(item)
-        if tag == "Comparison":
-            out.append(_comparison(item))
-        elif tag == "ComparisonList":
-            out += [_comparison(c) for c in children(item, "Comparison")]
-        elif tag == "BooleanExpression":
-            anded = child(item, "ANDedConditions")
-            single = child(item, "Condition")
-            conditions = [single] if single is not None else []
-            if anded is not None:
-                conditions = list(children(anded))
-            if not conditions or any(local(c) != "Condition" for c in conditions):
-                raise XtceError(item, "only a Condition or ANDedConditions of Conditions")
-            out += [_condition(c) for c in conditions]
-        else:
-            raise XtceError(item, "restriction not supported")
-    return out
-
-
-def _comparison(item: Any) -> tuple[str, str, str, bool, Any]:
-    calibrated = item.get("useCalibratedValue", "true") == "true"
-    op = item.get("comparisonOperator", "==")
-    return item.get("parameterRef"), op, item.get("value"), calibrated, item
-
-
-def _condition(item: Any) -> tuple[str, str, str, bool, Any]:
-    refs = children(item, "ParameterInstanceRef")
-    op = child(item, "ComparisonOperator")
-    value = child(item, "Value")
-    if len(refs) != 1 or op is None or value is None:
-        raise XtceError(item, "only parameter-operator-value conditions are supported")
-    calibrated = refs[0].get("useCalibratedValue", "true") == "true"
-    return (
-        refs[0].get("parameterRef"),
-        (op.text or "").strip(),
-        (value.text or "").strip(),
-        (calibrated),
-        item,
-    )
-
-
 def xtce_document(path: Path | str) -> dict[str, Any]:
     """The dictionary document (as YAML would hold it) of an XTCE file."""
     path = Path(path)
@@ -285,7 +240,7 @@ def _packet(db: _Database, chain: list[Any]) -> dict[str, Any]:
         entry = db.entry(n, e)
         condition = child(e, "IncludeCondition")
         if condition is not None:
-            entry["present_if"] = _included(condition, known)
+            entry["present_if"] = included(condition, known)
         known[n] = entry
         params.append(entry)
     params = _unique(params)
@@ -303,8 +258,8 @@ def _packet(db: _Database, chain: list[Any]) -> dict[str, Any]:
             if ref not in positions:
                 raise XtceError(element, f"{ref!r} is not at a fixed position of the packet")
             entry = next(p for p in params if p["name"] == ref)
-            raw = _raw_value(entry, value, calibrated, element)
-            conditions.append(_selector(positions[ref], _width(entry), op, raw, element))
+            raw = raw_value(entry, value, calibrated, element)
+            conditions.append(selector_condition(positions[ref], _width(entry), op, raw, element))
     if conditions:
         packet["selector"] = conditions
     widths = [_width(p) for p in params]
@@ -325,23 +280,6 @@ def _unique(params: list[dict[str, Any]]) -> list[dict[str, Any]]:
             seen[p["name"]] = seen.get(p["name"], 0) + 1
             p["name"] = f"{p['name']}_{seen[p['name']]}"
     return params
-
-
-def _included(condition: Any, known: dict[str, dict[str, Any]]) -> str:
-    """An IncludeCondition as a ``present_if`` expression over earlier raw values."""
-    terms = []
-    for ref, op, value, calibrated, element in _comparisons(condition):
-        if ref not in known:
-            raise XtceError(element, f"{ref!r} is not an earlier parameter of the packet")
-        if not ref.isidentifier():
-            raise XtceError(element, f"{ref!r} cannot be named in a condition")
-        op = op.replace("&lt;", "<").replace("&gt;", ">")
-        if op not in {"==", "!=", "<", "<=", ">", ">="}:
-            raise XtceError(element, f"comparison operator {op!r} not supported")
-        terms.append(f"{ref} {op} {_raw_value(known[ref], value, calibrated, element)}")
-    if not terms:
-        raise XtceError(condition, "needs a Comparison, ComparisonList or BooleanExpression")
-    return " and ".join(terms)
 
 
 def _header_condition(
@@ -386,42 +324,4 @@ def _positions(params: list[dict[str, Any]]) -> dict[str, int]:
             break
         out[p["name"]] = position
         position += width
-    return out
-
-
-def _raw_value(entry: dict[str, Any], value: str, calibrated: bool, element: Any) -> int:
-    if calibrated and "enum" in entry:
-        for raw, label in entry["enum"].items():
-            if label == value:
-                return int(raw)
-        raise XtceError(element, f"{value!r} is not a label of {entry['name']}")
-    if calibrated and "calibration" in entry:
-        raise XtceError(element, "comparing a calibrated value is not supported")
-    try:
-        return int(value, 0)
-    except ValueError:
-        raise XtceError(element, f"value {value!r} is not an integer") from None
-
-
-def _selector(bit: int, width: int, op: str, value: int, element: Any) -> dict[str, Any]:
-    op = op.replace("&lt;", "<").replace("&gt;", ">")
-    if op not in {"==", "!=", "<", "<=", ">", ">="}:
-        raise XtceError(element, f"comparison operator {op!r} not supported")
-    first, last = bit // 8, (bit + width - 1) // 8
-    octets = next((n for n in (1, 2, 4, 8) if n >= last - first + 1), None)
-    if octets is None:
-        raise XtceError(element, "selector field wider than 64 bits")
-    out: dict[str, Any] = {"offset": first, "type": f"uint{8 * octets}"}
-    shift = 8 * octets - (bit - 8 * first) - width
-    mask = ((1 << width) - 1) << shift
-    if mask != (1 << 8 * octets) - 1:
-        out["mask"] = mask
-    if op == "==":
-        out["value"] = value
-    elif op == "!=":
-        out["exclude"] = [value]
-    elif op in (">", ">="):
-        out["min"] = value + (op == ">")
-    else:
-        out["max"] = value - (op == "<")
     return out
