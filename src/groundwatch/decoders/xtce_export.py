@@ -66,7 +66,7 @@ class _Exporter:
         self.defined: dict[str, str] = {}  # parameter name -> its definition, to share names
 
     def header_names(self) -> dict[str, str]:
-        mappings = {tuple(sorted(p.header.items())) for p in self.model.packets}
+        mappings = {tuple(sorted(p.header.items())) for p in self.model.packets if p.header}
         if len(mappings) > 1:
             raise XtceExportError("packets name their header fields differently")
         given: dict[str, str] = dict(mappings.pop()) if mappings else {}

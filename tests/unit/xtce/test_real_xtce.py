@@ -109,3 +109,42 @@ def test_mismatches_are_found() -> None:
     ours = [{"parameters": {"A": {"raw": 1, "eng": 1.5}, "C": {"raw": 0, "eng": 0}}}]
     problems = mismatches(ours, ref)
     assert len(problems) == 3, problems
+
+
+def test_ctim_packets_longer_than_their_containers(tmp_path: Path) -> None:
+    """Real CTIM packets carry octets after what their XTCE container describes: imported
+    with ``extra_octets: ignore`` they decode (and are counted); with ``reject`` they are
+    rejected as ``length_mismatch`` naming both lengths."""
+    from groundwatch.decoders.dictionary import compile_dictionary
+    from groundwatch.decoders.schema import DictionaryModel
+    from groundwatch.decoders.xtce_import import xtce_document
+
+    xml = unpack(XTCE / "ctim_xtce_v1.xml.gz", tmp_path, "ctim.xml")
+    packets = unpack(XTCE / "ctim_packets_sample.bin.gz", tmp_path, "ctim.bin")
+    lenient = load_dictionary(xml)
+    quiet = run_decode(
+        io.StringIO(),
+        io.BytesIO(),
+        dictionary=lenient,
+        framing=FramingDef(kind=Framing.NONE),
+        fmt=InputFormat.RAW,
+        input_path=packets,
+    )
+    assert quiet.packets == 49 and quiet.rejected == {}
+    document = xtce_document(xml)
+    document["extra_octets"] = "reject"
+    strict = compile_dictionary(DictionaryModel.model_validate(document), str(xml), tmp_path)
+    out = io.StringIO()
+    summary = run_decode(
+        out,
+        io.BytesIO(),
+        dictionary=strict,
+        framing=FramingDef(kind=Framing.NONE),
+        fmt=InputFormat.RAW,
+        input_path=packets,
+        show_rejected=True,
+    )
+    longer = summary.rejected.get("length_mismatch", 0)
+    assert longer > 0 and summary.packets == 49 - longer
+    assert "APID_1_Packet: layout covers 113 octets, the packet has 114" in out.getvalue()
+    assert sum(lenient.packet(p.name).longer_packets for p in lenient.packets) == longer
