@@ -81,6 +81,7 @@ class _Exporter:
             _el(entries, "ParameterRefEntry", parameterRef=names[field])
         for packet in self.model.packets:
             self.packet(packet, names)
+        self.notes += _framing_notes(self.model)
         return bytes(
             etree.tostring(self.root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
         )
@@ -343,6 +344,19 @@ def _comparisons_of(
     out += [(ref, ">=", sel.min)] if sel.min is not None else []
     out += [(ref, "<=", sel.max)] if sel.max is not None else []
     return out + [(ref, "!=", v) for v in sel.exclude]
+
+
+def _framing_notes(model: DictionaryModel) -> list[str]:
+    """What the export leaves out beyond packet layouts (XTCE describes packets only)."""
+    framing = model.framing
+    notes = [f"framing ({framing.kind.value}) and spacecraft are not part of XTCE"]
+    crcs = {p.crc or model.packet_crc for p in model.packets} - {None}
+    if crcs:
+        notes.append(f"packet error control ({', '.join(sorted(map(str, crcs)))}) not exported")
+    hidden = [f"{p.name}.{q.name}" for p in model.packets for q in p.parameters if not q.store]
+    if hidden:
+        notes.append(f"store: false not exported (stored there): {', '.join(hidden[:10])}")
+    return notes
 
 
 def _int_bits(kind: str) -> int:
