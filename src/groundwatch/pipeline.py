@@ -361,7 +361,12 @@ class Pipeline:
             await self.health.start()
         try:
             for source in self.sources:
-                await source.start()
+                try:
+                    await source.start()
+                except OSError as exc:  # say which part (e.g. its port is taken)
+                    raise OSError(
+                        exc.errno, f"source {source.name}: {exc.strerror or exc}"
+                    ) from exc
             async with asyncio.TaskGroup() as tg:
                 await self.recover()
                 decode = tg.create_task(self._decode_loop(), name="decode")

@@ -14,6 +14,7 @@ from aiohttp import web
 from groundwatch.alerts.manager import AlertManager
 from groundwatch.config import PartConfig
 from groundwatch.model import Event, EventType, Severity
+from groundwatch.plugins import builtin_registry
 from groundwatch.services import free_port
 
 pytestmark = pytest.mark.integration
@@ -78,7 +79,8 @@ async def test_a_redirect_is_a_failure_and_is_not_followed(status: int) -> None:
                     backoff=0.01,
                     timeout=2,
                 )
-            ]
+            ],
+            builtin_registry(),
         )
         await alerts.start()
         try:
@@ -98,7 +100,7 @@ async def test_a_redirect_is_a_failure_and_is_not_followed(status: int) -> None:
 
 
 async def test_every_sink_counts_sent_failed_and_dropped() -> None:
-    alerts = AlertManager.from_config([PartConfig(type="log", queue_size=1)])
+    alerts = AlertManager.from_config([PartConfig(type="log", queue_size=1)], builtin_registry())
     sink = alerts.sink("log")
     alerts.submit([_event()])
     e2 = _event()
