@@ -58,6 +58,9 @@ def read_secret(value: SecretStr | None, file: Path | None, key: str) -> str | N
 class MissionConfig(Section):
     dictionary: Path = Field(description="telemetry dictionary (YAML or Python module)")
     schedule: Path | None = Field(default=None, description="planned contacts (YAML or CSV)")
+    allow_python_layouts: bool = Field(
+        default=False, description="load python: layouts of the dictionary (they run code)"
+    )
     format: str | None = Field(
         default=None,
         description="dictionary format (a registered part, e.g. yaml); default: by file suffix",

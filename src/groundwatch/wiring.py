@@ -65,13 +65,18 @@ def dictionary_format(settings: Settings, registry: Registry) -> Any:
 
 
 def load_mission(settings: Settings, registry: Registry | None = None) -> TelemetryDictionary:
+    from groundwatch.decoders.dictionary import python_layouts_allowed
+
     fmt = dictionary_format(settings, registry or default_registry())
+    allowed = python_layouts_allowed.set(settings.mission.allow_python_layouts)
     try:
         return fmt.load(settings.mission.dictionary)
     except FileNotFoundError as exc:
         raise ConfigError("mission.dictionary", f"file not found: {exc.filename}") from exc
     except DictionaryError as exc:
         raise ConfigError("mission.dictionary", str(exc)) from exc
+    finally:
+        python_layouts_allowed.reset(allowed)
 
 
 def build_pipeline(
