@@ -33,6 +33,7 @@ from groundwatch.model import (
     StationStatus,
 )
 from groundwatch.parts import ConfigError, Counters, Decoder, IngestItem, Source, StoreSink
+from groundwatch.rejects import count_rejections, seeded
 
 log = logging.getLogger(__name__)
 
@@ -228,10 +229,9 @@ class Pipeline:
         self.counters.sent += 1
 
     def _count_rejections(self, result: DecodeResult) -> None:
-        rejected = self.stats.rejected
+        count_rejections(self.stats.rejected, result.rejections)
         for r in result.rejections:
-            reason = str(r.reason)  # a StrEnum: its value
-            rejected[reason] = rejected.get(reason, 0) + 1
+            reason = r.reason.value
             self._ratelog.warning(reason, "rejected %s from %s: %s", reason, r.station, r.detail)
 
     async def advance(self, now_ns: int, force: bool = False) -> None:
@@ -363,10 +363,9 @@ class Pipeline:
             for source in self.sources:
                 try:
                     await source.start()
-                except OSError as exc:  # say which part (e.g. its port is taken)
-                    raise OSError(
-                        exc.errno, f"source {source.name}: {exc.strerror or exc}"
-                    ) from exc
+                except OSError as exc:  # name the part: "udp: address already in use"
+                    problem = f"source {source.name}: {exc.strerror or exc}"
+                    raise OSError(exc.errno, problem) from exc
             async with asyncio.TaskGroup() as tg:
                 await self.recover()
                 decode = tg.create_task(self._decode_loop(), name="decode")
@@ -436,10 +435,15 @@ class Pipeline:
         await asyncio.sleep(0.3)  # subscriptions are sent right after CONNACK
 
     def status(self) -> dict[str, Any]:
-        """What the one-line status, /health, /metrics and the console show."""
-        per_link: dict[str, int] = {}
+        """What the one-line status, /health, /metrics and the console show: every part's
+        counters (``store.health`` renders /metrics from it, see its rules for names)."""
+        per_link: list[dict[str, Any]] = []
         for key, c in self.accounting.counts().items():
-            labels = f'spacecraft="{key.spacecraft}",station="{key.station}",vcid="{key.vcid}"'
+            row: dict[str, Any] = {
+                "spacecraft": key.spacecraft,
+                "station": key.station,
+                "vcid": key.vcid,
+            }
             for name in (
                 "frames",
                 "bytes",
@@ -449,21 +453,31 @@ class Pipeline:
                 "frames_missing",
                 "packets",
             ):
-                per_link[f"{name}{{{labels}}}"] = getattr(c, name)
-            per_link[f"rejected{{{labels}}}"] = c.rejected_total()
+                row[name] = getattr(c, name)
+            row["rejected"] = c.rejected_total()
+            per_link.append(row)
+        alerts = self.alerts.counters()
+        not_computed = [  # derived values without a sample, per packet, parameter and reason
+            {"packet": p, "parameter": n, "reason": r, "values": count}
+            for (p, n, r), count in self.decoder.not_computed().items()
+        ]
         return {
             "frames": self.stats.frames,
             "packets": self.stats.packets,
             "points": self.stats.points,
             "duplicates": self.stats.duplicates,
-            "rejected": dict(self.stats.rejected),
+            "rejected": seeded(self.stats.rejected),
             "queue": self.queue.qsize(),
             "queue_size": self.queue.maxsize,
             "store": self.store.health(),
             "link": per_link,
+            "not_computed": not_computed,
             "links": self.monitor.snapshot(),
             "stations": self.merger.counts(),
             "sources": {s.name: s.counters.as_dict() for s in self.sources},
-            "alerts": self.alerts.counters(),  # per sink: sent, failed, dropped, acks
+            "decoder": self.decoder.counters.as_dict(),
+            "archive": self.archive.counters.as_dict() if self.archive is not None else {},
+            "alerts": {**alerts.pop("manager", {}), "sinks": alerts},
+            "pipeline": self.counters.as_dict(),
             "errors": self.counters.errors,
         }

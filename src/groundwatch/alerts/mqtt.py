@@ -56,20 +56,32 @@ LOS_TYPES = {EventType.LOS, EventType.EXPECTED_LOS, EventType.UNEXPECTED_LOS}
 class MqttSinkOptions(AlertSinkOptions):
     """``[[alerts]] type = "mqtt"``: events, retained link state and acknowledgements."""
 
-    url: str = "mqtt://127.0.0.1:1883"
-    username: str | None = None
-    password: SecretStr | None = None
-    password_file: Path | None = None
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    event_topic: str = "groundwatch/events"
-    state_topic: str = "groundwatch/state"
-    ack_topic: str | None = "groundwatch/ack"
-    qos: int = Field(default=1, ge=0, le=2)
-    client_id: str | None = None
-    ack_auth: Literal["hmac", "broker"] = "hmac"
-    ack_secrets_file: Path | None = None
+    url: str = Field(default="mqtt://127.0.0.1:1883", description="broker URL")
+    username: str | None = Field(default=None, description="broker user")
+    password: SecretStr | None = Field(default=None, description="broker password")
+    password_file: Path | None = Field(default=None, description="file holding the password")
+    ca_file: Path | None = Field(default=None, description="CA of the broker (mqtts://)")
+    cert_file: Path | None = Field(default=None, description="client certificate (mqtts://)")
+    key_file: Path | None = Field(default=None, description="client key (mqtts://)")
+    event_topic: str = Field(
+        default="groundwatch/events", description="events go to <event_topic>/<spacecraft>"
+    )
+    state_topic: str = Field(
+        default="groundwatch/state",
+        description="retained state per link: <state_topic>/<spacecraft>/<station>",
+    )
+    ack_topic: str | None = Field(
+        default="groundwatch/ack", description="acknowledgements are read here (none: off)"
+    )
+    qos: int = Field(default=1, ge=0, le=2, description="publish QoS")
+    client_id: str | None = Field(default=None, description="MQTT client id (default: random)")
+    ack_auth: Literal["hmac", "broker"] = Field(
+        default="hmac",
+        description="hmac: acks signed per operator; broker: per-operator topics the ACL limits",
+    )
+    ack_secrets_file: Path | None = Field(
+        default=None, description="operator:secret lines for signed acknowledgements"
+    )
     ack_max_age: float = Field(default=300.0, gt=0, description="seconds a signed ack is valid")
 
 

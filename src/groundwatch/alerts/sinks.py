@@ -136,27 +136,11 @@ class LogSink(AlertSink):
         log.log(level, "%s [alert %s]", alert.summary(), alert.id)
 
 
-def event_point(event: Event) -> Point:
-    """Fallback ``events`` point when the store's converter is not given (Grafana
-    annotations read ``title`` and ``text``)."""
-    tags = {"type": event.type.value, "severity": event.severity.label, "source": event.source}
-    if event.spacecraft:
-        tags["spacecraft"] = event.spacecraft
-    if event.station:
-        tags["station"] = event.station
-    fields: dict[str, float | int | str | bool] = {
-        "title": event.title,
-        "text": event.text,
-        "id": event.id,
-        "condition": event.condition,
-        "recovery": event.recovery,
-        "severity_level": int(event.severity),
-    }
-    return Point("events", tags, fields, event.time_ns)
-
-
 class InfluxSink(AlertSink):
-    """Writes each event as a point through the pipeline's store (``bind`` before start)."""
+    """Writes each event as a point through the pipeline's store (``bind`` before start).
+
+    The point's shape is the store's (``store.points.event_point``, the README's schema):
+    the wiring hands it over, so alerts never import the store."""
 
     Options = InfluxSinkOptions
     type = "influx"
@@ -164,7 +148,7 @@ class InfluxSink(AlertSink):
     def __init__(self, name: str | None = None, queue_size: int = 10_000) -> None:
         super().__init__(name, queue_size)
         self.put_points: Callable[[list[Point]], Any] | None = None
-        self.to_point: Callable[[Event], Point] = event_point
+        self.to_point: Callable[[Event], Point] | None = None
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str) -> InfluxSink:
@@ -172,17 +156,16 @@ class InfluxSink(AlertSink):
         return cls(o.name, o.queue_size)
 
     def bind(
-        self, put_points: Callable[[list[Point]], Any], to_point: Callable[[Event], Point] | None
+        self, put_points: Callable[[list[Point]], Any], to_point: Callable[[Event], Point]
     ) -> None:
         self.put_points = put_points
-        if to_point is not None:
-            self.to_point = to_point
+        self.to_point = to_point
 
     async def deliver(self, alert: Alert) -> None:
         if alert.notification is Notification.REPEAT:
             return  # a reminder is not a new event on the timeline
-        if self.put_points is None:
-            raise RuntimeError("influx alert sink not bound to the store (bind put_points)")
+        if self.put_points is None or self.to_point is None:
+            raise RuntimeError("influx alert sink not bound to the store (bind)")
         out = self.put_points([self.to_point(alert.event)])
         if inspect.isawaitable(out):
             await out

@@ -37,26 +37,34 @@ log = logging.getLogger(__name__)
 
 class MqttSourceOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = "mqtt"
-    url: str = "mqtt://127.0.0.1:1883"
-    topics: list[str] = Field(default_factory=lambda: ["gs/+/frames"], min_length=1)
+    name: str = Field(default="mqtt", description="name in /health and /metrics")
+    url: str = Field(default="mqtt://127.0.0.1:1883", description="broker URL")
+    topics: list[str] = Field(
+        default_factory=lambda: ["gs/+/frames"],
+        min_length=1,
+        description="topic filters, one binary frame per message",
+    )
     station_segment: int | None = Field(
         default=1, ge=0, description="topic level holding the station name (gs/<station>/...)"
     )
     station: str | None = Field(default=None, description="fixed station name")
-    heartbeat_topics: list[str] = Field(default_factory=lambda: ["gs/+/status"])
-    client_id: str = "groundwatch"
-    qos: int = Field(default=1, ge=0, le=2)
-    username: str | None = None
-    password: SecretStr | None = None
-    password_file: Path | None = None
+    heartbeat_topics: list[str] = Field(
+        default_factory=lambda: ["gs/+/status"], description="station heartbeats"
+    )
+    client_id: str = Field(
+        default="groundwatch", description="fixed, so the broker keeps the session"
+    )
+    qos: int = Field(default=1, ge=0, le=2, description="subscription QoS")
+    username: str | None = Field(default=None, description="broker user")
+    password: SecretStr | None = Field(default=None, description="broker password")
+    password_file: Path | None = Field(default=None, description="file holding the password")
     ca_file: Path | None = Field(default=None, description="CA of the broker (mqtts://)")
     cert_file: Path | None = Field(default=None, description="client certificate (mqtts://)")
-    key_file: Path | None = None
-    keepalive: int = Field(default=30, ge=5)
+    key_file: Path | None = Field(default=None, description="client key (mqtts://)")
+    keepalive: int = Field(default=30, ge=5, description="MQTT keepalive, seconds")
     max_queued: int = Field(default=10_000, gt=0, description="aiomqtt incoming queue bound")
-    reconnect_min: float = Field(default=0.2, gt=0)
-    reconnect_max: float = Field(default=10.0, gt=0)
+    reconnect_min: float = Field(default=0.2, gt=0, description="first reconnect delay, s")
+    reconnect_max: float = Field(default=10.0, gt=0, description="longest reconnect delay, s")
     drain_timeout: float = Field(default=10.0, gt=0, description="seconds, at shutdown")
 
 
