@@ -237,7 +237,9 @@ def _fold(node: ast.expr, evaluate: Evaluator, degree: int, parts: list[_Node]) 
     """Compute a sub-expression without parameters once, now, under the same bounds."""
     if not all(p.is_constant for p in parts):
         if degree > MAX_DEGREE:
-            raise UnsafeExpression(f"degree {degree} of {ast.unparse(node)!r} > {MAX_DEGREE}")
+            raise UnsafeExpression(
+                f"{ast.unparse(node)!r} is a power of degree {degree}, more than {MAX_DEGREE}"
+            )
         return _Node(evaluate, degree=degree)
     try:
         return _const(evaluate({}))
