@@ -2,7 +2,8 @@
 
 Listing the commands (``--help``) imports every area's command module, so those modules
 import what a command needs (the pipeline, InfluxDB, MQTT, matplotlib, the live view) inside
-the command function, keeping every invocation's start fast.
+the command function, keeping every invocation's start fast. Running a command imports only
+the module that adds it when ``_COMMAND_MODULES`` lists its name (all of them otherwise).
 """
 
 from __future__ import annotations
@@ -32,15 +33,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Areas that contribute commands (module with ``register(app)``).
-_COMMAND_MODULES = (
-    "groundwatch.decoders.commands",
-    "groundwatch.sim.commands",
-    "groundwatch.dashboards.commands",
-    "groundwatch.alerts.commands",
-    "groundwatch.replay.commands",
-    "groundwatch.console.commands",
-)
+# Areas that contribute commands (module with ``register(app)``), with the names they add.
+_COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "groundwatch.decoders.commands": ("decode",),
+    "groundwatch.sim.commands": ("simulate",),
+    "groundwatch.dashboards.commands": ("dashboards",),
+    "groundwatch.alerts.commands": ("ack",),
+    "groundwatch.replay.commands": ("replay", "sessions"),
+    "groundwatch.console.commands": ("console", "report"),
+}
 
 
 def setup_logging(verbose: bool) -> None:
@@ -217,8 +218,12 @@ def demo(
     raise typer.Exit(0 if result.los is not None and result.report is not None else 1)
 
 
-def _register_areas() -> None:
-    for name in _COMMAND_MODULES:
+def _register_areas(argv: list[str]) -> None:
+    # The first word that is not an option names the command; a decode of a big capture,
+    # run often from scripts, then does not import the simulator, replay and console too.
+    command = next((word for word in argv if not word.startswith("-")), None)
+    wanted = [m for m, names in _COMMAND_MODULES.items() if command in names]
+    for name in wanted or _COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -228,4 +233,4 @@ def _register_areas() -> None:
         module.register(app)
 
 
-_register_areas()
+_register_areas(sys.argv[1:])
