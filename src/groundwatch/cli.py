@@ -8,7 +8,6 @@ the module that adds it when ``_COMMAND_MODULES`` lists its name (all of them ot
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import importlib
 import logging
@@ -19,11 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from groundwatch.parts import ConfigError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # asyncio and rich load when a command that uses them runs
+    from rich.console import Console
+
     from groundwatch.config import Settings
 
 app = typer.Typer(
@@ -75,6 +75,8 @@ def check_config(
     config: Annotated[Path, typer.Argument(help="groundwatch.toml")],
 ) -> None:
     """Validate a configuration file (and every part it names) without starting anything."""
+    from rich.console import Console
+
     err = Console(stderr=True)
     settings, pipeline = load_or_exit(config, err)
     n_src = len(pipeline.sources)
@@ -103,6 +105,8 @@ def status_line(status: dict[str, Any], rate: float) -> str:
 
 
 async def _run(config: Path | None, show_status: bool, err: Console) -> int:
+    import asyncio
+
     settings, pipeline = load_or_exit(config, err)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -142,6 +146,10 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the live pipeline until SIGINT/SIGTERM; flushes every decoded point before exit."""
+    import asyncio
+
+    from rich.console import Console
+
     setup_logging(verbose)
     err = Console(stderr=True)
     raise typer.Exit(asyncio.run(_run(config, status, err)))
@@ -195,6 +203,10 @@ def demo(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    import asyncio
+
+    from rich.console import Console
+
     from groundwatch.demo import DemoOptions, closing_lines, run_demo
 
     if variant not in ("hakuto", "nominal"):

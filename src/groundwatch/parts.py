@@ -8,7 +8,6 @@ received, sent, dropped and failed.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -100,6 +99,7 @@ class Stoppable(Protocol):
 
 async def stop_all(parts: list[Stoppable], deadline_s: float) -> None:
     """Stop parts concurrently, each bounded by the stage deadline."""
+    import asyncio  # here: the decode command uses these types without an event loop
 
     async def one(p: Stoppable) -> None:
         try:

@@ -67,27 +67,28 @@ def value_json(value: Any) -> str:
     return encode(value) if encode is not None else _general(value)
 
 
-# Statement writing an engineering value ``e`` of a column of the kind the schema says.
+# Expression giving the text of engineering value ``e{i}`` of a column of the schema's kind.
 _ENG_TEXT: dict[type | None, str] = {
-    float: "t = _frepr(e) if e - e == 0 else 'null'",  # inf - inf and NaN are not 0
-    int: "t = _irepr(e)",
-    str: "t = _text(e)",
-    bool: "t = 'true' if e else 'false'",
+    float: "_frepr(e{i}) if e{i} - e{i} == 0 else 'null'",  # inf - inf and NaN are not 0
+    int: "_irepr(e{i})",
+    str: "_text(e{i})",
+    bool: "'true' if e{i} else 'false'",
 }
 
 
 def _column_lines(i: int, kind: type | None, limited: bool) -> list[str]:
-    """Generated statements appending column ``i``'s text to ``parts``."""
-    eng = _ENG_TEXT.get(kind, "t = _value(e)")
-    limit = f"_limit[_s{i}(e)]" if limited else "'null'"
-    return [
-        f"e = eng[{i}]",
-        "if e is not None:",
-        f"    {eng}",
-        f"    r = raw[{i}]",
-        "    u = t if r is e else _value(r)",  # a plain column: its raw value is its value
-        f"    parts.append(_h{i} + u + _m + t + _t{i} + {limit} + '}}')",
+    """Generated statements setting ``c{i}``: column i's member text, after ", "."""
+    limit = f"_limit[_s{i}(e{i})]" if limited else "_null"
+    lines = [
+        f"t{i} = {_ENG_TEXT.get(kind, '_value(e{i})').format(i=i)}",
+        # A plain column's raw value is its engineering value, the same object.
+        f"u{i} = t{i} if r{i} is e{i} else _value(r{i})",
+        f"c{i} = f'{{_h{i}}}{{u{i}}}{{_m}}{{t{i}}}{{_t{i}}}{{{limit}}}{{_close}}'",
     ]
+    if kind is not None:
+        return lines  # a value of a known kind is never None
+    # A derived value that could not be computed: absent, as in the mapping.
+    return [f"if e{i} is None:", f"    c{i} = ''", "else:", *(f"    {line}" for line in lines)]
 
 
 def _columns_function(schema: ColumnSchema) -> Callable[[tuple[Any, ...], tuple[Any, ...]], str]:
@@ -101,15 +102,24 @@ def _columns_function(schema: ColumnSchema) -> Callable[[tuple[Any, ...], tuple[
         "_value": value_json,
         "_limit": _LIMIT,
         "_m": ', "eng": ',
+        "_null": "null",
+        "_close": "}",
     }
-    body = ["parts = []"]
+    n = len(schema.names)
+    if n == 0:
+        return lambda _eng, _raw: ""
+    body = [
+        "(" + "".join(f"e{i}, " for i in range(n)) + ") = eng",
+        "(" + "".join(f"r{i}, " for i in range(n)) + ") = raw",
+    ]
     columns = zip(schema.names, schema.units, schema.kinds, schema.limit_states, strict=True)
     for i, (name, unit, kind, state) in enumerate(columns):
-        space[f"_h{i}"] = encode_basestring_ascii(name) + ': {"raw": '
+        space[f"_h{i}"] = ", " + encode_basestring_ascii(name) + ': {"raw": '
         space[f"_t{i}"] = ', "unit": ' + value_json(unit) + ', "limit": '
         space[f"_s{i}"] = state
         body += _column_lines(i, kind, state is not None)
-    body.append("return ', '.join(parts)")
+    # Each member starts with ", ": the first one's is cut.
+    body.append("return f'" + "".join(f"{{c{i}}}" for i in range(n)) + "'[2:]")
     source = "def text(eng, raw):\n" + "".join(f"    {line}\n" for line in body)
     exec(compile(source, "<decode json>", "exec"), space)
     text: Callable[[tuple[Any, ...], tuple[Any, ...]], str] = space["text"]
