@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_replay.py [--frames 20000] [--bitrate 2e6] [--batch 5000]
 
-Issue 6 sizes the real case at one hour at 2 Mbit/s: ~800,000 demo-lander frames of 1,115
+The real case is one hour at 2 Mbit/s: ~800,000 demo-lander frames of 1,115
 bytes (``--frames 800000``; generating them with the simulator alone takes ~20 min, so the
 default is smaller and the result is extrapolated: the replay rate does not depend on the
 pass length). Steps, all in one run on one influxd started here (groundwatch.services):
@@ -30,12 +30,12 @@ from pathlib import Path
 
 from bench.bench_store import ceiling
 from groundwatch import services
+from groundwatch.archive.writer import FrameArchive
 from groundwatch.config import load_config
 from groundwatch.decoders.dictionary import load_dictionary
 from groundwatch.decoders.frame_decoder import FrameDecoder
 from groundwatch.model import RawFrame
 from groundwatch.replay.runner import ReplayOptions, run_replay
-from groundwatch.store.archive import FrameArchive
 from groundwatch.store.lineprotocol import encode_lines
 from groundwatch.wiring import result_points_factory
 

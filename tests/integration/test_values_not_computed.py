@@ -75,6 +75,6 @@ async def test_uncomputable_values_are_counted_in_metrics(
     assert ("groundwatch_not_computed_values{" + labels.format("mode_scaled", "type") + "} 4") in (
         metrics
     )
-    assert sum(health["not_computed"].values()) == 7
+    assert sum(row["values"] for row in health["not_computed"]) == 7
     rows = query(influxd, influx_db, 'SELECT count("doubled"), count("amps") FROM "power"')
     assert rows and rows[0]["count"] == 4 and rows[0]["count_1"] == 1

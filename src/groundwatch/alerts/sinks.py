@@ -16,6 +16,7 @@ import contextlib
 import inspect
 import logging
 import shlex
+import shutil
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -29,19 +30,35 @@ from groundwatch.parts import ConfigError, Counters
 log = logging.getLogger("groundwatch.alerts")
 
 
-class SinkOptions(BaseModel):
+class AlertSinkOptions(BaseModel):
+    """Options every alert sink has."""
+
     model_config = ConfigDict(extra="forbid")
-    name: str | None = None
-    queue_size: int = Field(default=1000, gt=0)
+    name: str | None = Field(default=None, description="name in /health (default: the type)")
+    queue_size: int = Field(default=1000, gt=0, description="alerts held for this sink")
+
+
+class LogSinkOptions(AlertSinkOptions):
+    """``[[alerts]] type = "log"``: alerts as log lines (critical ones at CRITICAL)."""
+
+
+class InfluxSinkOptions(AlertSinkOptions):
+    """``[[alerts]] type = "influx"``: events as points (Grafana annotations)."""
+
+    queue_size: int = Field(default=10_000, gt=0, description="alerts held for this sink")
 
 
 class AlertSink:
+    """Base of the built-in alert sinks (``parts.AlertSink`` is the contract)."""
+
+    Options: ClassVar[type[BaseModel]] = AlertSinkOptions
     type: ClassVar[str] = "sink"
     paging: ClassVar[bool] = False
 
     def __init__(self, name: str | None = None, queue_size: int = 1000) -> None:
         self.name = name or self.type
         self.counters = Counters()
+        self.counters.extra["failed"] = 0  # alerts not delivered after the sink's retries
         self.queue: asyncio.Queue[Alert] = asyncio.Queue(maxsize=queue_size)
         self._task: asyncio.Task[None] | None = None
         self.on_ack: Callable[[str, str, str | None], object] | None = None
@@ -69,6 +86,7 @@ class AlertSink:
                 raise
             except Exception as exc:
                 self.counters.errors += 1
+                self.counters.bump("failed")
                 log.warning("alert sink %s: %s failed: %s", self.name, alert.id, exc)
             finally:
                 self.queue.task_done()
@@ -96,6 +114,9 @@ class AlertSink:
 
 
 class LogSink(AlertSink):
+    """Alerts as log lines (critical ones at CRITICAL level)."""
+
+    Options = LogSinkOptions
     type = "log"
     _LEVELS: ClassVar[dict[Severity, int]] = {
         Severity.INFO: logging.INFO,
@@ -105,7 +126,7 @@ class LogSink(AlertSink):
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str) -> LogSink:
-        o = parse_part_options(SinkOptions, options, key)
+        o = parse_part_options(LogSinkOptions, options, key)
         return cls(o.name, o.queue_size)
 
     async def deliver(self, alert: Alert) -> None:
@@ -115,65 +136,52 @@ class LogSink(AlertSink):
         log.log(level, "%s [alert %s]", alert.summary(), alert.id)
 
 
-def event_point(event: Event) -> Point:
-    """Fallback ``events`` point when the store's converter is not given (Grafana
-    annotations read ``title`` and ``text``)."""
-    tags = {"type": event.type.value, "severity": event.severity.label, "source": event.source}
-    if event.spacecraft:
-        tags["spacecraft"] = event.spacecraft
-    if event.station:
-        tags["station"] = event.station
-    fields: dict[str, float | int | str | bool] = {
-        "title": event.title,
-        "text": event.text,
-        "id": event.id,
-        "condition": event.condition,
-        "recovery": event.recovery,
-        "severity_level": int(event.severity),
-    }
-    return Point("events", tags, fields, event.time_ns)
-
-
 class InfluxSink(AlertSink):
-    """Writes each event as a point through the pipeline's store (``bind`` before start)."""
+    """Writes each event as a point through the pipeline's store (``bind`` before start).
 
+    The point's shape is the store's (``store.points.event_point``, the README's schema):
+    the wiring hands it over, so alerts never import the store."""
+
+    Options = InfluxSinkOptions
     type = "influx"
 
     def __init__(self, name: str | None = None, queue_size: int = 10_000) -> None:
         super().__init__(name, queue_size)
         self.put_points: Callable[[list[Point]], Any] | None = None
-        self.to_point: Callable[[Event], Point] = event_point
+        self.to_point: Callable[[Event], Point] | None = None
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str) -> InfluxSink:
-        o = parse_part_options(SinkOptions, {"queue_size": 10_000, **options}, key)
+        o = parse_part_options(InfluxSinkOptions, options, key)
         return cls(o.name, o.queue_size)
 
     def bind(
-        self, put_points: Callable[[list[Point]], Any], to_point: Callable[[Event], Point] | None
+        self, put_points: Callable[[list[Point]], Any], to_point: Callable[[Event], Point]
     ) -> None:
         self.put_points = put_points
-        if to_point is not None:
-            self.to_point = to_point
+        self.to_point = to_point
 
     async def deliver(self, alert: Alert) -> None:
         if alert.notification is Notification.REPEAT:
             return  # a reminder is not a new event on the timeline
-        if self.put_points is None:
-            raise RuntimeError("influx alert sink not bound to the store (bind put_points)")
+        if self.put_points is None or self.to_point is None:
+            raise RuntimeError("influx alert sink not bound to the store (bind)")
         out = self.put_points([self.to_point(alert.event)])
         if inspect.isawaitable(out):
             await out
 
 
-class CommandOptions(SinkOptions):
-    command: str | list[str]
-    timeout: float = Field(default=10.0, gt=0)
+class CommandSinkOptions(AlertSinkOptions):
+    """``[[alerts]] type = "command"``: runs a program with the alert JSON on stdin."""
+
+    command: str | list[str] = Field(description="program and arguments (no shell)")
+    timeout: float = Field(default=10.0, gt=0, description="seconds before it is killed")
 
 
 class CommandSink(AlertSink):
     """Runs a program with the alert JSON on stdin; killed after ``timeout``."""
 
+    Options = CommandSinkOptions
     type = "command"
     paging = True
 
@@ -184,10 +192,12 @@ class CommandSink(AlertSink):
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str) -> CommandSink:
-        o = parse_part_options(CommandOptions, options, key)
+        o = parse_part_options(CommandSinkOptions, options, key)
         argv = shlex.split(o.command) if isinstance(o.command, str) else list(o.command)
         if not argv:
             raise ConfigError(f"{key}.command", "empty command")
+        if shutil.which(argv[0]) is None:
+            raise ConfigError(f"{key}.command", f"program {argv[0]!r} not found or not executable")
         return cls(argv, o.timeout, o.name, o.queue_size)
 
     async def deliver(self, alert: Alert) -> None:

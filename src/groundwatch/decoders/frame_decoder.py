@@ -55,6 +55,7 @@ from groundwatch.model import (
     TmFrameHeader,
 )
 from groundwatch.parts import Counters
+from groundwatch.rejects import count_rejections
 
 PACKET_VERSION = 0
 
@@ -479,7 +480,4 @@ class FrameDecoder:
             c.bump("idle_packets", result.idle_packets)
         if result.vc_gap:
             c.bump("vc_gap_frames", result.vc_gap)
-        for r in result.rejections:
-            key = r.reason.value
-            s.rejected[key] = s.rejected.get(key, 0) + 1
-            c.bump(f"rejected_{key}")
+        count_rejections(s.rejected, result.rejections)  # shown by /health as "rejected"

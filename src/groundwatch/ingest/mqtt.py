@@ -20,39 +20,51 @@ import struct
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import aiomqtt
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from groundwatch.config import parse_part_options, read_secret
-from groundwatch.ingest.base import ErtStamper, ItemQueue
+from groundwatch.ingest.base import ErtStamper
 from groundwatch.model import GroundPathChange, RawFrame, StationStatus
 from groundwatch.mqtt_url import mqtt_connection
-from groundwatch.parts import ConfigError, Counters
+from groundwatch.parts import ConfigError, Counters, FrameQueue
+from groundwatch.tls import TlsFiles
 
 log = logging.getLogger(__name__)
 
 
-class MqttSourceConfig(BaseModel):
+class MqttSourceOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = "mqtt"
-    url: str = "mqtt://127.0.0.1:1883"
-    topics: list[str] = Field(default_factory=lambda: ["gs/+/frames"], min_length=1)
+    name: str = Field(default="mqtt", description="name in /health and /metrics")
+    url: str = Field(default="mqtt://127.0.0.1:1883", description="broker URL")
+    topics: list[str] = Field(
+        default_factory=lambda: ["gs/+/frames"],
+        min_length=1,
+        description="topic filters, one binary frame per message",
+    )
     station_segment: int | None = Field(
         default=1, ge=0, description="topic level holding the station name (gs/<station>/...)"
     )
     station: str | None = Field(default=None, description="fixed station name")
-    heartbeat_topics: list[str] = Field(default_factory=lambda: ["gs/+/status"])
-    client_id: str = "groundwatch"
-    qos: int = Field(default=1, ge=0, le=2)
-    username: str | None = None
-    password: SecretStr | None = None
-    password_file: Path | None = None
-    keepalive: int = Field(default=30, ge=5)
+    heartbeat_topics: list[str] = Field(
+        default_factory=lambda: ["gs/+/status"], description="station heartbeats"
+    )
+    client_id: str = Field(
+        default="groundwatch", description="fixed, so the broker keeps the session"
+    )
+    qos: int = Field(default=1, ge=0, le=2, description="subscription QoS")
+    username: str | None = Field(default=None, description="broker user")
+    password: SecretStr | None = Field(default=None, description="broker password")
+    password_file: Path | None = Field(default=None, description="file holding the password")
+    ca_file: Path | None = Field(default=None, description="CA of the broker (mqtts://)")
+    cert_file: Path | None = Field(default=None, description="client certificate (mqtts://)")
+    key_file: Path | None = Field(default=None, description="client key (mqtts://)")
+    keepalive: int = Field(default=30, ge=5, description="MQTT keepalive, seconds")
     max_queued: int = Field(default=10_000, gt=0, description="aiomqtt incoming queue bound")
-    reconnect_min: float = Field(default=0.2, gt=0)
-    reconnect_max: float = Field(default=10.0, gt=0)
+    reconnect_min: float = Field(default=0.2, gt=0, description="first reconnect delay, s")
+    reconnect_max: float = Field(default=10.0, gt=0, description="longest reconnect delay, s")
     drain_timeout: float = Field(default=10.0, gt=0, description="seconds, at shutdown")
 
 
@@ -258,11 +270,15 @@ class _CountingQueue(asyncio.Queue[_Incoming]):
 class MqttSource:
     """Receives frames from ``topics`` and heartbeats from ``heartbeat_topics``."""
 
-    def __init__(self, cfg: MqttSourceConfig) -> None:
+    Options: ClassVar[type[BaseModel]] = MqttSourceOptions
+
+    def __init__(self, cfg: MqttSourceOptions) -> None:
         self.cfg = cfg
         self.name = cfg.name
         self.counters = Counters()
-        conn = mqtt_connection(cfg.url)
+        self.due_ns: int | None = None  # frames are fed as they arrive, not paced
+        conn = mqtt_connection(cfg.url, TlsFiles(cfg.ca_file, cfg.cert_file, cfg.key_file))
+        self._tls = conn["tls_context"]
         self._host: str = conn["hostname"]
         self._port: int = conn["port"]
         self._user = cfg.username or conn["username"]
@@ -279,13 +295,16 @@ class MqttSource:
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str = "sources[0]") -> MqttSource:
-        cfg: MqttSourceConfig = parse_part_options(MqttSourceConfig, options, key)
+        cfg: MqttSourceOptions = parse_part_options(MqttSourceOptions, options, key)
         try:
-            mqtt_connection(cfg.url)
+            mqtt_connection(cfg.url, TlsFiles(cfg.ca_file, cfg.cert_file, cfg.key_file), key)
+        except ConfigError:
+            raise
         except ValueError as exc:
             raise ConfigError(f"{key}.url", str(exc)) from exc
         if cfg.station is None and cfg.station_segment is None:
             raise ConfigError(f"{key}.station", "set station or station_segment")
+        read_secret(cfg.password, cfg.password_file, f"{key}.password")  # readable now
         return cls(cfg)
 
     def station_for(self, topic: str) -> str:
@@ -295,6 +314,9 @@ class MqttSource:
         seg = self.cfg.station_segment or 0
         return parts[seg] if seg < len(parts) else "unknown"
 
+    async def start(self) -> None:
+        """Nothing to open ahead: ``run`` connects, and reconnects with backoff."""
+
     async def stop(self) -> None:
         self._stopping.set()
 
@@ -302,7 +324,7 @@ class MqttSource:
         secret = read_secret(self.cfg.password, self.cfg.password_file, "sources.password")
         return secret if secret is not None else self._url_password
 
-    async def run(self, out: ItemQueue) -> None:
+    async def run(self, out: FrameQueue) -> None:
         delay = self.cfg.reconnect_min
         state_logged: bool | None = None
         while not self._stopping.is_set():
@@ -329,7 +351,7 @@ class MqttSource:
                 with_stop.cancel()
             delay = min(delay * 2, self.cfg.reconnect_max)
 
-    async def _session(self, out: ItemQueue) -> None:
+    async def _session(self, out: FrameQueue) -> None:
         queue_cls = type("BoundedQueue", (_CountingQueue,), {"counters": self.counters})
         client = aiomqtt.Client(
             self._host,
@@ -341,6 +363,7 @@ class MqttSource:
             keepalive=self.cfg.keepalive,
             queue_type=queue_cls,
             max_queued_incoming_messages=self.cfg.max_queued,
+            tls_context=self._tls,
         )
         paho = client._client
         paho.manual_ack_set(True)
@@ -409,7 +432,7 @@ class MqttSource:
         if self._unacked == 0:
             self._all_acked.set()
 
-    async def _handle(self, client: aiomqtt.Client, msg: _Incoming, out: ItemQueue) -> None:
+    async def _handle(self, client: aiomqtt.Client, msg: _Incoming, out: FrameQueue) -> None:
         station, heartbeat = self._route(msg.topic)
         if heartbeat:
             await out.put(StationStatus(station, bytes(msg.payload), time.time_ns()))

@@ -6,8 +6,8 @@ import re
 from enum import StrEnum
 from pathlib import Path
 
+from groundwatch.archive.format import FILE_MAGIC
 from groundwatch.decoders.sync import ASM
-from groundwatch.store.archive_reader import FILE_MAGIC
 
 FEND = 0xC0  # KISS frame delimiter
 _SNIFF = 4096
@@ -40,6 +40,8 @@ def detect_format(path: Path) -> ReplayFormat:
         raise UnknownFormat(path, "empty file")
     if head.startswith(FILE_MAGIC):
         return ReplayFormat.ARCHIVE
+    if path.suffix == ".gwa":  # named as an archive: never guess another format for junk
+        raise UnknownFormat(path, "a .gwa file whose archive header (magic) is damaged")
     if head.startswith(ASM):
         return ReplayFormat.RAW
     if head[0] == FEND:

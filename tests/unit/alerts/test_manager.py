@@ -13,6 +13,10 @@ from groundwatch.alerts.sinks import AlertSink, CommandSink, InfluxSink, LogSink
 from groundwatch.config import PartConfig
 from groundwatch.model import Event, EventType, Point, Severity
 from groundwatch.parts import ConfigError
+from groundwatch.plugins import builtin_registry
+from groundwatch.store.points import event_point
+
+REGISTRY = builtin_registry()
 
 S = 1_000_000_000
 T0 = 1_700_000_000 * S
@@ -91,20 +95,21 @@ def test_from_config_validates_without_io() -> None:
             PartConfig(type="mqtt", url="mqtt://127.0.0.1:1"),
             PartConfig(type="webhook", url="http://127.0.0.1:1/hook", timeout=0.5),
             {"type": "command", "command": "cat", "name": "hook"},
-        ]
+        ],
+        REGISTRY,
     )
     assert [s.type for s in m.sinks] == ["log", "influx", "mqtt", "webhook", "command"]
     assert m.sink("hook").type == "command"
-    with pytest.raises(ConfigError, match=r"alerts\[0\].type: unknown alerts type 'pager'"):
-        AlertManager.from_config([PartConfig(type="pager")])
+    with pytest.raises(ConfigError, match=r"alerts\[0\].type: unknown alert type 'pager'"):
+        AlertManager.from_config([PartConfig(type="pager")], REGISTRY)
     with pytest.raises(ConfigError, match=r"alerts\[0\].url"):
-        AlertManager.from_config([PartConfig(type="webhook", url="ftp://x")])
+        AlertManager.from_config([PartConfig(type="webhook", url="ftp://x")], REGISTRY)
     with pytest.raises(ConfigError, match=r"alerts\[0\].url"):
-        AlertManager.from_config([PartConfig(type="webhook")])
+        AlertManager.from_config([PartConfig(type="webhook")], REGISTRY)
     with pytest.raises(ConfigError, match=r"alerts\[0\].colour"):
-        AlertManager.from_config([PartConfig(type="log", colour="red")])
+        AlertManager.from_config([PartConfig(type="log", colour="red")], REGISTRY)
     with pytest.raises(ConfigError, match=r"alerts\[0\].url"):
-        AlertManager.from_config([PartConfig(type="mqtt", url="http://x")])
+        AlertManager.from_config([PartConfig(type="mqtt", url="http://x")], REGISTRY)
 
 
 async def test_command_log_and_influx_sinks(
@@ -123,7 +128,7 @@ async def test_command_log_and_influx_sinks(
         written.extend(points)
 
     influx = InfluxSink.from_config({}, "alerts[2]")
-    influx.bind(put, None)
+    influx.bind(put, event_point)
     logs = LogSink.from_config({}, "alerts[3]")
     m = AlertManager([cmd, slow, influx, logs], renotify_interval=1)
     await m.start()

@@ -1,5 +1,5 @@
 """``groundwatch decode``: every --format, an ASM-synchronised stream, with and without a
-dictionary; the JSON keys are the contract of issue 3."""
+dictionary; the JSON keys are a contract."""
 
 from __future__ import annotations
 
@@ -186,7 +186,7 @@ def test_bare_packets_raw(tmp_path: Path) -> None:
 
 
 def test_archive(tmp_path: Path, tiny: Path) -> None:
-    from groundwatch.store.archive import FrameArchive
+    from groundwatch.archive.writer import FrameArchive
 
     archive = FrameArchive(tmp_path / "archive")
     archive.open()
