@@ -309,6 +309,8 @@ def _compile_binary(node: ast.BinOp, names: set[str], depth: int) -> _Node:
             raise UnsafeExpression(f"exponent of {ast.unparse(node)!r} larger than {MAX_DEGREE}")
         degree = left.degree * math.ceil(abs(exponent))
     lf, rf = left.evaluate, right.evaluate
+    if fn is _power and type(right.constant) is int and abs(right.constant) <= MAX_EXPONENT:
+        return _fold(node, _constant_power(lf, right.constant), degree, [left, right])
     if fn is _mul:
         return _fold(node, _product(lf, rf), degree, [left, right])
     if right.is_constant and not left.is_constant:  # "x * 0.001": one call fewer
@@ -330,6 +332,16 @@ def _product(lf: Evaluator, rf: Evaluator) -> Evaluator:
         return _mul(a, b)
 
     return product
+
+
+def _constant_power(lf: Evaluator, exponent: int) -> Evaluator:
+    """``x ** 2``: a float base needs no check (a float result or OverflowError)."""
+
+    def power(v: Mapping[str, Any]) -> Any:
+        a = lf(v)
+        return a**exponent if type(a) is float else _power(a, exponent)
+
+    return power
 
 
 def _compile_name(name: str, names: set[str]) -> _Node:
