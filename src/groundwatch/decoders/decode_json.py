@@ -69,8 +69,10 @@ def value_json(value: Any) -> str:
 
 # Expression giving the text of engineering value ``e{i}`` of a column of the schema's kind.
 _ENG_TEXT: dict[type | None, str] = {
-    float: "_frepr(e{i}) if e{i} - e{i} == 0 else 'null'",  # inf - inf and NaN are not 0
-    int: "_irepr(e{i})",
+    # repr is what json.dumps writes for a float and an int (and stays right should a column
+    # hold the other kind of number).
+    float: "repr(e{i}) if e{i} - e{i} == 0 else 'null'",  # inf - inf and NaN are not 0
+    int: "repr(e{i})",
     str: "_text(e{i})",
     bool: "'true' if e{i} else 'false'",
 }
@@ -96,8 +98,6 @@ def _columns_function(schema: ColumnSchema) -> Callable[[tuple[Any, ...], tuple[
     layout. Like the fast path's, the source holds generated identifiers only: names, units
     and functions are passed in through its namespace."""
     space: dict[str, Any] = {
-        "_frepr": float.__repr__,
-        "_irepr": int.__repr__,
         "_text": encode_basestring_ascii,
         "_value": value_json,
         "_limit": _LIMIT,
