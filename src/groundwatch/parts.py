@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
@@ -224,6 +223,9 @@ class Registry:
     def discover(self) -> list[str]:
         """Register every part installed through an entry point; returns the problems (a
         name already taken), which do not stop the others from loading."""
+        # Imported here: reading package metadata costs every command's start otherwise.
+        from importlib.metadata import entry_points
+
         problems = []
         for role, (group, _) in ROLES.items():
             for ep in entry_points(group=group):
