@@ -53,7 +53,7 @@ def read_secret(value: SecretStr | None, file: Path | None, key: str) -> str | N
 
 
 class MissionConfig(Section):
-    dictionary: Path = Field(description="telemetry dictionary (YAML or Python module)")
+    dictionary: Path = Field(description="telemetry dictionary file (see format)")
     schedule: Path | None = Field(default=None, description="planned contacts (YAML or CSV)")
     format: str | None = Field(
         default=None,
