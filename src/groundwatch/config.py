@@ -14,6 +14,7 @@ Part-specific options (``[[sources]]``, ``[[alerts]]``) are validated by the par
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -24,12 +25,14 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -90,6 +93,13 @@ class StoreConfig(Section):
     bucket: str | None = Field(default=None, description="InfluxDB 2.x/3.x bucket")
     token: SecretStr | None = Field(default=None, description="InfluxDB 2.x/3.x token")
     token_file: Path | None = Field(default=None, description="file holding the token")
+    ca_file: Path | None = Field(
+        default=None,
+        description="https: CA that signed InfluxDB's certificate (system CAs when unset)",
+    )
+    create_database: bool = Field(
+        default=True, description="1.x: CREATE DATABASE when missing (needs the right)"
+    )
     # batching and delivery
     batch_size: int = Field(default=5000, gt=0, le=100_000, description="points per write")
     flush_interval: float = Field(
@@ -135,42 +145,54 @@ class ArchiveConfig(Section):
     )
 
 
+# Durations in seconds are bounded (a year): 1e308 would overflow nanosecond arithmetic.
+MAX_SECONDS = 365 * 86400.0
+
+
 class SpacecraftLinkConfig(Section):
-    los_threshold: float | None = Field(default=None, gt=0, description="seconds")
+    los_threshold: float | None = Field(default=None, gt=0, le=MAX_SECONDS, description="seconds")
     los_frames: float | None = Field(
-        default=None, gt=0, description="LOS after this many expected frame intervals"
+        default=None, gt=0, le=1e6, description="LOS after this many expected frame intervals"
     )
-    frame_interval: float | None = Field(default=None, gt=0, description="expected, seconds")
+    frame_interval: float | None = Field(
+        default=None, gt=0, le=MAX_SECONDS, description="expected, seconds"
+    )
 
 
 class LinkConfig(Section):
-    los_threshold: float = Field(default=5.0, gt=0, description="seconds without a valid frame")
+    los_threshold: float = Field(
+        default=5.0, gt=0, le=MAX_SECONDS, description="seconds without a valid frame"
+    )
     aos_frames: int = Field(default=2, ge=1, description="valid frames to confirm AOS")
     tick: float = Field(default=0.05, gt=0, le=1, description="monitor resolution, seconds")
     accounting_interval: float = Field(
-        default=1.0, gt=0, description="seconds between link series points"
+        default=1.0, gt=0, le=MAX_SECONDS, description="seconds between link series points"
     )
     heartbeat_timeout: float = Field(
-        default=10.0, gt=0, description="seconds without a station heartbeat: GROUND_PATH_DOWN"
+        default=10.0, gt=0, le=MAX_SECONDS,
+        description="seconds without a station heartbeat: GROUND_PATH_DOWN",
     )
     schedule_margin: float = Field(
-        default=30.0, ge=0, description="seconds around a planned contact's start or end"
+        default=30.0, ge=0, le=MAX_SECONDS,
+        description="seconds around a planned contact's start or end",
     )
     degraded_crc_rate: float = Field(
         default=0.2, gt=0, le=1, description="CRC failure rate that makes a link LINK_DEGRADED"
     )
     degraded_window: float = Field(
-        default=10.0, gt=0, description="seconds over which the failure rate is taken"
+        default=10.0, gt=0, le=MAX_SECONDS,
+        description="seconds over which the failure rate is taken",
     )
     limit_persistence: int = Field(
         default=2, ge=1, description="samples out of limits before LIMIT_ENTER"
     )
     stale_after: float = Field(
-        default=10.0, gt=0, description="seconds without a key parameter: STALE"
+        default=10.0, gt=0, le=MAX_SECONDS, description="seconds without a key parameter: STALE"
     )
     renotify_interval: float = Field(
         default=300.0,
         gt=0,
+        le=MAX_SECONDS,
         description="seconds between re-notifications of an unacknowledged critical alert",
     )
     spacecraft: dict[str, SpacecraftLinkConfig] = Field(
@@ -183,6 +205,15 @@ class HealthConfig(Section):
     status_interval: float = Field(
         default=1.0, gt=0, description="seconds between status lines of groundwatch run"
     )
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, v: str | None) -> str | None:
+        if v is not None:
+            host, sep, port = v.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+                raise ValueError(f"expected host:port, got {v!r}")
+        return v
 
 
 def _default_sources() -> list[PartConfig]:
@@ -267,6 +298,11 @@ def load_config(path: Path | None, **overrides: Any) -> Settings:
         settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigFileError(path, format_validation_error(exc)) from exc
+    except SettingsError as exc:  # e.g. GROUNDWATCH_SOURCES that is not JSON
+        m = re.search(r'field "(\w+)"', str(exc))
+        var = f"GROUNDWATCH_{m.group(1).upper()}" if m else "environment"
+        why = exc.__cause__ or exc
+        raise ConfigFileError(path, [f"{var}: not valid JSON ({why})"]) from exc
     base = path.parent if path is not None else Path.cwd()
     _resolve_paths(settings, base)
     return settings
@@ -286,8 +322,16 @@ def _resolve_paths(settings: Settings, base: Path) -> None:
         settings.store.token_file = fix(settings.store.token_file)
     if settings.store.password_file is not None:
         settings.store.password_file = fix(settings.store.password_file)
+    if settings.store.ca_file is not None:
+        settings.store.ca_file = fix(settings.store.ca_file)
     settings.store.dead_letter = fix(settings.store.dead_letter)
     settings.archive.dir = fix(settings.archive.dir)
+    # Files named in a part's own table (password_file, ca_file, ack_secrets_file, ...)
+    for part in (*settings.sources, *settings.alerts):
+        extra = part.__pydantic_extra__ or {}
+        for k, v in extra.items():
+            if k.endswith("_file") and isinstance(v, str | Path) and str(v):
+                extra[k] = str(fix(Path(v)))
 
 
 __all__ = [

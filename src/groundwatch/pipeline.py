@@ -32,7 +32,7 @@ from groundwatch.model import (
     RawFrame,
     StationStatus,
 )
-from groundwatch.parts import Counters, Decoder, IngestItem, Source, StoreSink
+from groundwatch.parts import ConfigError, Counters, Decoder, IngestItem, Source, StoreSink
 from groundwatch.rejects import count_rejections, seeded
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,8 @@ class Pipeline:
         self.accounting = accounting
         self.merger = merger
         self.alerts = alerts
+        self.failures: list[str] = []  # parts that failed to start or died: run exits non-zero
+        self._fatal = asyncio.Event()
         self.archive = archive
         self.to_points = to_points  # DecodeResult -> points (wiring.result_points_factory)
         self.clock: Clock = clock or WallClock()
@@ -320,13 +322,22 @@ class Pipeline:
                 log.exception("pipeline: link monitor tick failed")
 
     async def _source_task(self, source: Source) -> None:
+        name = source.name
         try:
             await source.run(self.queue)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except (ConfigError, OSError) as exc:
+            # A part that cannot start (missing password file, port taken): the run ends
+            # with a non-zero status, so a supervisor notices and restarts it.
             self.counters.errors += 1
-            log.exception("source %s failed", source.name)
+            self.failures.append(f"source {name}: {exc}")
+            log.error("source %s failed to start or run: %s", name, exc)
+            self._fatal.set()
+        except Exception as exc:
+            self.counters.errors += 1
+            self.failures.append(f"source {name}: {type(exc).__name__}: {exc}")
+            log.exception("source %s failed", name)
 
     async def recover(self) -> None:
         """Deliver points of archived frames the store never confirmed (after a crash)."""
@@ -364,8 +375,12 @@ class Pipeline:
                     asyncio.gather(*src_tasks)
                 )
                 stop_wait: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
-                await asyncio.wait({sources_done, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                fatal_wait: asyncio.Future[Any] = asyncio.ensure_future(self._fatal.wait())
+                await asyncio.wait(
+                    {sources_done, stop_wait, fatal_wait}, return_when=asyncio.FIRST_COMPLETED
+                )
                 stop_wait.cancel()
+                fatal_wait.cancel()
                 # Stage 1: sources stop and hand over what they have.
                 for s in self.sources:
                     with contextlib.suppress(Exception):

@@ -7,6 +7,7 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiomqtt
@@ -59,11 +60,13 @@ async def next_of(q: asyncio.Queue[Any], pred: Any, timeout: float = 5.0) -> Any
             return item
 
 
-def manager(broker: ServiceHandle, hook_url: str, **kw: Any) -> AlertManager:
+def manager(
+    broker: ServiceHandle, hook_url: str, mqtt: dict[str, Any] | None = None, **kw: Any
+) -> AlertManager:
     return AlertManager.from_config(
         [
             PartConfig(type="log"),
-            PartConfig(type="mqtt", url=broker.url, queue_size=100),
+            PartConfig(type="mqtt", url=broker.url, queue_size=100, **(mqtt or {})),
             PartConfig(type="webhook", url=hook_url, timeout=1.0, retries=1, backoff=0.1),
         ],
         builtin_registry(),
@@ -147,9 +150,16 @@ async def test_dead_webhook_does_not_delay_mqtt(mosquitto: ServiceHandle, dead: 
         assert alerts.sink("webhook").counters.sent == 0
 
 
-async def test_ack_over_mqtt_stops_renotification(mosquitto: ServiceHandle) -> None:
+async def test_ack_over_mqtt_stops_renotification(mosquitto: ServiceHandle, tmp_path: Path) -> None:
+    secrets_file = tmp_path / "ack-secrets"
+    secrets_file.write_text("flight:flight-secret\n")
     async with http_receiver() as hook, subscriber(mosquitto, "groundwatch/events/#") as sub:
-        alerts = manager(mosquitto, f"http://127.0.0.1:{hook.port}/hook", renotify_interval=0.3)
+        alerts = manager(
+            mosquitto,
+            f"http://127.0.0.1:{hook.port}/hook",
+            mqtt={"ack_secrets_file": str(secrets_file)},
+            renotify_interval=0.3,
+        )
         await alerts.start()
         try:
             await asyncio.wait_for(alerts.sink("mqtt").connected.wait(), 5)  # type: ignore[attr-defined]
@@ -174,7 +184,18 @@ async def test_ack_over_mqtt_stops_renotification(mosquitto: ServiceHandle) -> N
             res = await asyncio.to_thread(
                 CliRunner().invoke,
                 app,
-                ["ack", los["id"], "--by", "flight", "--comment", "on it", "--mqtt", mosquitto.url],
+                [
+                    "ack",
+                    los["id"],
+                    "--by",
+                    "flight",
+                    "--comment",
+                    "on it",
+                    "--mqtt",
+                    mosquitto.url,
+                    "--secret-file",
+                    str(secrets_file),
+                ],
             )
             assert res.exit_code == 0, res.output
             ack_deadline = time.monotonic() + 3

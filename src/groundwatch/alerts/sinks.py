@@ -16,6 +16,7 @@ import contextlib
 import inspect
 import logging
 import shlex
+import shutil
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -57,6 +58,7 @@ class AlertSink:
     def __init__(self, name: str | None = None, queue_size: int = 1000) -> None:
         self.name = name or self.type
         self.counters = Counters()
+        self.counters.extra["failed"] = 0  # alerts not delivered after the sink's retries
         self.queue: asyncio.Queue[Alert] = asyncio.Queue(maxsize=queue_size)
         self._task: asyncio.Task[None] | None = None
         self.on_ack: Callable[[str, str, str | None], object] | None = None
@@ -84,6 +86,7 @@ class AlertSink:
                 raise
             except Exception as exc:
                 self.counters.errors += 1
+                self.counters.bump("failed")
                 log.warning("alert sink %s: %s failed: %s", self.name, alert.id, exc)
             finally:
                 self.queue.task_done()
@@ -193,6 +196,8 @@ class CommandSink(AlertSink):
         argv = shlex.split(o.command) if isinstance(o.command, str) else list(o.command)
         if not argv:
             raise ConfigError(f"{key}.command", "empty command")
+        if shutil.which(argv[0]) is None:
+            raise ConfigError(f"{key}.command", f"program {argv[0]!r} not found or not executable")
         return cls(argv, o.timeout, o.name, o.queue_size)
 
     async def deliver(self, alert: Alert) -> None:

@@ -30,6 +30,7 @@ from groundwatch.ingest.base import ErtStamper
 from groundwatch.model import GroundPathChange, RawFrame, StationStatus
 from groundwatch.mqtt_url import mqtt_connection
 from groundwatch.parts import ConfigError, Counters, FrameQueue
+from groundwatch.tls import TlsFiles
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ class MqttSourceOptions(BaseModel):
     username: str | None = Field(default=None, description="broker user")
     password: SecretStr | None = Field(default=None, description="broker password")
     password_file: Path | None = Field(default=None, description="file holding the password")
+    ca_file: Path | None = Field(default=None, description="CA of the broker (mqtts://)")
+    cert_file: Path | None = Field(default=None, description="client certificate (mqtts://)")
+    key_file: Path | None = Field(default=None, description="client key (mqtts://)")
     keepalive: int = Field(default=30, ge=5, description="MQTT keepalive, seconds")
     max_queued: int = Field(default=10_000, gt=0, description="aiomqtt incoming queue bound")
     reconnect_min: float = Field(default=0.2, gt=0, description="first reconnect delay, s")
@@ -273,7 +277,8 @@ class MqttSource:
         self.name = cfg.name
         self.counters = Counters()
         self.due_ns: int | None = None  # frames are fed as they arrive, not paced
-        conn = mqtt_connection(cfg.url)
+        conn = mqtt_connection(cfg.url, TlsFiles(cfg.ca_file, cfg.cert_file, cfg.key_file))
+        self._tls = conn["tls_context"]
         self._host: str = conn["hostname"]
         self._port: int = conn["port"]
         self._user = cfg.username or conn["username"]
@@ -292,11 +297,14 @@ class MqttSource:
     def from_config(cls, options: Mapping[str, Any], key: str = "sources[0]") -> MqttSource:
         cfg: MqttSourceOptions = parse_part_options(MqttSourceOptions, options, key)
         try:
-            mqtt_connection(cfg.url)
+            mqtt_connection(cfg.url, TlsFiles(cfg.ca_file, cfg.cert_file, cfg.key_file), key)
+        except ConfigError:
+            raise
         except ValueError as exc:
             raise ConfigError(f"{key}.url", str(exc)) from exc
         if cfg.station is None and cfg.station_segment is None:
             raise ConfigError(f"{key}.station", "set station or station_segment")
+        read_secret(cfg.password, cfg.password_file, f"{key}.password")  # readable now
         return cls(cfg)
 
     def station_for(self, topic: str) -> str:
@@ -355,6 +363,7 @@ class MqttSource:
             keepalive=self.cfg.keepalive,
             queue_type=queue_cls,
             max_queued_incoming_messages=self.cfg.max_queued,
+            tls_context=self._tls,
         )
         paho = client._client
         paho.manual_ack_set(True)
