@@ -245,12 +245,18 @@ class Registry:
             raise ConfigError(f"{key}.{selector}", f"unknown {role} type {name!r} (known: {known})")
         entry = table[name]
         try:
-            return entry.load()
+            cls = entry.load()
         except Exception as exc:  # an installed plugin that fails to import: name it
             raise ConfigError(
                 f"{key}.{selector}",
                 f"{role} {name!r} from {entry.origin} cannot be loaded: {exc}",
             ) from exc
+        if not callable(getattr(cls, "from_config", None)):
+            raise ConfigError(
+                f"{key}.{selector}",
+                f"{role} {name!r} from {entry.origin} is not a part (no from_config)",
+            )
+        return cls
 
     def create(self, role: str, name: str, options: Any, key: str, selector: str = "type") -> Any:
         """A part built from its options table (``from_config``: validates, no I/O)."""

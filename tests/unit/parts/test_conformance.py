@@ -131,6 +131,9 @@ def test_a_plugin_that_cannot_be_imported_is_named() -> None:
     reg.register("source", "zmq", broken, origin="groundwatch-zmq")
     with pytest.raises(ConfigError, match=r"sources\[1\]\.type: .*groundwatch-zmq.*zmq"):
         reg.create("source", "zmq", {}, "sources[1]")
+    reg.register("source", "odd", lambda: print, origin="odd-package")
+    with pytest.raises(ConfigError, match=r"sources\[2\]\.type: source 'odd' .* not a part"):
+        reg.create("source", "odd", {}, "sources[2]")
 
 
 def test_plugins_command_lists_every_part_by_role_and_origin() -> None:
