@@ -453,6 +453,10 @@ class Pipeline:
             row["rejected"] = c.rejected_total()
             per_link.append(row)
         alerts = self.alerts.counters()
+        not_computed = [  # derived values without a sample, per packet, parameter and reason
+            {"packet": p, "parameter": n, "reason": r, "values": count}
+            for (p, n, r), count in self.decoder.not_computed().items()
+        ]
         return {
             "frames": self.stats.frames,
             "packets": self.stats.packets,
@@ -463,6 +467,7 @@ class Pipeline:
             "queue_size": self.queue.maxsize,
             "store": self.store.health(),
             "link": per_link,
+            "not_computed": not_computed,
             "links": self.monitor.snapshot(),
             "stations": self.merger.counts(),
             "sources": {s.name: s.counters.as_dict() for s in self.sources},

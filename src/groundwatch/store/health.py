@@ -51,6 +51,7 @@ KEYED: dict[tuple[str, ...], tuple[str, str]] = {
 ROWS: dict[tuple[str, ...], tuple[str, tuple[str, ...]]] = {
     ("link",): ("link", ("spacecraft", "station", "vcid")),
     ("links", "links"): ("link", ("spacecraft", "station", "vcid")),
+    ("not_computed",): ("not_computed", ("packet", "parameter", "reason")),
 }
 
 
