@@ -122,8 +122,9 @@ def option_rows(model: type[BaseModel], skip: Iterable[str] = ()) -> list[str]:
             continue
         if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
             continue  # a nested table: its own section
-        description = (info.description or "").replace("|", "\\|") + constraints(info)
+        description = (info.description or "").replace("|", "\\|")
         description = description.replace("<", "&lt;").replace(">", "&gt;")  # not HTML tags
+        description += constraints(info)
         rows.append(
             f"| `{name}` | {type_name(info.annotation)} | {default_text(info)} | {description} |"
         )
