@@ -361,7 +361,11 @@ class Pipeline:
             await self.health.start()
         try:
             for source in self.sources:
-                await source.start()
+                try:
+                    await source.start()
+                except OSError as exc:  # name the part: "udp: address already in use"
+                    problem = f"source {source.name}: {exc.strerror or exc}"
+                    raise OSError(exc.errno, problem) from exc
             async with asyncio.TaskGroup() as tg:
                 await self.recover()
                 decode = tg.create_task(self._decode_loop(), name="decode")
