@@ -56,7 +56,7 @@ def read_secret(value: SecretStr | None, file: Path | None, key: str) -> str | N
 
 
 class MissionConfig(Section):
-    dictionary: Path = Field(description="telemetry dictionary (YAML or Python module)")
+    dictionary: Path = Field(description="telemetry dictionary file (see format)")
     schedule: Path | None = Field(default=None, description="planned contacts (YAML or CSV)")
     allow_python_layouts: bool = Field(
         default=False, description="load python: layouts of the dictionary (they run code)"

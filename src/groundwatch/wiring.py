@@ -53,7 +53,8 @@ def dictionary_format(settings: Settings, registry: Registry) -> Any:
     if name is None:
         suffix = settings.mission.dictionary.suffix.lower()
         for entry in registry.entries("dictionary"):
-            if suffix in registry.part_class("dictionary", entry.name, "mission").suffixes:
+            fmt = registry.part_class("dictionary", entry.name, "mission", "format")
+            if suffix in fmt.suffixes:
                 name = entry.name
                 break
         else:
@@ -61,7 +62,7 @@ def dictionary_format(settings: Settings, registry: Registry) -> Any:
             raise ConfigError(
                 "mission.format", f"no format for {suffix or 'a file without suffix'} ({known})"
             )
-    return registry.create("dictionary", name, {}, "mission.format")
+    return registry.create("dictionary", name, {}, "mission", "format")
 
 
 def load_mission(settings: Settings, registry: Registry | None = None) -> TelemetryDictionary:
