@@ -20,6 +20,7 @@ from groundwatch.decoders.frame_decoder import FrameDecoder
 from groundwatch.link.accounting import FrameAccounting
 from groundwatch.link.merge import FrameMerger
 from groundwatch.link.monitor import LinkMonitor
+from groundwatch.link.rules import RuleEngine
 from groundwatch.link.schedule import Schedule
 from groundwatch.model import DecodeResult, Event, Point
 from groundwatch.parts import ConfigError
@@ -99,6 +100,7 @@ def build_pipeline(
     monitor = LinkMonitor.from_config(
         settings.link, key_parameters, intervals, schedule, source_label, limits=limits
     )
+    monitor.rules = RuleEngine(getattr(dictionary, "rules", None) or {}, source_label)
 
     async def put_points(points: list[Point]) -> None:
         await store.put(points, None)

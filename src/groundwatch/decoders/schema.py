@@ -157,6 +157,7 @@ class SpacecraftModel(_Strict):
     scid: int | None = Field(default=None, ge=0, le=0x3FF)
     callsign: str | None = None
     frame_interval: float | None = Field(default=None, gt=0)
+    rules: list[dict[str, Any]] = []  # checked by decoders.rules.compile_rules
 
 
 class DictionaryModel(_Strict):
