@@ -132,6 +132,21 @@ class LinkConfig(Section):
     degraded_crc_rate: float = Field(default=0.2, gt=0, le=1)
     degraded_window: float = Field(default=10.0, gt=0)
     limit_persistence: int = Field(default=2, ge=1)
+    limit_persistence_time: float = Field(
+        default=1.0, ge=0, description="seconds of pass time a new limit state must hold"
+    )
+    limit_deadband: float = Field(
+        default=0.02, ge=0, description="default hysteresis, a fraction of |limit|"
+    )
+    degraded_enter_delay: float = Field(
+        default=2.0, ge=0, description="seconds a link stays bad before LINK_DEGRADED"
+    )
+    degraded_clear_delay: float = Field(
+        default=5.0, ge=0, description="seconds a link stays good before LINK_RECOVERED"
+    )
+    flap_window: float = Field(
+        default=10.0, ge=0, description="seconds a recovery is held to fold flaps into one alert"
+    )
     stale_after: float = Field(default=10.0, gt=0)
     renotify_interval: float = Field(
         default=300.0,

@@ -110,6 +110,7 @@ def build_pipeline(
         registry=registry,
         renotify_interval=settings.link.renotify_interval,
         page_replays=page_replays,
+        flap_window=settings.link.flap_window,
     )
     for sink in alerts.sinks:
         if isinstance(sink, InfluxSink):

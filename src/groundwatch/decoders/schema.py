@@ -60,6 +60,7 @@ class LimitsModel(_Strict):
     yellow_high: float | None = None
     red_low: float | None = None
     red_high: float | None = None
+    deadband: float | None = Field(default=None, ge=0)  # hysteresis, engineering units
 
     @model_validator(mode="after")
     def _ordered(self) -> LimitsModel:

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from groundwatch.alerts.budget import pass_budgets
 from groundwatch.config import ConfigFileError, Settings, load_config
 from groundwatch.decoders.decode_input import format_ert
 from groundwatch.parts import ConfigError
@@ -165,6 +166,8 @@ def replay(
 
     assert isinstance(result, ReplayResult)
     err.print(summary_text(result), highlight=False, soft_wrap=True)
+    for budget in pass_budgets(result.events, settings.link.flap_window):
+        err.print("\n".join(budget.lines()), highlight=False, soft_wrap=True)
     first = result.first_ert_ns or 0
     got = observed(result.events, first)
     if write_expected_to is not None:
