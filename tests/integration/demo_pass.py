@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from groundwatch.archive.writer import FrameArchive
 from groundwatch.decoders.dictionary import load_dictionary
 from groundwatch.link.events import iso
 from groundwatch.model import RawFrame
 from groundwatch.sim.commands import make_scenario
 from groundwatch.sim.framer import SimFramer
-from groundwatch.store.archive import FrameArchive
 
 REPO = Path(__file__).resolve().parents[2]
 DICTIONARY = REPO / "missions" / "demo-lander.yaml"
