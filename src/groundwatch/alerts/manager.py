@@ -8,7 +8,8 @@
   ``clears`` = the id of the alert it ends. A recovery with nothing open (e.g. the first
   AOS) is passed on as a notice.
 - Flap folding (``flap_window`` seconds of pass time, ``[link] flap_window``, 10 s in the
-  pipeline): a recovery is held that long before it is notified; if the condition comes
+  pipeline): a recovery of a limit, link quality, stale value or rule (``FOLDED``) is held
+  that long before it is notified; if the condition comes
   back meanwhile, the alert simply stays open with one more ``flaps`` and nothing is sent.
   The recovery finally notified carries the count. ``flush`` (at stop) sends what is held.
 - Critical alerts are re-notified every ``renotify_interval`` seconds of pipeline time
@@ -36,6 +37,11 @@ from groundwatch.model import Event, EventType, Severity
 from groundwatch.parts import Registry
 
 log = logging.getLogger("groundwatch.alerts")
+# Recoveries held for the flap window: conditions that toggle with noise. A loss of signal
+# and its AOS, or a ground path, are each notified at once, every time.
+FOLDED = frozenset(
+    {EventType.LIMIT_LEAVE, EventType.LINK_RECOVERED, EventType.FRESH, EventType.RULE_CLEAR}
+)
 S = 1_000_000_000
 
 
@@ -119,7 +125,7 @@ class AlertManager:
     def _alert_for(self, e: Event) -> Alert | None:
         if e.recovery:
             opened = self.active.get(e.condition)
-            if opened is not None and self.flap_ns > 0:
+            if opened is not None and self.flap_ns > 0 and e.type in FOLDED:
                 self.held[e.condition] = (e, opened)  # notified once the window is quiet
                 return None
             self.active.pop(e.condition, None)
