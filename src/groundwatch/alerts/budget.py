@@ -7,7 +7,8 @@ escalation, flap folding; no sinks) and reports, per pass (a pass ends with a LO
 - notifications by type and severity (new alerts, escalations, recoveries; a rule's alert
   is named by its rule),
 - escalations, silent de-escalations and flaps folded,
-- the first warning or critical notification and its lead time over a critical LOS.
+- the first warning or critical notification and its lead time over the pass's last
+  critical LOS.
 
 ``groundwatch replay`` and ``groundwatch report`` print it (``lines``).
 """
@@ -118,14 +119,24 @@ def _brief(e: Event | None) -> dict[str, Any] | None:
     return {"type": event_kind(e), "time": iso(e.time_ns), "time_ns": e.time_ns}
 
 
-def pass_budgets(events: Iterable[Event], flap_window: float = 10.0) -> list[PassBudget]:
-    ordered = sorted(
-        (e for e in events if e.type is not EventType.ACK), key=lambda e: e.time_ns
-    )
+def pass_budgets(
+    events: Iterable[Event], flap_window: float = 10.0, pass_gap: float = 60.0
+) -> list[PassBudget]:
+    """Per pass: a pass ends with a LOS after which nothing happens for ``pass_gap``
+    seconds (a link flickering at the end of a pass stays one pass; its last critical LOS
+    is the one the lead time is measured to). ``flap_window=0`` for notifications the
+    manager already folded (read back from the store): the flaps are then those their
+    recoveries say they folded."""
+    ordered = sorted((e for e in events if e.type is not EventType.ACK), key=lambda e: e.time_ns)
     manager = AlertManager([], flap_window=flap_window)
+    gap_ns = int(pass_gap * S)
     passes: list[PassBudget] = []
     current: PassBudget | None = None
+    los_at: int | None = None
     for e in ordered:
+        if current is not None and los_at is not None and e.time_ns - los_at > gap_ns:
+            _count(current, manager.flush())
+            current = None
         if current is None:
             current = PassBudget(len(passes) + 1, e.time_ns, e.time_ns)
             passes.append(current)
@@ -136,11 +147,9 @@ def pass_budgets(events: Iterable[Event], flap_window: float = 10.0) -> list[Pas
         current.deescalations += manager.deescalated - before[2]
         current.end_ns = e.time_ns
         _count(current, sent)
-        if e.type in LOS_TYPES:
-            if e.severity is Severity.CRITICAL:
-                current.critical_los = e
-            _count(current, manager.flush())
-            current = None
+        los_at = e.time_ns if e.type in LOS_TYPES else None
+        if e.type in LOS_TYPES and e.severity is Severity.CRITICAL:
+            current.critical_los = e
     if current is not None:
         _count(current, manager.flush())
     return passes
@@ -149,6 +158,8 @@ def pass_budgets(events: Iterable[Event], flap_window: float = 10.0) -> list[Pas
 def _count(budget: PassBudget, sent: Sequence[Alert]) -> None:
     for a in sent:
         e = a.event
+        if a.notification is Notification.RECOVERY and not a.flaps:
+            budget.flaps_folded += int(e.details.get("flaps", 0) or 0)
         budget.notifications[(event_kind(e), e.severity.label, a.notification.value)] += 1
         first = False
         if (

@@ -29,6 +29,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from groundwatch.alerts.alert import Alert, Notification
@@ -57,7 +58,7 @@ class AlertManager:
     ) -> None:
         self.sinks = list(sinks)
         self.flap_ns = int(flap_window * S)
-        self.held: dict[str, tuple[Event, Alert]] = {}  # condition -> recovery being held
+        self.held: dict[str, Event] = {}  # condition -> recovery being held
         self.escalated = 0
         self.deescalated = 0
         self.flaps_suppressed = 0
@@ -124,36 +125,47 @@ class AlertManager:
 
     def _alert_for(self, e: Event) -> Alert | None:
         if e.recovery:
-            opened = self.active.get(e.condition)
-            if opened is not None and self.flap_ns > 0 and e.type in FOLDED:
-                self.held[e.condition] = (e, opened)  # notified once the window is quiet
+            if self.flap_ns > 0 and e.type in FOLDED and e.condition in self.active:
+                self.held[e.condition] = e  # notified once the window is quiet
                 return None
-            self.active.pop(e.condition, None)
-            return self._recovery(e, opened)
+            return self._recovery(e, self.active.pop(e.condition, None))
         held = self.held.pop(e.condition, None)
-        if held is not None:  # back within the flap window: the same alert, one more flap
-            held[1].flaps += 1
-            self.flaps_suppressed += 1
         opened = self.active.get(e.condition)
+        if held is not None and opened is not None:
+            # back within the flap window: the same alert, one more flap
+            self.flaps_suppressed += 1
+            opened = self._update(opened, flaps=opened.flaps + 1)
         if opened is None:
             alert = Alert(e.id, e, Notification.NEW, last_notified_ns=self._now(e))
             self.active[e.condition] = alert
             return self._remember(alert)
         if e.severity > opened.event.severity:
             self.escalated += 1
-            opened.event, opened.last_notified_ns = e, self._now(e)
-            opened.acknowledged = False  # a worse state needs a fresh acknowledgement
+            # a worse state needs a fresh acknowledgement
+            opened = self._update(opened, event=e, last_notified_ns=self._now(e),
+                                  acknowledged=False)  # fmt: skip
             return Alert(opened.id, e, Notification.ESCALATION, flaps=opened.flaps)
         if e.severity < opened.event.severity:
             self.deescalated += 1
-            opened.event = e
+            self._update(opened, event=e)
             return None
         if held is None:
             self.deduplicated += 1
         return None
 
+    def _update(self, alert: Alert, **changes: Any) -> Alert:
+        """The open alert in a new state. A copy: sinks may still hold the one they were
+        handed, and must send what it said then."""
+        new = replace(alert, **changes)
+        self.active[new.event.condition] = new
+        if alert.id in self._by_id:
+            self._by_id[alert.id] = new
+        return new
+
     def _recovery(self, e: Event, opened: Alert | None) -> Alert:
         flaps = opened.flaps if opened is not None else 0
+        if flaps:
+            e.details["flaps"] = flaps  # stored with the event (the report counts them)
         return self._remember(
             Alert(e.id, e, Notification.RECOVERY, clears=opened.id if opened else None,
                   flaps=flaps)
@@ -162,12 +174,10 @@ class AlertManager:
     def _release(self, now_ns: int, everything: bool = False) -> list[Alert]:
         """Recoveries held for the flap window whose window has passed quietly."""
         out = []
-        for condition, (e, opened) in list(self.held.items()):
+        for condition, e in list(self.held.items()):
             if everything or now_ns - e.time_ns >= self.flap_ns:
                 del self.held[condition]
-                if self.active.get(condition) is opened:
-                    del self.active[condition]
-                alert = self._recovery(e, opened)
+                alert = self._recovery(e, self.active.pop(condition, None))
                 self._dispatch(alert)
                 out.append(alert)
         return out
