@@ -149,6 +149,9 @@ class LinkConfig(Section):
     degraded_clear_delay: float = Field(
         default=5.0, ge=0, description="seconds a link stays good before LINK_RECOVERED"
     )
+    rule_interval: float = Field(
+        default=0.1, gt=0, le=10, description="seconds of pass time between rule judgements"
+    )
     flap_window: float = Field(
         default=10.0, ge=0, description="seconds a recovery is held to fold flaps into one alert"
     )

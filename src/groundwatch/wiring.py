@@ -119,7 +119,8 @@ def build_pipeline(
     monitor = LinkMonitor.from_config(
         settings.link, key_parameters, intervals, schedule, source_label, limits=limits
     )
-    monitor.rules = RuleEngine(getattr(dictionary, "rules", None) or {}, source_label)
+    rules = getattr(dictionary, "rules", None)
+    monitor.rules = RuleEngine(rules, source_label, settings.link.rule_interval) if rules else None
 
     async def put_points(points: list[Point]) -> None:
         await store.put(points, None)

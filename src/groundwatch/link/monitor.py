@@ -255,7 +255,7 @@ class LinkMonitor(LinkCore):
 
     def observe_result(self, result: DecodeResult, now_ns: int) -> list[Event]:
         events = super().observe_result(result, now_ns)
-        if self.rules:
+        if self.rules is not None:
             events += self.rules.observe(result)
         if events:
             self._tick_known = False
