@@ -160,7 +160,9 @@ def compile_dictionary(model: DictionaryModel, file: str, base: Path) -> Mission
     spacecraft = [SpacecraftDef(**s.model_dump(exclude={"rules"})) for s in model.spacecraft]
     compiled = MissionDictionary(file, model.mission, framing, spacecraft, packets)
     compiled.rules = compile_rules(
-        file, {s.name: s.rules for s in model.spacecraft}, (p.name for p in compiled.parameters())
+        file,
+        {s.name: s.rules for s in model.spacecraft},
+        {p.name: p.packet for p in compiled.parameters()},
     )
     return compiled
 

@@ -32,6 +32,7 @@ that is not one of the rule's values.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -89,16 +90,21 @@ class RuleDef:
     parameters: frozenset[str]  # every parameter it reads (directly or through a function)
     time_inputs: tuple[TimeInput, ...]
     pair: tuple[str, ...]
+    packets: frozenset[str] = frozenset()  # the packets carrying them (empty: not known)
 
     def message_fields(self) -> frozenset[str]:
         return frozenset(f for _, f, _, _ in string.Formatter().parse(self.message) if f)
 
 
 def compile_rules(
-    file: str, spacecraft_rules: Mapping[str, Sequence[Any]], known: Iterable[str]
+    file: str,
+    spacecraft_rules: Mapping[str, Sequence[Any]],
+    known: Mapping[str, str] | Iterable[str],
 ) -> dict[str, tuple[RuleDef, ...]]:
-    """Rules per spacecraft name, every one checked against the dictionary's parameters."""
+    """Rules per spacecraft name, every one checked against the dictionary's parameters
+    (``known``: their names, or a mapping of name to the packet carrying it)."""
     parameters = frozenset(known)
+    carriers = dict(known) if isinstance(known, Mapping) else {}
     out: dict[str, tuple[RuleDef, ...]] = {}
     for craft, raw_rules in spacecraft_rules.items():
         if not raw_rules:
@@ -118,7 +124,11 @@ def compile_rules(
             if model.name in names:
                 raise _error(file, craft, model.name, "rule name used twice")
             names.add(model.name)
-            rules.append(_compile_rule(file, craft, model, parameters))
+            rule = _compile_rule(file, craft, model, parameters)
+            if carriers:
+                packets = frozenset(carriers[p] for p in rule.parameters)
+                rule = dataclasses.replace(rule, packets=packets)
+            rules.append(rule)
         out[craft] = tuple(rules)
     return out
 

@@ -81,6 +81,12 @@ class _Craft:
         self.plans: dict[int, _Plan] = {}  # packet column schema id -> its plan
         # the packets of the frames since the last judgement (bounded: the oldest go first)
         self.pending: deque[list[DecodedPacket]] = deque(maxlen=MAX_PENDING_FRAMES)
+        # the packets carrying the rules' inputs (None: not known, every frame is read)
+        self.carriers: frozenset[str | None] | None = (
+            frozenset(p for r in rules for p in r.packets)
+            if rules and all(r.packets for r in rules)
+            else None
+        )
         self.next_ns = 0  # rules are judged again no sooner than this (pass time)
         self.by_packet: dict[tuple[str | None, frozenset[str]], tuple[RuleState, ...]] = {}
 
@@ -179,10 +185,13 @@ class RuleEngine:
         """The latest packet of each kind received since the last judgement: its values,
         rate samples and receipt times; the rules reading them are to be judged."""
         latest: dict[str | None, DecodedPacket] = {}
+        carriers = craft.carriers
         for packets in reversed(craft.pending):
             for pkt in reversed(packets):
                 if pkt.name not in latest:
                     latest[pkt.name] = pkt
+            if carriers is not None and carriers.issubset(latest):
+                break  # every packet the rules read is here: older frames are older news
         craft.pending.clear()
         values = craft.values
         for pkt in reversed(latest.values()):  # oldest first, so the newest value wins
