@@ -30,29 +30,41 @@ from groundwatch.ingest.base import ErtStamper
 from groundwatch.model import GroundPathChange, RawFrame, StationStatus
 from groundwatch.mqtt_url import mqtt_connection
 from groundwatch.parts import ConfigError, Counters, FrameQueue
+from groundwatch.tls import TlsFiles
 
 log = logging.getLogger(__name__)
 
 
 class MqttSourceOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = "mqtt"
-    url: str = "mqtt://127.0.0.1:1883"
-    topics: list[str] = Field(default_factory=lambda: ["gs/+/frames"], min_length=1)
+    name: str = Field(default="mqtt", description="name in /health and /metrics")
+    url: str = Field(default="mqtt://127.0.0.1:1883", description="broker URL")
+    topics: list[str] = Field(
+        default_factory=lambda: ["gs/+/frames"],
+        min_length=1,
+        description="topic filters, one binary frame per message",
+    )
     station_segment: int | None = Field(
         default=1, ge=0, description="topic level holding the station name (gs/<station>/...)"
     )
     station: str | None = Field(default=None, description="fixed station name")
-    heartbeat_topics: list[str] = Field(default_factory=lambda: ["gs/+/status"])
-    client_id: str = "groundwatch"
-    qos: int = Field(default=1, ge=0, le=2)
-    username: str | None = None
-    password: SecretStr | None = None
-    password_file: Path | None = None
-    keepalive: int = Field(default=30, ge=5)
+    heartbeat_topics: list[str] = Field(
+        default_factory=lambda: ["gs/+/status"], description="station heartbeats"
+    )
+    client_id: str = Field(
+        default="groundwatch", description="fixed, so the broker keeps the session"
+    )
+    qos: int = Field(default=1, ge=0, le=2, description="subscription QoS")
+    username: str | None = Field(default=None, description="broker user")
+    password: SecretStr | None = Field(default=None, description="broker password")
+    password_file: Path | None = Field(default=None, description="file holding the password")
+    ca_file: Path | None = Field(default=None, description="CA of the broker (mqtts://)")
+    cert_file: Path | None = Field(default=None, description="client certificate (mqtts://)")
+    key_file: Path | None = Field(default=None, description="client key (mqtts://)")
+    keepalive: int = Field(default=30, ge=5, description="MQTT keepalive, seconds")
     max_queued: int = Field(default=10_000, gt=0, description="aiomqtt incoming queue bound")
-    reconnect_min: float = Field(default=0.2, gt=0)
-    reconnect_max: float = Field(default=10.0, gt=0)
+    reconnect_min: float = Field(default=0.2, gt=0, description="first reconnect delay, s")
+    reconnect_max: float = Field(default=10.0, gt=0, description="longest reconnect delay, s")
     drain_timeout: float = Field(default=10.0, gt=0, description="seconds, at shutdown")
 
 
@@ -265,7 +277,8 @@ class MqttSource:
         self.name = cfg.name
         self.counters = Counters()
         self.due_ns: int | None = None  # frames are fed as they arrive, not paced
-        conn = mqtt_connection(cfg.url)
+        conn = mqtt_connection(cfg.url, TlsFiles(cfg.ca_file, cfg.cert_file, cfg.key_file))
+        self._tls = conn["tls_context"]
         self._host: str = conn["hostname"]
         self._port: int = conn["port"]
         self._user = cfg.username or conn["username"]
@@ -284,11 +297,14 @@ class MqttSource:
     def from_config(cls, options: Mapping[str, Any], key: str = "sources[0]") -> MqttSource:
         cfg: MqttSourceOptions = parse_part_options(MqttSourceOptions, options, key)
         try:
-            mqtt_connection(cfg.url)
+            mqtt_connection(cfg.url, TlsFiles(cfg.ca_file, cfg.cert_file, cfg.key_file), key)
+        except ConfigError:
+            raise
         except ValueError as exc:
             raise ConfigError(f"{key}.url", str(exc)) from exc
         if cfg.station is None and cfg.station_segment is None:
             raise ConfigError(f"{key}.station", "set station or station_segment")
+        read_secret(cfg.password, cfg.password_file, f"{key}.password")  # readable now
         return cls(cfg)
 
     def station_for(self, topic: str) -> str:
@@ -347,6 +363,7 @@ class MqttSource:
             keepalive=self.cfg.keepalive,
             queue_type=queue_cls,
             max_queued_incoming_messages=self.cfg.max_queued,
+            tls_context=self._tls,
         )
         paho = client._client
         paho.manual_ack_set(True)
