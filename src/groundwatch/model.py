@@ -333,6 +333,8 @@ class EventType(StrEnum):
     STALE = "STALE"
     FRESH = "FRESH"
     SPOOL_FULL = "SPOOL_FULL"
+    RULE = "RULE"  # a dictionary consistency rule holds (details["rule"] names it)
+    RULE_CLEAR = "RULE_CLEAR"
     ACK = "ACK"
 
 

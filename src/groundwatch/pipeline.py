@@ -473,6 +473,8 @@ class Pipeline:
             "link": per_link,
             "not_computed": not_computed,
             "links": self.monitor.snapshot(),
+            # dictionary rules: judged, skipped (a value could not be computed), raised, cleared
+            "rules": dict(self.monitor.rules.counters) if self.monitor.rules is not None else {},
             "stations": self.merger.counts(),
             "sources": {s.name: s.counters.as_dict() for s in self.sources},
             "decoder": self.decoder.counters.as_dict(),

@@ -22,6 +22,7 @@ from groundwatch.decoders.frame_decoder import FrameDecoder
 from groundwatch.link.accounting import FrameAccounting
 from groundwatch.link.merge import FrameMerger
 from groundwatch.link.monitor import LinkMonitor
+from groundwatch.link.rules import RuleEngine
 from groundwatch.link.schedule import Schedule
 from groundwatch.model import DecodeResult, Event, Point
 from groundwatch.parts import ConfigError, Registry, StoreSink
@@ -124,6 +125,8 @@ def build_pipeline(
     monitor = LinkMonitor.from_config(
         settings.link, key_parameters, intervals, schedule, source_label, limits=limits
     )
+    rules = getattr(dictionary, "rules", None)
+    monitor.rules = RuleEngine(rules, source_label, settings.link.rule_interval) if rules else None
 
     async def put_points(points: list[Point]) -> None:
         await store.put(points, None)
@@ -133,6 +136,7 @@ def build_pipeline(
         registry=registry,
         renotify_interval=settings.link.renotify_interval,
         page_replays=page_replays,
+        flap_window=settings.link.flap_window,
     )
     for sink in alerts.sinks:
         if isinstance(sink, InfluxSink):
