@@ -40,6 +40,7 @@ class RejectReason(StrEnum):
     BAD_AX25 = "bad_ax25"
     BAD_KISS = "bad_kiss"
     NOT_SYNCED = "not_synced"  # bytes before an attached sync marker
+    OVERSIZED = "oversized"  # longer than the source's max_frame_bytes: archived, not decoded
 
 
 class LimitState(IntEnum):

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from groundwatch.clock import Clock, ReplayClock, WallClock
-from groundwatch.ingest.base import IngestItem
+from groundwatch.ingest.base import BoundedItemQueue, IngestItem, OversizedFrame
 from groundwatch.model import (
     DecodeResult,
     Event,
@@ -31,6 +31,8 @@ from groundwatch.model import (
     LinkKey,
     Point,
     RawFrame,
+    Rejection,
+    RejectReason,
     StationStatus,
 )
 from groundwatch.parts import Counters
@@ -96,6 +98,7 @@ class Pipeline:
         clock: Clock | None = None,
         source_label: str = "live",
         queue_size: int = 10_000,
+        queue_bytes: int = 64 << 20,
         tick_s: float = 0.05,
         accounting_interval_s: float = 1.0,
         deadlines: StageDeadlines | None = None,
@@ -114,7 +117,7 @@ class Pipeline:
         self.to_points = to_points  # DecodeResult -> points (wiring.result_points_factory)
         self.clock: Clock = clock or WallClock()
         self.source_label = source_label
-        self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=queue_size)
+        self.queue: BoundedItemQueue = BoundedItemQueue(queue_size, queue_bytes)
         self.tick_s = tick_s
         self.accounting_interval_ns = int(accounting_interval_s * 1e9)
         self.deadlines = deadlines or StageDeadlines()
@@ -155,6 +158,8 @@ class Pipeline:
                 )
             elif isinstance(item, GroundPathChange):
                 self.dispatch(self.monitor.observe_ground_path(item.up, self._now()))
+            elif isinstance(item, OversizedFrame):
+                await self._oversized(item, recovered_position)
         except Exception:
             self.counters.errors += 1
             log.exception("pipeline: failed to process %r", type(item).__name__)
@@ -223,6 +228,30 @@ class Pipeline:
             points = []
             stats.duplicates += 1
         stats.points += len(points)
+        await self.store.put(points, position)
+        self.counters.sent += 1
+
+    async def _oversized(self, item: OversizedFrame, recovered_position: Any) -> None:
+        """Archived raw (the only place its bytes are kept whole), acknowledged, counted and
+        rejected; never decoded (its ``rejected`` point keeps a prefix and a hash)."""
+        frame = item.frame
+        self.counters.received += 1
+        position = recovered_position
+        if recovered_position is None:
+            if self.archive is not None:
+                position = self.archive.append(frame, f"unknown-{frame.station}")
+            if frame.ack is not None:
+                frame.ack()
+        detail = f"{len(frame.data)} bytes, more than max_frame_bytes {item.limit}"
+        rejection = Rejection(
+            RejectReason.OVERSIZED, detail, frame.data, frame.ert_ns, frame.station, frame.source
+        )
+        result = DecodeResult(frame=frame, rejections=[rejection])
+        self.accounting.observe(result)
+        self._count_rejections(result)
+        points = self.to_points(result)
+        self.stats.frames += 1
+        self.stats.points += len(points)
         await self.store.put(points, position)
         self.counters.sent += 1
 

@@ -1,19 +1,84 @@
-"""What every ingestor shares: earth-received time stamping and the item types it emits."""
+"""What every ingestor shares: earth-received time stamping, the item types it emits and the
+bounded queue it hands them to.
+
+Everything a source hands over came from outside the process, so the queue between the
+sources and the decode stage is bounded both in items and in bytes (``BoundedItemQueue``),
+and a frame longer than its source's ``max_frame_bytes`` travels as ``OversizedFrame``: the
+pipeline archives its raw bytes and rejects it (reason ``oversized``) without decoding it.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Protocol
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from groundwatch.model import ERT_MIN_SPACING_NS, GroundPathChange, RawFrame, StationStatus
 
-IngestItem = RawFrame | StationStatus | GroundPathChange
+ITEM_OVERHEAD = 200  # bytes an item costs besides its payload (objects, station name)
+
+
+@dataclass(slots=True, frozen=True)
+class OversizedFrame:
+    """A frame longer than its source allows: archived raw, rejected, never decoded."""
+
+    frame: RawFrame
+    limit: int  # the source's max_frame_bytes
+
+
+IngestItem = RawFrame | StationStatus | GroundPathChange | OversizedFrame
 
 
 class ItemQueue(Protocol):
     """Bounded queue the pipeline hands to sources: a full queue slows the source down."""
 
     async def put(self, item: IngestItem) -> None: ...
+
+
+def item_bytes(item: Any) -> int:
+    """Memory an item holds, for the byte bound of queues (payload plus a fixed overhead)."""
+    if isinstance(item, RawFrame):
+        return len(item.data) + ITEM_OVERHEAD
+    if isinstance(item, OversizedFrame):
+        return len(item.frame.data) + ITEM_OVERHEAD
+    if isinstance(item, StationStatus):
+        return len(item.payload) + ITEM_OVERHEAD
+    return ITEM_OVERHEAD
+
+
+class BoundedItemQueue(asyncio.Queue[Any]):
+    """An ``asyncio.Queue`` bounded in items (``maxsize``) and in bytes (``max_bytes``).
+
+    ``put`` waits while either bound is reached; one item is always accepted into an empty
+    queue, so an item larger than ``max_bytes`` passes alone instead of blocking forever.
+    ``peak_bytes`` is the most it ever held.
+    """
+
+    def __init__(self, maxsize: int, max_bytes: int) -> None:
+        super().__init__(maxsize)
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self.peak_bytes = 0
+
+    def full(self) -> bool:
+        return super().full() or (self.nbytes >= self.max_bytes and not self.empty())
+
+    # asyncio.Queue's storage hooks: every put and get goes through them.
+    def _init(self, maxsize: int) -> None:
+        self._queue: deque[Any] = deque()
+
+    def _put(self, item: Any) -> None:
+        self._queue.append(item)
+        self.nbytes += item_bytes(item)
+        if self.nbytes > self.peak_bytes:
+            self.peak_bytes = self.nbytes
+
+    def _get(self) -> Any:
+        item = self._queue.popleft()
+        self.nbytes -= item_bytes(item)
+        return item
 
 
 class ErtStamper:
