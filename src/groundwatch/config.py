@@ -87,6 +87,7 @@ class StoreConfig(Section):
     timeout: float = Field(default=10.0, gt=0)
     max_retry_delay: float = Field(default=30.0, gt=0)
     queue_size: int = Field(default=50_000, gt=0, description="points held in memory")
+    queue_mb: float = Field(default=256, gt=0, description="the same points' size, MB")
     spool_dir: Path = Path("var/spool")
     spool_budget_mb: float = Field(default=1024, gt=0)
     dead_letter: Path = Path("var/dead-letter.lp")
