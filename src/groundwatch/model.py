@@ -41,6 +41,8 @@ class RejectReason(StrEnum):
     BAD_KISS = "bad_kiss"
     NOT_SYNCED = "not_synced"  # bytes before an attached sync marker
     OVERSIZED = "oversized"  # longer than the source's max_frame_bytes: archived, not decoded
+    BAD_STATION = "bad_station"  # station name outside the allowed name (ingest.base)
+    TOO_MANY_STATIONS = "too_many_stations"  # a new station past [link] max_stations
 
 
 class LimitState(IntEnum):

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from groundwatch.clock import Clock, ReplayClock, WallClock
-from groundwatch.ingest.base import BoundedItemQueue, IngestItem, OversizedFrame
+from groundwatch.ingest.base import BoundedItemQueue, IngestItem, RefusedFrame
 from groundwatch.model import (
     DecodeResult,
     Event,
@@ -158,8 +158,8 @@ class Pipeline:
                 )
             elif isinstance(item, GroundPathChange):
                 self.dispatch(self.monitor.observe_ground_path(item.up, self._now()))
-            elif isinstance(item, OversizedFrame):
-                await self._oversized(item, recovered_position)
+            elif isinstance(item, RefusedFrame):
+                await self._refused(item.frame, item.reason, item.detail, recovered_position)
         except Exception:
             self.counters.errors += 1
             log.exception("pipeline: failed to process %r", type(item).__name__)
@@ -231,10 +231,11 @@ class Pipeline:
         await self.store.put(points, position)
         self.counters.sent += 1
 
-    async def _oversized(self, item: OversizedFrame, recovered_position: Any) -> None:
+    async def _refused(
+        self, frame: RawFrame, reason: RejectReason, detail: str, recovered_position: Any
+    ) -> None:
         """Archived raw (the only place its bytes are kept whole), acknowledged, counted and
         rejected; never decoded (its ``rejected`` point keeps a prefix and a hash)."""
-        frame = item.frame
         self.counters.received += 1
         position = recovered_position
         if recovered_position is None:
@@ -242,10 +243,7 @@ class Pipeline:
                 position = self.archive.append(frame, f"unknown-{frame.station}")
             if frame.ack is not None:
                 frame.ack()
-        detail = f"{len(frame.data)} bytes, more than max_frame_bytes {item.limit}"
-        rejection = Rejection(
-            RejectReason.OVERSIZED, detail, frame.data, frame.ert_ns, frame.station, frame.source
-        )
+        rejection = Rejection(reason, detail, frame.data, frame.ert_ns, frame.station, frame.source)
         result = DecodeResult(frame=frame, rejections=[rejection])
         self.accounting.observe(result)
         self._count_rejections(result)

@@ -3,32 +3,66 @@ bounded queue it hands them to.
 
 Everything a source hands over came from outside the process, so the queue between the
 sources and the decode stage is bounded both in items and in bytes (``BoundedItemQueue``),
-and a frame longer than its source's ``max_frame_bytes`` travels as ``OversizedFrame``: the
-pipeline archives its raw bytes and rejects it (reason ``oversized``) without decoding it.
+and a frame a source refuses (longer than its ``max_frame_bytes``, or from a station whose
+name is not allowed) travels as ``RefusedFrame``: the pipeline archives its raw bytes and
+rejects it with the reason, without decoding it.
+
+Station names become InfluxDB tags, archive file names, topic levels and metric labels, so
+only ``STATION_NAME`` is allowed: 1 to 64 characters, ASCII letters, digits, ``.``, ``_``
+and ``-``, starting with a letter or digit. A frame from any other name is archived and
+rejected (``bad_station``) under the station ``INVALID_STATION``, the name in its detail.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from groundwatch.model import ERT_MIN_SPACING_NS, GroundPathChange, RawFrame, StationStatus
+from groundwatch.model import (
+    ERT_MIN_SPACING_NS,
+    GroundPathChange,
+    RawFrame,
+    RejectReason,
+    StationStatus,
+)
 
 ITEM_OVERHEAD = 200  # bytes an item costs besides its payload (objects, station name)
 
 
+STATION_NAME_MAX = 64
+STATION_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{STATION_NAME_MAX - 1}}}")
+INVALID_STATION = "invalid"  # where frames from a station name not allowed are counted
+
+
+def station_problem(name: str) -> str | None:
+    """Why ``name`` is not an allowed station name (None: it is)."""
+    if STATION_NAME.fullmatch(name):
+        return None
+    if not name:
+        return "empty station name"
+    if len(name) > STATION_NAME_MAX:
+        return f"station name longer than {STATION_NAME_MAX} characters ({len(name)})"
+    shown = repr(name[:80]) + ("..." if len(name) > 80 else "")
+    return (
+        f"station name {shown} not allowed (letters, digits, '.', '_' and '-', "
+        "starting with a letter or digit)"
+    )
+
+
 @dataclass(slots=True, frozen=True)
-class OversizedFrame:
-    """A frame longer than its source allows: archived raw, rejected, never decoded."""
+class RefusedFrame:
+    """A frame its source would not accept: archived raw, rejected, never decoded."""
 
     frame: RawFrame
-    limit: int  # the source's max_frame_bytes
+    reason: RejectReason
+    detail: str
 
 
-IngestItem = RawFrame | StationStatus | GroundPathChange | OversizedFrame
+IngestItem = RawFrame | StationStatus | GroundPathChange | RefusedFrame
 
 
 class ItemQueue(Protocol):
@@ -41,7 +75,7 @@ def item_bytes(item: Any) -> int:
     """Memory an item holds, for the byte bound of queues (payload plus a fixed overhead)."""
     if isinstance(item, RawFrame):
         return len(item.data) + ITEM_OVERHEAD
-    if isinstance(item, OversizedFrame):
+    if isinstance(item, RefusedFrame):
         return len(item.frame.data) + ITEM_OVERHEAD
     if isinstance(item, StationStatus):
         return len(item.payload) + ITEM_OVERHEAD

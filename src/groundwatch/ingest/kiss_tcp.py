@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from groundwatch.config import parse_part_options
 from groundwatch.decoders.kiss import KissCommand, KissDecoder, KissError
-from groundwatch.ingest.base import ErtStamper, ItemQueue
+from groundwatch.ingest.base import ErtStamper, ItemQueue, station_problem
 from groundwatch.model import GroundPathChange, RawFrame
-from groundwatch.parts import Counters
+from groundwatch.parts import ConfigError, Counters
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,10 @@ class KissTcpSource:
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str = "sources[0]") -> KissTcpSource:
-        return cls(parse_part_options(KissTcpConfig, options, key))
+        cfg = parse_part_options(KissTcpConfig, options, key)
+        if problem := station_problem(cfg.station):
+            raise ConfigError(f"{key}.station", problem)
+        return cls(cfg)
 
     async def stop(self) -> None:
         self._stopping.set()

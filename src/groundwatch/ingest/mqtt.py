@@ -14,8 +14,10 @@ and every time it is lost or cannot be made, including at start-up before the br
 reached, so a lost broker is a ground path outage and not a spacecraft silence. Every outage
 is logged once, when it starts.
 
-Frames longer than ``max_frame_bytes`` are handed over as ``OversizedFrame``: archived raw,
-acknowledged and rejected (``oversized``), never decoded nor stored whole.
+Frames longer than ``max_frame_bytes``, and frames whose topic names a station outside the
+allowed station name (``ingest.base.STATION_NAME``), are handed over as ``RefusedFrame``:
+archived raw, acknowledged and rejected (``oversized``, ``bad_station``), never decoded nor
+stored whole. Heartbeats of such stations are dropped and counted.
 """
 
 from __future__ import annotations
@@ -32,7 +34,13 @@ import aiomqtt
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from groundwatch.config import parse_part_options, read_secret
-from groundwatch.ingest.base import ErtStamper, ItemQueue, OversizedFrame
+from groundwatch.ingest.base import (
+    INVALID_STATION,
+    ErtStamper,
+    ItemQueue,
+    RefusedFrame,
+    station_problem,
+)
 from groundwatch.ingest.paho_adapter import (
     Acks,
     CountingQueue,
@@ -41,7 +49,7 @@ from groundwatch.ingest.paho_adapter import (
     Session,
     check_versions,
 )
-from groundwatch.model import GroundPathChange, RawFrame, StationStatus
+from groundwatch.model import GroundPathChange, RawFrame, RejectReason, StationStatus
 from groundwatch.mqtt_url import mqtt_connection
 from groundwatch.parts import ConfigError, Counters
 
@@ -98,7 +106,7 @@ class MqttSource:
         self.path_up: bool | None = None  # what the pipeline was last told (None: nothing)
         self.read_pause: ReadPause | None = None
         self._acks: Acks | None = None
-        self._routes: dict[str, tuple[str, bool]] = {}
+        self._routes: dict[str, tuple[str, bool, str | None]] = {}
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str = "sources[0]") -> MqttSource:
@@ -109,6 +117,8 @@ class MqttSource:
             raise ConfigError(f"{key}.url", str(exc)) from exc
         if cfg.station is None and cfg.station_segment is None:
             raise ConfigError(f"{key}.station", "set station or station_segment")
+        if cfg.station is not None and (problem := station_problem(cfg.station)):
+            raise ConfigError(f"{key}.station", problem)
         return cls(cfg)
 
     def station_for(self, topic: str) -> str:
@@ -225,8 +235,9 @@ class MqttSource:
                 stop_wait.cancel()
                 self.connected = False
 
-    def _route(self, topic: str) -> tuple[str, bool]:
-        """(station, is a heartbeat) of a topic; cached, topic matching costs microseconds."""
+    def _route(self, topic: str) -> tuple[str, bool, str | None]:
+        """(station, is a heartbeat, why the station name is refused) of a topic; cached,
+        topic matching costs microseconds."""
         route = self._routes.get(topic)
         if route is None:
             if len(self._routes) > 1000:  # bounded: topics come from the wire
@@ -235,7 +246,11 @@ class MqttSource:
             beat = any(t.matches(p) for p in self.cfg.heartbeat_topics) and not any(
                 t.matches(p) for p in self.cfg.topics
             )
-            route = self._routes[topic] = (self.station_for(topic), beat)
+            station = self.station_for(topic)
+            problem = station_problem(station)
+            if problem is not None:
+                station = INVALID_STATION
+            route = self._routes[topic] = (station, beat, problem)
         return route
 
     def _paho_ack(self, session: Session, mid: int, qos: int) -> None:
@@ -249,8 +264,11 @@ class MqttSource:
             self._all_acked.set()
 
     async def _handle(self, session: Session, msg: Incoming, out: ItemQueue) -> None:
-        station, heartbeat = self._route(msg.topic)
+        station, heartbeat, problem = self._route(msg.topic)
         if heartbeat:
+            if problem is not None:
+                self.counters.bump("bad_station_status")
+                return
             payload = msg.payload
             if len(payload) > self.cfg.max_status_bytes:  # kept and shown in /health
                 self.counters.bump("status_truncated")
@@ -274,9 +292,18 @@ class MqttSource:
             ingest=self.name,
             ack=ack,
         )
+        await out.put(self._checked(frame, problem))
+        self.counters.sent += 1
+
+    def _checked(self, frame: RawFrame, station_problem: str | None) -> RawFrame | RefusedFrame:
+        """The frame, or the refusal the pipeline archives and rejects instead of decoding."""
+        if station_problem is not None:
+            self.counters.bump("bad_station")
+            return RefusedFrame(frame, RejectReason.BAD_STATION, station_problem)
         if len(frame.data) > self.cfg.max_frame_bytes:
             self.counters.bump("oversized")
-            await out.put(OversizedFrame(frame, self.cfg.max_frame_bytes))
-        else:
-            await out.put(frame)
-        self.counters.sent += 1
+            detail = (
+                f"{len(frame.data)} bytes, more than max_frame_bytes {self.cfg.max_frame_bytes}"
+            )
+            return RefusedFrame(frame, RejectReason.OVERSIZED, detail)
+        return frame

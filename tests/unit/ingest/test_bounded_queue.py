@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from groundwatch.ingest.base import ITEM_OVERHEAD, BoundedItemQueue, OversizedFrame
-from groundwatch.model import RawFrame
+from groundwatch.ingest.base import ITEM_OVERHEAD, BoundedItemQueue, RefusedFrame
+from groundwatch.model import RawFrame, RejectReason
 
 
 def _frame(n: int) -> RawFrame:
@@ -27,10 +27,12 @@ async def test_put_waits_while_the_bytes_are_over_the_bound() -> None:
 
 async def test_an_item_larger_than_the_bound_passes_alone() -> None:
     q = BoundedItemQueue(maxsize=100, max_bytes=1_000)
-    await asyncio.wait_for(q.put(OversizedFrame(_frame(5_000), 1_000)), 1)
+    await asyncio.wait_for(
+        q.put(RefusedFrame(_frame(5_000), RejectReason.OVERSIZED, "5000 bytes")), 1
+    )
     assert q.full()
     got = await q.get()
-    assert isinstance(got, OversizedFrame) and q.nbytes == 0 and not q.full()
+    assert isinstance(got, RefusedFrame) and q.nbytes == 0 and not q.full()
 
 
 async def test_items_bound_still_holds() -> None:
