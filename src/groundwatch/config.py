@@ -134,6 +134,9 @@ class LinkConfig(Section):
     degraded_window: float = Field(default=10.0, gt=0)
     limit_persistence: int = Field(default=2, ge=1)
     stale_after: float = Field(default=10.0, gt=0)
+    max_stations: int = Field(
+        default=1000, gt=0, description="distinct stations; frames of more are rejected"
+    )
     renotify_interval: float = Field(
         default=300.0,
         gt=0,

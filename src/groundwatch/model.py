@@ -263,6 +263,8 @@ class DecodeResult:
     idle_frame: bool = False
     idle_packets: int = 0
     vc_gap: int = 0  # frames missing before this one on its virtual channel
+    vc_late: int = 0  # 1: a late frame an earlier gap counted as missing (it fills it)
+    vc_gap_closed: int = 0  # 1: the late frame was the last one that gap missed
     packets: list[DecodedPacket] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
 

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from groundwatch.clock import Clock, ReplayClock, WallClock
-from groundwatch.ingest.base import BoundedItemQueue, IngestItem, RefusedFrame
+from groundwatch.ingest.base import INVALID_STATION, BoundedItemQueue, IngestItem, RefusedFrame
 from groundwatch.model import (
     DecodeResult,
     Event,
@@ -50,6 +52,10 @@ class StageDeadlines:
     store: float = 60.0
 
 
+EVENTS_KEPT = 10_000
+MAX_STATIONS = 1_000
+
+
 @dataclass(slots=True)
 class PipelineStats:
     frames: int = 0
@@ -57,8 +63,12 @@ class PipelineStats:
     packets: int = 0
     points: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
-    events: list[Event] = field(default_factory=list)
+    # The latest events (a live run raises them for months: only the newest are kept; a
+    # replay, which ends, keeps them all), and how many there were of each type.
+    events: deque[Event] = field(default_factory=lambda: deque(maxlen=EVENTS_KEPT))
+    event_counts: dict[str, int] = field(default_factory=dict)
     recovered_frames: int = 0
+    refused_stations: int = 0  # frames and heartbeats of new stations past max_stations
 
 
 class RateLimitedLog:
@@ -105,6 +115,8 @@ class Pipeline:
         event_listeners: Iterable[Callable[[Event], None]] = (),
         result_listeners: Iterable[Callable[[DecodeResult], None]] = (),
         health: Any | None = None,
+        max_stations: int = MAX_STATIONS,
+        events_kept: int | None = EVENTS_KEPT,
     ) -> None:
         self.sources = sources
         self.decoder = decoder
@@ -122,7 +134,11 @@ class Pipeline:
         self.accounting_interval_ns = int(accounting_interval_s * 1e9)
         self.deadlines = deadlines or StageDeadlines()
         self.counters = Counters()
-        self.stats = PipelineStats()
+        self.stats = PipelineStats(events=deque(maxlen=events_kept))
+        # Stations come from the wire: every per-station structure downstream (link state,
+        # accounting, merge counters, archive files, series) is bounded by this many.
+        self.max_stations = max_stations
+        self._stations: set[str] = set()
         self._next_accounting: int | None = None
         self._listeners = list(event_listeners)
         self._result_listeners = list(result_listeners)  # e.g. the demo's live console
@@ -146,6 +162,11 @@ class Pipeline:
     async def process(self, item: IngestItem, recovered_position: Any = None) -> None:
         """Handle one item from a source. Never raises: a bug here is counted and logged."""
         try:
+            if isinstance(item, RawFrame | StationStatus) and item.station not in self._stations:
+                if len(self._stations) >= self.max_stations:
+                    await self._too_many_stations(item, recovered_position)
+                    return
+                self._stations.add(item.station)
             if isinstance(item, RawFrame):
                 self._in_frame = True  # the decode stage is inside a frame (see _tick_loop)
                 try:
@@ -163,6 +184,24 @@ class Pipeline:
         except Exception:
             self.counters.errors += 1
             log.exception("pipeline: failed to process %r", type(item).__name__)
+
+    async def _too_many_stations(
+        self, item: RawFrame | StationStatus, recovered_position: Any
+    ) -> None:
+        """A new station past ``max_stations``: its frame is archived and rejected under
+        the station ``INVALID_STATION`` (so nothing per station grows), its heartbeat
+        dropped; both counted."""
+        self.stats.refused_stations += 1
+        self._ratelog.warning(
+            "too_many_stations",
+            "station %s refused: already %d stations (max_stations)",
+            item.station,
+            self.max_stations,
+        )
+        if isinstance(item, RawFrame):
+            detail = f"station {item.station}: more than max_stations ({self.max_stations})"
+            frame = dataclasses.replace(item, station=INVALID_STATION)
+            await self._refused(frame, RejectReason.TOO_MANY_STATIONS, detail, recovered_position)
 
     def _link_key(self, spacecraft: str, station: str) -> LinkKey:
         """One LinkKey per link, made once (a frozen dataclass costs ~1 us to build)."""
@@ -302,6 +341,8 @@ class Pipeline:
             if not e.source or e.source == "live":
                 e.source = self.source_label
             self.stats.events.append(e)
+            counts = self.stats.event_counts
+            counts[e.type.value] = counts.get(e.type.value, 0) + 1
             self.alerts.submit([e])
             for listener in self._listeners:
                 listener(e)
@@ -463,6 +504,9 @@ class Pipeline:
             "points": self.stats.points,
             "duplicates": self.stats.duplicates,
             "rejected": dict(self.stats.rejected),
+            "events": dict(self.stats.event_counts),
+            "stations_known": len(self._stations),
+            "stations_refused": self.stats.refused_stations,
             "queue": self.queue.qsize(),
             "queue_size": self.queue.maxsize,
             "store": self.store.health(),

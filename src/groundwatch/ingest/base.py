@@ -121,9 +121,14 @@ class ErtStamper:
     Frames of one station are kept at least ``ERT_MIN_SPACING_NS`` apart even when the wall
     clock has not moved (or went backwards), so packet k of a frame can be stamped ert + k and
     no two points of one series ever share a timestamp (InfluxDB would overwrite one).
+
+    Bounded: past ``max_stations`` (names come from the wire) the station first seen
+    longest ago is forgotten; it then gets the wall clock again, which is still increasing unless
+    the clock stepped back.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_stations: int = 4096) -> None:
+        self.max_stations = max_stations
         self._last: dict[str, int] = {}
 
     def stamp(self, station: str, now_ns: int | None = None) -> int:
@@ -131,5 +136,7 @@ class ErtStamper:
         last = self._last.get(station)
         if last is not None and now < last + ERT_MIN_SPACING_NS:
             now = last + ERT_MIN_SPACING_NS
+        if last is None and len(self._last) >= self.max_stations:
+            del self._last[next(iter(self._last))]  # insertion order: the oldest station
         self._last[station] = now
         return now
