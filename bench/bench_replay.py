@@ -30,12 +30,12 @@ from pathlib import Path
 
 from bench.bench_store import ceiling
 from groundwatch import services
+from groundwatch.archive.writer import FrameArchive
 from groundwatch.config import load_config
 from groundwatch.decoders.dictionary import load_dictionary
 from groundwatch.decoders.frame_decoder import FrameDecoder
 from groundwatch.model import RawFrame
 from groundwatch.replay.runner import ReplayOptions, run_replay
-from groundwatch.store.archive import FrameArchive
 from groundwatch.store.lineprotocol import encode_lines
 from groundwatch.wiring import result_points_factory
 

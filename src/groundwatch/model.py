@@ -94,6 +94,16 @@ class GroundPathChange:
 
 
 @dataclass(slots=True, frozen=True)
+class RefusedFrame:
+    """A frame its source would not accept (too long, a station name not allowed): the
+    pipeline archives it raw and rejects it with ``reason``, never decodes it."""
+
+    frame: RawFrame
+    reason: RejectReason
+    detail: str
+
+
+@dataclass(slots=True, frozen=True)
 class TmFrameHeader:
     """Summary of a CCSDS TM transfer frame primary header (132.0-B)."""
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import aiomqtt
 
+from groundwatch.archive.writer import FrameArchive
 from groundwatch.model import RawFrame
 from groundwatch.replay.runner import ReplayOptions, run_replay
 from groundwatch.services import ServiceHandle
-from groundwatch.store.archive import FrameArchive
 
 from .pipeline_helpers import groundwatch_cli, query, settings_for, simulate_file, write_config
 from .test_replay_speed import FRAME_NS, T0

@@ -9,13 +9,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from groundwatch.archive.writer import FrameArchive
 from groundwatch.model import Event, EventType, RawFrame
 from groundwatch.pipeline import Pipeline
 from groundwatch.replay.recording import Recording
 from groundwatch.replay.runner import ReplayOptions, run_replay
 from groundwatch.replay.source import ReplaySource
 from groundwatch.services import ServiceHandle
-from groundwatch.store.archive import FrameArchive
 
 from .pipeline_helpers import query, settings_for, simulate_file, write_config
 

@@ -13,10 +13,11 @@ import sys
 from pathlib import Path
 
 from groundwatch import services
+from groundwatch.archive.reader import ArchiveReader
+from groundwatch.archive.writer import FrameArchive
 from groundwatch.config import ArchiveConfig
 from groundwatch.model import Point, RawFrame
 from groundwatch.services import ServiceHandle
-from groundwatch.store.archive import ArchiveReader, FrameArchive
 from groundwatch.store.sink import StoreSink
 
 from .store_helpers import cfg, wait_drained
@@ -30,7 +31,7 @@ sys.path.insert(0, {root!r})
 from tests.integration.store_helpers import cfg
 from tests.integration.test_store_crash import decode, archive_cfg
 from groundwatch.model import RawFrame
-from groundwatch.store.archive import FrameArchive
+from groundwatch.archive.writer import FrameArchive
 from groundwatch.store.sink import StoreSink
 
 async def main():

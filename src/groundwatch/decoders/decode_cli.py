@@ -4,7 +4,7 @@ Input formats (see ``decode_input``): ``raw`` (a byte stream: cut behind each at
 marker when the framing has one or the stream shows them, else fixed-length frames; bare
 space packets by their length fields), ``hex`` (one frame per line, optionally after a
 timestamp), ``kiss`` (a KISS byte stream), ``satnogs`` (``timestamp|hexframe`` lines) and
-``archive`` (groundwatch's raw frame archive, read with ``groundwatch.store.archive``).
+``archive`` (groundwatch's raw frame archive, read with ``groundwatch.archive``).
 
 Output keys are a contract (issue 3): do not rename them.
 """

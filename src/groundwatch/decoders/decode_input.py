@@ -205,9 +205,9 @@ def _raw_packets(first: bytes, chunks: Iterator[bytes]) -> Iterator[InputRecord]
 def read_archive(path: Path | None) -> Iterator[InputRecord]:
     """Frames of groundwatch's raw frame archive: one ``.gwa`` file or a directory of them."""
     try:
-        from groundwatch.store.archive import ArchiveReader
+        from groundwatch.archive.reader import ArchiveReader
     except ImportError as exc:
-        raise DecodeCliError("archive format not available (groundwatch.store.archive)") from exc
+        raise DecodeCliError("archive format not available (groundwatch.archive)") from exc
     if path is None:
         raise DecodeCliError("--format archive needs --input FILE.gwa or DIRECTORY")
     paths = sorted(path.glob("*.gwa"), key=_archive_start) if path.is_dir() else [path]

@@ -1,11 +1,12 @@
-"""What every ingestor shares: earth-received time stamping, the item types it emits and the
-bounded queue it hands them to.
+"""What every ingestor shares: earth-received time stamping, the station name rule and the
+bounded queue the pipeline hands sources.
 
-Everything a source hands over came from outside the process, so the queue between the
-sources and the decode stage is bounded both in items and in bytes (``BoundedItemQueue``),
-and a frame a source refuses (longer than its ``max_frame_bytes``, or from a station whose
-name is not allowed) travels as ``RefusedFrame``: the pipeline archives its raw bytes and
-rejects it with the reason, without decoding it.
+The items a source emits and the queue it puts them into are ``parts.IngestItem`` and
+``parts.FrameQueue``. Everything a source hands over came from outside the process, so the
+pipeline's queue is bounded both in items and in bytes (``BoundedItemQueue``), and a frame a
+source refuses (longer than its ``max_frame_bytes``, or from a station whose name is not
+allowed) travels as ``model.RefusedFrame``: the pipeline archives its raw bytes and rejects
+it with the reason, without decoding it.
 
 Station names become InfluxDB tags, archive file names, topic levels and metric labels, so
 only ``STATION_NAME`` is allowed: 1 to 64 characters, ASCII letters, digits, ``.``, ``_``
@@ -19,16 +20,9 @@ import asyncio
 import re
 import time
 from collections import deque
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from groundwatch.model import (
-    ERT_MIN_SPACING_NS,
-    GroundPathChange,
-    RawFrame,
-    RejectReason,
-    StationStatus,
-)
+from groundwatch.model import ERT_MIN_SPACING_NS, RawFrame, RefusedFrame, StationStatus
 
 ITEM_OVERHEAD = 200  # bytes an item costs besides its payload (objects, station name)
 
@@ -51,24 +45,6 @@ def station_problem(name: str) -> str | None:
         f"station name {shown} not allowed (letters, digits, '.', '_' and '-', "
         "starting with a letter or digit)"
     )
-
-
-@dataclass(slots=True, frozen=True)
-class RefusedFrame:
-    """A frame its source would not accept: archived raw, rejected, never decoded."""
-
-    frame: RawFrame
-    reason: RejectReason
-    detail: str
-
-
-IngestItem = RawFrame | StationStatus | GroundPathChange | RefusedFrame
-
-
-class ItemQueue(Protocol):
-    """Bounded queue the pipeline hands to sources: a full queue slows the source down."""
-
-    async def put(self, item: IngestItem) -> None: ...
 
 
 def item_bytes(item: Any) -> int:

@@ -28,7 +28,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import aiomqtt
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -37,8 +37,6 @@ from groundwatch.config import parse_part_options, read_secret
 from groundwatch.ingest.base import (
     INVALID_STATION,
     ErtStamper,
-    ItemQueue,
-    RefusedFrame,
     station_problem,
 )
 from groundwatch.ingest.paho_adapter import (
@@ -49,14 +47,14 @@ from groundwatch.ingest.paho_adapter import (
     Session,
     check_versions,
 )
-from groundwatch.model import GroundPathChange, RawFrame, RejectReason, StationStatus
+from groundwatch.model import GroundPathChange, RawFrame, RefusedFrame, RejectReason, StationStatus
 from groundwatch.mqtt_url import mqtt_connection
-from groundwatch.parts import ConfigError, Counters
+from groundwatch.parts import ConfigError, Counters, FrameQueue
 
 log = logging.getLogger(__name__)
 
 
-class MqttSourceConfig(BaseModel):
+class MqttSourceOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = "mqtt"
     url: str = "mqtt://127.0.0.1:1883"
@@ -88,10 +86,13 @@ class MqttSourceConfig(BaseModel):
 class MqttSource:
     """Receives frames from ``topics`` and heartbeats from ``heartbeat_topics``."""
 
-    def __init__(self, cfg: MqttSourceConfig) -> None:
+    Options: ClassVar[type[BaseModel]] = MqttSourceOptions
+
+    def __init__(self, cfg: MqttSourceOptions) -> None:
         self.cfg = cfg
         self.name = cfg.name
         self.counters = Counters()
+        self.due_ns: int | None = None  # frames are fed as they arrive, not paced
         conn = mqtt_connection(cfg.url)
         self._host: str = conn["hostname"]
         self._port: int = conn["port"]
@@ -110,7 +111,7 @@ class MqttSource:
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str = "sources[0]") -> MqttSource:
-        cfg: MqttSourceConfig = parse_part_options(MqttSourceConfig, options, key)
+        cfg: MqttSourceOptions = parse_part_options(MqttSourceOptions, options, key)
         try:
             mqtt_connection(cfg.url)
         except ValueError as exc:
@@ -128,6 +129,9 @@ class MqttSource:
         seg = self.cfg.station_segment or 0
         return parts[seg] if seg < len(parts) else "unknown"
 
+    async def start(self) -> None:
+        """Nothing to open ahead: ``run`` connects, and reconnects with backoff."""
+
     async def stop(self) -> None:
         self._stopping.set()
 
@@ -135,7 +139,7 @@ class MqttSource:
         secret = read_secret(self.cfg.password, self.cfg.password_file, "sources.password")
         return secret if secret is not None else self._url_password
 
-    async def run(self, out: ItemQueue) -> None:
+    async def run(self, out: FrameQueue) -> None:
         for wrong in check_versions():  # the adapter's private hooks may not be there
             log.warning("mqtt %s: %s", self.name, wrong)
         delay = self.cfg.reconnect_min
@@ -154,7 +158,7 @@ class MqttSource:
                 with_stop.cancel()
             delay = min(delay * 2, self.cfg.reconnect_max)
 
-    async def _path_down(self, out: ItemQueue, why: str) -> None:
+    async def _path_down(self, out: FrameQueue, why: str) -> None:
         """Tell the pipeline the broker is lost (or was never reached), once per outage."""
         self.connected = False
         if self.path_up is False:
@@ -177,7 +181,7 @@ class MqttSource:
         self.counters.bump("broker_outages")
         await out.put(GroundPathChange(self.name, False, time.time_ns(), why))
 
-    async def _session(self, out: ItemQueue) -> None:
+    async def _session(self, out: FrameQueue) -> None:
         queue_cls = type("BoundedQueue", (CountingQueue,), {"counters": self.counters})
         client = aiomqtt.Client(
             self._host,
@@ -263,7 +267,7 @@ class MqttSource:
         if self._unacked == 0:
             self._all_acked.set()
 
-    async def _handle(self, session: Session, msg: Incoming, out: ItemQueue) -> None:
+    async def _handle(self, session: Session, msg: Incoming, out: FrameQueue) -> None:
         station, heartbeat, problem = self._route(msg.topic)
         if heartbeat:
             if problem is not None:

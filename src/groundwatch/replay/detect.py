@@ -6,8 +6,8 @@ import re
 from enum import StrEnum
 from pathlib import Path
 
+from groundwatch.archive.format import FILE_MAGIC
 from groundwatch.decoders.sync import ASM
-from groundwatch.store.archive_reader import FILE_MAGIC
 
 FEND = 0xC0  # KISS frame delimiter
 _SNIFF = 4096

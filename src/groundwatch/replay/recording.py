@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, NamedTuple
 
+from groundwatch.archive.reader import ArchiveReader
 from groundwatch.decoders.api import FramingDef
 from groundwatch.decoders.decode_input import (
     InputFormat,
@@ -24,7 +25,6 @@ from groundwatch.decoders.decode_input import (
 )
 from groundwatch.model import ERT_MIN_SPACING_NS, RejectReason
 from groundwatch.replay.detect import ReplayFormat, detect_format
-from groundwatch.store.archive_reader import ArchiveReader
 
 DEFAULT_STATION = "replay"
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from groundwatch import services
+from groundwatch.archive.reader import ArchiveReader
 from groundwatch.config import StoreConfig
 from groundwatch.influxql import quote_str, series_rows
-from groundwatch.store.archive_reader import ArchiveReader
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.:-]+")
 

@@ -26,15 +26,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any
-
-import aiomqtt
+from typing import IO, TYPE_CHECKING, Any
 
 from groundwatch.decoders.kiss import kiss_encode
 from groundwatch.mqtt_url import mqtt_connection
 from groundwatch.parts import Counters
 from groundwatch.sim.framer import SimFrame, SimFramer
 from groundwatch.sim.scenario import Scenario
+
+if TYPE_CHECKING:  # aiomqtt loads when publishing starts, not when the CLI lists commands
+    import aiomqtt
 
 DEFAULT_TOPIC = "gs/{station}/frames"
 STATUS_TOPIC = "gs/{station}/status"
@@ -136,6 +137,8 @@ class SimPublisher:
             if s.mqtt_url is None:
                 await self._frames(None, record, output)
                 return self.summary
+            import aiomqtt
+
             ident = s.client_id or f"groundwatch-sim-{time.time_ns() % 10**9}"
             async with aiomqtt.Client(**mqtt_connection(s.mqtt_url), identifier=ident) as client:
                 beats = None
@@ -224,6 +227,8 @@ class SimPublisher:
         )
 
     async def _settle(self, task: asyncio.Task[None]) -> None:
+        import aiomqtt
+
         try:
             await task
         except aiomqtt.MqttError:
@@ -245,6 +250,8 @@ class SimPublisher:
             output.write(data)
 
     async def _heartbeats(self, client: aiomqtt.Client) -> None:
+        import aiomqtt
+
         s = self.settings
         while True:
             now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,7 +1,6 @@
-"""The store: InfluxDB writers, the StoreSink around them, the disk spool, the raw frame
-archive and the health endpoint.
+"""The store: InfluxDB writers, the StoreSink around them, the disk spool and the health
+endpoint (the raw frame archive is its own part: ``groundwatch.archive``).
 
-Entry points: ``store.sink.StoreSink``, ``store.archive.FrameArchive`` /
-``ArchiveReader`` / ``list_passes``, ``store.points`` (packet/rejected/event points),
+Entry points: ``store.sink.StoreSink``, ``store.points`` (packet/rejected/event points),
 ``store.health.HealthServer``. Nothing is imported here, so importing one part stays cheap.
 """

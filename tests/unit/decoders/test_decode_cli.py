@@ -186,7 +186,7 @@ def test_bare_packets_raw(tmp_path: Path) -> None:
 
 
 def test_archive(tmp_path: Path, tiny: Path) -> None:
-    from groundwatch.store.archive import FrameArchive
+    from groundwatch.archive.writer import FrameArchive
 
     archive = FrameArchive(tmp_path / "archive")
     archive.open()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from groundwatch.ingest.base import ITEM_OVERHEAD, BoundedItemQueue, RefusedFrame
-from groundwatch.model import RawFrame, RejectReason
+from groundwatch.ingest.base import ITEM_OVERHEAD, BoundedItemQueue
+from groundwatch.model import RawFrame, RefusedFrame, RejectReason
 
 
 def _frame(n: int) -> RawFrame:

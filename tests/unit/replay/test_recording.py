@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from groundwatch.archive.writer import FrameArchive
 from groundwatch.decoders.api import FramingDef
 from groundwatch.decoders.kiss import kiss_encode
 from groundwatch.decoders.sync import ASM
 from groundwatch.model import ERT_MIN_SPACING_NS, RawFrame
 from groundwatch.replay.detect import ReplayFormat, UnknownFormat, detect_format
 from groundwatch.replay.recording import RecordedFrame, Recording, TimeLine
-from groundwatch.store.archive import FrameArchive
 
 FRAMING = FramingDef(frame_length=16, fecf=False, ocf=False)
 FRAMES = [bytes([i]) * 16 for i in range(1, 6)]

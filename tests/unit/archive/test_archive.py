@@ -4,8 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from groundwatch.archive.reader import ArchivePosition, ArchiveReader, list_passes
+from groundwatch.archive.writer import FrameArchive
 from groundwatch.model import RawFrame
-from groundwatch.store.archive import ArchivePosition, ArchiveReader, FrameArchive, list_passes
 
 S = 1_000_000_000
 
@@ -105,7 +106,7 @@ CHILD = """
 import sys
 from pathlib import Path
 from groundwatch.model import RawFrame
-from groundwatch.store.archive import FrameArchive
+from groundwatch.archive.writer import FrameArchive
 a = FrameArchive(Path(sys.argv[1]))
 i = 0
 while True:

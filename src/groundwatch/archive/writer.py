@@ -1,33 +1,6 @@
 """The raw frame archive: every received frame, valid or not, appended before decoding.
 
-Archive format (version 1)
---------------------------
-
-One file per link per pass: ``<dir>/<link>_<YYYYmmddTHHMMSS>Z_<start ert ns>.gwa``. A new
-file starts after ``idle_gap`` seconds without a frame on that link (earth-received time),
-when the file reaches ``max_file_mb`` or when it is ``max_file_age`` seconds old. Files
-older than ``retention_days`` (modification time) are deleted, with their sidecars.
-
-A file starts with a header::
-
-    magic    8 bytes  b"GWARCHV1"
-    link     u16 BE length + UTF-8
-    created  i64 BE   ns since the Unix epoch (UTC)
-
-followed by records, all integers big-endian::
-
-    magic    2 bytes  b"GW"
-    version  u8       1
-    length   u32      bytes in the body
-    body     ert_ns i64 | station u16 len + UTF-8 | source u16 len + UTF-8
-             | ingest u16 len + UTF-8 | frame bytes (the rest of the body)
-    crc32    u32      CRC-32 (zlib) of length|body
-
-Each record goes to the OS with one unbuffered ``os.write`` as the frame arrives, so a
-``kill -9`` of groundwatch loses no appended record; a background task fsyncs open files
-every second (a machine crash can lose at most that second). A crash mid-write leaves a
-torn last record: readers detect it (short read or CRC mismatch), report it and skip it;
-a damaged record in the middle is reported and the reader resynchronises on the next magic.
+Archive format: see ``groundwatch.archive.format``.
 
 Committed offsets: ``<file>.commit`` holds the offset (ASCII decimal) up to which every
 frame's points are known to be in InfluxDB or the store's spool; it is replaced atomically
@@ -42,27 +15,22 @@ import contextlib
 import logging
 import os
 import re
-import struct
 import time
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from groundwatch.config import ArchiveConfig
-from groundwatch.model import RawFrame
-from groundwatch.parts import Counters
-from groundwatch.store.archive_reader import (
-    FILE_MAGIC,
-    REC_HEAD,
-    REC_MAGIC,
-    VERSION,
+from groundwatch.archive.format import encode_record, file_header
+from groundwatch.archive.reader import (
     ArchivePosition,
     ArchiveReader,
     PassInfo,
     committed_offset,
     list_passes,
 )
+from groundwatch.config import ArchiveConfig
+from groundwatch.model import RawFrame
+from groundwatch.parts import Counters
 
 log = logging.getLogger(__name__)
 
@@ -75,31 +43,7 @@ __all__ = [
     "list_passes",
 ]
 
-_U16 = struct.Struct(">H")
-_I64 = struct.Struct(">q")
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-def _text(s: str) -> bytes:
-    b = s.encode("utf-8")[:65535]
-    return _U16.pack(len(b)) + b
-
-
-def encode_record(frame: RawFrame) -> bytes:
-    body = (
-        _I64.pack(frame.ert_ns)
-        + _text(frame.station)
-        + _text(frame.source)
-        + _text(frame.ingest)
-        + frame.data
-    )
-    head = REC_HEAD.pack(REC_MAGIC, VERSION, len(body))
-    crc = zlib.crc32(body, zlib.crc32(head[3:]))
-    return head + body + crc.to_bytes(4, "big")
-
-
-def file_header(link: str, created_ns: int) -> bytes:
-    return FILE_MAGIC + _text(link) + _I64.pack(created_ns)
 
 
 @dataclass(slots=True)

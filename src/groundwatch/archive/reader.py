@@ -1,4 +1,4 @@
-"""Reading the raw frame archive (format: see ``groundwatch.store.archive``)."""
+"""Reading the raw frame archive (format: see ``groundwatch.archive.format``)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from groundwatch.archive.format import (
+    CRC_FIELD,
+    CRC_LEN,
+    I64,
+    REC_HEAD,
+    REC_MAGIC,
+    U16,
+    VERSION,
+    read_header,
+)
 from groundwatch.model import RawFrame
-
-FILE_MAGIC = b"GWARCHV1"
-REC_MAGIC = b"GW"
-VERSION = 1
-REC_HEAD = struct.Struct(">2sBI")  # magic, version, body length
-_U16 = struct.Struct(">H")
-_I64 = struct.Struct(">q")
-_CRC = 4
-_CRC_FIELD = struct.Struct(">I")
 
 
 @dataclass(slots=True, frozen=True)
@@ -54,16 +55,6 @@ def committed_offset(path: Path) -> int:
         return 0
 
 
-def read_header(data: bytes | mmap.mmap) -> tuple[str, int, int]:
-    """(link, created_ns, header length); ValueError when this is not an archive file."""
-    if data[:8] != FILE_MAGIC:
-        raise ValueError("not a groundwatch archive file")
-    (n,) = _U16.unpack_from(data, 8)
-    link = bytes(data[10 : 10 + n]).decode("utf-8", "replace")
-    (created,) = _I64.unpack_from(data, 10 + n)
-    return link, created, 10 + n + 8
-
-
 # One record: frame bytes, earth-received time, station, source, ingest, end offset.
 Record = tuple[bytes, int, str, str, str, int]
 _TEXTS_CACHED = 64  # distinct (station, source, ingest) headers remembered per file
@@ -88,19 +79,20 @@ class _RecordParser:
         if pos + REC_HEAD.size > self.size:
             return None
         magic, version, length = REC_HEAD.unpack_from(view, pos)
-        end = pos + REC_HEAD.size + length + _CRC
+        end = pos + REC_HEAD.size + length + CRC_LEN
         if magic != REC_MAGIC or version != VERSION or end > self.size:
             return None
         # The CRC covers the length field and the body: contiguous in the file.
-        if zlib.crc32(view[pos + 3 : end - _CRC]) != _CRC_FIELD.unpack_from(view, end - _CRC)[0]:
+        crc_at = end - CRC_LEN
+        if zlib.crc32(view[pos + 3 : crc_at]) != CRC_FIELD.unpack_from(view, crc_at)[0]:
             return None
         start = pos + REC_HEAD.size
         try:
-            (ert,) = _I64.unpack_from(view, start)
-            station, source, ingest, skip = self._texts_at(start + 8, end - _CRC)
+            (ert,) = I64.unpack_from(view, start)
+            station, source, ingest, skip = self._texts_at(start + 8, end - CRC_LEN)
         except (struct.error, ValueError):
             return None
-        data = bytes(view[start + 8 + skip : end - _CRC])
+        data = bytes(view[start + 8 + skip : end - CRC_LEN])
         return data, ert, station, source, ingest, end
 
     def _texts_at(self, pos: int, limit: int) -> tuple[str, str, str, int]:
@@ -111,7 +103,7 @@ class _RecordParser:
             return self._last_texts
         p = pos
         for _ in range(3):
-            (n,) = _U16.unpack_from(view, p)
+            (n,) = U16.unpack_from(view, p)
             p += 2 + n
         if p > limit:
             raise ValueError("texts run past the record")
@@ -121,7 +113,7 @@ class _RecordParser:
             texts = []
             q = 0
             for _ in range(3):
-                (n,) = _U16.unpack_from(raw, q)
+                (n,) = U16.unpack_from(raw, q)
                 texts.append(raw[q + 2 : q + 2 + n].decode("utf-8", "replace"))
                 q += 2 + n
             got = (texts[0], texts[1], texts[2], p - pos)
