@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_replay.py [--frames 20000] [--bitrate 2e6] [--batch 5000]
 
-Issue 6 sizes the real case at one hour at 2 Mbit/s: ~800,000 demo-lander frames of 1,115
+The real case is one hour at 2 Mbit/s: ~800,000 demo-lander frames of 1,115
 bytes (``--frames 800000``; generating them with the simulator alone takes ~20 min, so the
 default is smaller and the result is extrapolated: the replay rate does not depend on the
 pass length). Steps, all in one run on one influxd started here (groundwatch.services):

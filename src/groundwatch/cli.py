@@ -44,16 +44,21 @@ _COMMAND_MODULES = (
 
 
 def setup_logging(verbose: bool) -> None:
+    from groundwatch.tls import RedactingFilter
+
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())  # no credential in any log line
 
 
 def load_or_exit(path: Path | None, err: Console) -> tuple[Settings, Any]:
     """Settings and a fully built (not started) pipeline, or exit 2 naming the key."""
     from groundwatch.config import ConfigFileError, load_config
+    from groundwatch.tls import redact_text
     from groundwatch.wiring import build_pipeline
 
     try:
@@ -64,7 +69,10 @@ def load_or_exit(path: Path | None, err: Console) -> tuple[Settings, Any]:
             err.print(f"[red]config error[/red] {exc.path}: {p}", highlight=False)
         raise typer.Exit(2) from exc
     except ConfigError as exc:
-        err.print(f"[red]config error[/red] {path}: {exc.key}: {exc.problem}", highlight=False)
+        err.print(
+            f"[red]config error[/red] {path}: {exc.key}: {redact_text(exc.problem)}",
+            highlight=False,
+        )
         raise typer.Exit(2) from exc
     return settings, pipeline
 
@@ -74,11 +82,14 @@ def check_config(
     config: Annotated[Path, typer.Argument(help="groundwatch.toml")],
 ) -> None:
     """Validate a configuration file (and every part it names) without starting anything."""
+    from groundwatch.tls import redact_url
+
     err = Console(stderr=True)
     settings, pipeline = load_or_exit(config, err)
     n_src = len(pipeline.sources)
     Console().print(
-        f"{config}: ok ({n_src} source(s), store {settings.store.url} api={settings.store.api}, "
+        f"{config}: ok ({n_src} source(s), store {redact_url(settings.store.url)} "
+        f"api={settings.store.api}, "
         f"{len(settings.alerts)} alert sink(s))",
         highlight=False,
     )
@@ -111,6 +122,8 @@ def status_line(status: dict[str, Any], rate: float) -> str:
 
 
 async def _run(config: Path | None, show_status: bool, err: Console) -> int:
+    from groundwatch.store.spool import SpoolLocked
+
     settings, pipeline = load_or_exit(config, err)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -130,6 +143,12 @@ async def _run(config: Path | None, show_status: bool, err: Console) -> int:
     task = asyncio.create_task(status_task(), name="status") if show_status else None
     try:
         stats = await pipeline.run(stop)
+    except ConfigError as exc:
+        err.print(f"[red]config error[/red] {config}: {exc.key}: {exc.problem}", highlight=False)
+        return 2
+    except (OSError, SpoolLocked) as exc:  # a part could not start (port taken, spool in use)
+        err.print(f"[red]error[/red] cannot start: {exc}", highlight=False)
+        return 1
     finally:
         if task is not None:
             task.cancel()
@@ -140,7 +159,9 @@ async def _run(config: Path | None, show_status: bool, err: Console) -> int:
         f"rejected {sum(stats.rejected.values())}",
         highlight=False,
     )
-    return 0
+    for failure in pipeline.failures:
+        err.print(f"[red]failed[/red] {failure}", highlight=False)
+    return 1 if pipeline.failures else 0
 
 
 @app.command("run")

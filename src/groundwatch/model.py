@@ -14,35 +14,15 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
 
+# Defined with every reason's meaning in groundwatch.rejects; re-exported for the parts.
+from groundwatch.rejects import RejectReason as RejectReason
+
 FieldValue = float | int | str | bool
 
 # Packet k of a frame is stamped ert_ns + k (see README "InfluxDB schema"); the ingest clock
 # keeps successive frames of one station at least this far apart, so no two packets of the
 # same series can share a timestamp (InfluxDB would silently overwrite one with the other).
 ERT_MIN_SPACING_NS = 1_000
-
-
-class RejectReason(StrEnum):
-    """Short codes for why input could not be decoded. Counted per link and kept raw."""
-
-    SHORT_FRAME = "short_frame"  # fewer bytes than a header
-    WRONG_LENGTH = "wrong_length"  # not the mission's fixed frame length
-    BAD_CRC = "bad_crc"  # FECF / packet CRC mismatch
-    BAD_VERSION = "bad_version"  # transfer frame or packet version number not ours
-    FOREIGN_SCID = "foreign_scid"  # spacecraft id not in the dictionary
-    TRUNCATED_PACKET = "truncated_packet"  # packet header says more bytes than there are
-    PACKET_OVERRUN = "packet_overrun"  # packet longer than its frame and cannot continue
-    BAD_FHP = "bad_fhp"  # first header pointer points outside the data field
-    LOST_CONTINUATION = "lost_continuation"  # partial packet dropped after a frame gap
-    UNKNOWN_APID = "unknown_apid"  # no dictionary entry for the packet
-    BAD_ENUM = "bad_enum"  # raw value outside a declared enumeration
-    BAD_PACKET = "bad_packet"  # layout parse failed for another reason
-    BAD_AX25 = "bad_ax25"
-    BAD_KISS = "bad_kiss"
-    NOT_SYNCED = "not_synced"  # bytes before an attached sync marker
-    OVERSIZED = "oversized"  # longer than the source's max_frame_bytes: archived, not decoded
-    BAD_STATION = "bad_station"  # station name outside the allowed name (ingest.base)
-    TOO_MANY_STATIONS = "too_many_stations"  # a new station past [link] max_stations
 
 
 class LimitState(IntEnum):

@@ -187,6 +187,10 @@ class Decoder(Protocol):
 
     def decode(self, frame: RawFrame) -> DecodeResult: ...
 
+    def not_computed(self) -> dict[tuple[str, str, str], int]:
+        """Derived values that could not be computed, by (packet, parameter, reason)."""
+        ...
+
 
 # Role name -> (entry point group, the role's contract).
 ROLES: dict[str, tuple[str, type]] = {

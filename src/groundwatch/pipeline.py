@@ -38,7 +38,8 @@ from groundwatch.model import (
     RejectReason,
     StationStatus,
 )
-from groundwatch.parts import Counters, Decoder, IngestItem, Source, StoreSink
+from groundwatch.parts import ConfigError, Counters, Decoder, IngestItem, Source, StoreSink
+from groundwatch.rejects import count_rejections, seeded
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,8 @@ class Pipeline:
         self.accounting = accounting
         self.merger = merger
         self.alerts = alerts
+        self.failures: list[str] = []  # parts that failed to start or died: run exits non-zero
+        self._fatal = asyncio.Event()
         self.archive = archive
         self.to_points = to_points  # DecodeResult -> points (wiring.result_points_factory)
         self.clock: Clock = clock or WallClock()
@@ -294,10 +297,9 @@ class Pipeline:
         self.counters.sent += 1
 
     def _count_rejections(self, result: DecodeResult) -> None:
-        rejected = self.stats.rejected
+        count_rejections(self.stats.rejected, result.rejections)
         for r in result.rejections:
-            reason = str(r.reason)  # a StrEnum: its value
-            rejected[reason] = rejected.get(reason, 0) + 1
+            reason = r.reason.value
             self._ratelog.warning(reason, "rejected %s from %s: %s", reason, r.station, r.detail)
 
     async def advance(self, now_ns: int, force: bool = False) -> None:
@@ -390,13 +392,22 @@ class Pipeline:
                 log.exception("pipeline: link monitor tick failed")
 
     async def _source_task(self, source: Source) -> None:
+        name = source.name
         try:
             await source.run(self.queue)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except (ConfigError, OSError) as exc:
+            # A part that cannot start (missing password file, port taken): the run ends
+            # with a non-zero status, so a supervisor notices and restarts it.
             self.counters.errors += 1
-            log.exception("source %s failed", source.name)
+            self.failures.append(f"source {name}: {exc}")
+            log.error("source %s failed to start or run: %s", name, exc)
+            self._fatal.set()
+        except Exception as exc:
+            self.counters.errors += 1
+            self.failures.append(f"source {name}: {type(exc).__name__}: {exc}")
+            log.exception("source %s failed", name)
 
     async def recover(self) -> None:
         """Deliver points of archived frames the store never confirmed (after a crash)."""
@@ -434,8 +445,12 @@ class Pipeline:
                     asyncio.gather(*src_tasks)
                 )
                 stop_wait: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
-                await asyncio.wait({sources_done, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                fatal_wait: asyncio.Future[Any] = asyncio.ensure_future(self._fatal.wait())
+                await asyncio.wait(
+                    {sources_done, stop_wait, fatal_wait}, return_when=asyncio.FIRST_COMPLETED
+                )
                 stop_wait.cancel()
+                fatal_wait.cancel()
                 # Stage 1: sources stop and hand over what they have.
                 for s in self.sources:
                     with contextlib.suppress(Exception):
@@ -486,10 +501,15 @@ class Pipeline:
         await asyncio.sleep(0.3)  # subscriptions are sent right after CONNACK
 
     def status(self) -> dict[str, Any]:
-        """What the one-line status, /health, /metrics and the console show."""
-        per_link: dict[str, int] = {}
+        """What the one-line status, /health, /metrics and the console show: every part's
+        counters (``store.health`` renders /metrics from it, see its rules for names)."""
+        per_link: list[dict[str, Any]] = []
         for key, c in self.accounting.counts().items():
-            labels = f'spacecraft="{key.spacecraft}",station="{key.station}",vcid="{key.vcid}"'
+            row: dict[str, Any] = {
+                "spacecraft": key.spacecraft,
+                "station": key.station,
+                "vcid": key.vcid,
+            }
             for name in (
                 "frames",
                 "bytes",
@@ -499,14 +519,20 @@ class Pipeline:
                 "frames_missing",
                 "packets",
             ):
-                per_link[f"{name}{{{labels}}}"] = getattr(c, name)
-            per_link[f"rejected{{{labels}}}"] = c.rejected_total()
+                row[name] = getattr(c, name)
+            row["rejected"] = c.rejected_total()
+            per_link.append(row)
+        alerts = self.alerts.counters()
+        not_computed = [  # derived values without a sample, per packet, parameter and reason
+            {"packet": p, "parameter": n, "reason": r, "values": count}
+            for (p, n, r), count in self.decoder.not_computed().items()
+        ]
         return {
             "frames": self.stats.frames,
             "packets": self.stats.packets,
             "points": self.stats.points,
             "duplicates": self.stats.duplicates,
-            "rejected": dict(self.stats.rejected),
+            "rejected": seeded(self.stats.rejected),
             "events": dict(self.stats.event_counts),
             "stations_known": len(self._stations),
             "stations_refused": self.stats.refused_stations,
@@ -514,8 +540,13 @@ class Pipeline:
             "queue_size": self.queue.maxsize,
             "store": self.store.health(),
             "link": per_link,
+            "not_computed": not_computed,
             "links": self.monitor.snapshot(),
             "stations": self.merger.counts(),
             "sources": {s.name: s.counters.as_dict() for s in self.sources},
+            "decoder": self.decoder.counters.as_dict(),
+            "archive": self.archive.counters.as_dict() if self.archive is not None else {},
+            "alerts": {**alerts.pop("manager", {}), "sinks": alerts},
+            "pipeline": self.counters.as_dict(),
             "errors": self.counters.errors,
         }

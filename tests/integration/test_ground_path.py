@@ -32,11 +32,11 @@ def _get(port: int, path: str) -> str:
         return str(resp.read().decode())
 
 
-async def _broker_up(port: int) -> tuple[bool, str]:
+async def _broker_up(port: int) -> tuple[bool, float]:
     health = json.loads(await asyncio.to_thread(_get, port, "/health"))
     metrics = await asyncio.to_thread(_get, port, "/metrics")
     line = next(m for m in metrics.splitlines() if m.startswith("groundwatch_links_broker_up "))
-    return bool(health["links"]["broker_up"]), line.split()[1]
+    return bool(health["links"]["broker_up"]), float(line.split()[1])
 
 
 def _types(pipeline: Pipeline) -> list[EventType]:
@@ -82,7 +82,7 @@ async def test_broker_killed_twice_is_two_ground_path_outages_and_no_los(
                 sims.append(sim)
                 frames = pipeline.stats.frames
                 await wait_for(lambda f=frames: pipeline.stats.frames >= f + 40, 30, "frames")
-                assert await _broker_up(port) == (True, "1")
+                assert await _broker_up(port) == (True, 1.0)
                 await _kill_broker(broker)
                 downs = outage
                 await wait_for(
@@ -90,9 +90,9 @@ async def test_broker_killed_twice_is_two_ground_path_outages_and_no_los(
                     5,
                     f"GROUND_PATH_DOWN for outage {outage}",
                 )
-                assert await _broker_up(port) == (False, "0")
+                assert await _broker_up(port) == (False, 0.0)
                 await asyncio.sleep(4.5)  # past los_threshold (3 s) and stale_after (2 s)
-                assert await _broker_up(port) == (False, "0")
+                assert await _broker_up(port) == (False, 0.0)
                 assert _types(pipeline).count(EventType.GROUND_PATH_DOWN) == outage
                 sim.kill()
                 broker = await asyncio.to_thread(
@@ -103,7 +103,7 @@ async def test_broker_killed_twice_is_two_ground_path_outages_and_no_los(
                     15,
                     "GROUND_PATH_UP",
                 )
-                assert await _broker_up(port) == (True, "1")
+                assert await _broker_up(port) == (True, 1.0)
             silence = {EventType.LOS, EventType.UNEXPECTED_LOS, EventType.STALE}
             assert not silence & set(_types(pipeline)), _types(pipeline)
     finally:
@@ -130,7 +130,7 @@ async def test_broker_never_reached_is_down_in_health_and_metrics(
             lambda: EventType.GROUND_PATH_DOWN in _types(pipeline), 5, "GROUND_PATH_DOWN"
         )
         assert pipeline.health is not None
-        assert await _broker_up(pipeline.health.port) == (False, "0")
+        assert await _broker_up(pipeline.health.port) == (False, 0.0)
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)

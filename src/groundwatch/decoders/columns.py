@@ -126,8 +126,9 @@ def derive_values(derived: Sequence[DerivedParam], values: dict[str, Any]) -> tu
     for d in derived:
         try:
             value = d.expression(values)
-        except (ArithmeticError, ValueError, TypeError, KeyError, IndexError):
-            value = None  # e.g. a division by zero: no sample rather than a wrong one
+        except (ArithmeticError, ValueError, TypeError, KeyError, IndexError) as exc:
+            d.expression.failed(exc)  # counted per parameter: no sample rather than a wrong one
+            value = None
         else:
             values[d.name] = value
         out.append(value)

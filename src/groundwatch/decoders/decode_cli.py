@@ -6,7 +6,7 @@ space packets by their length fields), ``hex`` (one frame per line, optionally a
 timestamp), ``kiss`` (a KISS byte stream), ``satnogs`` (``timestamp|hexframe`` lines) and
 ``archive`` (groundwatch's raw frame archive, read with ``groundwatch.archive``).
 
-Output keys are a contract (issue 3): do not rename them.
+Output keys are a contract (scripts and tests read them): do not rename them.
 """
 
 from __future__ import annotations
@@ -211,5 +211,11 @@ def run_decode(
     else:
         with open(input_path, "rb") as stream:
             handle(read_records(stream, fmt, framing, asm))
-    emit(summary_line(summary))
+    last = summary_line(summary)
+    not_computed: dict[str, dict[str, int]] = {}
+    for (packet, parameter, reason), n in sorted(decoder.not_computed().items()):
+        not_computed.setdefault(f"{packet}.{parameter}", {})[reason] = n
+    if not_computed:  # derived values without a sample, per parameter and reason
+        last["not_computed"] = not_computed
+    emit(last)
     return summary

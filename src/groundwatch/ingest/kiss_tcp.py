@@ -28,13 +28,13 @@ log = logging.getLogger(__name__)
 
 class KissTcpOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = "kiss"
-    host: str = "127.0.0.1"
-    port: int = Field(default=8001, gt=0, lt=65536)
+    name: str = Field(default="kiss", description="name in /health and /metrics")
+    host: str = Field(default="127.0.0.1", description="KISS TCP server (TNC, SDR decoder)")
+    port: int = Field(default=8001, gt=0, lt=65536, description="its port")
     station: str = Field(description="ground station this TNC/SDR belongs to")
-    reconnect_min: float = Field(default=0.2, gt=0)
-    reconnect_max: float = Field(default=10.0, gt=0)
-    read_size: int = Field(default=65536, gt=0)
+    reconnect_min: float = Field(default=0.2, gt=0, description="first reconnect delay, s")
+    reconnect_max: float = Field(default=10.0, gt=0, description="longest reconnect delay, s")
+    read_size: int = Field(default=65536, gt=0, description="bytes read at once")
 
 
 class KissTcpSource:

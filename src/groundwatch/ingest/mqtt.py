@@ -50,26 +50,38 @@ from groundwatch.ingest.paho_adapter import (
 from groundwatch.model import GroundPathChange, RawFrame, RefusedFrame, RejectReason, StationStatus
 from groundwatch.mqtt_url import mqtt_connection
 from groundwatch.parts import ConfigError, Counters, FrameQueue
+from groundwatch.tls import TlsFiles
 
 log = logging.getLogger(__name__)
 
 
 class MqttSourceOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = "mqtt"
-    url: str = "mqtt://127.0.0.1:1883"
-    topics: list[str] = Field(default_factory=lambda: ["gs/+/frames"], min_length=1)
+    name: str = Field(default="mqtt", description="name in /health and /metrics")
+    url: str = Field(default="mqtt://127.0.0.1:1883", description="broker URL")
+    topics: list[str] = Field(
+        default_factory=lambda: ["gs/+/frames"],
+        min_length=1,
+        description="topic filters, one binary frame per message",
+    )
     station_segment: int | None = Field(
         default=1, ge=0, description="topic level holding the station name (gs/<station>/...)"
     )
     station: str | None = Field(default=None, description="fixed station name")
-    heartbeat_topics: list[str] = Field(default_factory=lambda: ["gs/+/status"])
-    client_id: str = "groundwatch"
-    qos: int = Field(default=1, ge=0, le=2)
-    username: str | None = None
-    password: SecretStr | None = None
-    password_file: Path | None = None
-    keepalive: int = Field(default=30, ge=5)
+    heartbeat_topics: list[str] = Field(
+        default_factory=lambda: ["gs/+/status"], description="station heartbeats"
+    )
+    client_id: str = Field(
+        default="groundwatch", description="fixed, so the broker keeps the session"
+    )
+    qos: int = Field(default=1, ge=0, le=2, description="subscription QoS")
+    username: str | None = Field(default=None, description="broker user")
+    password: SecretStr | None = Field(default=None, description="broker password")
+    password_file: Path | None = Field(default=None, description="file holding the password")
+    ca_file: Path | None = Field(default=None, description="CA of the broker (mqtts://)")
+    cert_file: Path | None = Field(default=None, description="client certificate (mqtts://)")
+    key_file: Path | None = Field(default=None, description="client key (mqtts://)")
+    keepalive: int = Field(default=30, ge=5, description="MQTT keepalive, seconds")
     max_queued: int = Field(default=10_000, gt=0, description="aiomqtt incoming queue bound")
     max_queued_mb: float = Field(default=64, gt=0, description="the same queue, in payload MB")
     max_frame_bytes: int = Field(
@@ -78,8 +90,8 @@ class MqttSourceOptions(BaseModel):
     max_status_bytes: int = Field(
         default=4096, gt=0, description="a longer heartbeat payload is cut to this length"
     )
-    reconnect_min: float = Field(default=0.2, gt=0)
-    reconnect_max: float = Field(default=10.0, gt=0)
+    reconnect_min: float = Field(default=0.2, gt=0, description="first reconnect delay, s")
+    reconnect_max: float = Field(default=10.0, gt=0, description="longest reconnect delay, s")
     drain_timeout: float = Field(default=10.0, gt=0, description="seconds, at shutdown")
 
 
@@ -93,7 +105,8 @@ class MqttSource:
         self.name = cfg.name
         self.counters = Counters()
         self.due_ns: int | None = None  # frames are fed as they arrive, not paced
-        conn = mqtt_connection(cfg.url)
+        conn = mqtt_connection(cfg.url, TlsFiles(cfg.ca_file, cfg.cert_file, cfg.key_file))
+        self._tls = conn["tls_context"]
         self._host: str = conn["hostname"]
         self._port: int = conn["port"]
         self._user = cfg.username or conn["username"]
@@ -113,13 +126,16 @@ class MqttSource:
     def from_config(cls, options: Mapping[str, Any], key: str = "sources[0]") -> MqttSource:
         cfg: MqttSourceOptions = parse_part_options(MqttSourceOptions, options, key)
         try:
-            mqtt_connection(cfg.url)
+            mqtt_connection(cfg.url, TlsFiles(cfg.ca_file, cfg.cert_file, cfg.key_file), key)
+        except ConfigError:
+            raise
         except ValueError as exc:
             raise ConfigError(f"{key}.url", str(exc)) from exc
         if cfg.station is None and cfg.station_segment is None:
             raise ConfigError(f"{key}.station", "set station or station_segment")
         if cfg.station is not None and (problem := station_problem(cfg.station)):
             raise ConfigError(f"{key}.station", problem)
+        read_secret(cfg.password, cfg.password_file, f"{key}.password")  # readable now
         return cls(cfg)
 
     def station_for(self, topic: str) -> str:
@@ -193,6 +209,7 @@ class MqttSource:
             keepalive=self.cfg.keepalive,
             queue_type=queue_cls,
             max_queued_incoming_messages=self.cfg.max_queued,
+            tls_context=self._tls,
         )
         session = Session(client)
         queue = session.queue

@@ -24,10 +24,10 @@ log = logging.getLogger(__name__)
 
 class UdpOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = "udp"
-    listen: str = "127.0.0.1"
-    port: int = Field(default=10015, ge=0, lt=65536)
-    station: str
+    name: str = Field(default="udp", description="name in /health and /metrics")
+    listen: str = Field(default="127.0.0.1", description="address to listen on")
+    port: int = Field(default=10015, ge=0, lt=65536, description="UDP port (0: any free)")
+    station: str = Field(description="ground station these datagrams come from")
     buffer: int = Field(default=1000, gt=0, description="datagrams held while the queue is full")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from groundwatch.model import DecodeResult, LinkKey, Point, RejectReason
+from groundwatch.rejects import count_rejections
 
 LINK_MEASUREMENT = "link"
 UNKNOWN_SPACECRAFT = "unknown"
@@ -119,11 +120,9 @@ class FrameAccounting:
         if result.idle_frame:
             c.idle_frames += 1
         c.idle_packets += result.idle_packets
-        for rej in result.rejections:
-            # A bad CRC is already counted as crc_failures; count it under its reason too,
-            # so "rejected" adds up to everything that was not decoded.
-            reason = rej.reason.value
-            c.rejected[reason] = c.rejected.get(reason, 0) + 1
+        # A bad CRC is already counted as crc_failures; count it under its reason too,
+        # so "rejected" adds up to everything that was not decoded.
+        count_rejections(c.rejected, result.rejections)
 
     def _link_counts(self, result: DecodeResult) -> LinkCounts:
         key = link_key_of(result)

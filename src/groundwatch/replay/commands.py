@@ -161,9 +161,11 @@ def replay(
                 settings, opts, on_event=view.on_event, on_start=view.attach, stop=stop
             )
 
+    from groundwatch.store.spool import SpoolLocked
+
     try:
         result = asyncio.run(go())
-    except (ReplayError, UnknownFormat, ConfigError, ValueError, OSError) as exc:
+    except (ReplayError, UnknownFormat, ConfigError, ValueError, OSError, SpoolLocked) as exc:
         err.print(f"[red]error[/red]: {exc}", highlight=False)
         raise typer.Exit(2) from exc
     assert isinstance(result, ReplayResult)
@@ -205,14 +207,13 @@ def _list(
             if config is not None and settings is not None and row.start_ns and row.end_ns:
                 try:
                     los = los_events_from_store(
-                        settings.store.url,
-                        settings.store.database,
+                        settings.store,
                         row.spacecraft,
                         row.station,
                         row.start_ns,
                         row.end_ns + int(settings.archive.idle_gap * 1e9),
                     )
-                except OSError as exc:
+                except (OSError, RuntimeError, ValueError) as exc:
                     err.print(f"events from InfluxDB unavailable ({exc}); LOS from gaps")
             rows.append(
                 (

@@ -135,10 +135,14 @@ class StoreSink:
         on_alert: AlertCallback | None = None,
         on_durable: DurableCallback | None = None,
     ) -> StoreSink:
-        """Validates only (the ``[store]`` table, or its options): no I/O until ``start()``."""
-        if isinstance(cfg, StoreConfig):
-            return cls(cfg, on_alert=on_alert, on_durable=on_durable)
-        options: StoreConfig = parse_part_options(StoreConfig, cfg, key)
+        """Validates only (the ``[store]`` table, or its options; the URL and the secret
+        files are checked here): no connection until ``start()``."""
+        from groundwatch.influx_access import InfluxAccess
+
+        options: StoreConfig = (
+            cfg if isinstance(cfg, StoreConfig) else parse_part_options(StoreConfig, cfg, key)
+        )
+        InfluxAccess.from_store(options)
         return cls(options, on_alert=on_alert, on_durable=on_durable)
 
     def bind(self, on_alert: AlertCallback | None, on_durable: DurableCallback | None) -> None:
