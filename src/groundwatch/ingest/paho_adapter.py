@@ -58,6 +58,7 @@ class Incoming(NamedTuple):
     payload: bytes
     mid: int
     qos: int
+    properties: Any = None  # MQTT 5 only
 
 
 class BufferedSocket:
@@ -268,7 +269,7 @@ class Session:
         self.paho.manual_ack_set(True)
 
         def handler(_c: Any, _u: Any, m: Any) -> None:
-            on_message(Incoming(m.topic, m.payload, m.mid, m.qos))
+            on_message(Incoming(m.topic, m.payload, m.mid, m.qos, m.properties))
 
         self.paho.on_message = handler
 
