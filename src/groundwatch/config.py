@@ -115,6 +115,9 @@ class StoreConfig(Section):
     queue_size: int = Field(
         default=50_000, gt=0, description="points held in memory before the spool takes them"
     )
+    queue_mb: float = Field(
+        default=256, gt=0, description="the same points' size in MB, bounded too"
+    )
     spool_dir: Path = Field(default=Path("var/spool"), description="disk spool for outages")
     spool_budget_mb: float = Field(
         default=1024, gt=0, description="spool size beyond which new points are refused"
@@ -214,6 +217,9 @@ class LinkConfig(Section):
     )
     stale_after: float = Field(
         default=10.0, gt=0, le=MAX_SECONDS, description="seconds without a key parameter: STALE"
+    )
+    max_stations: int = Field(
+        default=1000, gt=0, description="distinct stations; frames of more are rejected"
     )
     renotify_interval: float = Field(
         default=300.0,

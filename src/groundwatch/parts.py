@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
-from groundwatch.model import DecodeResult, GroundPathChange, Point, RawFrame, StationStatus
+from groundwatch.model import (
+    DecodeResult,
+    GroundPathChange,
+    Point,
+    RawFrame,
+    RefusedFrame,
+    StationStatus,
+)
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -56,7 +63,7 @@ class Counters:
 
 
 # What a source hands to the pipeline: frames, station heartbeats, ground-path changes.
-IngestItem = RawFrame | StationStatus | GroundPathChange
+IngestItem = RawFrame | StationStatus | GroundPathChange | RefusedFrame
 
 
 class FrameQueue(Protocol):

@@ -26,7 +26,7 @@ from groundwatch.link.rules import RuleEngine
 from groundwatch.link.schedule import Schedule
 from groundwatch.model import DecodeResult, Event, Point
 from groundwatch.parts import ConfigError, Registry, StoreSink
-from groundwatch.pipeline import Pipeline
+from groundwatch.pipeline import EVENTS_KEPT, Pipeline
 from groundwatch.plugins import default_registry
 from groundwatch.store.health import HealthServer
 from groundwatch.store.points import PacketPoints, event_point, float_params_of, rejected_point
@@ -157,6 +157,8 @@ def build_pipeline(
         accounting_interval_s=settings.link.accounting_interval,
         event_listeners=event_listeners,
         result_listeners=result_listeners,
+        max_stations=settings.link.max_stations,
+        events_kept=EVENTS_KEPT if source_label == "live" else None,  # a replay ends
     )
     if settings.health.listen:
         pipeline.health = HealthServer(settings.health.listen, pipeline.status)
