@@ -156,9 +156,16 @@ def _derive_function(
     names: Sequence[str], derived: Sequence[DerivedParam]
 ) -> Callable[[tuple[Any, ...], tuple[Any, ...]], tuple[Any, ...]]:
     with_raw = any(d.expression.reads_raw for d in derived)
+    # Only the columns the expressions read go into their mapping (a packet may have many).
+    read = set().union(*(d.expression.names for d in derived))
+    picks = [(name, i) for i, name in enumerate(names) if name in read]
+    raw_picks = [(RAW_PREFIX + name, i) for name, i in picks]
 
     def derive(eng: tuple[Any, ...], raw: tuple[Any, ...]) -> tuple[Any, ...]:
-        return derive_values(derived, derive_inputs(names, eng, raw, with_raw))
+        values = {name: eng[i] for name, i in picks}
+        if with_raw:
+            values.update({name: raw[i] for name, i in raw_picks})
+        return derive_values(derived, values)
 
     return derive
 
