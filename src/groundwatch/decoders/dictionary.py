@@ -144,11 +144,12 @@ PYTHON_LAYOUTS_ENV = "GROUNDWATCH_ALLOW_PYTHON_LAYOUTS"
 python_layouts_allowed: ContextVar[bool] = ContextVar("python_layouts_allowed", default=False)
 
 
-def load_dictionary(path: Path | str) -> MissionDictionary:
+def load_dictionary(path: Path | str, xtce: bool | None = None) -> MissionDictionary:
+    """``xtce``: read the file as XTCE (True), YAML (False), or by its suffix (None)."""
     path = Path(path)
     file = str(path)
     try:
-        document = read_document(path)
+        document = read_document(path, xtce)
     except OSError as exc:
         raise DictionaryError(file, f"cannot read: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
@@ -162,9 +163,9 @@ def load_dictionary(path: Path | str) -> MissionDictionary:
     return compile_dictionary(model, file, path.parent)
 
 
-def read_document(path: Path) -> Any:
+def read_document(path: Path, xtce: bool | None = None) -> Any:
     """The dictionary document of a YAML file, or of an XTCE file (``.xml``) imported."""
-    if path.suffix.lower() == ".xml":
+    if xtce or (xtce is None and path.suffix.lower() == ".xml"):
         from groundwatch.decoders.xtce_import import xtce_document  # lxml only when needed
         from groundwatch.decoders.xtce_types import XtceError
 

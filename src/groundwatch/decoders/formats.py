@@ -43,8 +43,7 @@ class YamlDictionaryFormat:
 
 
 class XtceDictionaryFormat(YamlDictionaryFormat):
-    """An XTCE (CCSDS 660.0) database (``.xml``), imported to the same layouts as YAML
-    (``load_dictionary`` reads both)."""
+    """An XTCE (CCSDS 660.0) database (``.xml``), compiled to the same layouts as YAML."""
 
     suffixes: ClassVar[tuple[str, ...]] = (".xml",)
 
@@ -55,3 +54,6 @@ class XtceDictionaryFormat(YamlDictionaryFormat):
     def from_config(cls, options: Mapping[str, Any], key: str) -> XtceDictionaryFormat:
         parse_part_options(YamlDictionaryFormatOptions, options, key)
         return cls()
+
+    def load(self, path: Path) -> TelemetryDictionary:
+        return load_dictionary(path, xtce=True)

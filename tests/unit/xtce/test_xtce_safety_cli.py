@@ -158,3 +158,13 @@ def test_check_config_loads_an_xtce_dictionary_and_says_what_it_loaded(tmp_path:
         f"dictionary {JPSS}: mission JPSS_Geolocation_Packets, framing none, 1 packets, "
         "27 parameters, 0 with limits" in result.output
     )
+
+
+def test_format_xtce_reads_any_file_name(tmp_path: Path) -> None:
+    renamed = tmp_path / "jpss.dict"
+    renamed.write_bytes(JPSS.read_bytes())
+    config = tmp_path / "gw.toml"
+    config.write_text(f'[mission]\ndictionary = "{renamed}"\nformat = "xtce"\n')
+    result = CliRunner().invoke(app, ["check-config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "mission JPSS_Geolocation_Packets" in result.output
