@@ -167,8 +167,15 @@ def layout_table(layout: CompiledLayout) -> list[str]:
         else:
             meta = _meta_or_none(layout, field.name)
             kind = f"{field.kind.value}{field.bits if field.kind in _SIZED else ''}"
-            if field.variable:
-                kind = f"{field.kind.value}[{field.length_from or 'rest'}]"
+            if field.sized_by_data:
+                size = field.length_from or "rest"
+                if field.length_scale != 1:
+                    size += f"*{field.length_scale}"
+                if field.length_offset:
+                    size += f"{field.length_offset:+d}"
+                kind = f"{field.kind.value}[{size}]"
+            if field.present_if is not None:
+                kind += f" if {field.present_if.source}"
             elif field.count:
                 kind += f"[{field.count}]"
             cal = "" if meta is None else _describe(meta.calibration or meta.enum)
