@@ -20,6 +20,7 @@ from pathlib import Path
 from rich.console import Console
 
 from groundwatch import services
+from groundwatch.alerts.budget import pass_budgets
 from groundwatch.config import Settings, load_config
 from groundwatch.console.live import show
 from groundwatch.console.state import ConsoleModel, key_parameters_of
@@ -219,6 +220,8 @@ def closing_lines(r: DemoResult) -> list[str]:
         )
     else:
         lines.append("no LOS alert was raised")
+    for budget in pass_budgets(r.events):  # what the controller was sent, and how early
+        lines += budget.lines()
     if r.report is not None:
         lines.append(f"pass report: {r.report.html}")
     elif r.report_error is not None:
