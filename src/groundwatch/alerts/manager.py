@@ -76,7 +76,7 @@ class AlertManager:
     def from_config(
         cls,
         tables: Iterable[Any],
-        registry: Registry,
+        registry: Registry | None = None,
         renotify_interval: float = 300.0,
         page_replays: bool = False,
         clock: Callable[[], int] = time.time_ns,
@@ -84,7 +84,12 @@ class AlertManager:
     ) -> AlertManager:
         """Sinks from ``[[alerts]]`` tables (``config.PartConfig`` or mappings with
         ``type``), made by the registry's ``alert`` parts, validated without I/O; unknown
-        types and bad options raise ConfigError."""
+        types and bad options raise ConfigError. Without a registry, the one every
+        command uses (``plugins.default_registry``)."""
+        if registry is None:
+            from groundwatch.plugins import default_registry
+
+            registry = default_registry()
         sinks = []
         for i, table in enumerate(tables):
             if isinstance(table, Mapping):

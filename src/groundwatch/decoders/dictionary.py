@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import re
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +121,12 @@ class MissionDictionary:
 
     def parameters(self) -> list[ParameterInfo]:
         return [info for packet in self._layouts for info in packet.parameters]
+
+
+# A ``python:`` layout imports and runs a module named by the dictionary: only when the
+# operator opted in (the configuration sets this around loading, or the environment).
+PYTHON_LAYOUTS_ENV = "GROUNDWATCH_ALLOW_PYTHON_LAYOUTS"
+python_layouts_allowed: ContextVar[bool] = ContextVar("python_layouts_allowed", default=False)
 
 
 def load_dictionary(path: Path | str) -> MissionDictionary:
@@ -347,6 +355,14 @@ def _python_layout(
     """``python: module:OBJECT``; OBJECT has ``struct`` (Construct) and ``parameters``
     (a list of mappings with the YAML parameter keys; ``type`` tells build how to encode)."""
     assert packet.python is not None
+    if not (python_layouts_allowed.get() or os.environ.get(PYTHON_LAYOUTS_ENV) == "1"):
+        raise DictionaryError(
+            file,
+            f"python layout {packet.python!r} runs code from the dictionary; load it only "
+            f"from a trusted source, with [mission] allow_python_layouts = true "
+            f"(or {PYTHON_LAYOUTS_ENV}=1 for commands without a configuration)",
+            packet.name,
+        )
     target, _, attr = packet.python.partition(":")
     try:
         if target.endswith(".py"):
