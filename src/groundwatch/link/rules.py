@@ -190,9 +190,10 @@ class RuleEngine:
         carriers = craft.carriers
         for packets in reversed(craft.pending):
             for pkt in reversed(packets):
-                if pkt.name not in latest:
-                    latest[pkt.name] = pkt
-            if carriers is not None and carriers.issubset(latest):
+                name = pkt.name
+                if name not in latest and (carriers is None or name in carriers):
+                    latest[name] = pkt
+            if carriers is not None and len(latest) == len(carriers):
                 break  # every packet the rules read is here: older frames are older news
         craft.pending.clear()
         values = craft.values
