@@ -172,24 +172,18 @@ class LinkConfig(Section):
         default=1.0, gt=0, le=MAX_SECONDS, description="seconds between link series points"
     )
     heartbeat_timeout: float = Field(
-        default=10.0,
-        gt=0,
-        le=MAX_SECONDS,
+        default=10.0, gt=0, le=MAX_SECONDS,
         description="seconds without a station heartbeat: GROUND_PATH_DOWN",
     )
     schedule_margin: float = Field(
-        default=30.0,
-        ge=0,
-        le=MAX_SECONDS,
+        default=30.0, ge=0, le=MAX_SECONDS,
         description="seconds around a planned contact's start or end",
     )
     degraded_crc_rate: float = Field(
         default=0.2, gt=0, le=1, description="CRC failure rate that makes a link LINK_DEGRADED"
     )
     degraded_window: float = Field(
-        default=10.0,
-        gt=0,
-        le=MAX_SECONDS,
+        default=10.0, gt=0, le=MAX_SECONDS,
         description="seconds over which the failure rate is taken",
     )
     limit_persistence: int = Field(
