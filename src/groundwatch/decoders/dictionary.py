@@ -39,6 +39,7 @@ from groundwatch.decoders.expr import UnsafeExpression, compile_expression
 from groundwatch.decoders.layout import CompiledLayout, DerivedParam, ParamMeta, Selector
 from groundwatch.decoders.layout_fields import FieldKind, FieldSpec, LayoutError
 from groundwatch.decoders.obt import CdsTime, CucTime, TimeCode, epoch_ns
+from groundwatch.decoders.rules import RuleDef, compile_rules
 from groundwatch.decoders.schema import (
     DictionaryLoader,
     DictionaryModel,
@@ -79,6 +80,7 @@ class MissionDictionary:
             candidates.sort(key=lambda p: p.selector is None)
         self._by_name = {p.name: p for p in packets}
         self._layouts = list(packets)
+        self.rules: dict[str, tuple[RuleDef, ...]] = {}  # spacecraft -> consistency rules
 
     def __repr__(self) -> str:
         return f"MissionDictionary({self.mission!r}, {len(self.packets)} packets)"
@@ -163,8 +165,14 @@ def compile_dictionary(model: DictionaryModel, file: str, base: Path) -> Mission
             selections[key] = packet.name
         packets.append(_compile_packet(model, packet, file, base))
     framing = FramingDef(**model.framing.model_dump())
-    spacecraft = [SpacecraftDef(**s.model_dump()) for s in model.spacecraft]
-    return MissionDictionary(file, model.mission, framing, spacecraft, packets)
+    spacecraft = [SpacecraftDef(**s.model_dump(exclude={"rules"})) for s in model.spacecraft]
+    compiled = MissionDictionary(file, model.mission, framing, spacecraft, packets)
+    compiled.rules = compile_rules(
+        file,
+        {s.name: s.rules for s in model.spacecraft},
+        {p.name: p.packet for p in compiled.parameters()},
+    )
+    return compiled
 
 
 def _compile_packet(
