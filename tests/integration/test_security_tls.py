@@ -203,3 +203,27 @@ async def test_simulator_and_console_over_tls(secure_mosquitto: SecureBroker) ->
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+
+
+async def test_a_burst_over_tls_is_received_and_acknowledged(
+    secure_mosquitto: SecureBroker,
+) -> None:
+    """Acknowledgements written straight to the TLS socket reach the broker: after the
+    burst, a new session with the same client id gets nothing delivered again."""
+    n = 2000
+    source = _source(secure_mosquitto, "gw-tls-burst")
+    waiting = asyncio.create_task(_frames(source, n, timeout=60))
+    await asyncio.sleep(1.0)
+    conn = mqtt_connection(
+        secure_mosquitto.url("gs1"),
+        TlsFiles(**secure_mosquitto.tls_options("gs1")),  # type: ignore[arg-type]
+    )
+    async with aiomqtt.Client(**conn, timeout=10, max_inflight_messages=200) as client:
+        await asyncio.gather(
+            *(client.publish("gs/gs1/frames", i.to_bytes(4, "big") * 50, qos=1) for i in range(n))
+        )
+    frames = await waiting
+    assert sorted(int.from_bytes(f.data[:4], "big") for f in frames) == list(range(n))
+    again = _source(secure_mosquitto, "gw-tls-burst")
+    with pytest.raises(TimeoutError):
+        await _frames(again, 1, timeout=2)
