@@ -15,6 +15,7 @@ same limits; a unit test keeps the two in step.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
@@ -286,14 +287,15 @@ def influx_query(
     params = {"q": q, "epoch": epoch}
     if db:
         params["db"] = db
-    if auth is not None:
-        params["u"], params["p"] = auth
     qs = urllib.parse.urlencode(params)
     if method == "POST":
         req = urllib.request.Request(f"{url}/query", data=qs.encode(), method="POST")
         req.add_header("Content-Type", "application/x-www-form-urlencoded")
     else:
         req = urllib.request.Request(f"{url}/query?{qs}")
+    if auth is not None:  # HTTP Basic: InfluxDB 1.x reads u/p only from the query string
+        pair = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        req.add_header("Authorization", f"Basic {pair}")
     with urllib.request.urlopen(req, timeout=30, context=context) as resp:
         result: dict[str, object] = json.loads(resp.read())
     return result

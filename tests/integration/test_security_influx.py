@@ -219,3 +219,30 @@ def test_report_takes_the_writers_settings_from_the_config(
     assert "Traceback" not in out and "401" not in out, out
     assert res.returncode in (0, 1), out  # logged in: a report, or no such pass
     assert password not in out
+
+
+async def test_a_user_without_the_right_to_create_is_told_what_to_do(
+    auth_influxd: AuthInflux, caplog: pytest.LogCaptureFixture
+) -> None:
+    h, admin = auth_influxd
+    await asyncio.to_thread(
+        services.influx_query,
+        h.url,
+        "CREATE USER \"writer\" WITH PASSWORD 'w-pass'",
+        method="POST",
+        auth=admin,
+    )
+    store = StoreConfig(
+        url=f"http://127.0.0.1:{h.port}", database="missing", username="writer", password="w-pass"
+    )
+    w = InfluxV1Writer.from_config(store)
+    try:
+        from groundwatch.store.writer import WriteFailed
+
+        with pytest.raises(WriteFailed) as info:
+            await w.write(b"m v=1 1\n")
+        assert info.value.retryable  # kept in the spool until someone creates it
+    finally:
+        await w.close()
+    assert "cannot create database 'missing'" in caplog.text
+    assert "create_database = false" in caplog.text
