@@ -148,6 +148,26 @@ async def test_influxdb_over_https_with_a_ca_file(certs: Path, tmp_path: Path) -
                 await w.write(b"m v=2 2\n")
         finally:
             await w.close()
+        # influxdb-client (2.x/3.x path) over the same TLS: the handshake succeeds with the
+        # CA file, and this 1.x server has no /api/v2/write, which reads as a missing bucket
+        from groundwatch.store.influx_v2 import InfluxV2Writer
+
+        v2 = StoreConfig(
+            url=h.url, api="v2", org="ops", bucket="gw", token="t", ca_file=certs / "ca.crt"
+        )
+        w2 = InfluxV2Writer.from_config(v2)
+        try:
+            with pytest.raises(WriteFailed, match="bucket 'gw' not found in org 'ops'"):
+                await w2.write(b"m v=3 3\n")
+        finally:
+            await w2.close()
+        w2 = InfluxV2Writer.from_config(v2.model_copy(update={"ca_file": None}))
+        try:
+            with pytest.raises(WriteFailed, match="CERTIFICATE_VERIFY_FAILED") as info:
+                await w2.write(b"m v=3 3\n")
+            assert info.value.status == 0
+        finally:
+            await w2.close()
     finally:
         await asyncio.to_thread(services.stop_service, h)
 
