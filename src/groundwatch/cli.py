@@ -46,15 +46,14 @@ _COMMAND_MODULES: dict[str, tuple[str, ...]] = {
 
 
 def setup_logging(verbose: bool) -> None:
-    from groundwatch.tls import RedactingFilter
+    from groundwatch.tls import redact_logs
 
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactingFilter())  # no credential in any log line
+    redact_logs()  # no credential in any log line
 
 
 def load_or_exit(path: Path | None, err: Console) -> tuple[Settings, Any]:
@@ -238,6 +237,9 @@ def demo(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    from groundwatch.tls import redact_logs
+
+    redact_logs()
     import asyncio
 
     from rich.console import Console

@@ -6,6 +6,7 @@ earth-received time when the input has one, or input that could not be cut into 
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -205,8 +206,7 @@ def _raw_packets(first: bytes, chunks: Iterator[bytes]) -> Iterator[InputRecord]
 def read_archive(path: Path | None) -> Iterator[InputRecord]:
     """Frames of groundwatch's raw frame archive: one ``.gwa`` file or a directory of them."""
     try:
-        from groundwatch.archive.format import FILE_MAGIC
-        from groundwatch.archive.reader import ArchiveReader
+        from groundwatch.archive.reader import ArchiveReader, read_header
     except ImportError as exc:
         raise DecodeCliError("archive format not available (groundwatch.archive)") from exc
     if path is None:
@@ -216,8 +216,11 @@ def read_archive(path: Path | None) -> Iterator[InputRecord]:
         raise DecodeCliError(f"{path}: a directory without archive files (*.gwa)")
     for p in paths:
         with p.open("rb") as f:
-            if f.read(len(FILE_MAGIC)) != FILE_MAGIC:
-                raise DecodeCliError(f"{p}: not a groundwatch archive file (damaged magic)")
+            head = f.read(4096)
+        try:
+            read_header(head)
+        except (ValueError, struct.error):
+            raise DecodeCliError(f"{p}: not a groundwatch archive file (damaged magic)") from None
     reader = ArchiveReader(paths)
     for frame, _position in reader:
         yield InputRecord(frame.data, frame.ert_ns, station=frame.station)

@@ -162,10 +162,10 @@ def simulate(
             )
         )
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {_redacted(exc)}", err=True)
         raise typer.Exit(2) from None
     except Exception as exc:  # e.g. aiomqtt.MqttError: broker unreachable
-        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        typer.echo(f"error: {type(exc).__name__}: {_redacted(exc)}", err=True)
         raise typer.Exit(1) from None
     elapsed = time.monotonic() - started
     typer.echo(
@@ -174,6 +174,12 @@ def simulate(
         f"{summary.last_t:.1f} s, in {elapsed:.1f} s"
         + (" (scenario ended)" if summary.scenario_end else "")
     )
+
+
+def _redacted(exc: Exception) -> str:
+    from groundwatch.tls import redact_text
+
+    return redact_text(str(exc))
 
 
 def register(app: typer.Typer) -> None:
