@@ -4,7 +4,8 @@ Every part (ingestor, decoder, link monitor, store, alert sink) speaks only thes
 parts never import each other sideways: the pipeline wires them.
 
 Time is always integer nanoseconds since the Unix epoch (UTC). ``ert_ns`` is the
-earth-received time of a frame as stamped by the ingestor (or recorded in an archive).
+earth-received time of a frame: the station's own time when its envelope carries one and
+it passed the clock guard (``FrameMeta.ert_source``), else the time the ingestor read it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,23 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from groundwatch.frame_meta import (
+    MAX_EXTRA_CHARS,
+    MAX_EXTRA_ITEMS,
+    ErtSource,
+    FrameMeta,
+    bounded_extra,
+)
+
 FieldValue = float | int | str | bool
+
+__all__ = [  # re-exported: the frame metadata types live in groundwatch.frame_meta
+    "MAX_EXTRA_CHARS",
+    "MAX_EXTRA_ITEMS",
+    "ErtSource",
+    "FrameMeta",
+    "bounded_extra",
+]
 
 # Packet k of a frame is stamped ert_ns + k (see README "InfluxDB schema"); the ingest clock
 # keeps successive frames of one station at least this far apart, so no two packets of the
@@ -40,6 +57,15 @@ class RejectReason(StrEnum):
     BAD_AX25 = "bad_ax25"
     BAD_KISS = "bad_kiss"
     NOT_SYNCED = "not_synced"  # bytes before an attached sync marker
+    # A station's envelope (JSON or MQTT 5 properties) around the frame:
+    BAD_ENVELOPE = "bad_envelope"  # not JSON, not an object, not UTF-8
+    MISSING_FRAME = "missing_frame"  # no frame field in the envelope
+    BAD_FRAME_FIELD = "bad_frame_field"  # frame field is not base64/hex
+    BAD_RADIO_FIELD = "bad_radio_field"  # e.g. a non-numeric RSSI
+    BAD_ERT = "bad_ert"  # unparseable, before 1970 or after 2200
+    STATION_CRC = "station_crc"  # the station says its own CRC check failed
+    ERT_FUTURE = "ert_future"  # station ERT further ahead than the clock tolerance
+    ERT_STALE = "ert_stale"  # station ERT older than the redelivery window
 
 
 class LimitState(IntEnum):
@@ -67,6 +93,21 @@ class RawFrame:
     ingest: str = ""  # name of the ingestor that produced it (e.g. "mqtt")
     # Called once the frame is safely archived: the MQTT ingestor acknowledges the message
     # to the broker only then, so a crash between receipt and archive loses nothing.
+    ack: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+    meta: FrameMeta | None = None  # None: a bare frame (no envelope)
+
+
+@dataclass(slots=True, frozen=True)
+class RejectedInput:
+    """Input a source could not turn into a frame (e.g. a malformed station envelope):
+    counted, kept raw in ``rejected``, and acknowledged once stored."""
+
+    data: bytes
+    time_ns: int
+    station: str
+    reason: RejectReason
+    detail: str
+    ingest: str = ""
     ack: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
 

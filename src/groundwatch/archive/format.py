@@ -1,7 +1,7 @@
 """The raw frame archive's on-disk format: file header and records.
 
-Archive format (version 1)
---------------------------
+Archive format (record versions 1 and 2)
+----------------------------------------
 
 One file per link per pass: ``<dir>/<link>_<YYYYmmddTHHMMSS>Z_<start ert ns>.gwa``. A new
 file starts after ``idle_gap`` seconds without a frame on that link (earth-received time),
@@ -17,11 +17,19 @@ A file starts with a header::
 followed by records, all integers big-endian::
 
     magic    2 bytes  b"GW"
-    version  u8       1
+    version  u8       1 (bare frame) or 2 (frame with station metadata)
     length   u32      bytes in the body
     body     ert_ns i64 | station u16 len + UTF-8 | source u16 len + UTF-8
-             | ingest u16 len + UTF-8 | frame bytes (the rest of the body)
+             | ingest u16 len + UTF-8
+             | version 2 only: meta u16 len + UTF-8 JSON object (``FrameMeta.as_dict``:
+               ert_source, station_ert_ns, receipt_ns, rssi_dbm, snr_db, freq_offset_hz,
+               crc_ok, frequency_hz, extra)
+             | frame bytes (the rest of the body)
     crc32    u32      CRC-32 (zlib) of length|body
+
+A frame without metadata is written as version 1, so files of bare frames are what they
+always were and files written before version 2 read unchanged. ``ert_ns`` is the frame's
+earth-received time as the pipeline used it (the station's own time when accepted).
 
 Each record goes to the OS with one unbuffered ``os.write`` as the frame arrives, so a
 ``kill -9`` of groundwatch loses no appended record; a background task fsyncs open files
@@ -32,15 +40,18 @@ a damaged record in the middle is reported and the reader resynchronises on the 
 
 from __future__ import annotations
 
+import json
 import mmap
 import struct
 import zlib
 
-from groundwatch.model import RawFrame
+from groundwatch.model import FrameMeta, RawFrame
 
 FILE_MAGIC = b"GWARCHV1"
 REC_MAGIC = b"GW"
-VERSION = 1
+VERSION = 1  # a bare frame
+VERSION_META = 2  # a frame with its FrameMeta
+VERSIONS = (VERSION, VERSION_META)
 REC_HEAD = struct.Struct(">2sBI")  # magic, version, body length
 U16 = struct.Struct(">H")
 I64 = struct.Struct(">q")
@@ -53,15 +64,34 @@ def _text(s: str) -> bytes:
     return U16.pack(len(b)) + b
 
 
+def encode_meta(meta: FrameMeta) -> bytes:
+    """The metadata's JSON, at most 65535 bytes (extras are bounded well below that)."""
+    raw = json.dumps(meta.as_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+    if len(raw) > 65535:  # cannot happen with bounded extras; never write a broken record
+        raw = json.dumps({**meta.as_dict(), "extra": {}}, separators=(",", ":")).encode()
+    return U16.pack(len(raw)) + raw
+
+
+def decode_meta(raw: bytes) -> FrameMeta:
+    """ValueError (or TypeError) when the JSON is not a valid ``FrameMeta``."""
+    d = json.loads(raw)
+    if not isinstance(d, dict):
+        raise ValueError("metadata is not an object")
+    return FrameMeta.from_dict(d)
+
+
 def encode_record(frame: RawFrame) -> bytes:
+    meta = frame.meta
     body = (
         I64.pack(frame.ert_ns)
         + _text(frame.station)
         + _text(frame.source)
         + _text(frame.ingest)
+        + (encode_meta(meta) if meta is not None else b"")
         + frame.data
     )
-    head = REC_HEAD.pack(REC_MAGIC, VERSION, len(body))
+    version = VERSION if meta is None else VERSION_META
+    head = REC_HEAD.pack(REC_MAGIC, version, len(body))
     crc = zlib.crc32(body, zlib.crc32(head[3:]))
     return head + body + crc.to_bytes(4, "big")
 

@@ -23,7 +23,7 @@ from groundwatch.decoders.decode_input import (
     read_records,
     read_satnogs,
 )
-from groundwatch.model import ERT_MIN_SPACING_NS, RejectReason
+from groundwatch.model import ERT_MIN_SPACING_NS, FrameMeta, RejectReason
 from groundwatch.replay.detect import ReplayFormat, detect_format
 
 DEFAULT_STATION = "replay"
@@ -37,6 +37,7 @@ class RecordedFrame(NamedTuple):
     ert_ns: int | None  # None: the recording carries no time for this frame
     station: str
     position: int  # bytes of the recording read so far (progress)
+    meta: FrameMeta | None = None  # what the station said (archive version 2, envelopes)
 
 
 @dataclass(slots=True, frozen=True)
@@ -123,17 +124,17 @@ class Recording:
         files = self.archive_files()
         readers = [ArchiveReader([p]) for p in files]
         if len(readers) == 1:  # one link: nothing to merge (the common replay)
-            for data, ert, station, _source, _ingest, end in readers[0].records():
-                yield RecordedFrame(data, ert, station, end)
+            for data, ert, station, _source, _ingest, end, meta in readers[0].records():
+                yield RecordedFrame(data, ert, station, end, meta)
         else:
             read: dict[int, int] = {}
 
             def frames_of(
                 i: int, reader: ArchiveReader
             ) -> Iterator[tuple[int, int, RecordedFrame]]:
-                for data, ert, station, _source, _ingest, end in reader.records():
+                for data, ert, station, _source, _ingest, end, meta in reader.records():
                     read[i] = end
-                    yield ert, i, RecordedFrame(data, ert, station, sum(read.values()))
+                    yield ert, i, RecordedFrame(data, ert, station, sum(read.values()), meta)
 
             for _t, _i, rec in heapq.merge(*(frames_of(i, r) for i, r in enumerate(readers))):
                 yield rec
