@@ -31,6 +31,8 @@ from groundwatch.model import (
     LinkKey,
     Point,
     RawFrame,
+    RejectedInput,
+    Rejection,
     StationStatus,
 )
 from groundwatch.parts import Counters
@@ -155,6 +157,8 @@ class Pipeline:
                 )
             elif isinstance(item, GroundPathChange):
                 self.dispatch(self.monitor.observe_ground_path(item.up, self._now()))
+            elif isinstance(item, RejectedInput):
+                await self._rejected_input(item)
         except Exception:
             self.counters.errors += 1
             log.exception("pipeline: failed to process %r", type(item).__name__)
@@ -225,6 +229,22 @@ class Pipeline:
         stats.points += len(points)
         await self.store.put(points, position)
         self.counters.sent += 1
+
+    async def _rejected_input(self, item: RejectedInput) -> None:
+        """A message a source could not read (e.g. a malformed envelope): counted per
+        station and reason, kept raw in ``rejected``, acknowledged once stored."""
+        frame = RawFrame(item.data, item.time_ns, item.station, self.source_label, item.ingest)
+        rejection = Rejection(
+            item.reason, item.detail, item.data, item.time_ns, item.station, self.source_label
+        )
+        result = DecodeResult(frame, rejections=[rejection])
+        self.accounting.observe(result)
+        self._count_rejections(result)
+        points = self.to_points(result)
+        self.stats.points += len(points)
+        await self.store.put(points, None)
+        if item.ack is not None:
+            item.ack()
 
     def _count_rejections(self, result: DecodeResult) -> None:
         rejected = self.stats.rejected

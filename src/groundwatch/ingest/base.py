@@ -5,9 +5,15 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-from groundwatch.model import ERT_MIN_SPACING_NS, GroundPathChange, RawFrame, StationStatus
+from groundwatch.model import (
+    ERT_MIN_SPACING_NS,
+    GroundPathChange,
+    RawFrame,
+    RejectedInput,
+    StationStatus,
+)
 
-IngestItem = RawFrame | StationStatus | GroundPathChange
+IngestItem = RawFrame | StationStatus | GroundPathChange | RejectedInput
 
 
 class ItemQueue(Protocol):

@@ -23,18 +23,25 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import aiomqtt
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from pydantic import ConfigDict, Field, SecretStr
 
 from groundwatch.config import parse_part_options, read_secret
 from groundwatch.ingest.base import ErtStamper, ItemQueue
-from groundwatch.model import GroundPathChange, RawFrame, StationStatus
+from groundwatch.ingest.envelope import EnvelopeSettings
+from groundwatch.ingest.station_time import EnvelopeFrames
+from groundwatch.model import GroundPathChange, StationStatus
 from groundwatch.mqtt_url import mqtt_connection
 from groundwatch.parts import ConfigError, Counters
 
 log = logging.getLogger(__name__)
 
 
-class MqttSourceConfig(BaseModel):
+class MqttSourceConfig(EnvelopeSettings):
+    """``payload``, ``json_preset``, ``json_fields``, ``clock_tolerance``, ...: see
+    ``ingest.envelope`` (``mqtt5`` connects with MQTT 5 to read user properties)."""
+
     model_config = ConfigDict(extra="forbid")
     name: str = "mqtt"
     url: str = "mqtt://127.0.0.1:1883"
@@ -67,6 +74,7 @@ class _Incoming(NamedTuple):
     payload: bytes
     mid: int
     qos: int
+    properties: Any = None  # MQTT 5 only
 
 
 class _BufferedSocket:
@@ -268,6 +276,7 @@ class MqttSource:
         self._user = cfg.username or conn["username"]
         self._url_password: str | None = conn["password"]
         self._stamper = ErtStamper()
+        self.frames = EnvelopeFrames(cfg, cfg.name, self.counters)
         self._stopping = asyncio.Event()
         self._unacked = 0
         self._all_acked = asyncio.Event()
@@ -335,7 +344,7 @@ class MqttSource:
             self._host,
             self._port,
             identifier=self.cfg.client_id,
-            clean_session=False,
+            **_session_options(self.cfg.payload == "mqtt5"),
             username=self._user,
             password=self._password(),
             keepalive=self.cfg.keepalive,
@@ -348,7 +357,7 @@ class MqttSource:
 
         def on_message(_c: Any, _u: Any, m: Any) -> None:
             try:
-                queue.put_nowait(_Incoming(m.topic, m.payload, m.mid, m.qos))
+                queue.put_nowait(_Incoming(m.topic, m.payload, m.mid, m.qos, m.properties))
             except asyncio.QueueFull:  # counted by the queue
                 pass
 
@@ -423,16 +432,19 @@ class MqttSource:
             ack = functools.partial(self._acks.add, mid)
         else:  # QoS 0 needs no ack, QoS 2 its PUBREC/PUBCOMP flow: paho's own
             ack = functools.partial(self._paho_ack, client, mid, qos)
-        frame = RawFrame(
-            data=bytes(msg.payload),
-            ert_ns=self._stamper.stamp(station),
-            station=station,
-            source="live",
-            ingest=self.name,
-            ack=ack,
-        )
-        await out.put(frame)
+        props = getattr(msg.properties, "UserProperty", None) or ()
+        await out.put(self.frames.make(msg.payload, station, props, ack=ack))
         self.counters.sent += 1
+
+
+def _session_options(mqtt5: bool) -> dict[str, Any]:
+    """A persistent session: MQTT 3.1.1 clean session off, or (MQTT 5, to read user
+    properties) clean start off with a session that outlives the connection."""
+    if not mqtt5:
+        return {"clean_session": False}
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 0xFFFFFFFF  # never expires while groundwatch is down
+    return {"protocol": aiomqtt.ProtocolVersion.V5, "clean_start": False, "properties": props}
 
 
 async def _incoming(client: aiomqtt.Client, stop: asyncio.Future[Any]) -> Any:
