@@ -190,6 +190,8 @@ class Pipeline:
                 position = self.archive.append(frame, f"{spacecraft or 'unknown'}-{frame.station}")
             if frame.ack is not None:
                 frame.ack()
+        if frame.meta is not None:  # what the station said about its reception
+            self.accounting.observe_copy(spacecraft, frame.station, frame.meta)
         stats = self.stats
         stats.frames += 1
         first = True
