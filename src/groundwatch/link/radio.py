@@ -9,8 +9,9 @@ duplicates from other stations included (each station's own reception is the poi
 - ``ert_station``, ``ert_receipt``, ``ert_replaced``: cumulative frames per ERT source
   (``replaced``: the station's time failed the clock guard, the receipt time was used);
 - ``clock_offset_s``: receipt time minus the station's ERT (network latency plus the
-  station's clock error), mean over the interval; negative when the station's clock runs
-  ahead. Also for ``replaced`` frames, so a station clock that is off shows here.
+  station's clock error), mean over the latest interval with such frames (kept while
+  none arrive); negative when the station's clock runs ahead. Also for ``replaced``
+  frames, so a station clock that is off shows here.
 
 Per-link state is bounded (``MAX_LINKS``): links come from the wire.
 """
@@ -50,6 +51,7 @@ class _Radio:
     offset: _Stat = field(default_factory=_Stat)
     crc_failures: int = 0
     ert: dict[str, int] = field(default_factory=dict)
+    clock_offset_s: float | None = None
 
     def reset_interval(self) -> None:
         self.rssi, self.snr, self.foff, self.offset = _Stat(), _Stat(), _Stat(), _Stat()
@@ -98,7 +100,9 @@ class RadioAccounting:
                     fields[f"{name}_min"] = stat.low
                     fields[f"{name}_max"] = stat.high
             if r.offset.n:
-                fields["clock_offset_s"] = r.offset.total / r.offset.n
+                r.clock_offset_s = r.offset.total / r.offset.n
+            if r.clock_offset_s is not None:
+                fields["clock_offset_s"] = r.clock_offset_s
             tags = {"spacecraft": spacecraft, "station": station}
             out.append(Point(LINK_MEASUREMENT, tags, fields, now_ns))
             r.reset_interval()
