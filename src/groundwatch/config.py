@@ -139,6 +139,16 @@ class LinkConfig(Section):
         description="seconds between re-notifications of an unacknowledged critical alert",
     )
     spacecraft: dict[str, SpacecraftLinkConfig] = Field(default_factory=dict)
+    # Station time (see link.monitor): late events, links restored after a restart.
+    late_after: float = Field(
+        default=5.0, gt=0, description="an event raised this many s after its pass time is late"
+    )
+    restore_window: float = Field(
+        default=3600.0, ge=0, description="s: a link heard this recently is restored at start"
+    )
+    redelivery_grace: float = Field(
+        default=10.0, gt=0, description="s a restored link waits for its station's backlog"
+    )
 
 
 class HealthConfig(Section):

@@ -355,6 +355,7 @@ class Pipeline:
         """Deliver points of archived frames the store never confirmed (after a crash)."""
         if self.archive is None:
             return
+        self._restore_links()
         for frame, position in self.archive.uncommitted_with_positions():
             await self.process(frame, recovered_position=position)
         if self.stats.recovered_frames:
@@ -362,6 +363,21 @@ class Pipeline:
                 "recovered %d archived frames not confirmed by the store before the last stop",
                 self.stats.recovered_frames,
             )
+
+    def _restore_links(self) -> None:
+        """Links that were up when groundwatch last stopped (their last archived frames):
+        the link monitor tracks them on, so a backlog the broker redelivers is judged on
+        its ERTs, without a new AOS and without a LOS for the outage itself."""
+        restore = getattr(self.monitor, "restore", None)
+        latest = getattr(self.archive, "latest_frames", None)
+        if restore is None or latest is None:
+            return
+        now = self.clock.now_ns()
+        for _link, frame in latest():
+            identity = self.decoder.peek(frame)
+            if identity is None or identity.spacecraft is None or identity.crc_ok is False:
+                continue
+            restore(self._link_key(identity.spacecraft, frame.station), frame.ert_ns, now)
 
     async def run(self, stop: asyncio.Event, finish_at_ns: int | None = None) -> PipelineStats:
         """Run until ``stop`` is set (or every source has ended), then shut down in stages."""

@@ -207,6 +207,37 @@ class ArchiveReader:
             pos += 1
 
 
+def last_frame(path: Path, tail_bytes: int = 1 << 20) -> RawFrame | None:
+    """The last intact frame of an archive file, read from its tail only (a file may be
+    hundreds of MB: the records before the last ``tail_bytes`` are not read)."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, 2)
+            if size == 0:
+                return None
+            with (
+                mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data,
+                memoryview(data) as view,
+            ):
+                try:
+                    _link, _created, pos = read_header(data)
+                except (ValueError, struct.error):
+                    return None
+                reader = ArchiveReader([path])
+                parser = _RecordParser(view, size)
+                pos = reader._resync(data, parser, max(pos, size - tail_bytes), size)
+                last = None
+                while pos < size and (got := parser.record(pos)) is not None:
+                    last = got
+                    pos = got[5]
+    except OSError:
+        return None
+    if last is None:
+        return None
+    data_, ert, station, source, ingest, _end, meta = last
+    return RawFrame(data_, ert, station, source, ingest, meta=meta)
+
+
 def list_passes(directory: Path) -> list[PassInfo]:
     """Per archive file: link, first and last earth-received time, frames (for replay)."""
     out: list[PassInfo] = []

@@ -96,6 +96,11 @@ class LinkCore:
         self._last_aos: dict[LinkKey, int] = {}
         self._origin_ns: int | None = None
         self._now_ns = 0
+        # Station time: per station, how far its latest frame's ERT lies behind the
+        # pipeline's clock (a redelivered backlog: far), and stations whose links were
+        # restored at start and have not delivered since (held until a given time).
+        self._lag: dict[str, int] = {}
+        self._held_until: dict[str, int] = {}
         if schedule is not None:
             for c in schedule.contacts:
                 self._tracker(LinkKey(c.spacecraft, c.station))
@@ -168,6 +173,7 @@ class LinkCore:
     def observe_frame(self, key: LinkKey, ert_ns: int, valid: bool, now_ns: int) -> list[Event]:
         """Every copy from every station, before merging. Bad-CRC copies are not signal."""
         self._clock(now_ns)
+        self._station_time(key.station, ert_ns, now_ns)
         events = self._expire(min(ert_ns, now_ns))
         sk = LinkKey(key.spacecraft, key.station)
         tracker = self._tracker(sk)
@@ -427,15 +433,28 @@ class LinkCore:
             return False
         return tracker.last_good_ns is not None and st.last_heartbeat_ns <= tracker.last_good_ns
 
-    def _expire(self, now_ns: int) -> list[Event]:
+    def _expire(self, now_ns: int, station_time: bool = False) -> list[Event]:
+        """Expire links whose deadline passed by ``now_ns``; with ``station_time`` (the
+        tick), each link is judged on its station's time (``now_ns`` minus the lag of its
+        latest frame) and a link restored at start waits for its station's backlog."""
         events: list[Event] = []
         due = []
         for key, tr in self._links.items():
             d = tr.deadline_ns()
-            if d is not None and d <= now_ns:
-                due.append((d, key, tr))
+            if d is None:
+                continue
+            at = now_ns
+            if station_time:
+                held = self._held_until.get(key.station)
+                if held is not None and now_ns < held:
+                    continue
+                if held is None:
+                    at = now_ns - self._lag.get(key.station, 0)
+            if d <= at:
+                due.append((d, key, tr, at))
         due.sort(key=lambda x: (x[0], x[1].station, x[1].vcid or -1))
-        for _, key, tr in due:
+        for _, key, tr, at in due:
+            now_ns = at
             if key.vcid is not None:
                 tr.expire(now_ns)
                 continue
@@ -452,6 +471,41 @@ class LinkCore:
                 tr.suspended = True  # the link shows LOS; the spacecraft is not judged
                 continue
             events += self._maybe_spacecraft_los(key, trans.time_ns)
+        return events
+
+    # --- station time --------------------------------------------------------------------
+
+    def _station_time(self, station: str, ert_ns: int, now_ns: int) -> None:
+        if station not in self._lag and len(self._lag) >= 10_000:  # stations come from the wire
+            self._lag.clear()
+        self._lag[station] = now_ns - ert_ns
+        self._held_until.pop(station, None)
+
+    def restore(self, key: LinkKey, last_good_ns: int, now_ns: int) -> None:
+        """A link that was up when groundwatch last stopped (its last archived frame):
+        tracked again without a new AOS. Its station's redelivered backlog is judged on
+        the frames' ERTs; until the station delivers (or ``redelivery_grace`` passes), the
+        link is not judged, so the outage of groundwatch itself raises no LOS."""
+        if now_ns - last_good_ns > int(self.cfg.restore_window * S):
+            return
+        tr = self._tracker(key)
+        tr.state = LinkState.TRACKING
+        tr.last_good_ns = tr.last_frame_ns = tr.since_ns = last_good_ns
+        craft = self._craft(key.spacecraft)
+        craft.in_contact = True
+        craft.last_station = key.station
+        craft.last_good_ns = last_good_ns
+        self._last_aos.setdefault(key, last_good_ns)
+        self._held_until[key.station] = now_ns + int(self.cfg.redelivery_grace * S)
+
+    def _mark_late(self, events: list[Event], now_ns: int) -> list[Event]:
+        """Events raised well after their pass time (a redelivered backlog judged on its
+        ERTs, a restored link's LOS) carry ``late: true`` and the delay."""
+        late_ns = int(self.cfg.late_after * S)
+        for e in events:
+            if now_ns - e.time_ns > late_ns:
+                e.details["late"] = True
+                e.details["delay_s"] = round((now_ns - e.time_ns) / S, 3)
         return events
 
     def _suspended(self, spacecraft: str) -> bool:
