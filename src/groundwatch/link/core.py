@@ -174,7 +174,7 @@ class LinkCore:
         """Every copy from every station, before merging. Bad-CRC copies are not signal."""
         self._clock(now_ns)
         self._station_time(key.station, ert_ns, now_ns)
-        events = self._expire(min(ert_ns, now_ns))
+        events = self._expire(min(ert_ns, now_ns), station_time=False)
         sk = LinkKey(key.spacecraft, key.station)
         tracker = self._tracker(sk)
         if tracker.frame(ert_ns, valid) is not None:
@@ -433,10 +433,12 @@ class LinkCore:
             return False
         return tracker.last_good_ns is not None and st.last_heartbeat_ns <= tracker.last_good_ns
 
-    def _expire(self, now_ns: int, station_time: bool = False) -> list[Event]:
-        """Expire links whose deadline passed by ``now_ns``; with ``station_time`` (the
-        tick), each link is judged on its station's time (``now_ns`` minus the lag of its
-        latest frame) and a link restored at start waits for its station's backlog."""
+    def _expire(self, now_ns: int, station_time: bool = True) -> list[Event]:
+        """Expire links whose deadline passed by ``now_ns``. ``now_ns`` is the pipeline's
+        clock (tick, heartbeat, ground path): each link is then judged on its station's
+        time (``now_ns`` minus the lag of its latest frame) and a link restored at start
+        waits for its station's backlog. A frame's ERT is station time already
+        (``station_time=False``)."""
         events: list[Event] = []
         due = []
         for key, tr in self._links.items():
@@ -471,7 +473,7 @@ class LinkCore:
                 tr.suspended = True  # the link shows LOS; the spacecraft is not judged
                 continue
             events += self._maybe_spacecraft_los(key, trans.time_ns)
-        return events
+        return self._mark_late(events, self._now_ns) if events else events
 
     # --- station time --------------------------------------------------------------------
 

@@ -96,3 +96,13 @@ def test_a_restored_link_heard_too_long_ago_is_not_restored() -> None:
     m = monitor()
     m.restore(KEY, T0, T0 + 7200 * S)
     assert m.snapshot()["links"] == []
+
+
+def test_the_ground_path_coming_up_after_a_restart_raises_no_los() -> None:
+    m = monitor()
+    restart = T0 + 62 * S
+    m.restore(KEY, T0 + 2 * S, restart)
+    events = m.observe_ground_path(True, restart + 100 * MS)
+    events += m.observe_ground_path(False, restart + 200 * MS)
+    events += m.observe_ground_path(True, restart + 300 * MS)
+    assert link_events(events) == []
