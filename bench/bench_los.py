@@ -28,7 +28,7 @@ import aiomqtt
 
 from groundwatch import services
 from groundwatch.alerts.manager import AlertManager
-from groundwatch.alerts.mqtt import MqttOptions, MqttSink
+from groundwatch.alerts.mqtt import MqttSink, MqttSinkOptions
 from groundwatch.config import LinkConfig
 from groundwatch.link.monitor import LinkMonitor
 from groundwatch.model import Event, LinkKey
@@ -93,7 +93,7 @@ async def run(args: argparse.Namespace, broker: services.ServiceHandle) -> dict[
 
         cfg = LinkConfig(los_threshold=args.threshold, tick=args.tick, aos_frames=2)
         mon = LinkMonitor.from_config(cfg, [], {}, None)
-        sink = MqttSink(MqttOptions(url=broker.url))
+        sink = MqttSink(MqttSinkOptions(url=broker.url))
         alerts = AlertManager([sink])
         await alerts.start()
         await asyncio.wait_for(sink.connected.wait(), 10)

@@ -1,4 +1,9 @@
-"""The ``groundwatch`` command. Each area adds its own commands through ``register(app)``."""
+"""The ``groundwatch`` command. Each area adds its own commands through ``register(app)``.
+
+Listing the commands (``--help``) imports every area's command module, so those modules
+import what a command needs (the pipeline, InfluxDB, MQTT, matplotlib, the live view) inside
+the command function, keeping every invocation's start fast.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,15 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from groundwatch.config import ConfigFileError, Settings, load_config
 from groundwatch.parts import ConfigError
+
+if TYPE_CHECKING:
+    from groundwatch.config import Settings
 
 app = typer.Typer(
     name="groundwatch",
@@ -46,6 +53,7 @@ def setup_logging(verbose: bool) -> None:
 
 def load_or_exit(path: Path | None, err: Console) -> tuple[Settings, Any]:
     """Settings and a fully built (not started) pipeline, or exit 2 naming the key."""
+    from groundwatch.config import ConfigFileError, load_config
     from groundwatch.wiring import build_pipeline
 
     try:
@@ -74,6 +82,15 @@ def check_config(
         f"{len(settings.alerts)} alert sink(s))",
         highlight=False,
     )
+
+
+@app.command("plugins")
+def plugins_cmd() -> None:
+    """List the installed parts by role: built in, or from a package's entry points."""
+    from groundwatch.plugins import default_registry, listing
+
+    for line in listing(default_registry()):
+        typer.echo(line)
 
 
 def status_line(status: dict[str, Any], rate: float) -> str:

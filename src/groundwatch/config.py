@@ -7,8 +7,9 @@ password, MQTT password) are ``SecretStr`` and may instead be read from a file n
 matching ``*_file`` key; they are never logged.
 
 Part-specific options (``[[sources]]``, ``[[alerts]]``) are validated by the part's own
-``from_config()`` so that each part owns its settings; ``load_config`` + ``build_parts`` (in
-``groundwatch.pipeline``) validate everything without opening a connection.
+``from_config()`` so that each part owns its settings; ``load_config`` +
+``groundwatch.wiring.build_pipeline`` validate everything without opening a connection.
+``docs/configuration.md`` is generated from these models (``groundwatch.docs``).
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ def read_secret(value: SecretStr | None, file: Path | None, key: str) -> str | N
 class MissionConfig(Section):
     dictionary: Path = Field(description="telemetry dictionary (YAML or Python module)")
     schedule: Path | None = Field(default=None, description="planned contacts (YAML or CSV)")
+    format: str | None = Field(
+        default=None,
+        description="dictionary format (a registered part, e.g. yaml); default: by file suffix",
+    )
 
 
 class PartConfig(BaseModel):
@@ -68,6 +73,7 @@ class PartConfig(BaseModel):
 
 
 class StoreConfig(Section):
+    type: str = Field(default="influx", description="the store sink part (`groundwatch plugins`)")
     url: str = "http://127.0.0.1:8086"
     api: Literal["auto", "v1", "v2"] = "auto"
     # InfluxDB 1.x
@@ -126,7 +132,6 @@ class LinkConfig(Section):
     aos_frames: int = Field(default=2, ge=1, description="valid frames to confirm AOS")
     tick: float = Field(default=0.05, gt=0, le=1, description="monitor resolution, seconds")
     accounting_interval: float = Field(default=1.0, gt=0)
-    heartbeat_topic: str | None = "gs/+/status"
     heartbeat_timeout: float = Field(default=10.0, gt=0)
     schedule_margin: float = Field(default=30.0, ge=0)
     degraded_crc_rate: float = Field(default=0.2, gt=0, le=1)

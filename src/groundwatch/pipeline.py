@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from groundwatch.clock import Clock, ReplayClock, WallClock
-from groundwatch.ingest.base import IngestItem
 from groundwatch.model import (
     DecodeResult,
     Event,
@@ -35,7 +34,7 @@ from groundwatch.model import (
     Rejection,
     StationStatus,
 )
-from groundwatch.parts import Counters
+from groundwatch.parts import Counters, Decoder, IngestItem, Source, StoreSink
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +85,9 @@ class Pipeline:
     def __init__(
         self,
         *,
-        sources: list[Any],
-        decoder: Any,
-        store: Any,
+        sources: list[Source],
+        decoder: Decoder,
+        store: StoreSink,
         monitor: Any,
         accounting: Any,
         merger: Any,
@@ -333,7 +332,7 @@ class Pipeline:
                 # replay source is about to feed (it may be late: the loop was busy).
                 if self._in_frame or self.queue.qsize():
                     continue
-                dues = [d for s in self.sources if (d := getattr(s, "due_ns", None)) is not None]
+                dues = [d for s in self.sources if (d := s.due_ns) is not None]
                 if dues:
                     now = min(now, *dues)
             try:
@@ -342,14 +341,14 @@ class Pipeline:
                 self.counters.errors += 1
                 log.exception("pipeline: link monitor tick failed")
 
-    async def _source_task(self, source: Any) -> None:
+    async def _source_task(self, source: Source) -> None:
         try:
             await source.run(self.queue)
         except asyncio.CancelledError:
             raise
         except Exception:
             self.counters.errors += 1
-            log.exception("source %s failed", getattr(source, "name", source))
+            log.exception("source %s failed", source.name)
 
     async def recover(self) -> None:
         """Deliver points of archived frames the store never confirmed (after a crash)."""
@@ -388,13 +387,15 @@ class Pipeline:
         if self.health is not None:
             await self.health.start()
         try:
+            for source in self.sources:
+                await source.start()
             async with asyncio.TaskGroup() as tg:
                 await self.recover()
                 decode = tg.create_task(self._decode_loop(), name="decode")
                 ticker = tg.create_task(self._tick_loop(), name="link-tick")
                 src_tasks = [
-                    tg.create_task(self._source_task(s), name=f"source:{getattr(s, 'name', i)}")
-                    for i, s in enumerate(self.sources)
+                    tg.create_task(self._source_task(s), name=f"source:{s.name}")
+                    for s in self.sources
                 ]
                 self.started.set()
                 sources_done: asyncio.Future[Any] = asyncio.ensure_future(
@@ -446,7 +447,7 @@ class Pipeline:
         """Wait until every source that connects somewhere (e.g. to a broker) has, plus a
         moment for its subscriptions to reach the broker; TimeoutError otherwise."""
         deadline = time.monotonic() + timeout_s
-        while not all(getattr(s, "connected", True) for s in self.sources):
+        while not all(s.connected for s in self.sources):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"a source did not connect within {timeout_s:.0f} s")
             await asyncio.sleep(0.05)
@@ -481,7 +482,7 @@ class Pipeline:
             "links": self.monitor.snapshot(),
             "stations": self.merger.counts(),
             "sources": {
-                getattr(s, "name", str(i)): s.counters.as_dict() for i, s in enumerate(self.sources)
+                s.name: s.counters.as_dict() for s in self.sources
             },
             "errors": self.counters.errors,
         }

@@ -1,5 +1,7 @@
 """Build a Pipeline from validated settings: every part's ``from_config`` runs here, no I/O.
 
+Parts are looked up by role and name in a ``parts.Registry`` (``plugins.default_registry``:
+the built-in parts plus those installed through entry points); a caller may pass its own.
 ``groundwatch check-config`` calls ``build_pipeline`` too, so a bad key in any part's table is
 reported (with its key) before anything starts.
 """
@@ -16,19 +18,17 @@ from groundwatch.archive.writer import FrameArchive
 from groundwatch.clock import Clock
 from groundwatch.config import Settings
 from groundwatch.decoders.api import DictionaryError, TelemetryDictionary
-from groundwatch.decoders.dictionary import load_dictionary
 from groundwatch.decoders.frame_decoder import FrameDecoder
 from groundwatch.link.accounting import FrameAccounting
 from groundwatch.link.merge import FrameMerger
 from groundwatch.link.monitor import LinkMonitor
 from groundwatch.link.schedule import Schedule
 from groundwatch.model import DecodeResult, Event, Point
-from groundwatch.parts import ConfigError
+from groundwatch.parts import ConfigError, Registry, StoreSink
 from groundwatch.pipeline import Pipeline
 from groundwatch.plugins import default_registry
 from groundwatch.store.health import HealthServer
 from groundwatch.store.points import PacketPoints, event_point, float_params_of, rejected_point
-from groundwatch.store.sink import StoreSink
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,27 @@ def result_points_factory(
     return to_points
 
 
-def load_mission(settings: Settings) -> TelemetryDictionary:
+def dictionary_format(settings: Settings, registry: Registry) -> Any:
+    """The ``[mission] format`` part, or the one whose suffixes match the file name."""
+    name = settings.mission.format
+    if name is None:
+        suffix = settings.mission.dictionary.suffix.lower()
+        for entry in registry.entries("dictionary"):
+            if suffix in registry.part_class("dictionary", entry.name, "mission").suffixes:
+                name = entry.name
+                break
+        else:
+            known = ", ".join(registry.names("dictionary"))
+            raise ConfigError(
+                "mission.format", f"no format for {suffix or 'a file without suffix'} ({known})"
+            )
+    return registry.create("dictionary", name, {}, "mission.format")
+
+
+def load_mission(settings: Settings, registry: Registry | None = None) -> TelemetryDictionary:
+    fmt = dictionary_format(settings, registry or default_registry())
     try:
-        return load_dictionary(settings.mission.dictionary)
+        return fmt.load(settings.mission.dictionary)
     except FileNotFoundError as exc:
         raise ConfigError("mission.dictionary", f"file not found: {exc.filename}") from exc
     except DictionaryError as exc:
@@ -67,10 +85,11 @@ def build_pipeline(
     event_listeners: Iterable[Callable[[Event], None]] = (),
     result_listeners: Iterable[Callable[[DecodeResult], None]] = (),
     dictionary: TelemetryDictionary | None = None,
+    registry: Registry | None = None,
 ) -> Pipeline:
     """Every part validated and constructed; connections open in ``Pipeline.run``."""
-    registry = default_registry()
-    dictionary = dictionary or load_mission(settings)
+    registry = registry or default_registry()
+    dictionary = dictionary or load_mission(settings, registry)
     if sources is None:
         sources = [
             registry.create("source", s.type, s.options(), f"sources[{i}]")
@@ -86,8 +105,8 @@ def build_pipeline(
     use_archive = settings.archive.enabled if archive_enabled is None else archive_enabled
     archive = FrameArchive.from_config(settings.archive) if use_archive else None
 
-    store = StoreSink.from_config(
-        settings.store,
+    store: StoreSink = registry.create("sink", settings.store.type, settings.store, "store")
+    store.bind(
         # Bound late: a store alert (SPOOL_FULL) goes where every event goes, once running.
         on_alert=lambda event: pipeline.dispatch([event]),
         on_durable=archive.commit if archive is not None else None,

@@ -21,6 +21,7 @@ from groundwatch.config import LinkConfig, PartConfig
 from groundwatch.link.monitor import LinkMonitor
 from groundwatch.link.schedule import Schedule
 from groundwatch.model import Event, LinkKey
+from groundwatch.plugins import builtin_registry
 from groundwatch.services import ServiceHandle, free_port
 
 pytestmark = pytest.mark.integration
@@ -94,6 +95,7 @@ def manager(broker: ServiceHandle, hook_url: str, **kw: Any) -> AlertManager:
             PartConfig(type="mqtt", url=broker.url, queue_size=100),
             PartConfig(type="webhook", url=hook_url, timeout=1.0, retries=1, backoff=0.1),
         ],
+        builtin_registry(),
         **kw,
     )
 
@@ -238,7 +240,9 @@ def _iso(t: float) -> str:
 async def test_mqtt_sink_reconnects_after_broker_restart(own_mosquitto: ServiceHandle) -> None:
     from groundwatch import services
 
-    alerts = AlertManager.from_config([PartConfig(type="mqtt", url=own_mosquitto.url)])
+    alerts = AlertManager.from_config(
+        [PartConfig(type="mqtt", url=own_mosquitto.url)], builtin_registry()
+    )
     sink = alerts.sink("mqtt")
     await alerts.start()
     try:

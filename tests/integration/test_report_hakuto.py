@@ -61,10 +61,15 @@ class SimSource:
     """The simulator's frames as one station received them (lost frames never arrive)."""
 
     name = "sim"
+    connected = True
+    due_ns: int | None = None
 
     def __init__(self, frames: list[SimFrame]) -> None:
         self.frames = frames
         self.counters = Counters()
+
+    async def start(self) -> None:
+        pass
 
     async def run(self, out: FrameQueue) -> None:
         for f in self.frames:

@@ -6,16 +6,18 @@ import asyncio
 import getpass
 import json
 
-import aiomqtt
 import typer
 
-from groundwatch.alerts.mqtt import parse_mqtt_url
 from groundwatch.parts import ConfigError
 
 
 async def publish_ack(
     url: str, alert_id: str, by: str, comment: str | None, topic: str = "groundwatch/ack"
 ) -> None:
+    import aiomqtt
+
+    from groundwatch.alerts.mqtt import parse_mqtt_url
+
     host, port = parse_mqtt_url(url)
     payload = json.dumps({"id": alert_id, "by": by, "comment": comment})
     async with aiomqtt.Client(host, port, timeout=10) as client:
@@ -34,6 +36,8 @@ def register(app: typer.Typer) -> None:
         topic: str = typer.Option("groundwatch/ack", "--topic", help="ack command topic"),
     ) -> None:
         """Acknowledge an alert: stops its re-notification; every sink gets an ACK event."""
+        import aiomqtt  # loads only when an ack is sent
+
         who = by or getpass.getuser()
         try:
             asyncio.run(publish_ack(mqtt, alert_id, who, comment, topic))

@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from groundwatch.alerts.alert import Alert, Notification
-from groundwatch.alerts.registry import default_sink_registry
 from groundwatch.alerts.sinks import AlertSink
 from groundwatch.model import Event, EventType, Severity
 from groundwatch.parts import Registry
@@ -57,14 +56,14 @@ class AlertManager:
     def from_config(
         cls,
         tables: Iterable[Any],
-        registry: Registry | None = None,
+        registry: Registry,
         renotify_interval: float = 300.0,
         page_replays: bool = False,
         clock: Callable[[], int] = time.time_ns,
     ) -> AlertManager:
         """Sinks from ``[[alerts]]`` tables (``config.PartConfig`` or mappings with
-        ``type``), validated without I/O; unknown types and bad options raise ConfigError."""
-        reg = registry or default_sink_registry()
+        ``type``), made by the registry's ``alert`` parts, validated without I/O; unknown
+        types and bad options raise ConfigError."""
         sinks = []
         for i, table in enumerate(tables):
             if isinstance(table, Mapping):
@@ -72,7 +71,7 @@ class AlertManager:
                 type_ = str(table.get("type"))
             else:
                 opts, type_ = table.options(), table.type
-            sinks.append(reg.create("alerts", type_, opts, f"alerts[{i}]"))
+            sinks.append(registry.create("alert", type_, opts, f"alerts[{i}]"))
         return cls(sinks, renotify_interval, page_replays, clock)
 
     def sink(self, name: str) -> AlertSink:

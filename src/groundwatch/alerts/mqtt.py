@@ -33,7 +33,7 @@ import aiomqtt
 from pydantic import Field
 
 from groundwatch.alerts.alert import Alert, Notification, iso
-from groundwatch.alerts.sinks import AlertSink, SinkOptions
+from groundwatch.alerts.sinks import AlertSink, AlertSinkOptions
 from groundwatch.config import parse_part_options
 from groundwatch.model import EventType
 from groundwatch.mqtt_url import mqtt_connection
@@ -44,7 +44,9 @@ log = logging.getLogger("groundwatch.alerts.mqtt")
 LOS_TYPES = {EventType.LOS, EventType.EXPECTED_LOS, EventType.UNEXPECTED_LOS}
 
 
-class MqttOptions(SinkOptions):
+class MqttSinkOptions(AlertSinkOptions):
+    """``[[alerts]] type = "mqtt"``: events, retained link state and acknowledgements."""
+
     url: str = "mqtt://127.0.0.1:1883"
     username: str | None = None
     password: str | None = None
@@ -65,10 +67,13 @@ def parse_mqtt_url(url: str, key: str = "url") -> tuple[str, int]:
 
 
 class MqttSink(AlertSink):
+    """Events, retained link state and acknowledgements on an MQTT broker."""
+
+    Options = MqttSinkOptions
     type = "mqtt"
     paging = True
 
-    def __init__(self, opts: MqttOptions) -> None:
+    def __init__(self, opts: MqttSinkOptions) -> None:
         super().__init__(opts.name, opts.queue_size)
         self.opts = opts
         self.host, self.port = parse_mqtt_url(opts.url)
@@ -78,7 +83,7 @@ class MqttSink(AlertSink):
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str) -> MqttSink:
-        o = parse_part_options(MqttOptions, options, key)
+        o = parse_part_options(MqttSinkOptions, options, key)
         parse_mqtt_url(o.url, f"{key}.url")
         return cls(o)
 

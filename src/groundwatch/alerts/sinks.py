@@ -29,13 +29,28 @@ from groundwatch.parts import ConfigError, Counters
 log = logging.getLogger("groundwatch.alerts")
 
 
-class SinkOptions(BaseModel):
+class AlertSinkOptions(BaseModel):
+    """Options every alert sink has."""
+
     model_config = ConfigDict(extra="forbid")
-    name: str | None = None
-    queue_size: int = Field(default=1000, gt=0)
+    name: str | None = Field(default=None, description="name in /health (default: the type)")
+    queue_size: int = Field(default=1000, gt=0, description="alerts held for this sink")
+
+
+class LogSinkOptions(AlertSinkOptions):
+    """``[[alerts]] type = "log"``: alerts as log lines (critical ones at CRITICAL)."""
+
+
+class InfluxSinkOptions(AlertSinkOptions):
+    """``[[alerts]] type = "influx"``: events as points (Grafana annotations)."""
+
+    queue_size: int = Field(default=10_000, gt=0, description="alerts held for this sink")
 
 
 class AlertSink:
+    """Base of the built-in alert sinks (``parts.AlertSink`` is the contract)."""
+
+    Options: ClassVar[type[BaseModel]] = AlertSinkOptions
     type: ClassVar[str] = "sink"
     paging: ClassVar[bool] = False
 
@@ -96,6 +111,9 @@ class AlertSink:
 
 
 class LogSink(AlertSink):
+    """Alerts as log lines (critical ones at CRITICAL level)."""
+
+    Options = LogSinkOptions
     type = "log"
     _LEVELS: ClassVar[dict[Severity, int]] = {
         Severity.INFO: logging.INFO,
@@ -105,7 +123,7 @@ class LogSink(AlertSink):
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str) -> LogSink:
-        o = parse_part_options(SinkOptions, options, key)
+        o = parse_part_options(LogSinkOptions, options, key)
         return cls(o.name, o.queue_size)
 
     async def deliver(self, alert: Alert) -> None:
@@ -137,6 +155,7 @@ def event_point(event: Event) -> Point:
 class InfluxSink(AlertSink):
     """Writes each event as a point through the pipeline's store (``bind`` before start)."""
 
+    Options = InfluxSinkOptions
     type = "influx"
 
     def __init__(self, name: str | None = None, queue_size: int = 10_000) -> None:
@@ -146,7 +165,7 @@ class InfluxSink(AlertSink):
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str) -> InfluxSink:
-        o = parse_part_options(SinkOptions, {"queue_size": 10_000, **options}, key)
+        o = parse_part_options(InfluxSinkOptions, options, key)
         return cls(o.name, o.queue_size)
 
     def bind(
@@ -166,14 +185,17 @@ class InfluxSink(AlertSink):
             await out
 
 
-class CommandOptions(SinkOptions):
-    command: str | list[str]
-    timeout: float = Field(default=10.0, gt=0)
+class CommandSinkOptions(AlertSinkOptions):
+    """``[[alerts]] type = "command"``: runs a program with the alert JSON on stdin."""
+
+    command: str | list[str] = Field(description="program and arguments (no shell)")
+    timeout: float = Field(default=10.0, gt=0, description="seconds before it is killed")
 
 
 class CommandSink(AlertSink):
     """Runs a program with the alert JSON on stdin; killed after ``timeout``."""
 
+    Options = CommandSinkOptions
     type = "command"
     paging = True
 
@@ -184,7 +206,7 @@ class CommandSink(AlertSink):
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str) -> CommandSink:
-        o = parse_part_options(CommandOptions, options, key)
+        o = parse_part_options(CommandSinkOptions, options, key)
         argv = shlex.split(o.command) if isinstance(o.command, str) else list(o.command)
         if not argv:
             raise ConfigError(f"{key}.command", "empty command")

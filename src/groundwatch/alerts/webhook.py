@@ -17,31 +17,40 @@ import aiohttp
 from pydantic import Field
 
 from groundwatch.alerts.alert import Alert
-from groundwatch.alerts.sinks import AlertSink, SinkOptions
+from groundwatch.alerts.sinks import AlertSink, AlertSinkOptions
 from groundwatch.config import parse_part_options
 from groundwatch.parts import ConfigError
 
 
-class WebhookOptions(SinkOptions):
-    url: str
-    timeout: float = Field(default=5.0, gt=0)
-    retries: int = Field(default=3, ge=0)
-    backoff: float = Field(default=0.5, ge=0)
-    headers: dict[str, str] = Field(default_factory=dict)
+class WebhookSinkOptions(AlertSinkOptions):
+    """``[[alerts]] type = "webhook"``: the alert JSON POSTed to a URL."""
+
+    url: str = Field(description="http(s) URL the alert JSON is POSTed to")
+    timeout: float = Field(default=5.0, gt=0, description="seconds per attempt")
+    retries: int = Field(default=3, ge=0, description="attempts after the first")
+    backoff: float = Field(
+        default=0.5, ge=0, description="seconds before the first retry, doubled each time"
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="extra HTTP headers (e.g. Authorization)"
+    )
 
 
 class WebhookSink(AlertSink):
+    """The alert JSON POSTed to an http(s) URL, retried with backoff."""
+
+    Options = WebhookSinkOptions
     type = "webhook"
     paging = True
 
-    def __init__(self, opts: WebhookOptions) -> None:
+    def __init__(self, opts: WebhookSinkOptions) -> None:
         super().__init__(opts.name, opts.queue_size)
         self.opts = opts
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str) -> WebhookSink:
-        o = parse_part_options(WebhookOptions, options, key)
+        o = parse_part_options(WebhookSinkOptions, options, key)
         if not o.url.startswith(("http://", "https://")):
             raise ConfigError(f"{key}.url", f"not an http(s) URL: {o.url!r}")
         return cls(o)

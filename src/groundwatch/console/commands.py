@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from groundwatch.console.attach import AttachOptions, attach
-from groundwatch.console.live import show
-from groundwatch.console.state import ConsoleModel
 from groundwatch.decoders.api import DictionaryError, TelemetryDictionary
 from groundwatch.parts import ConfigError
+
+if TYPE_CHECKING:  # MQTT, InfluxDB and the live view load when the console runs
+    from groundwatch.console.attach import AttachOptions
+    from groundwatch.console.state import ConsoleModel
 
 
 def _load_dictionary(path: Path | None, err: Console) -> TelemetryDictionary | None:
@@ -32,6 +33,9 @@ def _load_dictionary(path: Path | None, err: Console) -> TelemetryDictionary | N
 async def _console(
     model: ConsoleModel, opts: AttachOptions, duration: float | None, text_interval: float
 ) -> None:
+    from groundwatch.console.attach import attach
+    from groundwatch.console.live import show
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -74,6 +78,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Live console attached to a running deployment (MQTT state/events + InfluxDB)."""
+        from groundwatch.console.attach import AttachOptions
+        from groundwatch.console.state import ConsoleModel
+
         err = Console(stderr=True)
         dic = _load_dictionary(dictionary, err)
         model = ConsoleModel.from_dictionary(dic, title=f"groundwatch console  {database}")

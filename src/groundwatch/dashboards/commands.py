@@ -8,8 +8,6 @@ from typing import Annotated
 
 import typer
 
-from groundwatch.dashboards import export as exporter
-
 DictionaryOption = Annotated[
     list[Path],
     typer.Option("--dictionary", "-d", help="telemetry dictionary (repeat for several)"),
@@ -23,6 +21,8 @@ def export_command(
     ),
 ) -> None:
     """Generate the dashboards and Grafana provisioning files from the dictionaries."""
+    from groundwatch.dashboards import export as exporter
+
     dictionaries = exporter.load_dictionaries(dictionary)
     for path in exporter.export(dictionaries, out):
         typer.echo(str(path))
@@ -34,6 +34,7 @@ def push_command(
     folder: Annotated[str, typer.Option(help="folder uid and title")] = "groundwatch",
 ) -> None:
     """Upload the dashboards to Grafana (token in GRAFANA_TOKEN), overwriting older versions."""
+    from groundwatch.dashboards import export as exporter
     from groundwatch.dashboards import push as pusher
 
     try:

@@ -1,25 +1,14 @@
-"""What every ingestor shares: earth-received time stamping and the item types it emits."""
+"""What every ingestor shares: earth-received time stamping.
+
+The items a source emits and the queue it puts them into are ``parts.IngestItem`` and
+``parts.FrameQueue``.
+"""
 
 from __future__ import annotations
 
 import time
-from typing import Protocol
 
-from groundwatch.model import (
-    ERT_MIN_SPACING_NS,
-    GroundPathChange,
-    RawFrame,
-    RejectedInput,
-    StationStatus,
-)
-
-IngestItem = RawFrame | StationStatus | GroundPathChange | RejectedInput
-
-
-class ItemQueue(Protocol):
-    """Bounded queue the pipeline hands to sources: a full queue slows the source down."""
-
-    async def put(self, item: IngestItem) -> None: ...
+from groundwatch.model import ERT_MIN_SPACING_NS
 
 
 class ErtStamper:

@@ -13,20 +13,20 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from groundwatch.config import parse_part_options
 from groundwatch.decoders.kiss import KissCommand, KissDecoder, KissError
-from groundwatch.ingest.base import ErtStamper, ItemQueue
+from groundwatch.ingest.base import ErtStamper
 from groundwatch.model import GroundPathChange, RawFrame
-from groundwatch.parts import Counters
+from groundwatch.parts import Counters, FrameQueue
 
 log = logging.getLogger(__name__)
 
 
-class KissTcpConfig(BaseModel):
+class KissTcpOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = "kiss"
     host: str = "127.0.0.1"
@@ -38,22 +38,30 @@ class KissTcpConfig(BaseModel):
 
 
 class KissTcpSource:
-    def __init__(self, cfg: KissTcpConfig) -> None:
+    """Frames from a KISS TCP server (an SDR decoder or a TNC), one station per source."""
+
+    Options: ClassVar[type[BaseModel]] = KissTcpOptions
+
+    def __init__(self, cfg: KissTcpOptions) -> None:
         self.cfg = cfg
         self.name = cfg.name
         self.counters = Counters()
+        self.due_ns: int | None = None  # frames are fed as they arrive, not paced
         self.connected = False
         self._stamper = ErtStamper()
         self._stopping = asyncio.Event()
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str = "sources[0]") -> KissTcpSource:
-        return cls(parse_part_options(KissTcpConfig, options, key))
+        return cls(parse_part_options(KissTcpOptions, options, key))
+
+    async def start(self) -> None:
+        """Nothing to open ahead: ``run`` connects, and reconnects with backoff."""
 
     async def stop(self) -> None:
         self._stopping.set()
 
-    async def run(self, out: ItemQueue) -> None:
+    async def run(self, out: FrameQueue) -> None:
         delay = self.cfg.reconnect_min
         warned = False
         while not self._stopping.is_set():
@@ -83,7 +91,7 @@ class KissTcpSource:
             delay = min(delay * 2, self.cfg.reconnect_max)
 
     async def _session(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, out: ItemQueue
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, out: FrameQueue
     ) -> None:
         self.connected = True
         log.info("kiss %s: connected to %s:%s", self.name, self.cfg.host, self.cfg.port)

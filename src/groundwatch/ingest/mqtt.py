@@ -20,25 +20,25 @@ import struct
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from pydantic import ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from groundwatch.config import parse_part_options, read_secret
-from groundwatch.ingest.base import ErtStamper, ItemQueue
+from groundwatch.ingest.base import ErtStamper
 from groundwatch.ingest.envelope import EnvelopeSettings
 from groundwatch.ingest.station_time import EnvelopeFrames
 from groundwatch.model import GroundPathChange, StationStatus
 from groundwatch.mqtt_url import mqtt_connection
-from groundwatch.parts import ConfigError, Counters
+from groundwatch.parts import ConfigError, Counters, FrameQueue
 
 log = logging.getLogger(__name__)
 
 
-class MqttSourceConfig(EnvelopeSettings):
+class MqttSourceOptions(EnvelopeSettings):
     """``payload``, ``json_preset``, ``json_fields``, ``clock_tolerance``, ...: see
     ``ingest.envelope`` (``mqtt5`` connects with MQTT 5 to read user properties)."""
 
@@ -266,10 +266,13 @@ class _CountingQueue(asyncio.Queue[_Incoming]):
 class MqttSource:
     """Receives frames from ``topics`` and heartbeats from ``heartbeat_topics``."""
 
-    def __init__(self, cfg: MqttSourceConfig) -> None:
+    Options: ClassVar[type[BaseModel]] = MqttSourceOptions
+
+    def __init__(self, cfg: MqttSourceOptions) -> None:
         self.cfg = cfg
         self.name = cfg.name
         self.counters = Counters()
+        self.due_ns: int | None = None  # frames are fed as they arrive, not paced
         conn = mqtt_connection(cfg.url)
         self._host: str = conn["hostname"]
         self._port: int = conn["port"]
@@ -288,7 +291,7 @@ class MqttSource:
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str = "sources[0]") -> MqttSource:
-        cfg: MqttSourceConfig = parse_part_options(MqttSourceConfig, options, key)
+        cfg: MqttSourceOptions = parse_part_options(MqttSourceOptions, options, key)
         try:
             mqtt_connection(cfg.url)
         except ValueError as exc:
@@ -304,6 +307,9 @@ class MqttSource:
         seg = self.cfg.station_segment or 0
         return parts[seg] if seg < len(parts) else "unknown"
 
+    async def start(self) -> None:
+        """Nothing to open ahead: ``run`` connects, and reconnects with backoff."""
+
     async def stop(self) -> None:
         self._stopping.set()
 
@@ -311,7 +317,7 @@ class MqttSource:
         secret = read_secret(self.cfg.password, self.cfg.password_file, "sources.password")
         return secret if secret is not None else self._url_password
 
-    async def run(self, out: ItemQueue) -> None:
+    async def run(self, out: FrameQueue) -> None:
         delay = self.cfg.reconnect_min
         state_logged: bool | None = None
         while not self._stopping.is_set():
@@ -338,7 +344,7 @@ class MqttSource:
                 with_stop.cancel()
             delay = min(delay * 2, self.cfg.reconnect_max)
 
-    async def _session(self, out: ItemQueue) -> None:
+    async def _session(self, out: FrameQueue) -> None:
         queue_cls = type("BoundedQueue", (_CountingQueue,), {"counters": self.counters})
         client = aiomqtt.Client(
             self._host,
@@ -418,7 +424,7 @@ class MqttSource:
         if self._unacked == 0:
             self._all_acked.set()
 
-    async def _handle(self, client: aiomqtt.Client, msg: _Incoming, out: ItemQueue) -> None:
+    async def _handle(self, client: aiomqtt.Client, msg: _Incoming, out: FrameQueue) -> None:
         station, heartbeat = self._route(msg.topic)
         if heartbeat:
             await out.put(StationStatus(station, bytes(msg.payload), time.time_ns()))

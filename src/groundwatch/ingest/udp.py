@@ -10,19 +10,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from groundwatch.config import parse_part_options
-from groundwatch.ingest.base import ErtStamper, ItemQueue
+from groundwatch.ingest.base import ErtStamper
 from groundwatch.model import RawFrame
-from groundwatch.parts import Counters
+from groundwatch.parts import Counters, FrameQueue
 
 log = logging.getLogger(__name__)
 
 
-class UdpConfig(BaseModel):
+class UdpOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = "udp"
     listen: str = "127.0.0.1"
@@ -40,19 +40,25 @@ class _Protocol(asyncio.DatagramProtocol):
 
 
 class UdpSource:
-    def __init__(self, cfg: UdpConfig) -> None:
+    """One frame per UDP datagram, from one station's modem."""
+
+    Options: ClassVar[type[BaseModel]] = UdpOptions
+
+    def __init__(self, cfg: UdpOptions) -> None:
         self.cfg = cfg
         self.name = cfg.name
         self.counters = Counters()
+        self.due_ns: int | None = None  # frames are fed as they arrive, not paced
         self.connected = False
         self.bound_port: int | None = None
         self._stamper = ErtStamper()
         self._buffer: asyncio.Queue[RawFrame] = asyncio.Queue(maxsize=cfg.buffer)
         self._stopping = asyncio.Event()
+        self._transport: asyncio.DatagramTransport | None = None
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str = "sources[0]") -> UdpSource:
-        return cls(parse_part_options(UdpConfig, options, key))
+        return cls(parse_part_options(UdpOptions, options, key))
 
     def received(self, data: bytes) -> None:
         self.counters.received += 1
@@ -64,17 +70,28 @@ class UdpSource:
         except asyncio.QueueFull:
             self.counters.dropped += 1
 
-    async def stop(self) -> None:
-        self._stopping.set()
-
-    async def run(self, out: ItemQueue) -> None:
+    async def start(self) -> None:
+        """Bind the socket, so a port already in use fails the start, not a task later."""
+        if self._transport is not None:
+            return
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(
+        self._transport, _ = await loop.create_datagram_endpoint(
             lambda: _Protocol(self), local_addr=(self.cfg.listen, self.cfg.port)
         )
-        self.bound_port = transport.get_extra_info("sockname")[1]
-        self.connected = True
+        self.bound_port = self._transport.get_extra_info("sockname")[1]
         log.info("udp %s: listening on %s:%s", self.name, self.cfg.listen, self.bound_port)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if not self.connected and self._transport is not None:  # started, never run
+            self._transport.close()
+            self._transport = None
+
+    async def run(self, out: FrameQueue) -> None:
+        await self.start()  # bound already when the pipeline started it
+        transport = self._transport
+        assert transport is not None
+        self.connected = True
         stop = asyncio.ensure_future(self._stopping.wait())
         try:
             while True:
@@ -87,6 +104,7 @@ class UdpSource:
                 self.counters.sent += 1
         finally:
             transport.close()
+            self._transport = None
             stop.cancel()
             self.connected = False
             while not self._buffer.empty():  # hand over what arrived before the stop

@@ -7,13 +7,12 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from groundwatch.config import ConfigFileError, Settings, load_config
 from groundwatch.decoders.decode_input import format_ert
 from groundwatch.parts import ConfigError
 from groundwatch.replay.detect import ReplayFormat, UnknownFormat
@@ -25,9 +24,10 @@ from groundwatch.replay.expect import (
     observed,
     write_expected,
 )
-from groundwatch.replay.progress import ReplayProgress, summary_text
-from groundwatch.replay.runner import ReplayError, ReplayOptions, TimeMode, run_replay
-from groundwatch.replay.session import archived_passes, delete_session, los_events_from_store
+
+if TYPE_CHECKING:  # the pipeline, InfluxDB and MQTT stacks load when a command runs
+    from groundwatch.config import Settings
+    from groundwatch.replay.runner import TimeMode
 
 
 def parse_speed(text: str) -> float | None:
@@ -44,6 +44,8 @@ def parse_speed(text: str) -> float | None:
 
 
 def settings_from(config: Path | None, dictionary: Path | None, err: Console) -> Settings:
+    from groundwatch.config import ConfigFileError, load_config
+
     try:
         if config is None:
             if dictionary is None:
@@ -104,6 +106,9 @@ def replay(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Replay recorded passes through the live pipeline (same decoders, alerts and store)."""
+    from groundwatch.replay.progress import ReplayProgress, summary_text
+    from groundwatch.replay.runner import ReplayError, ReplayOptions, ReplayResult, run_replay
+
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
@@ -161,8 +166,6 @@ def replay(
     except (ReplayError, UnknownFormat, ConfigError, ValueError, OSError) as exc:
         err.print(f"[red]error[/red]: {exc}", highlight=False)
         raise typer.Exit(2) from exc
-    from groundwatch.replay.runner import ReplayResult
-
     assert isinstance(result, ReplayResult)
     err.print(summary_text(result), highlight=False, soft_wrap=True)
     first = result.first_ert_ns or 0
@@ -189,6 +192,8 @@ def _list(
     out: Console,
     err: Console,
 ) -> None:
+    from groundwatch.replay.session import archived_passes, los_events_from_store
+
     settings = settings_from(config, dictionary, err) if (config or dictionary) else None
     roots = dirs or ([settings.archive.dir] if settings is not None else [Path("var/archive")])
     threshold = settings.link.los_threshold if settings is not None else 5.0
@@ -239,14 +244,15 @@ def sessions_delete(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="groundwatch.toml")] = None,
 ) -> None:
     """Remove every point and event a replay session wrote."""
+    from groundwatch.config import ConfigFileError, StoreConfig, load_config
+    from groundwatch.replay.session import delete_session
+
     err = Console(stderr=True)
     try:
         settings = load_config(config) if config is not None else None
     except ConfigFileError as exc:
         err.print(f"[red]config error[/red] {exc}", highlight=False)
         raise typer.Exit(2) from exc
-    from groundwatch.config import StoreConfig
-
     store = settings.store if settings is not None else StoreConfig()
     name = name.removeprefix("replay:")
     try:

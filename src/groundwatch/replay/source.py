@@ -77,6 +77,10 @@ class ReplaySource:
         self.finished_wall: float | None = None
         self.last_fed_wall: float | None = None
         self.due_ns: int | None = None  # pass time of the next frame to feed (paced replay)
+        self.connected = True  # a recording has nothing to connect to
+
+    async def start(self) -> None:
+        """The recording is opened by whoever made ``frames``; nothing to open here."""
 
     async def run(self, out: FrameQueue) -> None:
         # Once per frame at up to ~9,000 frames/s: the loop keeps to plain local values.

@@ -11,9 +11,6 @@ from rich.console import Console
 
 from groundwatch.console.state import key_parameters_of, parse_time
 from groundwatch.decoders.api import DictionaryError
-from groundwatch.report.html import write_report
-from groundwatch.report.query import InfluxQuery, PassQuery, session_source
-from groundwatch.report.summary import summary_lines
 
 
 def _time(value: str | None, option: str, err: Console) -> int | None:
@@ -51,7 +48,11 @@ def register(app: typer.Typer) -> None:
         if session is None and start is None and end is None:
             err.print("[red]error[/red] give --session or --from/--to", highlight=False)
             raise typer.Exit(2)
+        # The plotting stack (matplotlib) loads only when a report is made.
         from groundwatch.decoders.dictionary import load_dictionary
+        from groundwatch.report.html import write_report
+        from groundwatch.report.query import InfluxQuery, PassQuery, session_source
+        from groundwatch.report.summary import summary_lines
 
         try:
             dic = load_dictionary(dictionary)

@@ -13,7 +13,6 @@ from typing import Annotated, cast
 import typer
 
 from groundwatch.decoders.api import DictionaryError, TelemetryDictionary
-from groundwatch.decoders.dictionary import load_dictionary
 from groundwatch.sim.descent_scenario import LunarDescentScenario
 from groundwatch.sim.envelopes import Envelope, StationClock, parse_latency
 from groundwatch.sim.framer import SimFramer
@@ -133,6 +132,9 @@ def simulate(
 ) -> None:
     """Publish simulated frames built with the dictionary's own layouts."""
     try:
+        # The dictionary loader (pydantic) loads when a command runs, not for --help.
+        from groundwatch.decoders.dictionary import load_dictionary
+
         # cast: CompiledLayout does not yet satisfy the PacketLayout protocol for mypy
         loaded = cast(TelemetryDictionary, load_dictionary(dictionary))
     except (DictionaryError, OSError) as exc:

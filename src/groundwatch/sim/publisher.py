@@ -26,11 +26,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any
-
-import aiomqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
+from typing import IO, TYPE_CHECKING, Any
 
 from groundwatch.decoders.kiss import kiss_encode
 from groundwatch.mqtt_url import mqtt_connection
@@ -38,6 +34,9 @@ from groundwatch.parts import Counters
 from groundwatch.sim.envelopes import Envelope, StationClock, radio_of, wrap
 from groundwatch.sim.framer import SimFrame, SimFramer
 from groundwatch.sim.scenario import Scenario
+
+if TYPE_CHECKING:  # aiomqtt loads when publishing starts, not when the CLI lists commands
+    import aiomqtt
 
 DEFAULT_TOPIC = "gs/{station}/frames"
 STATUS_TOPIC = "gs/{station}/status"
@@ -144,6 +143,8 @@ class SimPublisher:
             if s.mqtt_url is None:
                 await self._frames(None, record, output)
                 return self.summary
+            import aiomqtt
+
             ident = s.client_id or f"groundwatch-sim-{time.time_ns() % 10**9}"
             conn: dict[str, Any] = dict(mqtt_connection(s.mqtt_url))
             if s.envelope is Envelope.MQTT5:  # user properties need MQTT 5
@@ -243,6 +244,9 @@ class SimPublisher:
             await self._settle(self._inflight.popleft())
         props = None
         if user_properties is not None:
+            from paho.mqtt.packettypes import PacketTypes  # with aiomqtt: only when publishing
+            from paho.mqtt.properties import Properties
+
             props = Properties(PacketTypes.PUBLISH)
             props.UserProperty = user_properties
         self._inflight.append(
@@ -252,6 +256,8 @@ class SimPublisher:
         )
 
     async def _settle(self, task: asyncio.Task[None]) -> None:
+        import aiomqtt
+
         try:
             await task
         except aiomqtt.MqttError:
@@ -273,6 +279,8 @@ class SimPublisher:
             output.write(data)
 
     async def _heartbeats(self, client: aiomqtt.Client) -> None:
+        import aiomqtt
+
         s = self.settings
         while True:
             now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

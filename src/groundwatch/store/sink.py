@@ -37,11 +37,13 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from groundwatch.config import StoreConfig
+from pydantic import BaseModel
+
+from groundwatch.config import StoreConfig, parse_part_options
 from groundwatch.model import Event, Point
 from groundwatch.parts import Counters
 from groundwatch.store.alarm import SpoolFullAlarm
@@ -69,6 +71,9 @@ class _Buffered:
 
 
 class StoreSink:
+    """InfluxDB 1.x/2.x/3.x, never losing a point: batches, disk spool, dead letters."""
+
+    Options: ClassVar[type[BaseModel]] = StoreConfig
     name = "influx"
 
     def __init__(
@@ -123,12 +128,21 @@ class StoreSink:
     @classmethod
     def from_config(
         cls,
-        cfg: StoreConfig,
+        cfg: StoreConfig | Mapping[str, Any],
+        key: str = "store",
         on_alert: AlertCallback | None = None,
         on_durable: DurableCallback | None = None,
     ) -> StoreSink:
-        """Validates only (pydantic did the rest): no I/O until ``start()``."""
-        return cls(cfg, on_alert=on_alert, on_durable=on_durable)
+        """Validates only (the ``[store]`` table, or its options): no I/O until ``start()``."""
+        if isinstance(cfg, StoreConfig):
+            return cls(cfg, on_alert=on_alert, on_durable=on_durable)
+        options: StoreConfig = parse_part_options(StoreConfig, cfg, key)
+        return cls(options, on_alert=on_alert, on_durable=on_durable)
+
+    def bind(self, on_alert: AlertCallback | None, on_durable: DurableCallback | None) -> None:
+        """Where SPOOL_FULL goes and who commits archive offsets (wiring, before start)."""
+        self.on_alert = self._alarm.on_alert = on_alert
+        self.on_durable = self._checkpoints.on_durable = on_durable
 
     # --- lifecycle ---------------------------------------------------------------------------
 

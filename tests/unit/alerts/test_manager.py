@@ -13,6 +13,9 @@ from groundwatch.alerts.sinks import AlertSink, CommandSink, InfluxSink, LogSink
 from groundwatch.config import PartConfig
 from groundwatch.model import Event, EventType, Point, Severity
 from groundwatch.parts import ConfigError
+from groundwatch.plugins import builtin_registry
+
+REGISTRY = builtin_registry()
 
 S = 1_000_000_000
 T0 = 1_700_000_000 * S
@@ -91,20 +94,21 @@ def test_from_config_validates_without_io() -> None:
             PartConfig(type="mqtt", url="mqtt://127.0.0.1:1"),
             PartConfig(type="webhook", url="http://127.0.0.1:1/hook", timeout=0.5),
             {"type": "command", "command": "cat", "name": "hook"},
-        ]
+        ],
+        REGISTRY,
     )
     assert [s.type for s in m.sinks] == ["log", "influx", "mqtt", "webhook", "command"]
     assert m.sink("hook").type == "command"
-    with pytest.raises(ConfigError, match=r"alerts\[0\].type: unknown alerts type 'pager'"):
-        AlertManager.from_config([PartConfig(type="pager")])
+    with pytest.raises(ConfigError, match=r"alerts\[0\].type: unknown alert type 'pager'"):
+        AlertManager.from_config([PartConfig(type="pager")], REGISTRY)
     with pytest.raises(ConfigError, match=r"alerts\[0\].url"):
-        AlertManager.from_config([PartConfig(type="webhook", url="ftp://x")])
+        AlertManager.from_config([PartConfig(type="webhook", url="ftp://x")], REGISTRY)
     with pytest.raises(ConfigError, match=r"alerts\[0\].url"):
-        AlertManager.from_config([PartConfig(type="webhook")])
+        AlertManager.from_config([PartConfig(type="webhook")], REGISTRY)
     with pytest.raises(ConfigError, match=r"alerts\[0\].colour"):
-        AlertManager.from_config([PartConfig(type="log", colour="red")])
+        AlertManager.from_config([PartConfig(type="log", colour="red")], REGISTRY)
     with pytest.raises(ConfigError, match=r"alerts\[0\].url"):
-        AlertManager.from_config([PartConfig(type="mqtt", url="http://x")])
+        AlertManager.from_config([PartConfig(type="mqtt", url="http://x")], REGISTRY)
 
 
 async def test_command_log_and_influx_sinks(

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from groundwatch.alerts.alert import Alert, Notification
-from groundwatch.alerts.mqtt import MqttOptions, MqttSink
+from groundwatch.alerts.mqtt import MqttSink, MqttSinkOptions
 from groundwatch.model import Event, EventType, Severity
 
 T0 = 1_700_000_000_000_000_000
@@ -14,7 +14,7 @@ def alert(type_: EventType, n: Notification, cond: str, sc: str | None = "lander
 
 
 def test_retained_state_follows_los_ack_and_aos() -> None:
-    sink = MqttSink(MqttOptions())
+    sink = MqttSink(MqttSinkOptions())
     topic, st = sink.update_state(alert(EventType.UNEXPECTED_LOS, Notification.NEW, "LOS/lander"))
     assert topic == "groundwatch/state/lander/gs1"
     assert st["state"] == "LOS" and st["active"]["LOS/lander"]["acknowledged"] is False
