@@ -30,13 +30,13 @@ import calendar
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from groundwatch.model import FrameMeta, RejectReason, bounded_extra
+from groundwatch.model import ErtSource, FrameMeta, RejectReason, bounded_extra
 
 S = 1_000_000_000
 # Earth-received times outside [1970, 2200) are a broken station clock or field, not a
@@ -298,3 +298,23 @@ class EnvelopeReader:
                 ) from exc
         names = " or ".join(k for k in (m.frame, m.frame_hex) if k)
         raise EnvelopeError(RejectReason.MISSING_FRAME, f"no frame field ({names})")
+
+
+def read_lines(
+    stream: IO[bytes], preset: str = "groundwatch"
+) -> Iterator[tuple[int, Envelope | EnvelopeError]]:
+    """A file of JSON lines, one envelope per line (``groundwatch decode`` and replay):
+    (line number, the envelope or why the line is not one). Blank and ``#`` lines skipped."""
+    settings = EnvelopeSettings.model_validate({"payload": "json", "json_preset": preset})
+    reader = EnvelopeReader(settings)
+    for line_no, raw in enumerate(stream, 1):
+        line = raw.strip()
+        if not line or line.startswith(b"#"):
+            continue
+        try:
+            env = reader.read(line)
+        except EnvelopeError as exc:
+            yield line_no, exc
+            continue
+        source = ErtSource.STATION if env.ert_ns is not None else ErtSource.RECEIPT
+        yield line_no, replace(env, meta=replace(env.meta, ert_source=source))

@@ -19,6 +19,7 @@ from groundwatch.decoders.api import FramingDef
 from groundwatch.decoders.decode_input import (
     InputFormat,
     InputRecord,
+    read_envelopes,
     read_hex,
     read_records,
     read_satnogs,
@@ -97,7 +98,8 @@ class Recording:
                         loc = where or f"offset {pos}"
                         self.problems.append(Unreadable(str(path), loc, detail))
                         continue
-                    yield RecordedFrame(rec.data, rec.ert_ns, self.station, done + pos)
+                    station = self.station if rec.station == "capture" else rec.station
+                    yield RecordedFrame(rec.data, rec.ert_ns, station, done + pos, rec.meta)
             done += size
 
     def _records(self, f: IO[bytes]) -> Iterator[tuple[InputRecord, str, int]]:
@@ -114,6 +116,11 @@ class Recording:
             # Unreadable lines first, in line order, so the report reads top-down.
             out.sort(key=_time_order)
             yield from out
+            return
+        if self.format in (ReplayFormat.JSON, ReplayFormat.TINYGS):
+            for rec in read_envelopes(f, self.format.value.replace("json", "groundwatch")):
+                where = rec.detail.partition(": ")[0] if rec.reason is not None else ""
+                yield rec, where, f.tell()  # a bad line's detail starts "line N: "
             return
         fmt = InputFormat.KISS if self.format is ReplayFormat.KISS else InputFormat.RAW
         for rec in read_records(f, fmt, self.framing, self.asm):
