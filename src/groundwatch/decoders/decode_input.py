@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import IO
 
 from groundwatch.decoders.api import Framing, FramingDef
-from groundwatch.decoders.kiss import KissCommand, KissDecoder, KissFrame
 from groundwatch.decoders.sync import ASM, Derandomizer, FrameSynchronizer
+from groundwatch.kiss import KissCommand, KissDecoder, KissFrame
 from groundwatch.model import FrameMeta, RejectReason
 
 CHUNK = 1 << 16

@@ -28,7 +28,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from groundwatch.decoders.kiss import kiss_encode
+from groundwatch.kiss import kiss_encode
 from groundwatch.mqtt_url import mqtt_connection
 from groundwatch.parts import Counters
 from groundwatch.sim.envelopes import Envelope, StationClock, radio_of, wrap
