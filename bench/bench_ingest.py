@@ -59,9 +59,10 @@ async def run(
     tmp: Path,
     envelope: bool = False,
 ) -> dict[str, Any]:
-    source: dict[str, Any] = {"type": "mqtt", "url": mosq.url, "client_id": "bench-ingest"}
+    # Its own session per run: a persistent session of an earlier run would hold frames.
+    source: dict[str, Any] = {"type": "mqtt", "url": mosq.url, "client_id": f"bench-{tmp.name}"}
     if envelope:
-        source |= {"payload": "json", "client_id": "bench-ingest-json"}
+        source["payload"] = "json"
     settings = load_config(
         None,
         mission={"dictionary": str(DICTIONARY)},

@@ -154,6 +154,12 @@ class LinkConfig(Section):
     redelivery_grace: float = Field(
         default=10.0, gt=0, description="s a restored link waits for its station's backlog"
     )
+    degraded_station_rssi: float | None = Field(
+        default=None, description="dBm: LINK_DEGRADED when a station reports less (mean)"
+    )
+    degraded_station_snr: float | None = Field(
+        default=None, description="dB: LINK_DEGRADED when a station reports less (mean)"
+    )
 
 
 class HealthConfig(Section):

@@ -191,6 +191,11 @@ class Pipeline:
                 frame.ack()
         if frame.meta is not None:  # what the station said about its reception
             self.accounting.observe_copy(spacecraft, frame.station, frame.meta)
+            if spacecraft is not None and not recovered:
+                key = self._link_key(spacecraft, frame.station)
+                events = self.monitor.observe_radio(key, frame.meta, frame.ert_ns)
+                if events:
+                    self.dispatch(events)
         stats = self.stats
         stats.frames += 1
         first = True

@@ -22,6 +22,7 @@ from groundwatch.model import (
     DecodeResult,
     Event,
     EventType,
+    FrameMeta,
     LimitState,
     LinkKey,
     PacketColumns,
@@ -101,6 +102,7 @@ class LinkCore:
         # restored at start and have not delivered since (held until a given time).
         self._lag: dict[str, int] = {}
         self._held_until: dict[str, int] = {}
+        self._station_signal: dict[tuple[LinkKey, str], float] = {}  # smoothed, per link
         if schedule is not None:
             for c in schedule.contacts:
                 self._tracker(LinkKey(c.spacecraft, c.station))
@@ -499,6 +501,32 @@ class LinkCore:
         craft.last_good_ns = last_good_ns
         self._last_aos.setdefault(key, last_good_ns)
         self._held_until[key.station] = now_ns + int(self.cfg.redelivery_grace * S)
+
+    def observe_radio(self, key: LinkKey, meta: FrameMeta, t: int) -> list[Event]:
+        """A station's own RSSI/SNR for a frame (its envelope): below
+        ``degraded_station_rssi`` / ``degraded_station_snr`` (smoothed over the last frames,
+        1 dB of hysteresis) the link is degraded like on a low signal parameter."""
+        cfg = self.cfg
+        checks = (
+            ("station_rssi", meta.rssi_dbm, cfg.degraded_station_rssi),
+            ("station_snr", meta.snr_db, cfg.degraded_station_snr),
+        )
+        q = None
+        for name, value, low in checks:
+            if value is None or low is None:
+                continue
+            q = q or self._quality_of(key)
+            if len(self._station_signal) >= 10_000:  # links come from the wire
+                self._station_signal.clear()
+            prev = self._station_signal.get((key, name))
+            mean = value if prev is None else prev + 0.2 * (value - prev)
+            self._station_signal[(key, name)] = mean
+            was_low = q.signal.get(name) is LimitState.YELLOW_LOW
+            is_low = mean < low + (1.0 if was_low else 0.0)
+            q.signal_sample(name, LimitState.YELLOW_LOW if is_low else LimitState.NOMINAL)
+        if q is None:
+            return []
+        return self._mark_late(self._judge_quality(key, q, t), self._now_ns)
 
     def _mark_late(self, events: list[Event], now_ns: int) -> list[Event]:
         """Events raised well after their pass time (a redelivered backlog judged on its

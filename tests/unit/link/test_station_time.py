@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from groundwatch.config import LinkConfig
 from groundwatch.link.monitor import LinkMonitor
-from groundwatch.model import Event, EventType, LinkKey
+from groundwatch.model import Event, EventType, FrameMeta, LinkKey
 
 S = 1_000_000_000
 MS = 1_000_000
@@ -106,3 +106,19 @@ def test_the_ground_path_coming_up_after_a_restart_raises_no_los() -> None:
     events += m.observe_ground_path(False, restart + 200 * MS)
     events += m.observe_ground_path(True, restart + 300 * MS)
     assert link_events(events) == []
+
+
+def test_a_station_reporting_a_weak_signal_degrades_the_link() -> None:
+    cfg = LinkConfig(los_threshold=1.0, degraded_station_rssi=-120.0, degraded_station_snr=3.0)
+    m = LinkMonitor.from_config(cfg, [], {}, None)
+    events: list[Event] = []
+    for k in range(40):
+        t = T0 + k * 100 * MS
+        rssi = -110.0 if k < 10 or k >= 25 else -130.0
+        events += m.observe_frame(KEY, t, True, t)
+        events += m.observe_radio(KEY, FrameMeta(rssi_dbm=rssi, snr_db=8.0), t)
+    kinds = [(e.type, e.details.get("low_signal")) for e in events if "DEGRADED" in e.condition]
+    assert kinds == [
+        (EventType.LINK_DEGRADED, ["station_rssi"]),
+        (EventType.LINK_RECOVERED, []),
+    ]
