@@ -21,9 +21,8 @@ followed by records, all integers big-endian::
     length   u32      bytes in the body
     body     ert_ns i64 | station u16 len + UTF-8 | source u16 len + UTF-8
              | ingest u16 len + UTF-8
-             | version 2 only: meta u16 len + UTF-8 JSON object (``FrameMeta.as_dict``:
-               ert_source, station_ert_ns, receipt_ns, rssi_dbm, snr_db, freq_offset_hz,
-               crc_ok, frequency_hz, extra)
+             | version 2 only: meta u16 len + meta block (``META`` below, then the
+               extras as a UTF-8 JSON object when there are any)
              | frame bytes (the rest of the body)
     crc32    u32      CRC-32 (zlib) of length|body
 
@@ -45,7 +44,7 @@ import mmap
 import struct
 import zlib
 
-from groundwatch.model import FrameMeta, RawFrame
+from groundwatch.model import ErtSource, FrameMeta, RawFrame, bounded_extra
 
 FILE_MAGIC = b"GWARCHV1"
 REC_MAGIC = b"GW"
@@ -64,20 +63,65 @@ def _text(s: str) -> bytes:
     return U16.pack(len(b)) + b
 
 
+# The metadata block of a version 2 record: fixed fields, then the extras (if any) as a
+# UTF-8 JSON object. Binary, not JSON throughout: it is written for every archived frame.
+META = struct.Struct(">BBqqddddB")  # source, present bits, 2 x i64, 4 x f64, crc
+ERT_SOURCES = (ErtSource.RECEIPT, ErtSource.STATION, ErtSource.REPLACED)
+_SOURCE_CODE = {s: i for i, s in enumerate(ERT_SOURCES)}
+
+
 def encode_meta(meta: FrameMeta) -> bytes:
-    """The metadata's JSON, at most 65535 bytes (extras are bounded well below that)."""
-    raw = json.dumps(meta.as_dict(), separators=(",", ":"), ensure_ascii=False).encode()
-    if len(raw) > 65535:  # cannot happen with bounded extras; never write a broken record
-        raw = json.dumps({**meta.as_dict(), "extra": {}}, separators=(",", ":")).encode()
-    return U16.pack(len(raw)) + raw
+    """The metadata block with its u16 length (extras are bounded well below 65535)."""
+    values = (
+        meta.station_ert_ns,
+        meta.receipt_ns,
+        meta.rssi_dbm,
+        meta.snr_db,
+        meta.freq_offset_hz,
+        meta.frequency_hz,
+        meta.crc_ok,
+    )
+    present = 0
+    for bit, value in enumerate(values):
+        if value is not None:
+            present |= 1 << bit
+    block = META.pack(
+        _SOURCE_CODE[meta.ert_source],
+        present,
+        *(v or 0 for v in values[:2]),
+        *(v or 0.0 for v in values[2:6]),
+        meta.crc_ok is True,
+    )
+    if meta.extra:
+        extra = json.dumps(dict(meta.extra), separators=(",", ":"), ensure_ascii=False)
+        block += extra.encode()[: 65535 - META.size]
+    return U16.pack(len(block)) + block
 
 
 def decode_meta(raw: bytes) -> FrameMeta:
-    """ValueError (or TypeError) when the JSON is not a valid ``FrameMeta``."""
-    d = json.loads(raw)
-    if not isinstance(d, dict):
-        raise ValueError("metadata is not an object")
-    return FrameMeta.from_dict(d)
+    """ValueError (or struct.error) when the block is not valid metadata."""
+    source, present, *values = META.unpack_from(raw)
+    if source >= len(ERT_SOURCES):
+        raise ValueError(f"unknown ERT source code {source}")
+    got = [v if present & (1 << bit) else None for bit, v in enumerate(values)]
+    extra: tuple[tuple[str, str], ...] = ()
+    if len(raw) > META.size:
+        d = json.loads(raw[META.size :])
+        if not isinstance(d, dict):
+            raise ValueError("metadata extras are not an object")
+        extra = bounded_extra(d.items())
+    station_ert, receipt, rssi, snr, foff, freq, crc = got
+    return FrameMeta(
+        ERT_SOURCES[source],
+        station_ert,
+        receipt,
+        rssi,
+        snr,
+        foff,
+        None if crc is None else bool(crc),
+        freq,
+        extra,
+    )
 
 
 def encode_record(frame: RawFrame) -> bytes:

@@ -24,13 +24,12 @@ envelope raises ``EnvelopeError`` with its own ``RejectReason``; the source turn
 
 from __future__ import annotations
 
-import base64
 import binascii
 import calendar
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import IO, Any, Literal
 
@@ -137,13 +136,17 @@ PRESETS = {
 }
 
 
+# The clock guard a source applies: (station, station ERT or None) -> (ERT, its source).
+Place = Callable[[str | None, int | None], tuple[int, ErtSource]]
+
+
 @dataclass(slots=True, frozen=True)
 class Envelope:
     """What one message carried: the frame, and what the station said about it."""
 
     data: bytes
     station: str | None  # None: the source's own rule (topic, fixed name)
-    ert_ns: int | None  # the station's receive time; None: not given
+    ert_ns: int | None  # the frame's ERT (the station's, as placed); None: not given
     meta: FrameMeta
 
 
@@ -223,57 +226,82 @@ class EnvelopeReader:
         overrides: dict[str, Any] = dict(settings.json_fields)
         self.mapping = replace(base, **overrides) if overrides else base
         self._known = self.mapping.keys()
+        m = self.mapping
+        self._radio_keys = (m.rssi_dbm, m.snr_db, m.freq_offset_hz, m.frequency_hz)
 
-    def read(self, payload: bytes, properties: Iterable[tuple[str, str]] = ()) -> Envelope:
+    def read(
+        self,
+        payload: bytes,
+        properties: Iterable[tuple[str, str]] = (),
+        receipt_ns: int | None = None,
+        place: Place | None = None,
+    ) -> Envelope:
+        """The envelope of one message. ``place(station, station ERT)`` gives the frame's
+        ERT and its source (the source's clock guard); without it the station's ERT is
+        used as given. ``receipt_ns``: when the message was read (kept in the metadata)."""
         if self.payload == "json":
             try:
                 obj = json.loads(payload)
             except (ValueError, UnicodeDecodeError) as exc:
                 raise EnvelopeError(RejectReason.BAD_ENVELOPE, f"not JSON: {exc}") from exc
-            if not isinstance(obj, dict):
+            if type(obj) is not dict:
                 raise EnvelopeError(RejectReason.BAD_ENVELOPE, "JSON envelope is not an object")
-            return self.fields(obj, None, text_ok=False)
+            return self.fields(obj, None, False, receipt_ns, place)
         if self.payload == "mqtt5":
-            return self.fields(dict(properties), bytes(payload), text_ok=True)
+            return self.fields(dict(properties), bytes(payload), True, receipt_ns, place)
         return Envelope(bytes(payload), None, None, FrameMeta())
 
-    def fields(self, obj: Mapping[str, Any], data: bytes | None, text_ok: bool) -> Envelope:
+    def fields(
+        self,
+        obj: dict[str, Any],
+        data: bytes | None,
+        text_ok: bool,
+        receipt_ns: int | None = None,
+        place: Place | None = None,
+    ) -> Envelope:
         """The envelope of a mapping (a JSON object, or MQTT 5 user properties beside the
-        frame ``data``)."""
+        frame ``data``). Once per frame: keys are looked up from precomputed tuples."""
         m = self.mapping
         if data is None:
             data = self._frame(obj)
-        station = obj.get(m.station) if m.station else None
-        if station is not None and not isinstance(station, str):
+        get = obj.get
+        station = get(m.station) if m.station else None
+        if station is not None and type(station) is not str:
             station = str(station)
-        ert = obj.get(m.ert) if m.ert else None
-        ert_ns = parse_ert(ert, m.ert_unit_ns) if ert is not None else None
-        radio: dict[str, float | None] = {}
-        for name in ("rssi_dbm", "snr_db", "freq_offset_hz", "frequency_hz"):
-            key = getattr(m, name)
-            value = obj.get(key) if key else None
-            radio[name] = None if value is None else _number(key, value, text_ok)
-        if radio["frequency_hz"] is not None:
-            radio["frequency_hz"] *= m.frequency_scale
+        given = get(m.ert) if m.ert else None
+        station_ert = parse_ert(given, m.ert_unit_ns) if given is not None else None
+        radio: list[float | None] = []
+        for key in self._radio_keys:
+            value = get(key) if key else None
+            if value is None:
+                radio.append(None)
+            elif type(value) is float or type(value) is int:
+                radio.append(float(value))
+            else:
+                radio.append(_number(str(key), value, text_ok))
+        rssi, snr, foff, freq = radio
+        if freq is not None:
+            freq *= m.frequency_scale
         crc_ok = None
-        if m.crc_ok and obj.get(m.crc_ok) is not None:
-            crc_ok = _flag(m.crc_ok, obj[m.crc_ok], text_ok)
-        if m.crc_error and obj.get(m.crc_error) is not None:
-            crc_ok = not _flag(m.crc_error, obj[m.crc_error], text_ok)
+        if m.crc_ok and (flag := get(m.crc_ok)) is not None:
+            crc_ok = _flag(m.crc_ok, flag, text_ok)
+        if m.crc_error and (flag := get(m.crc_error)) is not None:
+            crc_ok = not _flag(m.crc_error, flag, text_ok)
             if not crc_ok:
                 raise EnvelopeError(RejectReason.STATION_CRC, f"{m.crc_error} is true")
-        nested = obj.get(m.extra) if m.extra else None
-        extra: list[tuple[str, Any]] = list(nested.items()) if isinstance(nested, dict) else []
-        extra += [(k, v) for k, v in obj.items() if k not in self._known]
-        meta = FrameMeta(
-            station_ert_ns=ert_ns,
-            rssi_dbm=radio["rssi_dbm"],
-            snr_db=radio["snr_db"],
-            freq_offset_hz=radio["freq_offset_hz"],
-            crc_ok=crc_ok,
-            frequency_hz=radio["frequency_hz"],
-            extra=bounded_extra(extra),
-        )
+        extra: tuple[tuple[str, str], ...] = ()
+        unknown = obj.keys() - self._known
+        nested = get(m.extra) if m.extra else None
+        if unknown or nested:
+            items = list(nested.items()) if isinstance(nested, dict) else []
+            extra = bounded_extra(items + [(k, obj[k]) for k in obj if k in unknown])
+        ert_ns: int | None
+        if place is not None:
+            ert_ns, source = place(station, station_ert)
+        else:
+            ert_ns = station_ert
+            source = ErtSource.STATION if station_ert is not None else ErtSource.RECEIPT
+        meta = FrameMeta(source, station_ert, receipt_ns, rssi, snr, foff, crc_ok, freq, extra)
         return Envelope(data, station, ert_ns, meta)
 
     def _frame(self, obj: Mapping[str, Any]) -> bytes:
@@ -282,7 +310,7 @@ class EnvelopeReader:
             if not isinstance(b64, str):
                 raise EnvelopeError(RejectReason.BAD_FRAME_FIELD, f"{m.frame} is not text")
             try:
-                return base64.b64decode(b64, validate=True)
+                return binascii.a2b_base64(b64, strict_mode=True)
             except (binascii.Error, ValueError) as exc:
                 raise EnvelopeError(
                     RejectReason.BAD_FRAME_FIELD, f"{m.frame} is not base64: {exc}"
@@ -316,5 +344,4 @@ def read_lines(
         except EnvelopeError as exc:
             yield line_no, exc
             continue
-        source = ErtSource.STATION if env.ert_ns is not None else ErtSource.RECEIPT
-        yield line_no, replace(env, meta=replace(env.meta, ert_source=source))
+        yield line_no, env

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from groundwatch.ingest.envelope import EnvelopeError, EnvelopeReader, EnvelopeSettings
 from groundwatch.model import ERT_MIN_SPACING_NS, ErtSource, RawFrame, RejectedInput, RejectReason
@@ -112,15 +112,18 @@ class EnvelopeFrames:
         if self.raw:  # bare bytes: the receipt time, no metadata (the cheapest path)
             ert = self.time.unique(station, receipt, count=False)
             return RawFrame(bytes(payload), ert, station, "live", self.ingest, ack)
+        default = station
+
+        def place(given: str | None, station_ert: int | None) -> tuple[int, ErtSource]:
+            return self.time.place(given or default, station_ert, receipt)
+
         try:
-            env = self.reader.read(payload, properties)
-            station = env.station or station
-            ert, source = self.time.place(station, env.ert_ns, receipt)
+            env = self.reader.read(payload, properties, receipt, place)
         except EnvelopeError as exc:
             self.counters.bump(f"rejected_{exc.reason.value}")  # the source's /metrics
             t = self.time.unique(station, receipt, count=False)
             return RejectedInput(
                 bytes(payload), t, station, exc.reason, exc.detail, self.ingest, ack
             )
-        meta = replace(env.meta, ert_source=source, receipt_ns=receipt)
-        return RawFrame(env.data, ert, station, "live", self.ingest, ack, meta)
+        ert = env.ert_ns if env.ert_ns is not None else receipt  # placed: always set
+        return RawFrame(env.data, ert, env.station or station, "live", self.ingest, ack, env.meta)
