@@ -136,6 +136,9 @@ PRESETS = {
 }
 
 
+# json.loads without its encoding detection (an envelope is UTF-8): once per message.
+_json_object = json.JSONDecoder().decode
+
 # The clock guard a source applies: (station, station ERT or None) -> (ERT, its source).
 Place = Callable[[str | None, int | None], tuple[int, ErtSource]]
 
@@ -241,7 +244,7 @@ class EnvelopeReader:
         used as given. ``receipt_ns``: when the message was read (kept in the metadata)."""
         if self.payload == "json":
             try:
-                obj = json.loads(payload)
+                obj = _json_object(bytes(payload).decode("utf-8"))
             except (ValueError, UnicodeDecodeError) as exc:
                 raise EnvelopeError(RejectReason.BAD_ENVELOPE, f"not JSON: {exc}") from exc
             if type(obj) is not dict:

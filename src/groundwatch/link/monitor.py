@@ -224,8 +224,14 @@ class LinkMonitor(LinkCore):
         )
 
     def _expiry_dues(self) -> list[int]:
-        """When each link expires and each watched station's heartbeat times out."""
-        dues = [d for tr in self._links.values() if (d := tr.deadline_ns()) is not None]
+        """When each link expires and each watched station's heartbeat times out, on the
+        pipeline's clock: a link is judged on its station's time (see ``_expire``)."""
+        dues = []
+        for key, tr in self._links.items():
+            d = tr.deadline_ns()
+            if d is not None:
+                held = self._held_until.get(key.station)
+                dues.append(held if held is not None else d + self._lag.get(key.station, 0))
         timeout = int(self.cfg.heartbeat_timeout * S)
         dues += [
             s.last_heartbeat_ns + timeout

@@ -27,34 +27,30 @@ LINK_MEASUREMENT = "link"
 MAX_LINKS = 10_000
 
 
-@dataclass(slots=True)
-class _Stat:
-    n: int = 0
-    total: float = 0.0
-    low: float = math.inf
-    high: float = -math.inf
+# Per link and interval: count, sum, min, max of RSSI, SNR and frequency offset, then of
+# the clock offset, in one flat list (updated for every enveloped frame: no objects).
+_RSSI, _SNR, _FOFF, _OFFSET = 0, 4, 8, 12
 
-    def add(self, v: float) -> None:
-        self.n += 1
-        self.total += v
-        if v < self.low:
-            self.low = v
-        if v > self.high:
-            self.high = v
+
+def _empty() -> list[float]:
+    return [0, 0.0, math.inf, -math.inf] * 4
 
 
 @dataclass(slots=True)
 class _Radio:
-    rssi: _Stat = field(default_factory=_Stat)
-    snr: _Stat = field(default_factory=_Stat)
-    foff: _Stat = field(default_factory=_Stat)
-    offset: _Stat = field(default_factory=_Stat)
+    stats: list[float] = field(default_factory=_empty)
     crc_failures: int = 0
-    ert: dict[str, int] = field(default_factory=dict)
+    ert: dict[ErtSource, int] = field(default_factory=dict)
     clock_offset_s: float | None = None
 
-    def reset_interval(self) -> None:
-        self.rssi, self.snr, self.foff, self.offset = _Stat(), _Stat(), _Stat(), _Stat()
+
+def _add(stats: list[float], at: int, v: float) -> None:
+    stats[at] += 1
+    stats[at + 1] += v
+    if v < stats[at + 2]:
+        stats[at + 2] = v
+    if v > stats[at + 3]:
+        stats[at + 3] = v
 
 
 class RadioAccounting:
@@ -70,49 +66,38 @@ class RadioAccounting:
             if len(self._links) >= MAX_LINKS:
                 self._links.clear()
             r = self._links[key] = _Radio()
+        stats = r.stats
         if meta.rssi_dbm is not None:
-            r.rssi.add(meta.rssi_dbm)
+            _add(stats, _RSSI, meta.rssi_dbm)
         if meta.snr_db is not None:
-            r.snr.add(meta.snr_db)
+            _add(stats, _SNR, meta.snr_db)
         if meta.freq_offset_hz is not None:
-            r.foff.add(meta.freq_offset_hz)
+            _add(stats, _FOFF, meta.freq_offset_hz)
         if meta.crc_ok is False:
             r.crc_failures += 1
-        source = meta.ert_source.value
+        source = meta.ert_source  # a StrEnum member: no .value lookup per frame
         r.ert[source] = r.ert.get(source, 0) + 1
         if meta.station_ert_ns is not None and meta.receipt_ns is not None:
-            r.offset.add((meta.receipt_ns - meta.station_ert_ns) / 1e9)
-
-    def last_means(self) -> dict[tuple[str, str], dict[str, float]]:
-        """Interval means so far per link (the link monitor's signal thresholds)."""
-        return {k: _means(r) for k, r in self._links.items()}
+            _add(stats, _OFFSET, (meta.receipt_ns - meta.station_ert_ns) / 1e9)
 
     def points(self, now_ns: int) -> list[Point]:
         out = []
         for (spacecraft, station), r in self._links.items():
             fields: dict[str, float | int | str | bool] = {
                 "station_crc_failures": r.crc_failures,
-                **{f"ert_{s.value}": r.ert.get(s.value, 0) for s in ErtSource},
+                **{f"ert_{s.value}": r.ert.get(s, 0) for s in ErtSource},
             }
-            for name, stat in (("rssi_dbm", r.rssi), ("snr_db", r.snr), ("freq_offset_hz", r.foff)):
-                if stat.n:
-                    fields[f"{name}_mean"] = stat.total / stat.n
-                    fields[f"{name}_min"] = stat.low
-                    fields[f"{name}_max"] = stat.high
-            if r.offset.n:
-                r.clock_offset_s = r.offset.total / r.offset.n
+            stats = r.stats
+            for name, at in (("rssi_dbm", _RSSI), ("snr_db", _SNR), ("freq_offset_hz", _FOFF)):
+                if stats[at]:
+                    fields[f"{name}_mean"] = stats[at + 1] / stats[at]
+                    fields[f"{name}_min"] = stats[at + 2]
+                    fields[f"{name}_max"] = stats[at + 3]
+            if stats[_OFFSET]:
+                r.clock_offset_s = stats[_OFFSET + 1] / stats[_OFFSET]
             if r.clock_offset_s is not None:
                 fields["clock_offset_s"] = r.clock_offset_s
             tags = {"spacecraft": spacecraft, "station": station}
             out.append(Point(LINK_MEASUREMENT, tags, fields, now_ns))
-            r.reset_interval()
+            r.stats = _empty()
         return out
-
-
-def _means(r: _Radio) -> dict[str, float]:
-    out = {}
-    if r.rssi.n:
-        out["rssi_dbm"] = r.rssi.total / r.rssi.n
-    if r.snr.n:
-        out["snr_db"] = r.snr.total / r.snr.n
-    return out
