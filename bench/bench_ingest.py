@@ -1,4 +1,4 @@
-"""Sustained live ingest (issue 4): MQTT -> pipeline -> InfluxDB, against the raw ceiling.
+"""Sustained live ingest: MQTT -> pipeline -> InfluxDB, against the raw ceiling.
 
     .venv/bin/python bench/bench_ingest.py [--seconds 600] [--rate 1000] [--packets 4]
         [--envelope raw|json|both]

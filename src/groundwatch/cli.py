@@ -2,12 +2,12 @@
 
 Listing the commands (``--help``) imports every area's command module, so those modules
 import what a command needs (the pipeline, InfluxDB, MQTT, matplotlib, the live view) inside
-the command function, keeping every invocation's start fast.
+the command function, keeping every invocation's start fast. Running a command imports only
+the module that adds it when ``_COMMAND_MODULES`` lists its name (all of them otherwise).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import importlib
 import logging
@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from groundwatch.parts import ConfigError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # asyncio and rich load when a command that uses them runs
+    from rich.console import Console
+
     from groundwatch.config import Settings
 
 app = typer.Typer(
@@ -32,28 +33,33 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Areas that contribute commands (module with ``register(app)``).
-_COMMAND_MODULES = (
-    "groundwatch.decoders.commands",
-    "groundwatch.sim.commands",
-    "groundwatch.dashboards.commands",
-    "groundwatch.alerts.commands",
-    "groundwatch.replay.commands",
-    "groundwatch.console.commands",
-)
+# Areas that contribute commands (module with ``register(app)``), with the names they add.
+_COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "groundwatch.decoders.commands": ("decode",),
+    "groundwatch.sim.commands": ("simulate",),
+    "groundwatch.dashboards.commands": ("dashboards",),
+    "groundwatch.alerts.commands": ("ack",),
+    "groundwatch.replay.commands": ("replay", "sessions"),
+    "groundwatch.console.commands": ("console", "report"),
+}
 
 
 def setup_logging(verbose: bool) -> None:
+    from groundwatch.tls import RedactingFilter
+
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())  # no credential in any log line
 
 
 def load_or_exit(path: Path | None, err: Console) -> tuple[Settings, Any]:
     """Settings and a fully built (not started) pipeline, or exit 2 naming the key."""
     from groundwatch.config import ConfigFileError, load_config
+    from groundwatch.tls import redact_text
     from groundwatch.wiring import build_pipeline
 
     try:
@@ -64,7 +70,10 @@ def load_or_exit(path: Path | None, err: Console) -> tuple[Settings, Any]:
             err.print(f"[red]config error[/red] {exc.path}: {p}", highlight=False)
         raise typer.Exit(2) from exc
     except ConfigError as exc:
-        err.print(f"[red]config error[/red] {path}: {exc.key}: {exc.problem}", highlight=False)
+        err.print(
+            f"[red]config error[/red] {path}: {exc.key}: {redact_text(exc.problem)}",
+            highlight=False,
+        )
         raise typer.Exit(2) from exc
     return settings, pipeline
 
@@ -74,11 +83,16 @@ def check_config(
     config: Annotated[Path, typer.Argument(help="groundwatch.toml")],
 ) -> None:
     """Validate a configuration file (and every part it names) without starting anything."""
+    from rich.console import Console
+
+    from groundwatch.tls import redact_url
+
     err = Console(stderr=True)
     settings, pipeline = load_or_exit(config, err)
     n_src = len(pipeline.sources)
     Console().print(
-        f"{config}: ok ({n_src} source(s), store {settings.store.url} api={settings.store.api}, "
+        f"{config}: ok ({n_src} source(s), store {redact_url(settings.store.url)} "
+        f"api={settings.store.api}, "
         f"{len(settings.alerts)} alert sink(s))",
         highlight=False,
     )
@@ -111,6 +125,10 @@ def status_line(status: dict[str, Any], rate: float) -> str:
 
 
 async def _run(config: Path | None, show_status: bool, err: Console) -> int:
+    import asyncio
+
+    from groundwatch.store.spool import SpoolLocked
+
     settings, pipeline = load_or_exit(config, err)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -130,6 +148,12 @@ async def _run(config: Path | None, show_status: bool, err: Console) -> int:
     task = asyncio.create_task(status_task(), name="status") if show_status else None
     try:
         stats = await pipeline.run(stop)
+    except ConfigError as exc:
+        err.print(f"[red]config error[/red] {config}: {exc.key}: {exc.problem}", highlight=False)
+        return 2
+    except (OSError, SpoolLocked) as exc:  # a part could not start (port taken, spool in use)
+        err.print(f"[red]error[/red] cannot start: {exc}", highlight=False)
+        return 1
     finally:
         if task is not None:
             task.cancel()
@@ -140,7 +164,9 @@ async def _run(config: Path | None, show_status: bool, err: Console) -> int:
         f"rejected {sum(stats.rejected.values())}",
         highlight=False,
     )
-    return 0
+    for failure in pipeline.failures:
+        err.print(f"[red]failed[/red] {failure}", highlight=False)
+    return 1 if pipeline.failures else 0
 
 
 @app.command("run")
@@ -150,6 +176,10 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the live pipeline until SIGINT/SIGTERM; flushes every decoded point before exit."""
+    import asyncio
+
+    from rich.console import Console
+
     setup_logging(verbose)
     err = Console(stderr=True)
     raise typer.Exit(asyncio.run(_run(config, status, err)))
@@ -203,6 +233,10 @@ def demo(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    import asyncio
+
+    from rich.console import Console
+
     from groundwatch.demo import DemoOptions, closing_lines, run_demo
 
     if variant not in ("hakuto", "nominal"):
@@ -226,8 +260,12 @@ def demo(
     raise typer.Exit(0 if result.los is not None and result.report is not None else 1)
 
 
-def _register_areas() -> None:
-    for name in _COMMAND_MODULES:
+def _register_areas(argv: list[str]) -> None:
+    # The first word that is not an option names the command; a decode of a big capture,
+    # run often from scripts, then does not import the simulator, replay and console too.
+    command = next((word for word in argv if not word.startswith("-")), None)
+    wanted = [m for m, names in _COMMAND_MODULES.items() if command in names]
+    for name in wanted or _COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -237,4 +275,4 @@ def _register_areas() -> None:
         module.register(app)
 
 
-_register_areas()
+_register_areas(sys.argv[1:])

@@ -30,6 +30,7 @@ from groundwatch.report.query import InfluxQuery, PassQuery
 from groundwatch.sim.commands import make_scenario
 from groundwatch.sim.framer import SimFramer
 from groundwatch.sim.publisher import PublisherSettings, SimPublisher
+from groundwatch.tls import redact_text, redact_url
 from groundwatch.wiring import build_pipeline
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class DemoResult:
     los: Event | None = None
     events: list[Event] = field(default_factory=list)
     report: ReportFiles | None = None
+    report_error: str | None = None
     influx_url: str = ""
     mqtt_url: str = ""
     database: str = ""
@@ -192,7 +194,11 @@ async def run_demo(opts: DemoOptions, out: Console | None = None) -> DemoResult:
         InfluxQuery(influx, opts.database), "live", "demo-lander", pass_start - 10**9, pass_end
     )
     keys = key_parameters_of(dictionary.parameters())
-    result.report = await asyncio.to_thread(write_report, query, keys, report_dir)
+    try:
+        result.report = await asyncio.to_thread(write_report, query, keys, report_dir)
+    except (OSError, RuntimeError, LookupError, ValueError) as exc:
+        # e.g. the database does not exist and cannot be created: say so, no traceback
+        result.report_error = redact_text(str(exc))
     if started and opts.stop_services:
         await asyncio.to_thread(services.cmd_stop, services_dir(opts))
         result.stopped_services = True
@@ -215,9 +221,11 @@ def closing_lines(r: DemoResult) -> list[str]:
         lines.append("no LOS alert was raised")
     if r.report is not None:
         lines.append(f"pass report: {r.report.html}")
+    elif r.report_error is not None:
+        lines.append(f"no pass report: {r.report_error}")
     lines.append(
-        f"data: InfluxDB {r.influx_url} database {r.database!r} (InfluxQL), "
-        f"MQTT {r.mqtt_url} (groundwatch/state/#, groundwatch/events/#)"
+        f"data: InfluxDB {redact_url(r.influx_url)} database {r.database!r} (InfluxQL), "
+        f"MQTT {redact_url(r.mqtt_url)} (groundwatch/state/#, groundwatch/events/#)"
     )
     lines.append(
         "dashboards: docker compose up -d (see deploy/README.md), or "

@@ -23,13 +23,17 @@ from groundwatch.frame_meta import (
     bounded_extra,
 )
 
+# Defined with every reason's meaning in groundwatch.rejects; re-exported for the parts.
+from groundwatch.rejects import RejectReason as RejectReason
+
 FieldValue = float | int | str | bool
 
-__all__ = [  # re-exported: the frame metadata types live in groundwatch.frame_meta
+__all__ = [  # re-exported: frame metadata (groundwatch.frame_meta), reject reasons
     "MAX_EXTRA_CHARS",
     "MAX_EXTRA_ITEMS",
     "ErtSource",
     "FrameMeta",
+    "RejectReason",
     "bounded_extra",
 ]
 
@@ -37,35 +41,6 @@ __all__ = [  # re-exported: the frame metadata types live in groundwatch.frame_m
 # keeps successive frames of one station at least this far apart, so no two packets of the
 # same series can share a timestamp (InfluxDB would silently overwrite one with the other).
 ERT_MIN_SPACING_NS = 1_000
-
-
-class RejectReason(StrEnum):
-    """Short codes for why input could not be decoded. Counted per link and kept raw."""
-
-    SHORT_FRAME = "short_frame"  # fewer bytes than a header
-    WRONG_LENGTH = "wrong_length"  # not the mission's fixed frame length
-    BAD_CRC = "bad_crc"  # FECF / packet CRC mismatch
-    BAD_VERSION = "bad_version"  # transfer frame or packet version number not ours
-    FOREIGN_SCID = "foreign_scid"  # spacecraft id not in the dictionary
-    TRUNCATED_PACKET = "truncated_packet"  # packet header says more bytes than there are
-    PACKET_OVERRUN = "packet_overrun"  # packet longer than its frame and cannot continue
-    BAD_FHP = "bad_fhp"  # first header pointer points outside the data field
-    LOST_CONTINUATION = "lost_continuation"  # partial packet dropped after a frame gap
-    UNKNOWN_APID = "unknown_apid"  # no dictionary entry for the packet
-    BAD_ENUM = "bad_enum"  # raw value outside a declared enumeration
-    BAD_PACKET = "bad_packet"  # layout parse failed for another reason
-    BAD_AX25 = "bad_ax25"
-    BAD_KISS = "bad_kiss"
-    NOT_SYNCED = "not_synced"  # bytes before an attached sync marker
-    # A station's envelope (JSON or MQTT 5 properties) around the frame:
-    BAD_ENVELOPE = "bad_envelope"  # not JSON, not an object, not UTF-8
-    MISSING_FRAME = "missing_frame"  # no frame field in the envelope
-    BAD_FRAME_FIELD = "bad_frame_field"  # frame field is not base64/hex
-    BAD_RADIO_FIELD = "bad_radio_field"  # e.g. a non-numeric RSSI
-    BAD_ERT = "bad_ert"  # unparseable, before 1970 or after 2200
-    STATION_CRC = "station_crc"  # the station says its own CRC check failed
-    ERT_FUTURE = "ert_future"  # station ERT further ahead than the clock tolerance
-    ERT_STALE = "ert_stale"  # station ERT older than the redelivery window
 
 
 class LimitState(IntEnum):
@@ -129,6 +104,16 @@ class GroundPathChange:
     time_ns: int
     detail: str = ""
     stations: tuple[str, ...] = ()  # stations known to be behind this path
+
+
+@dataclass(slots=True, frozen=True)
+class RefusedFrame:
+    """A frame its source would not accept (too long, a station name not allowed): the
+    pipeline archives it raw and rejects it with ``reason``, never decodes it."""
+
+    frame: RawFrame
+    reason: RejectReason
+    detail: str
 
 
 @dataclass(slots=True, frozen=True)
@@ -301,6 +286,8 @@ class DecodeResult:
     idle_frame: bool = False
     idle_packets: int = 0
     vc_gap: int = 0  # frames missing before this one on its virtual channel
+    vc_late: int = 0  # 1: a late frame an earlier gap counted as missing (it fills it)
+    vc_gap_closed: int = 0  # 1: the late frame was the last one that gap missed
     packets: list[DecodedPacket] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
 
@@ -391,6 +378,8 @@ class EventType(StrEnum):
     STALE = "STALE"
     FRESH = "FRESH"
     SPOOL_FULL = "SPOOL_FULL"
+    RULE = "RULE"  # a dictionary consistency rule holds (details["rule"] names it)
+    RULE_CLEAR = "RULE_CLEAR"
     ACK = "ACK"
 
 

@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from groundwatch.clock import Clock, ReplayClock, WallClock
+from groundwatch.ingest.base import INVALID_STATION, BoundedItemQueue
 from groundwatch.model import (
     DecodeResult,
     Event,
@@ -30,11 +33,14 @@ from groundwatch.model import (
     LinkKey,
     Point,
     RawFrame,
+    RefusedFrame,
     RejectedInput,
     Rejection,
+    RejectReason,
     StationStatus,
 )
-from groundwatch.parts import Counters, Decoder, IngestItem, Source, StoreSink
+from groundwatch.parts import ConfigError, Counters, Decoder, IngestItem, Source, StoreSink
+from groundwatch.rejects import count_rejections, seeded
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +55,10 @@ class StageDeadlines:
     store: float = 60.0
 
 
+EVENTS_KEPT = 10_000
+MAX_STATIONS = 1_000
+
+
 @dataclass(slots=True)
 class PipelineStats:
     frames: int = 0
@@ -56,8 +66,12 @@ class PipelineStats:
     packets: int = 0
     points: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
-    events: list[Event] = field(default_factory=list)
+    # The latest events (a live run raises them for months: only the newest are kept; a
+    # replay, which ends, keeps them all), and how many there were of each type.
+    events: deque[Event] = field(default_factory=lambda: deque(maxlen=EVENTS_KEPT))
+    event_counts: dict[str, int] = field(default_factory=dict)
     recovered_frames: int = 0
+    refused_stations: int = 0  # frames and heartbeats of new stations past max_stations
 
 
 class RateLimitedLog:
@@ -97,12 +111,15 @@ class Pipeline:
         clock: Clock | None = None,
         source_label: str = "live",
         queue_size: int = 10_000,
+        queue_bytes: int = 64 << 20,
         tick_s: float = 0.05,
         accounting_interval_s: float = 1.0,
         deadlines: StageDeadlines | None = None,
         event_listeners: Iterable[Callable[[Event], None]] = (),
         result_listeners: Iterable[Callable[[DecodeResult], None]] = (),
         health: Any | None = None,
+        max_stations: int = MAX_STATIONS,
+        events_kept: int | None = EVENTS_KEPT,
     ) -> None:
         self.sources = sources
         self.decoder = decoder
@@ -111,16 +128,22 @@ class Pipeline:
         self.accounting = accounting
         self.merger = merger
         self.alerts = alerts
+        self.failures: list[str] = []  # parts that failed to start or died: run exits non-zero
+        self._fatal = asyncio.Event()
         self.archive = archive
         self.to_points = to_points  # DecodeResult -> points (wiring.result_points_factory)
         self.clock: Clock = clock or WallClock()
         self.source_label = source_label
-        self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=queue_size)
+        self.queue: BoundedItemQueue = BoundedItemQueue(queue_size, queue_bytes)
         self.tick_s = tick_s
         self.accounting_interval_ns = int(accounting_interval_s * 1e9)
         self.deadlines = deadlines or StageDeadlines()
         self.counters = Counters()
-        self.stats = PipelineStats()
+        self.stats = PipelineStats(events=deque(maxlen=events_kept))
+        # Stations come from the wire: every per-station structure downstream (link state,
+        # accounting, merge counters, archive files, series) is bounded by this many.
+        self.max_stations = max_stations
+        self._stations: set[str] = set()
         self._next_accounting: int | None = None
         self._listeners = list(event_listeners)
         self._result_listeners = list(result_listeners)  # e.g. the demo's live console
@@ -144,6 +167,11 @@ class Pipeline:
     async def process(self, item: IngestItem, recovered_position: Any = None) -> None:
         """Handle one item from a source. Never raises: a bug here is counted and logged."""
         try:
+            if isinstance(item, RawFrame | StationStatus) and item.station not in self._stations:
+                if len(self._stations) >= self.max_stations:
+                    await self._too_many_stations(item, recovered_position)
+                    return
+                self._stations.add(item.station)
             if isinstance(item, RawFrame):
                 self._in_frame = True  # the decode stage is inside a frame (see _tick_loop)
                 try:
@@ -158,9 +186,29 @@ class Pipeline:
                 self.dispatch(self.monitor.observe_ground_path(item.up, self._now()))
             elif isinstance(item, RejectedInput):
                 await self._rejected_input(item)
+            elif isinstance(item, RefusedFrame):
+                await self._refused(item.frame, item.reason, item.detail, recovered_position)
         except Exception:
             self.counters.errors += 1
             log.exception("pipeline: failed to process %r", type(item).__name__)
+
+    async def _too_many_stations(
+        self, item: RawFrame | StationStatus, recovered_position: Any
+    ) -> None:
+        """A new station past ``max_stations``: its frame is archived and rejected under
+        the station ``INVALID_STATION`` (so nothing per station grows), its heartbeat
+        dropped; both counted."""
+        self.stats.refused_stations += 1
+        self._ratelog.warning(
+            "too_many_stations",
+            "station %s refused: already %d stations (max_stations)",
+            item.station,
+            self.max_stations,
+        )
+        if isinstance(item, RawFrame):
+            detail = f"station {item.station}: more than max_stations ({self.max_stations})"
+            frame = dataclasses.replace(item, station=INVALID_STATION)
+            await self._refused(frame, RejectReason.TOO_MANY_STATIONS, detail, recovered_position)
 
     def _link_key(self, spacecraft: str, station: str) -> LinkKey:
         """One LinkKey per link, made once (a frozen dataclass costs ~1 us to build)."""
@@ -252,11 +300,32 @@ class Pipeline:
         if item.ack is not None:
             item.ack()
 
+    async def _refused(
+        self, frame: RawFrame, reason: RejectReason, detail: str, recovered_position: Any
+    ) -> None:
+        """Archived raw (the only place its bytes are kept whole), acknowledged, counted and
+        rejected; never decoded (its ``rejected`` point keeps a prefix and a hash)."""
+        self.counters.received += 1
+        position = recovered_position
+        if recovered_position is None:
+            if self.archive is not None:
+                position = self.archive.append(frame, f"unknown-{frame.station}")
+            if frame.ack is not None:
+                frame.ack()
+        rejection = Rejection(reason, detail, frame.data, frame.ert_ns, frame.station, frame.source)
+        result = DecodeResult(frame=frame, rejections=[rejection])
+        self.accounting.observe(result)
+        self._count_rejections(result)
+        points = self.to_points(result)
+        self.stats.frames += 1
+        self.stats.points += len(points)
+        await self.store.put(points, position)
+        self.counters.sent += 1
+
     def _count_rejections(self, result: DecodeResult) -> None:
-        rejected = self.stats.rejected
+        count_rejections(self.stats.rejected, result.rejections)
         for r in result.rejections:
-            reason = str(r.reason)  # a StrEnum: its value
-            rejected[reason] = rejected.get(reason, 0) + 1
+            reason = r.reason.value
             self._ratelog.warning(reason, "rejected %s from %s: %s", reason, r.station, r.detail)
 
     async def advance(self, now_ns: int, force: bool = False) -> None:
@@ -301,6 +370,8 @@ class Pipeline:
             if not e.source or e.source == "live":
                 e.source = self.source_label
             self.stats.events.append(e)
+            counts = self.stats.event_counts
+            counts[e.type.value] = counts.get(e.type.value, 0) + 1
             self.alerts.submit([e])
             for listener in self._listeners:
                 listener(e)
@@ -347,13 +418,22 @@ class Pipeline:
                 log.exception("pipeline: link monitor tick failed")
 
     async def _source_task(self, source: Source) -> None:
+        name = source.name
         try:
             await source.run(self.queue)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except (ConfigError, OSError) as exc:
+            # A part that cannot start (missing password file, port taken): the run ends
+            # with a non-zero status, so a supervisor notices and restarts it.
             self.counters.errors += 1
-            log.exception("source %s failed", source.name)
+            self.failures.append(f"source {name}: {exc}")
+            log.error("source %s failed to start or run: %s", name, exc)
+            self._fatal.set()
+        except Exception as exc:
+            self.counters.errors += 1
+            self.failures.append(f"source {name}: {type(exc).__name__}: {exc}")
+            log.exception("source %s failed", name)
 
     async def recover(self) -> None:
         """Deliver points of archived frames the store never confirmed (after a crash)."""
@@ -393,7 +473,11 @@ class Pipeline:
             await self.health.start()
         try:
             for source in self.sources:
-                await source.start()
+                try:
+                    await source.start()
+                except OSError as exc:  # name the part: "udp: address already in use"
+                    problem = f"source {source.name}: {exc.strerror or exc}"
+                    raise OSError(exc.errno, problem) from exc
             async with asyncio.TaskGroup() as tg:
                 await self.recover()
                 decode = tg.create_task(self._decode_loop(), name="decode")
@@ -407,8 +491,12 @@ class Pipeline:
                     asyncio.gather(*src_tasks)
                 )
                 stop_wait: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
-                await asyncio.wait({sources_done, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                fatal_wait: asyncio.Future[Any] = asyncio.ensure_future(self._fatal.wait())
+                await asyncio.wait(
+                    {sources_done, stop_wait, fatal_wait}, return_when=asyncio.FIRST_COMPLETED
+                )
                 stop_wait.cancel()
+                fatal_wait.cancel()
                 # Stage 1: sources stop and hand over what they have.
                 for s in self.sources:
                     with contextlib.suppress(Exception):
@@ -459,10 +547,15 @@ class Pipeline:
         await asyncio.sleep(0.3)  # subscriptions are sent right after CONNACK
 
     def status(self) -> dict[str, Any]:
-        """What the one-line status, /health, /metrics and the console show."""
-        per_link: dict[str, int] = {}
+        """What the one-line status, /health, /metrics and the console show: every part's
+        counters (``store.health`` renders /metrics from it, see its rules for names)."""
+        per_link: list[dict[str, Any]] = []
         for key, c in self.accounting.counts().items():
-            labels = f'spacecraft="{key.spacecraft}",station="{key.station}",vcid="{key.vcid}"'
+            row: dict[str, Any] = {
+                "spacecraft": key.spacecraft,
+                "station": key.station,
+                "vcid": key.vcid,
+            }
             for name in (
                 "frames",
                 "bytes",
@@ -472,22 +565,36 @@ class Pipeline:
                 "frames_missing",
                 "packets",
             ):
-                per_link[f"{name}{{{labels}}}"] = getattr(c, name)
-            per_link[f"rejected{{{labels}}}"] = c.rejected_total()
+                row[name] = getattr(c, name)
+            row["rejected"] = c.rejected_total()
+            per_link.append(row)
+        alerts = self.alerts.counters()
+        not_computed = [  # derived values without a sample, per packet, parameter and reason
+            {"packet": p, "parameter": n, "reason": r, "values": count}
+            for (p, n, r), count in self.decoder.not_computed().items()
+        ]
         return {
             "frames": self.stats.frames,
             "packets": self.stats.packets,
             "points": self.stats.points,
             "duplicates": self.stats.duplicates,
-            "rejected": dict(self.stats.rejected),
+            "rejected": seeded(self.stats.rejected),
+            "events": dict(self.stats.event_counts),
+            "stations_known": len(self._stations),
+            "stations_refused": self.stats.refused_stations,
             "queue": self.queue.qsize(),
             "queue_size": self.queue.maxsize,
             "store": self.store.health(),
             "link": per_link,
+            "not_computed": not_computed,
             "links": self.monitor.snapshot(),
+            # dictionary rules: judged, skipped (a value could not be computed), raised, cleared
+            "rules": dict(self.monitor.rules.counters) if self.monitor.rules is not None else {},
             "stations": self.merger.counts(),
-            "sources": {
-                s.name: s.counters.as_dict() for s in self.sources
-            },
+            "sources": {s.name: s.counters.as_dict() for s in self.sources},
+            "decoder": self.decoder.counters.as_dict(),
+            "archive": self.archive.counters.as_dict() if self.archive is not None else {},
+            "alerts": {**alerts.pop("manager", {}), "sinks": alerts},
+            "pipeline": self.counters.as_dict(),
             "errors": self.counters.errors,
         }

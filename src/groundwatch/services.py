@@ -21,11 +21,13 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -52,11 +54,86 @@ class ServiceHandle:
     port: int
     data_dir: str
     log_path: str
+    tls: bool = False
 
     @property
     def url(self) -> str:
-        scheme = "mqtt" if self.name == "mosquitto" else "http"
-        return f"{scheme}://127.0.0.1:{self.port}"
+        if self.name == "mosquitto":
+            scheme = "mqtts" if self.tls else "mqtt"
+        else:
+            scheme = "https" if self.tls else "http"
+        host = "localhost" if self.tls else "127.0.0.1"  # the name in the test certificate
+        return f"{scheme}://{host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class MosquittoSecurity:
+    """A TLS listener with password authentication and an ACL (see ``mosquitto_acl``)."""
+
+    cafile: Path
+    certfile: Path
+    keyfile: Path
+    password_file: Path
+    acl_file: Path
+    require_certificate: bool = True
+
+    def conf_lines(self) -> list[str]:
+        return [
+            f"cafile {self.cafile}",
+            f"certfile {self.certfile}",
+            f"keyfile {self.keyfile}",
+            f"require_certificate {'true' if self.require_certificate else 'false'}",
+            "tls_version tlsv1.2",
+            f"password_file {self.password_file}",
+            f"acl_file {self.acl_file}",
+        ]
+
+
+def mosquitto_acl(
+    groundwatch: str,
+    stations: Iterable[str] = (),
+    operators: Iterable[str] = (),
+    ack_topic: str = "groundwatch/ack",
+) -> str:
+    """The ACL the README describes: a station publishes only under ``gs/<itself>/#``,
+    an operator only on the acknowledgement topic (and reads events and state), groundwatch
+    reads frames and heartbeats and writes events and state."""
+    out = [
+        f"user {groundwatch}",
+        "topic read gs/+/frames",
+        "topic read gs/+/status",
+        "topic readwrite groundwatch/events/#",
+        "topic readwrite groundwatch/state/#",
+        f"topic read {ack_topic}",
+        f"topic read {ack_topic}/+",
+        "",
+    ]
+    for s in stations:
+        out += [f"user {s}", f"topic write gs/{s}/#", ""]
+    for o in operators:
+        out += [
+            f"user {o}",
+            f"topic write {ack_topic}",
+            f"topic write {ack_topic}/{o}",
+            "topic read groundwatch/events/#",
+            "topic read groundwatch/state/#",
+            "",
+        ]
+    return "\n".join(out)
+
+
+def mosquitto_password_file(path: Path, users: dict[str, str]) -> Path:
+    """A Mosquitto password file of hashed passwords: written in clear text, then hashed in
+    place by ``mosquitto_passwd -U`` (no password on a command line)."""
+    exe = _binary("mosquitto_passwd", "/usr/bin/mosquitto_passwd")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.writelines(f"{u}:{p}\n" for u, p in users.items())
+    done = subprocess.run([exe, "-U", str(path)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise ServiceError(f"mosquitto_passwd -U {path} failed: {done.stderr.strip()}")
+    return path
 
 
 def free_port() -> int:
@@ -75,10 +152,17 @@ def _binary(name: str, *candidates: str) -> str:
     )
 
 
-def mosquitto_conf(port: int, data_dir: Path, log_path: Path, persistence: bool = True) -> str:
+def mosquitto_conf(
+    port: int,
+    data_dir: Path,
+    log_path: Path,
+    persistence: bool = True,
+    security: MosquittoSecurity | None = None,
+) -> str:
     lines = [
         f"listener {port} 127.0.0.1",
-        "allow_anonymous true",
+        *(security.conf_lines() if security is not None else []),
+        f"allow_anonymous {'false' if security is not None else 'true'}",
         f"persistence {'true' if persistence else 'false'}",
         f"persistence_location {data_dir}/",
         "persistence_file mosquitto.db",
@@ -98,7 +182,15 @@ def mosquitto_conf(port: int, data_dir: Path, log_path: Path, persistence: bool 
     return "\n".join(lines) + "\n"
 
 
-def influxd_conf(port: int, data_dir: Path) -> str:
+def influxd_conf(
+    port: int, data_dir: Path, auth: bool = False, tls: tuple[Path, Path] | None = None
+) -> str:
+    https = (
+        f'  https-enabled = true\n  https-certificate = "{tls[0]}"\n'
+        f'  https-private-key = "{tls[1]}"\n'
+        if tls
+        else ""
+    )
     return f"""reporting-disabled = true
 bind-address = "127.0.0.1:{free_port()}"
 [meta]
@@ -117,10 +209,10 @@ bind-address = "127.0.0.1:{free_port()}"
 [http]
   enabled = true
   bind-address = "127.0.0.1:{port}"
-  auth-enabled = false
+  auth-enabled = {"true" if auth else "false"}
   log-enabled = false
   max-body-size = 0
-[continuous_queries]
+{https}[continuous_queries]
   enabled = false
 [subscriber]
   enabled = false
@@ -148,27 +240,40 @@ def port_open(port: int) -> bool:
     return False
 
 
-def influx_ping(url: str, timeout: float = 0.5) -> str | None:
+def influx_ping(
+    url: str, timeout: float = 0.5, context: ssl.SSLContext | None = None
+) -> str | None:
     """The server's version from ``/ping`` (``X-Influxdb-Version``), or None if unreachable."""
     try:
-        with urllib.request.urlopen(f"{url}/ping", timeout=timeout) as resp:
+        with urllib.request.urlopen(f"{url}/ping", timeout=timeout, context=context) as resp:
             return str(resp.headers.get("X-Influxdb-Version", "unknown"))
     except (urllib.error.URLError, OSError):
         return None
 
 
 def start_mosquitto(
-    data_dir: Path, port: int | None = None, timeout: float = 10, persistence: bool = True
+    data_dir: Path,
+    port: int | None = None,
+    timeout: float = 10,
+    persistence: bool = True,
+    security: MosquittoSecurity | None = None,
 ) -> ServiceHandle:
     """``persistence=False`` keeps sessions and queued messages in memory only (a test
     broker shared by many tests: saving every second what their ended sessions keep
-    queueing would slow it down more with every test)."""
-    exe = _binary("mosquitto", "/usr/sbin/mosquitto")
+    queueing would slow it down more with every test). ``security``: a TLS listener with
+    passwords and an ACL instead of the plain anonymous one."""
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "mosquitto.log"
     conf = data_dir / "mosquitto.conf"
-    conf.write_text(mosquitto_conf(port, data_dir, log, persistence))
+    conf.write_text(mosquitto_conf(port, data_dir, log, persistence, security))
+    return _launch_mosquitto(data_dir, port, timeout, security is not None)
+
+
+def _launch_mosquitto(data_dir: Path, port: int, timeout: float, tls: bool) -> ServiceHandle:
+    exe = _binary("mosquitto", "/usr/sbin/mosquitto")
+    log = data_dir / "mosquitto.log"
+    conf = data_dir / "mosquitto.conf"
     proc = subprocess.Popen(
         [exe, "-c", str(conf)],
         stdout=subprocess.DEVNULL,
@@ -176,46 +281,87 @@ def start_mosquitto(
         start_new_session=True,
     )
     _wait(lambda: port_open(port), proc, "mosquitto", log, timeout)
-    return ServiceHandle("mosquitto", proc.pid, port, str(data_dir), str(log))
+    return ServiceHandle("mosquitto", proc.pid, port, str(data_dir), str(log), tls)
 
 
 def start_influxd(
-    data_dir: Path, port: int | None = None, database: str | None = None, timeout: float = 30
+    data_dir: Path,
+    port: int | None = None,
+    database: str | None = None,
+    timeout: float = 30,
+    admin: tuple[str, str] | None = None,
+    tls: tuple[Path, Path] | None = None,
+    ca_file: Path | None = None,
 ) -> ServiceHandle:
-    exe = _binary("influxd", "/usr/bin/influxd")
+    """``admin`` (user, password): authentication on, with that admin user created.
+    ``tls`` (certificate, key): HTTPS only; ``ca_file`` is what this function trusts to
+    reach it."""
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
+    conf = data_dir / "influxdb.conf"
+    conf.write_text(influxd_conf(port, data_dir, admin is not None, tls))
+    return _launch_influxd(data_dir, port, timeout, database, admin, tls is not None, ca_file)
+
+
+def _launch_influxd(
+    data_dir: Path,
+    port: int,
+    timeout: float,
+    database: str | None,
+    admin: tuple[str, str] | None,
+    tls: bool,
+    ca_file: Path | None,
+) -> ServiceHandle:
+    exe = _binary("influxd", "/usr/bin/influxd")
     log = data_dir / "influxd.log"
     conf = data_dir / "influxdb.conf"
-    conf.write_text(influxd_conf(port, data_dir))
     proc = subprocess.Popen(
         [exe, "-config", str(conf)],
         stdout=open(log, "ab"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    url = f"http://127.0.0.1:{port}"
-    _wait(lambda: influx_ping(url) is not None, proc, "influxd", log, timeout)
-    handle = ServiceHandle("influxd", proc.pid, port, str(data_dir), str(log))
+    handle = ServiceHandle("influxd", proc.pid, port, str(data_dir), str(log), tls)
+    url = handle.url
+    ctx = ssl.create_default_context(cafile=str(ca_file)) if tls and ca_file else None
+    _wait(lambda: influx_ping(url, context=ctx) is not None, proc, "influxd", log, timeout)
+    if admin is not None and not (data_dir / "meta" / "admin-created").exists():
+        # The first user may be created without credentials; it must be an admin.
+        user, password = admin
+        influx_query(
+            url,
+            f"CREATE USER \"{user}\" WITH PASSWORD '{password}' WITH ALL PRIVILEGES",
+            method="POST",
+            context=ctx,
+        )
+        (data_dir / "meta" / "admin-created").touch()
     if database:
-        influx_query(url, f'CREATE DATABASE "{database}"', method="POST")
+        influx_query(url, f'CREATE DATABASE "{database}"', method="POST", auth=admin, context=ctx)
     return handle
 
 
 def influx_query(
-    url: str, q: str, db: str | None = None, method: str = "GET", epoch: str = "ns"
+    url: str,
+    q: str,
+    db: str | None = None,
+    method: str = "GET",
+    epoch: str = "ns",
+    auth: tuple[str, str] | None = None,
+    context: ssl.SSLContext | None = None,
 ) -> dict[str, object]:
     """Run an InfluxQL statement over the v1 HTTP API (served by 1.x, 2.x and 3.x)."""
     params = {"q": q, "epoch": epoch}
     if db:
         params["db"] = db
+    if auth is not None:
+        params["u"], params["p"] = auth
     qs = urllib.parse.urlencode(params)
     if method == "POST":
         req = urllib.request.Request(f"{url}/query", data=qs.encode(), method="POST")
         req.add_header("Content-Type", "application/x-www-form-urlencoded")
     else:
         req = urllib.request.Request(f"{url}/query?{qs}")
-    with urllib.request.urlopen(req, timeout=30) as resp:
+    with urllib.request.urlopen(req, timeout=30, context=context) as resp:
         result: dict[str, object] = json.loads(resp.read())
     return result
 
@@ -269,9 +415,11 @@ def restart(handle: ServiceHandle, timeout: float = 30) -> ServiceHandle:
     """Stop and start a service again on the same port and data (fault tests)."""
     stop_pid(handle.pid)
     data_dir = Path(handle.data_dir)
-    if handle.name == "mosquitto":
-        return start_mosquitto(data_dir, handle.port, timeout)
-    return start_influxd(data_dir, handle.port, timeout=timeout)
+    if handle.name == "mosquitto":  # same configuration file: same listener and security
+        return _launch_mosquitto(data_dir, handle.port, timeout, handle.tls)
+    if handle.tls:
+        raise ServiceError("restart of an HTTPS influxd is not supported")
+    return _launch_influxd(data_dir, handle.port, timeout, None, None, False, None)
 
 
 # --- command line: scripts/services.sh start|stop|status ----------------------------------

@@ -7,12 +7,12 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiomqtt
 import pytest
 import typer
-from aiohttp import web
 from typer.testing import CliRunner
 
 from groundwatch.alerts.commands import register
@@ -24,37 +24,9 @@ from groundwatch.model import Event, LinkKey
 from groundwatch.plugins import builtin_registry
 from groundwatch.services import ServiceHandle, free_port
 
+from ..helpers.http import http_receiver
+
 pytestmark = pytest.mark.integration
-
-
-class Hook:
-    """A local webhook endpoint recording each POST (optionally hanging forever)."""
-
-    def __init__(self, hang: bool = False) -> None:
-        self.hang = hang
-        self.got: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue()
-        self.port = free_port()
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        if self.hang:
-            await asyncio.sleep(3600)
-        await self.got.put((time.monotonic(), body))
-        return web.Response(text="ok")
-
-
-@contextlib.asynccontextmanager
-async def webhook_server(hang: bool = False) -> AsyncIterator[Hook]:
-    hook = Hook(hang)
-    app = web.Application()
-    app.router.add_post("/hook", hook.handle)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", hook.port).start()
-    try:
-        yield hook
-    finally:
-        await runner.cleanup()
 
 
 @contextlib.asynccontextmanager
@@ -88,11 +60,13 @@ async def next_of(q: asyncio.Queue[Any], pred: Any, timeout: float = 5.0) -> Any
             return item
 
 
-def manager(broker: ServiceHandle, hook_url: str, **kw: Any) -> AlertManager:
+def manager(
+    broker: ServiceHandle, hook_url: str, mqtt: dict[str, Any] | None = None, **kw: Any
+) -> AlertManager:
     return AlertManager.from_config(
         [
             PartConfig(type="log"),
-            PartConfig(type="mqtt", url=broker.url, queue_size=100),
+            PartConfig(type="mqtt", url=broker.url, queue_size=100, **(mqtt or {})),
             PartConfig(type="webhook", url=hook_url, timeout=1.0, retries=1, backoff=0.1),
         ],
         builtin_registry(),
@@ -125,7 +99,7 @@ async def test_los_on_mqtt_and_webhook_retained_state_and_recovery(
 ) -> None:
     cfg = LinkConfig(los_threshold=0.5, aos_frames=2)
     mon = LinkMonitor.from_config(cfg, [], {}, None)
-    async with webhook_server() as hook, subscriber(mosquitto, "groundwatch/events/#") as sub:
+    async with http_receiver() as hook, subscriber(mosquitto, "groundwatch/events/#") as sub:
         alerts = manager(mosquitto, f"http://127.0.0.1:{hook.port}/hook")
         await alerts.start()
         try:
@@ -157,7 +131,7 @@ async def test_los_on_mqtt_and_webhook_retained_state_and_recovery(
 async def test_dead_webhook_does_not_delay_mqtt(mosquitto: ServiceHandle, dead: str) -> None:
     async with contextlib.AsyncExitStack() as stack:
         if dead == "hangs":
-            hook = await stack.enter_async_context(webhook_server(hang=True))
+            hook = await stack.enter_async_context(http_receiver(hang=True))
             url = f"http://127.0.0.1:{hook.port}/hook"
         else:
             url = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens there
@@ -176,9 +150,16 @@ async def test_dead_webhook_does_not_delay_mqtt(mosquitto: ServiceHandle, dead: 
         assert alerts.sink("webhook").counters.sent == 0
 
 
-async def test_ack_over_mqtt_stops_renotification(mosquitto: ServiceHandle) -> None:
-    async with webhook_server() as hook, subscriber(mosquitto, "groundwatch/events/#") as sub:
-        alerts = manager(mosquitto, f"http://127.0.0.1:{hook.port}/hook", renotify_interval=0.3)
+async def test_ack_over_mqtt_stops_renotification(mosquitto: ServiceHandle, tmp_path: Path) -> None:
+    secrets_file = tmp_path / "ack-secrets"
+    secrets_file.write_text("flight:flight-secret\n")
+    async with http_receiver() as hook, subscriber(mosquitto, "groundwatch/events/#") as sub:
+        alerts = manager(
+            mosquitto,
+            f"http://127.0.0.1:{hook.port}/hook",
+            mqtt={"ack_secrets_file": str(secrets_file)},
+            renotify_interval=0.3,
+        )
         await alerts.start()
         try:
             await asyncio.wait_for(alerts.sink("mqtt").connected.wait(), 5)  # type: ignore[attr-defined]
@@ -203,7 +184,18 @@ async def test_ack_over_mqtt_stops_renotification(mosquitto: ServiceHandle) -> N
             res = await asyncio.to_thread(
                 CliRunner().invoke,
                 app,
-                ["ack", los["id"], "--by", "flight", "--comment", "on it", "--mqtt", mosquitto.url],
+                [
+                    "ack",
+                    los["id"],
+                    "--by",
+                    "flight",
+                    "--comment",
+                    "on it",
+                    "--mqtt",
+                    mosquitto.url,
+                    "--secret-file",
+                    str(secrets_file),
+                ],
             )
             assert res.exit_code == 0, res.output
             ack_deadline = time.monotonic() + 3

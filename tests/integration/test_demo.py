@@ -1,4 +1,4 @@
-"""Issue 8: the README's first command runs the demo end to end (short, accelerated)."""
+"""The README's first command runs the demo end to end (short, accelerated)."""
 
 from __future__ import annotations
 

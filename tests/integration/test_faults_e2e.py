@@ -1,4 +1,4 @@
-"""Issue 4 fault tests through the whole pipeline, against real Mosquitto and InfluxDB that
+"""Fault tests through the whole pipeline, against real Mosquitto and InfluxDB that
 the tests stop, pause, restart or kill: nothing published is lost, nothing counts twice."""
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ async def test_influxdb_down_mid_pass_then_back(
         sim = simulate(mosquitto, record, "--station", "gs1", count=1600, rate=200, background=True)
         await asyncio.sleep(2)
         await asyncio.to_thread(services.stop_pid, influx.pid)
-        await asyncio.sleep(4)  # the issue's 30 s outage, shortened for the suite
+        await asyncio.sleep(4)  # a 30 s outage, shortened for the suite
         assert pipeline.store.health()["spool_points"] > 0  # the outage went to the spool
         influx = await asyncio.to_thread(services.restart, influx)
         assert await asyncio.to_thread(sim.wait, 60) == 0  # type: ignore[union-attr]

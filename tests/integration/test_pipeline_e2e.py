@@ -1,4 +1,4 @@
-"""Issue 2, end to end: simulator -> real Mosquitto -> pipeline -> real InfluxDB."""
+"""End to end: simulator -> real Mosquitto -> pipeline -> real InfluxDB."""
 
 from __future__ import annotations
 

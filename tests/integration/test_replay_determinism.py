@@ -1,4 +1,4 @@
-"""Issue 6: a pass ingested live and replayed from its archive gives the same points and events.
+"""A pass ingested live and replayed from its archive gives the same points and events.
 
 Simulator -> real Mosquitto -> pipeline (archive on) -> real InfluxDB; then the archive is
 replayed with ``--time original`` into another session of the same database, and every packet

@@ -1,4 +1,4 @@
-"""Issue 6: alert regression (--write-expected / --expect-events) and deleting a session."""
+"""Replay alert regression (--write-expected / --expect-events) and deleting a session."""
 
 from __future__ import annotations
 

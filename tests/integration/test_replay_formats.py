@@ -1,4 +1,4 @@
-"""Issue 6: every recording format replays through the pipeline into the real InfluxDB.
+"""Every recording format replays through the pipeline into the real InfluxDB.
 
 One simulated pass (30 frames of the demo lander) is written in each format: the simulator's
 hex, KISS and raw file output, and by hand hex with timestamps, a SatNOGS export (with a

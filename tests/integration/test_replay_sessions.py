@@ -1,4 +1,4 @@
-"""Issue 6: --list of archived passes, --time now with --from/--to, and --republish to MQTT."""
+"""Replay: --list of archived passes, --time now with --from/--to, and --republish to MQTT."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 6: a recorded pass that ends in LOS, replayed at --speed 20.
+"""A recorded pass that ends in LOS, replayed at --speed 20.
 
 The LOS is raised at the recorded pass time (last good frame + threshold, exactly), while the
 replay runs (not only at its end), and the whole replay takes ~1/20 of the pass on the wall.

@@ -1,6 +1,6 @@
 """Fault tests: InfluxDB stopped, frozen, disk budget exhausted, StoreSink killed -9.
 
-Outages are a few seconds here (``OUTAGE_S``); the issue's 30 s outage is the same code path
+Outages are a few seconds here (``OUTAGE_S``); a 30 s outage is the same code path
 with a longer wait (bench/ can run it).
 """
 

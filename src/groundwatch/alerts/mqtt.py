@@ -14,7 +14,13 @@ Retained state (JSON): ``{"spacecraft", "station", "state" ("AOS", "LOS", "GROUN
 "acknowledged", "acked_by"}}}``: a console that connects later gets it at once.
 
 Acknowledgement command (``groundwatch ack`` publishes it): ``{"id": "...", "by": "...",
-"comment": "..."}`` on ``ack_topic``.
+"comment": "...", "ts": ..., "nonce": "...", "sig": "..."}`` on ``ack_topic``, authorised as
+``ack_auth`` says (``ack_auth.py``: HMAC with the operator secrets of ``ack_secrets_file``,
+or ``broker``: ``<ack_topic>/<operator>`` limited by the broker's ACL). Refused ones are
+logged and counted (``acks_refused``); accepted ones are recorded (by whom, when) as the
+ACK event every sink receives.
+
+TLS: an ``mqtts://`` URL with ``ca_file``, ``cert_file``, ``key_file`` (``groundwatch.tls``).
 
 Reconnects with backoff; an alert that could not be published is retried after reconnecting,
 and the retained states are published again.
@@ -27,17 +33,20 @@ import json
 import logging
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import aiomqtt
-from pydantic import Field
+from pydantic import Field, SecretStr
 
+from groundwatch.alerts.ack_auth import AckRefused, AckVerifier, read_secrets
 from groundwatch.alerts.alert import Alert, Notification, iso
 from groundwatch.alerts.sinks import AlertSink, AlertSinkOptions
-from groundwatch.config import parse_part_options
+from groundwatch.config import parse_part_options, read_secret
 from groundwatch.model import EventType
 from groundwatch.mqtt_url import mqtt_connection
 from groundwatch.parts import ConfigError
+from groundwatch.tls import TlsFiles, redact_url
 
 log = logging.getLogger("groundwatch.alerts.mqtt")
 
@@ -47,22 +56,48 @@ LOS_TYPES = {EventType.LOS, EventType.EXPECTED_LOS, EventType.UNEXPECTED_LOS}
 class MqttSinkOptions(AlertSinkOptions):
     """``[[alerts]] type = "mqtt"``: events, retained link state and acknowledgements."""
 
-    url: str = "mqtt://127.0.0.1:1883"
-    username: str | None = None
-    password: str | None = None
-    event_topic: str = "groundwatch/events"
-    state_topic: str = "groundwatch/state"
-    ack_topic: str | None = "groundwatch/ack"
-    qos: int = Field(default=1, ge=0, le=2)
-    client_id: str | None = None
+    url: str = Field(default="mqtt://127.0.0.1:1883", description="broker URL")
+    username: str | None = Field(default=None, description="broker user")
+    password: SecretStr | None = Field(default=None, description="broker password")
+    password_file: Path | None = Field(default=None, description="file holding the password")
+    ca_file: Path | None = Field(default=None, description="CA of the broker (mqtts://)")
+    cert_file: Path | None = Field(default=None, description="client certificate (mqtts://)")
+    key_file: Path | None = Field(default=None, description="client key (mqtts://)")
+    event_topic: str = Field(
+        default="groundwatch/events", description="events go to <event_topic>/<spacecraft>"
+    )
+    state_topic: str = Field(
+        default="groundwatch/state",
+        description="retained state per link: <state_topic>/<spacecraft>/<station>",
+    )
+    ack_topic: str | None = Field(
+        default="groundwatch/ack", description="acknowledgements are read here (none: off)"
+    )
+    qos: int = Field(default=1, ge=0, le=2, description="publish QoS")
+    client_id: str | None = Field(default=None, description="MQTT client id (default: random)")
+    ack_auth: Literal["hmac", "broker"] = Field(
+        default="hmac",
+        description="hmac: acks signed per operator; broker: per-operator topics the ACL limits",
+    )
+    ack_secrets_file: Path | None = Field(
+        default=None, description="operator:secret lines for signed acknowledgements"
+    )
+    ack_max_age: float = Field(default=300.0, gt=0, description="seconds a signed ack is valid")
+
+
+def connection_for(url: str, tls: TlsFiles | None = None, key: str = "url") -> dict[str, Any]:
+    """aiomqtt.Client arguments for a broker URL, or a ConfigError naming ``key``."""
+    try:
+        return mqtt_connection(url, tls, key)
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(key, str(exc)) from exc
 
 
 def parse_mqtt_url(url: str, key: str = "url") -> tuple[str, int]:
     """Host and port of a broker URL, or a ConfigError naming ``key``."""
-    try:
-        conn = mqtt_connection(url)
-    except ValueError as exc:
-        raise ConfigError(key, str(exc)) from exc
+    conn = connection_for(url, None, key)
     return str(conn["hostname"]), int(conn["port"])
 
 
@@ -76,7 +111,11 @@ class MqttSink(AlertSink):
     def __init__(self, opts: MqttSinkOptions) -> None:
         super().__init__(opts.name, opts.queue_size)
         self.opts = opts
-        self.host, self.port = parse_mqtt_url(opts.url)
+        self.conn = connection_for(opts.url, self._tls_files(opts))
+        self.host, self.port = self.conn["hostname"], self.conn["port"]
+        self.verifier: AckVerifier | None = None
+        if opts.ack_topic and opts.ack_auth == "hmac" and opts.ack_secrets_file is not None:
+            self.verifier = AckVerifier(read_secrets(opts.ack_secrets_file), opts.ack_max_age)
         self.state: dict[str, dict[str, Any]] = {}  # retained topic -> state
         self._inflight: Alert | None = None
         self.connected = asyncio.Event()
@@ -84,8 +123,15 @@ class MqttSink(AlertSink):
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str) -> MqttSink:
         o = parse_part_options(MqttSinkOptions, options, key)
-        parse_mqtt_url(o.url, f"{key}.url")
+        connection_for(o.url, cls._tls_files(o), f"{key}.url")
+        if o.ack_secrets_file is not None:
+            read_secrets(o.ack_secrets_file, f"{key}.ack_secrets_file")
+        read_secret(o.password, o.password_file, f"{key}.password")
         return cls(o)
+
+    @staticmethod
+    def _tls_files(o: MqttSinkOptions) -> TlsFiles:
+        return TlsFiles(o.ca_file, o.cert_file, o.key_file)
 
     # --- retained state ------------------------------------------------------------------
 
@@ -101,7 +147,7 @@ class MqttSink(AlertSink):
         st = self.state.setdefault(
             topic, {"spacecraft": e.spacecraft, "station": e.station, "state": None, "active": {}}
         )
-        if alert.notification is Notification.NEW:
+        if alert.notification in (Notification.NEW, Notification.ESCALATION):
             st["active"][e.condition] = {
                 "id": alert.id,
                 "type": e.type.value,
@@ -134,8 +180,12 @@ class MqttSink(AlertSink):
                 async with aiomqtt.Client(
                     self.host,
                     self.port,
-                    username=self.opts.username,
-                    password=self.opts.password,
+                    username=self.opts.username or self.conn["username"],
+                    password=read_secret(
+                        self.opts.password, self.opts.password_file, "alerts.password"
+                    )
+                    or self.conn["password"],
+                    tls_context=self.conn["tls_context"],
                     identifier=client_id,
                     # a fixed client id gets a persistent session: acks published while
                     # groundwatch was down are delivered when it reconnects
@@ -143,20 +193,25 @@ class MqttSink(AlertSink):
                     timeout=5,
                 ) as client:
                     if delay > 0.2:
-                        log.info("alert sink %s: connected to %s", self.name, self.opts.url)
+                        log.info(
+                            "alert sink %s: connected to %s", self.name, redact_url(self.opts.url)
+                        )
                     delay = 0.2
                     await self._session(client)
             except aiomqtt.MqttError as exc:
                 self.connected.clear()
                 if delay == 0.2:
-                    log.warning("alert sink %s: MQTT %s: %s", self.name, self.opts.url, exc)
+                    log.warning(
+                        "alert sink %s: MQTT %s: %s", self.name, redact_url(self.opts.url), exc
+                    )
                 self.counters.bump("mqtt_reconnects")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
     async def _session(self, client: aiomqtt.Client) -> None:
         if self.opts.ack_topic:
-            await client.subscribe(self.opts.ack_topic, qos=1)
+            topic = self.opts.ack_topic
+            await client.subscribe(f"{topic}/+" if self.opts.ack_auth == "broker" else topic, qos=1)
         for topic, st in self.state.items():
             await client.publish(topic, json.dumps(st, default=str), qos=self.opts.qos, retain=True)
         self.connected.set()
@@ -203,5 +258,31 @@ class MqttSink(AlertSink):
                 self.counters.bump("bad_ack_commands")
                 log.warning("alert sink %s: ignored malformed ack on %s", self.name, msg.topic)
                 continue
+            try:
+                by = self.authorise(str(msg.topic), data)
+            except AckRefused as exc:
+                self.counters.bump("acks_refused")
+                log.warning(
+                    "alert sink %s: refused acknowledgement of %s on %s: %s",
+                    self.name,
+                    alert_id[:64],
+                    msg.topic,
+                    exc,
+                )
+                continue
+            self.counters.bump("acks_accepted")
             if self.on_ack is not None:
-                self.on_ack(alert_id, str(data.get("by") or "unknown"), data.get("comment"))
+                self.on_ack(alert_id, by, data.get("comment"))
+
+    def authorise(self, topic: str, data: dict[str, Any]) -> str:
+        """The operator an acknowledgement is authorised for, or AckRefused."""
+        if self.opts.ack_auth == "broker":
+            # The broker's ACL lets each operator write only <ack_topic>/<its user name>.
+            operator = topic.rsplit("/", 1)[-1]
+            claimed = data.get("by")
+            if claimed not in (None, operator):
+                raise AckRefused(f"'by' {str(claimed)[:64]!r} is not the topic's operator")
+            return operator
+        if self.verifier is None:
+            raise AckRefused("no ack_secrets_file: signed acknowledgements cannot be checked")
+        return self.verifier.verify(data)

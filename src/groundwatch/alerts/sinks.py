@@ -16,6 +16,7 @@ import contextlib
 import inspect
 import logging
 import shlex
+import shutil
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -57,6 +58,7 @@ class AlertSink:
     def __init__(self, name: str | None = None, queue_size: int = 1000) -> None:
         self.name = name or self.type
         self.counters = Counters()
+        self.counters.extra["failed"] = 0  # alerts not delivered after the sink's retries
         self.queue: asyncio.Queue[Alert] = asyncio.Queue(maxsize=queue_size)
         self._task: asyncio.Task[None] | None = None
         self.on_ack: Callable[[str, str, str | None], object] | None = None
@@ -84,6 +86,7 @@ class AlertSink:
                 raise
             except Exception as exc:
                 self.counters.errors += 1
+                self.counters.bump("failed")
                 log.warning("alert sink %s: %s failed: %s", self.name, alert.id, exc)
             finally:
                 self.queue.task_done()
@@ -133,27 +136,12 @@ class LogSink(AlertSink):
         log.log(level, "%s [alert %s]", alert.summary(), alert.id)
 
 
-def event_point(event: Event) -> Point:
-    """Fallback ``events`` point when the store's converter is not given (Grafana
-    annotations read ``title`` and ``text``)."""
-    tags = {"type": event.type.value, "severity": event.severity.label, "source": event.source}
-    if event.spacecraft:
-        tags["spacecraft"] = event.spacecraft
-    if event.station:
-        tags["station"] = event.station
-    fields: dict[str, float | int | str | bool] = {
-        "title": event.title,
-        "text": event.text,
-        "id": event.id,
-        "condition": event.condition,
-        "recovery": event.recovery,
-        "severity_level": int(event.severity),
-    }
-    return Point("events", tags, fields, event.time_ns)
-
-
 class InfluxSink(AlertSink):
-    """Writes each event as a point through the pipeline's store (``bind`` before start)."""
+    """Events as points of the store's ``events`` measurement (Grafana annotations).
+
+    Written through the pipeline's store (``bind`` before start). The point's shape is the
+    store's (``store.points.event_point``, the README's schema): the wiring hands it over,
+    so alerts never import the store."""
 
     Options = InfluxSinkOptions
     type = "influx"
@@ -161,7 +149,7 @@ class InfluxSink(AlertSink):
     def __init__(self, name: str | None = None, queue_size: int = 10_000) -> None:
         super().__init__(name, queue_size)
         self.put_points: Callable[[list[Point]], Any] | None = None
-        self.to_point: Callable[[Event], Point] = event_point
+        self.to_point: Callable[[Event], Point] | None = None
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str) -> InfluxSink:
@@ -169,17 +157,16 @@ class InfluxSink(AlertSink):
         return cls(o.name, o.queue_size)
 
     def bind(
-        self, put_points: Callable[[list[Point]], Any], to_point: Callable[[Event], Point] | None
+        self, put_points: Callable[[list[Point]], Any], to_point: Callable[[Event], Point]
     ) -> None:
         self.put_points = put_points
-        if to_point is not None:
-            self.to_point = to_point
+        self.to_point = to_point
 
     async def deliver(self, alert: Alert) -> None:
         if alert.notification is Notification.REPEAT:
             return  # a reminder is not a new event on the timeline
-        if self.put_points is None:
-            raise RuntimeError("influx alert sink not bound to the store (bind put_points)")
+        if self.put_points is None or self.to_point is None:
+            raise RuntimeError("influx alert sink not bound to the store (bind)")
         out = self.put_points([self.to_point(alert.event)])
         if inspect.isawaitable(out):
             await out
@@ -210,6 +197,8 @@ class CommandSink(AlertSink):
         argv = shlex.split(o.command) if isinstance(o.command, str) else list(o.command)
         if not argv:
             raise ConfigError(f"{key}.command", "empty command")
+        if shutil.which(argv[0]) is None:
+            raise ConfigError(f"{key}.command", f"program {argv[0]!r} not found or not executable")
         return cls(argv, o.timeout, o.name, o.queue_size)
 
     async def deliver(self, alert: Alert) -> None:

@@ -3,8 +3,11 @@
 ``[[alerts]] type = "webhook"``, options: ``url`` (required), ``timeout`` (seconds per
 attempt, default 5), ``retries`` (default 3), ``backoff`` (first retry delay, doubled each
 time, default 0.5 s), ``headers`` (e.g. an Authorization header). A 2xx answer is success;
-anything else is retried, then counted as an error. The sink's own queue absorbs a slow or
-dead endpoint: the other sinks never wait for it.
+anything else is retried, then counted (``failed``). Redirects are never followed: a 302
+would turn the POST into an empty GET that looks delivered, and a 307 would send the alert
+(and the headers) to whatever host the answer names; a 3xx is a failure like a 5xx
+(``webhook_redirects`` counts them). The sink's own queue absorbs a slow or dead endpoint:
+the other sinks never wait for it. Messages name the URL without its credentials.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from groundwatch.alerts.alert import Alert
 from groundwatch.alerts.sinks import AlertSink, AlertSinkOptions
 from groundwatch.config import parse_part_options
 from groundwatch.parts import ConfigError
+from groundwatch.tls import redact_text, redact_url
 
 
 class WebhookSinkOptions(AlertSinkOptions):
@@ -52,7 +56,7 @@ class WebhookSink(AlertSink):
     def from_config(cls, options: Mapping[str, Any], key: str) -> WebhookSink:
         o = parse_part_options(WebhookSinkOptions, options, key)
         if not o.url.startswith(("http://", "https://")):
-            raise ConfigError(f"{key}.url", f"not an http(s) URL: {o.url!r}")
+            raise ConfigError(f"{key}.url", f"not an http(s) URL: {redact_url(o.url)!r}")
         return cls(o)
 
     async def open(self) -> None:
@@ -73,16 +77,21 @@ class WebhookSink(AlertSink):
         last = ""
         for attempt in range(self.opts.retries + 1):
             try:
-                async with self._session.post(self.opts.url, data=body) as resp:
+                async with self._session.post(
+                    self.opts.url, data=body, allow_redirects=False
+                ) as resp:
                     if 200 <= resp.status < 300:
                         return
                     last = f"HTTP {resp.status}"
+                    if 300 <= resp.status < 400:
+                        self.counters.bump("webhook_redirects")
+                        last += " redirect (not followed)"
             except (aiohttp.ClientError, TimeoutError) as exc:
-                last = f"{type(exc).__name__}: {exc}"
+                last = redact_text(f"{type(exc).__name__}: {exc}")
             if attempt < self.opts.retries:
                 self.counters.bump("webhook_retries")
                 await asyncio.sleep(delay)
                 delay *= 2
         raise RuntimeError(
-            f"POST {self.opts.url} failed after {self.opts.retries + 1} tries: {last}"
+            f"POST {redact_url(self.opts.url)} failed after {self.opts.retries + 1} tries: {last}"
         )

@@ -152,5 +152,3 @@ def read_header(data: bytes | mmap.mmap) -> tuple[str, int, int]:
     link = bytes(data[10 : 10 + n]).decode("utf-8", "replace")
     (created,) = I64.unpack_from(data, 10 + n)
     return link, created, 10 + n + 8
-
-

@@ -24,9 +24,11 @@ from typing import Any
 import aiohttp
 import aiomqtt
 
-from groundwatch.alerts.mqtt import parse_mqtt_url
+from groundwatch.alerts.mqtt import connection_for
 from groundwatch.console.state import ConsoleModel
+from groundwatch.influx_access import InfluxAccess
 from groundwatch.influxql import quote_ident, quote_str, series_rows
+from groundwatch.tls import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ class AttachOptions:
     poll_s: float = 1.0
     history: str = "1h"  # how far back the alert log is filled at start
     window: str = "1d"  # how far back the latest link state and values are looked for
+    # credentials and TLS of the store; None: influx_url with the environment's credentials
+    influx: InfluxAccess | None = None
 
 
 class InfluxPoller:
@@ -50,7 +54,8 @@ class InfluxPoller:
     def __init__(self, model: ConsoleModel, opts: AttachOptions) -> None:
         self.model = model
         self.opts = opts
-        self.url = opts.influx_url.rstrip("/")
+        self.access = opts.influx or InfluxAccess.from_env(opts.influx_url, opts.database)
+        self.url = self.access.url
         self._session: aiohttp.ClientSession | None = None
         self.polls = 0
         self.errors = 0
@@ -61,7 +66,7 @@ class InfluxPoller:
         async with self._session.get(f"{self.url}/query", params=params) as resp:
             body = await resp.json(content_type=None)
             if resp.status != 200:
-                raise RuntimeError(f"InfluxDB {resp.status}: {body}")
+                raise RuntimeError(f"InfluxDB {self.access.shown}: HTTP {resp.status}: {body}")
         return series_rows(body)
 
     def _where(self) -> str:
@@ -145,7 +150,9 @@ class InfluxPoller:
 
     def session(self) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=max(5.0, self.opts.poll_s * 5))
+            timeout=aiohttp.ClientTimeout(total=max(5.0, self.opts.poll_s * 5)),
+            headers=self.access.headers(),
+            connector=aiohttp.TCPConnector(ssl=self.access.ssl_context() or True),
         )
 
     async def poll_once(self) -> None:
@@ -184,7 +191,8 @@ class MqttFeed:
     def __init__(self, model: ConsoleModel, opts: AttachOptions) -> None:
         self.model = model
         self.opts = opts
-        self.host, self.port = parse_mqtt_url(opts.mqtt_url, "--mqtt")
+        self.conn = connection_for(opts.mqtt_url, None, "--mqtt")  # TLS: mqtts://…?ca=…
+        self.host, self.port = self.conn["hostname"], self.conn["port"]
         self.messages = 0
         self.connected = asyncio.Event()
 
@@ -211,8 +219,7 @@ class MqttFeed:
         while not stop.is_set():
             try:
                 async with aiomqtt.Client(
-                    self.host,
-                    self.port,
+                    **self.conn,
                     identifier=f"groundwatch-console-{uuid.uuid4().hex[:8]}",
                     timeout=5,
                 ) as client:
@@ -233,7 +240,7 @@ class MqttFeed:
             except aiomqtt.MqttError as exc:
                 self.connected.clear()
                 self.model.footer.extra["mqtt"] = "DOWN"
-                log.debug("console: MQTT %s: %s", self.opts.mqtt_url, exc)
+                log.debug("console: MQTT %s: %s", redact_url(self.opts.mqtt_url), exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
                 delay = min(delay * 2, 5.0)

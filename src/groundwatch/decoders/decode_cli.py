@@ -7,16 +7,16 @@ timestamp), ``kiss`` (a KISS byte stream), ``satnogs`` (``timestamp|hexframe`` l
 ``archive`` (groundwatch's raw frame archive, read with ``groundwatch.archive``), ``json``
 and ``tinygs`` (station envelopes, one JSON object per line: ``groundwatch.ingest.envelope``).
 
-Output keys are a contract (issue 3): do not rename them.
+Output keys are a contract (scripts and tests read them): do not rename them.
+``packet_line`` defines a packet's line; ``decode_json.PacketLineEncoder`` writes the same
+text without building it.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 from dataclasses import replace
-from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -30,8 +30,9 @@ from groundwatch.decoders.decode_input import (
     read_archive,
     read_records,
 )
+from groundwatch.decoders.decode_json import SEPARATORS, PacketLineEncoder, jsonable
 from groundwatch.decoders.frame_decoder import FrameDecoder
-from groundwatch.model import DecodedPacket, DecodeResult, RawFrame, Rejection
+from groundwatch.model import DecodedPacket, RawFrame, Rejection
 
 __all__ = [
     "DecodeCliError",
@@ -45,18 +46,6 @@ __all__ = [
 
 
 # -- output -------------------------------------------------------------------------------
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).hex()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, StrEnum):
-        return value.value
-    return value
 
 
 def packet_line(p: DecodedPacket, ert_ns: int | None) -> dict[str, Any]:
@@ -95,8 +84,8 @@ def packet_line(p: DecodedPacket, ert_ns: int | None) -> dict[str, Any]:
         },
         "parameters": {
             name: {
-                "raw": _jsonable(v.raw),
-                "eng": _jsonable(v.eng),
+                "raw": jsonable(v.raw),
+                "eng": jsonable(v.eng),
                 "unit": v.unit,
                 "limit": None if v.limit is None else v.limit.label,
             }
@@ -120,16 +109,6 @@ def summary_line(s: DecodeSummary) -> dict[str, Any]:
         "idle": {"frames": s.idle_frames, "packets": s.idle_packets},
         "rejected": dict(sorted(s.rejected.items())),
     }
-
-
-def result_lines(
-    result: DecodeResult, ert_ns: int | None, show_rejected: bool
-) -> Iterator[dict[str, Any]]:
-    for p in result.packets:
-        yield packet_line(p, ert_ns)
-    if show_rejected:
-        for r in result.rejections:
-            yield rejected_line(r)
 
 
 # -- the command --------------------------------------------------------------------------
@@ -178,9 +157,10 @@ def run_decode(
     framing = framing or resolve_framing(dictionary)
     decoder = FrameDecoder(dictionary, framing)
     summary = decoder.summary
+    encoder = PacketLineEncoder()
 
     def emit(obj: dict[str, Any]) -> None:
-        out.write(json.dumps(obj, separators=(", ", ": ")) + "\n")
+        out.write(json.dumps(obj, separators=SEPARATORS) + "\n")
 
     def handle(records: Iterator[InputRecord]) -> None:
         for rec in records:
@@ -203,8 +183,13 @@ def run_decode(
                 source=f"decode:{rec.station}",
                 meta=rec.meta,
             )
-            for line in result_lines(decoder.decode(frame), rec.ert_ns, show_rejected):
-                emit(line)
+            result = decoder.decode(frame)
+            if result.packets:
+                ert = format_ert(rec.ert_ns)
+                out.write("".join(encoder.encode(p, ert) + "\n" for p in result.packets))
+            if show_rejected:
+                for r in result.rejections:
+                    emit(rejected_line(r))
 
     if fmt == InputFormat.ARCHIVE:
         handle(read_archive(input_path))
@@ -213,5 +198,11 @@ def run_decode(
     else:
         with open(input_path, "rb") as stream:
             handle(read_records(stream, fmt, framing, asm))
-    emit(summary_line(summary))
+    last = summary_line(summary)
+    not_computed: dict[str, dict[str, int]] = {}
+    for (packet, parameter, reason), n in sorted(decoder.not_computed().items()):
+        not_computed.setdefault(f"{packet}.{parameter}", {})[reason] = n
+    if not_computed:  # derived values without a sample, per parameter and reason
+        last["not_computed"] = not_computed
+    emit(last)
     return summary

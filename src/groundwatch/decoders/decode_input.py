@@ -209,12 +209,19 @@ def _raw_packets(first: bytes, chunks: Iterator[bytes]) -> Iterator[InputRecord]
 def read_archive(path: Path | None) -> Iterator[InputRecord]:
     """Frames of groundwatch's raw frame archive: one ``.gwa`` file or a directory of them."""
     try:
+        from groundwatch.archive.format import FILE_MAGIC
         from groundwatch.archive.reader import ArchiveReader
     except ImportError as exc:
         raise DecodeCliError("archive format not available (groundwatch.archive)") from exc
     if path is None:
         raise DecodeCliError("--format archive needs --input FILE.gwa or DIRECTORY")
     paths = sorted(path.glob("*.gwa"), key=_archive_start) if path.is_dir() else [path]
+    if not paths:
+        raise DecodeCliError(f"{path}: a directory without archive files (*.gwa)")
+    for p in paths:
+        with p.open("rb") as f:
+            if f.read(len(FILE_MAGIC)) != FILE_MAGIC:
+                raise DecodeCliError(f"{p}: not a groundwatch archive file (damaged magic)")
     reader = ArchiveReader(paths)
     for frame, _position in reader:
         yield InputRecord(frame.data, frame.ert_ns, station=frame.station)

@@ -1,4 +1,4 @@
-"""A small, safe expression language for derived parameters.
+"""A small, safe, bounded expression language for derived parameters.
 
 Derived parameters (e.g. ``total_current: "bus_a_current + bus_b_current"``) come from
 dictionary files, which are configuration, not code: they are parsed with :mod:`ast` and
@@ -6,6 +6,23 @@ compiled to a tree of closures over a whitelist of node types. Nothing is ever p
 ``eval``/``exec``; attribute access, subscripts other than constant array indices,
 comprehensions, lambdas and calls of anything but the functions below are rejected when
 the dictionary loads.
+
+A careless or hostile dictionary must not stall or crash the decoder, so the language is
+bounded (the limits are the ``MAX_*`` constants below):
+
+* at load, where it can be decided: the length and nesting depth of the expression, the
+  size of integer constants, the degree of nested powers (``(x**8)**9`` is ``x**72``), a
+  division by a literal zero; sub-expressions without parameters are computed once, at
+  load, under the same bounds (``9**9**9`` is refused there);
+* at each evaluation, where it cannot: exponents, shift counts and the size of every
+  integer result of ``**``, ``<<`` and ``*``; ``*`` and ``%`` need numbers, so a label or an
+  array cannot be repeated or formatted into a huge string; text and arrays joined by ``+``
+  stay within ``MAX_SEQUENCE``. With these, the work of one evaluation is bounded by the
+  length of the expression.
+
+A value that cannot be computed raises (``ArithmeticError``, ``ValueError``, ``TypeError``,
+``KeyError``, ``IndexError``); the decoder stores no sample for it and counts it per
+parameter and reason in ``CompiledExpression.failures``.
 """
 
 from __future__ import annotations
@@ -47,17 +64,80 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
 }
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 
+MAX_LENGTH = 500
+MAX_DEPTH = 200  # nested operations (a+b+c nests too): keeps off the recursion limit
+MAX_EXPONENT = 64
+MAX_DEGREE = 64  # of nested powers and products of powers of parameters
+MAX_SHIFT = 256
+# Any integer a result of **, << or * may have: far above any field, and far below the
+# 4,300-digit limit of int-to-text conversion that would crash writing the value.
+MAX_INT_BITS = 1024
+MAX_SEQUENCE = 4096  # characters or elements of text or an array that ``+`` joins
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float)  # bool is an int
+
+
+def _needs_numbers(op: str, a: Any, b: Any) -> TypeError:
+    return TypeError(f"{op} needs numbers, not {type(a).__name__} and {type(b).__name__}")
+
+
+def _power(a: Any, b: Any) -> Any:
+    if type(b) is int and -MAX_EXPONENT <= b <= MAX_EXPONENT:  # the usual case, quickly
+        if type(a) is float or (type(a) is int and a.bit_length() * b <= MAX_INT_BITS):
+            return a**b
+    if not (_is_number(a) and _is_number(b)):
+        raise _needs_numbers("**", a, b)
+    if abs(b) > MAX_EXPONENT:
+        raise OverflowError(f"exponent {b} larger than {MAX_EXPONENT}")
+    if isinstance(a, int) and isinstance(b, int) and b > 0 and a.bit_length() * b > MAX_INT_BITS:
+        raise OverflowError(f"{a.bit_length()}-bit number ** {b} exceeds {MAX_INT_BITS} bits")
+    result = a**b
+    if isinstance(result, complex):
+        raise ValueError(f"{a} ** {b} is not a real number")
+    return result
+
+
+def _lshift(a: Any, b: Any) -> Any:
+    if isinstance(b, int) and b > MAX_SHIFT:
+        raise OverflowError(f"shift {b} larger than {MAX_SHIFT}")
+    if isinstance(a, int) and isinstance(b, int) and a.bit_length() + b > MAX_INT_BITS:
+        raise OverflowError(f"{a.bit_length()}-bit number << {b} exceeds {MAX_INT_BITS} bits")
+    return a << b
+
+
+def _mul(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if ta is float or tb is float:  # a float result, or TypeError for text and arrays
+        return a * b
+    if ta is int and tb is int:
+        if a.bit_length() + b.bit_length() > MAX_INT_BITS:
+            raise OverflowError(f"product exceeds {MAX_INT_BITS} bits")
+        return a * b
+    if not (_is_number(a) and _is_number(b)):  # "label * 10**8" would build a huge text
+        raise _needs_numbers("*", a, b)
+    return a * b
+
+
+def _mod(a: Any, b: Any) -> Any:
+    if isinstance(a, str):  # "%0999999999d" % x would format a huge text
+        raise _needs_numbers("%", a, b)
+    return a % b
+
+
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
+    ast.Mult: _mul,
     ast.Div: operator.truediv,
     ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
+    ast.Mod: _mod,
+    ast.Pow: _power,
     ast.BitAnd: operator.and_,
     ast.BitOr: operator.or_,
     ast.BitXor: operator.xor,
-    ast.LShift: operator.lshift,
+    ast.LShift: _lshift,
     ast.RShift: operator.rshift,
 }
 _UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
@@ -74,34 +154,50 @@ _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
     ast.Gt: operator.gt,
     ast.GtE: operator.ge,
 }
-# Keeps "2 ** 10 ** 10" or "1 << 10 ** 9" from stalling the decoder.
-MAX_EXPONENT = 64
-MAX_SHIFT = 256
-MAX_LENGTH = 500
+_DIVISIONS = (ast.Div, ast.FloorDiv, ast.Mod)
 
 
-def _power(a: Any, b: Any) -> Any:
-    if isinstance(b, (int, float)) and abs(b) > MAX_EXPONENT:
-        raise ArithmeticError(f"exponent {b} larger than {MAX_EXPONENT}")
-    return operator.pow(a, b)
-
-
-def _lshift(a: Any, b: Any) -> Any:
-    if b > MAX_SHIFT:
-        raise ArithmeticError(f"shift {b} larger than {MAX_SHIFT}")
-    return operator.lshift(a, b)
+def failure_reason(exc: BaseException) -> str:
+    """The counter name of a value that could not be computed."""
+    if isinstance(exc, ZeroDivisionError):
+        return "division_by_zero"
+    if isinstance(exc, ArithmeticError):
+        return "overflow"
+    if isinstance(exc, TypeError):
+        return "type"
+    if isinstance(exc, KeyError):
+        return "missing_input"  # a parameter it reads has no value in this packet
+    if isinstance(exc, IndexError):
+        return "index"
+    return "domain"  # ValueError: sqrt(-1), log(0), a negative shift
 
 
 class CompiledExpression:
-    """An expression compiled once; ``names`` are the parameters it reads."""
+    """An expression compiled once; ``names`` are the parameters it reads.
+
+    ``failures`` counts the evaluations that gave no value, by reason (see ``failed``).
+    """
+
+    __slots__ = ("_evaluate", "failures", "names", "source")
 
     def __init__(self, source: str, evaluate: Evaluator, names: frozenset[str]) -> None:
         self.source = source
         self.names = names
         self._evaluate = evaluate
+        self.failures: dict[str, int] = {}
 
     def __call__(self, values: Mapping[str, Any]) -> Any:
         return self._evaluate(values)
+
+    def failed(self, exc: BaseException) -> str:
+        """Count one evaluation that raised ``exc``; returns the reason counted."""
+        reason = failure_reason(exc)
+        self.failures[reason] = self.failures.get(reason, 0) + 1
+        return reason
+
+    @property
+    def not_computed(self) -> int:
+        return sum(self.failures.values())
 
     def __repr__(self) -> str:
         return f"CompiledExpression({self.source!r})"
@@ -113,73 +209,181 @@ def compile_expression(source: str) -> CompiledExpression:
         raise UnsafeExpression(f"expression longer than {MAX_LENGTH} characters")
     try:
         tree = ast.parse(source.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise UnsafeExpression(f"does not parse: {exc.msg}") from None
+    except (SyntaxError, RecursionError, MemoryError) as exc:
+        raise UnsafeExpression(f"does not parse: {getattr(exc, 'msg', exc)}") from None
     names: set[str] = set()
-    return CompiledExpression(source, _compile(tree.body, names), frozenset(names))
+    node = _compile(tree.body, names, 0)
+    return CompiledExpression(source, node.evaluate, frozenset(names))
 
 
-def _compile(node: ast.expr, names: set[str]) -> Evaluator:
+class _Node:
+    """A compiled sub-expression: its evaluator, its value when it reads no parameter,
+    and its degree in the parameters (for the load-time bound on nested powers)."""
+
+    __slots__ = ("constant", "degree", "evaluate", "is_constant")
+
+    def __init__(
+        self, evaluate: Evaluator, *, degree: int = 1, constant: Any = None, known: bool = False
+    ) -> None:
+        self.evaluate = evaluate
+        self.degree = degree
+        self.constant = constant
+        self.is_constant = known
+
+
+def _const(value: Any) -> _Node:
+    return _Node(lambda _v: value, degree=0, constant=value, known=True)
+
+
+def _fold(node: ast.expr, evaluate: Evaluator, degree: int, parts: list[_Node]) -> _Node:
+    """Compute a sub-expression without parameters once, now, under the same bounds."""
+    if not all(p.is_constant for p in parts):
+        if degree > MAX_DEGREE:
+            raise UnsafeExpression(
+                f"{ast.unparse(node)!r} is a power of degree {degree}, more than {MAX_DEGREE}"
+            )
+        return _Node(evaluate, degree=degree)
+    try:
+        return _const(evaluate({}))
+    except (ArithmeticError, ValueError, TypeError, IndexError) as exc:
+        raise UnsafeExpression(f"{ast.unparse(node)!r} cannot be computed: {exc}") from None
+
+
+def _compile(node: ast.expr, names: set[str], depth: int) -> _Node:
+    if depth > MAX_DEPTH:
+        raise UnsafeExpression(f"nested deeper than {MAX_DEPTH} operations")
+    depth += 1
     if isinstance(node, ast.Constant):
-        if isinstance(node.value, bool) or isinstance(node.value, (int, float)):
-            value = node.value
-            return lambda _v: value
-        raise UnsafeExpression(f"constant {node.value!r} is not a number")
+        value = node.value
+        if not isinstance(value, int | float):
+            raise UnsafeExpression(f"constant {value!r} is not a number")
+        if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+            raise UnsafeExpression(f"integer constant larger than {MAX_INT_BITS} bits")
+        return _const(value)
     if isinstance(node, ast.Name):
         return _compile_name(node.id, names)
     if isinstance(node, ast.BinOp):
-        left, right = _compile(node.left, names), _compile(node.right, names)
-        op_type = type(node.op)
-        if op_type is ast.Pow:
-            return lambda v: _power(left(v), right(v))
-        if op_type is ast.LShift:
-            return lambda v: _lshift(left(v), right(v))
-        if op_type not in _BINARY:
-            raise UnsafeExpression(f"operator {op_type.__name__} not allowed")
-        fn = _BINARY[op_type]
-        return lambda v: fn(left(v), right(v))
+        return _compile_binary(node, names, depth)
     if isinstance(node, ast.UnaryOp):
         if type(node.op) not in _UNARY:
             raise UnsafeExpression(f"operator {type(node.op).__name__} not allowed")
-        ufn, operand = _UNARY[type(node.op)], _compile(node.operand, names)
-        return lambda v: ufn(operand(v))
+        ufn, operand = _UNARY[type(node.op)], _compile(node.operand, names, depth)
+        one = operand.evaluate
+        return _fold(node, lambda v: ufn(one(v)), operand.degree, [operand])
     if isinstance(node, ast.BoolOp):
-        parts = [_compile(value, names) for value in node.values]
+        parts = [_compile(value, names, depth) for value in node.values]
+        evals = [p.evaluate for p in parts]
         if isinstance(node.op, ast.And):
-            return lambda v: all(part(v) for part in parts)
-        return lambda v: any(part(v) for part in parts)
+            return _fold(node, lambda v: all(e(v) for e in evals), 1, parts)
+        return _fold(node, lambda v: any(e(v) for e in evals), 1, parts)
     if isinstance(node, ast.Compare):
-        return _compile_compare(node, names)
+        return _compile_compare(node, names, depth)
     if isinstance(node, ast.IfExp):
-        test, body, orelse = (_compile(n, names) for n in (node.test, node.body, node.orelse))
-        return lambda v: body(v) if test(v) else orelse(v)
+        test, body, orelse = (
+            _compile(n, names, depth) for n in (node.test, node.body, node.orelse)
+        )
+        t, b, o = test.evaluate, body.evaluate, orelse.evaluate
+        degree = max(body.degree, orelse.degree)
+        return _fold(node, lambda v: b(v) if t(v) else o(v), degree, [test, body, orelse])
     if isinstance(node, ast.Call):
-        return _compile_call(node, names)
+        return _compile_call(node, names, depth)
     if isinstance(node, ast.Subscript):
         return _compile_subscript(node, names)
     raise UnsafeExpression(f"{type(node).__name__} not allowed")
 
 
-def _compile_name(name: str, names: set[str]) -> Evaluator:
+def _compile_binary(node: ast.BinOp, names: set[str], depth: int) -> _Node:
+    op_type = type(node.op)
+    if op_type not in _BINARY:
+        raise UnsafeExpression(f"operator {op_type.__name__} not allowed")
+    left, right = _compile(node.left, names, depth), _compile(node.right, names, depth)
+    if op_type in _DIVISIONS and right.is_constant and right.constant == 0:
+        raise UnsafeExpression(f"{ast.unparse(node)!r} divides by zero")
+    fn = _BINARY[op_type]
+    if fn is _mul and float in (type(left.constant), type(right.constant)):
+        fn = operator.mul  # times a float constant: a float or a TypeError, never large
+    degree = max(left.degree, right.degree)
+    if op_type is ast.Mult:
+        degree = left.degree + right.degree
+    elif op_type is ast.Pow:
+        exponent = right.constant if right.is_constant and _is_number(right.constant) else 1
+        if left.degree and not abs(exponent) <= MAX_DEGREE:  # also NaN and infinity
+            raise UnsafeExpression(f"exponent of {ast.unparse(node)!r} larger than {MAX_DEGREE}")
+        degree = left.degree * math.ceil(abs(exponent))
+    lf, rf = left.evaluate, right.evaluate
+    if fn is _power and type(right.constant) is int and abs(right.constant) <= MAX_EXPONENT:
+        return _fold(node, _constant_power(lf, right.constant), degree, [left, right])
+    if fn is _mul:
+        return _fold(node, _product(lf, rf), degree, [left, right])
+    if fn is operator.add and not (left.is_constant or right.is_constant):
+        # Text and arrays concatenate: bounded, or "s + s + s ..." grows quadratically.
+        return _fold(node, _sum(lf, rf), degree, [left, right])
+    if right.is_constant and not left.is_constant:  # "x * 0.001": one call fewer
+        c = right.constant
+        return _fold(node, lambda v: fn(lf(v), c), degree, [left, right])
+    return _fold(node, lambda v: fn(lf(v), rf(v)), degree, [left, right])
+
+
+def _sum(lf: Evaluator, rf: Evaluator) -> Evaluator:
+    def total(v: Mapping[str, Any]) -> Any:
+        result = lf(v) + rf(v)
+        if type(result) is float or type(result) is int:
+            return result
+        if isinstance(result, str | list | tuple) and len(result) > MAX_SEQUENCE:
+            raise OverflowError(f"joined text or array longer than {MAX_SEQUENCE}")
+        return result
+
+    return total
+
+
+def _product(lf: Evaluator, rf: Evaluator) -> Evaluator:
+    """``a * b`` with the check of ``_mul`` inlined for floats, the usual operands."""
+
+    def product(v: Mapping[str, Any]) -> Any:
+        a, b = lf(v), rf(v)
+        ta, tb = type(a), type(b)
+        if ta is float or tb is float:
+            return a * b
+        if ta is int and tb is int and a.bit_length() + b.bit_length() <= MAX_INT_BITS:
+            return a * b
+        return _mul(a, b)
+
+    return product
+
+
+def _constant_power(lf: Evaluator, exponent: int) -> Evaluator:
+    """``x ** 2``: a float base needs no check (a float result or OverflowError)."""
+
+    def power(v: Mapping[str, Any]) -> Any:
+        a = lf(v)
+        return a**exponent if type(a) is float else _power(a, exponent)
+
+    return power
+
+
+def _compile_name(name: str, names: set[str]) -> _Node:
     if name in CONSTANTS:
-        constant = CONSTANTS[name]
-        return lambda _v: constant
+        return _const(CONSTANTS[name])
     if name.startswith("_"):
         raise UnsafeExpression(f"name {name!r} not allowed")
     names.add(name)
-    return lambda v: v[name]
+    return _Node(lambda v: v[name])
 
 
-def _compile_compare(node: ast.Compare, names: set[str]) -> Evaluator:
-    first = _compile(node.left, names)
+def _compile_compare(node: ast.Compare, names: set[str], depth: int) -> _Node:
+    first = _compile(node.left, names, depth)
+    parts = [first]
     steps: list[tuple[Callable[[Any, Any], Any], Evaluator]] = []
     for op, comparator in zip(node.ops, node.comparators, strict=True):
         if type(op) not in _COMPARE:
             raise UnsafeExpression(f"comparison {type(op).__name__} not allowed")
-        steps.append((_COMPARE[type(op)], _compile(comparator, names)))
+        part = _compile(comparator, names, depth)
+        parts.append(part)
+        steps.append((_COMPARE[type(op)], part.evaluate))
+    first_eval = first.evaluate
 
     def compare(v: Mapping[str, Any]) -> bool:
-        left = first(v)
+        left = first_eval(v)
         for fn, right_eval in steps:
             right = right_eval(v)
             if not fn(left, right):
@@ -187,26 +391,31 @@ def _compile_compare(node: ast.Compare, names: set[str]) -> Evaluator:
             left = right
         return True
 
-    return compare
+    return _fold(node, compare, 1, parts)
 
 
-def _compile_call(node: ast.Call, names: set[str]) -> Evaluator:
+def _compile_call(node: ast.Call, names: set[str], depth: int) -> _Node:
     if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
         what = node.func.id if isinstance(node.func, ast.Name) else type(node.func).__name__
         raise UnsafeExpression(f"call of {what} not allowed (allowed: {sorted(FUNCTIONS)})")
     if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
         raise UnsafeExpression("keyword or starred arguments not allowed")
     fn = FUNCTIONS[node.func.id]
-    args = [_compile(arg, names) for arg in node.args]
-    return lambda v: fn(*(arg(v) for arg in args))
+    parts = [_compile(arg, names, depth) for arg in node.args]
+    degree = max((p.degree for p in parts), default=0)
+    if len(parts) == 1:
+        one = parts[0].evaluate
+        return _fold(node, lambda v: fn(one(v)), degree, parts)
+    args = [p.evaluate for p in parts]
+    return _fold(node, lambda v: fn(*[arg(v) for arg in args]), degree, parts)
 
 
-def _compile_subscript(node: ast.Subscript, names: set[str]) -> Evaluator:
+def _compile_subscript(node: ast.Subscript, names: set[str]) -> _Node:
     """``samples[3]``: a constant index into an array parameter, nothing else."""
     index = node.slice
     if not isinstance(node.value, ast.Name):
         raise UnsafeExpression("only array parameters can be indexed")
     if not (isinstance(index, ast.Constant) and type(index.value) is int):
         raise UnsafeExpression("array index must be a constant integer")
-    array, position = _compile_name(node.value.id, names), index.value
-    return lambda v: array(v)[position]
+    array, position = _compile_name(node.value.id, names).evaluate, index.value
+    return _Node(lambda v: array(v)[position])

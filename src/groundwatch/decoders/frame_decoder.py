@@ -10,7 +10,8 @@ decoded generically (packets with ``name=None``, no parameters, the data field i
 A packet spanning several frames is returned by the frame that completes it, with that
 frame's header. Reassembly state is kept per (``RawFrame.source``, scid, vcid): merge copies
 of a frame heard by several stations (``peek`` gives their identity) before decoding.
-Packet sequence-count gaps are counted in ``seq_gaps`` and ``counters.extra["seq_gaps"]``.
+Packet sequence-count gaps are counted in ``seq_gaps`` and ``counters.extra["seq_gaps"]``;
+derived values that could not be computed, per parameter and reason, in ``not_computed()``.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from groundwatch.model import (
     TmFrameHeader,
 )
 from groundwatch.parts import Counters
+from groundwatch.rejects import count_rejections
 
 PACKET_VERSION = 0
 
@@ -99,6 +101,16 @@ class FrameDecoder:
         # The frame bytes last peeked at and their CRC check (the same bytes object only).
         self._peeked_crc: tuple[bytes, bool | None] = (b"", None)
         self._min_tm = FRAME_HEADER_LEN + (FECF_LEN if framing.fecf else 0)
+
+    def not_computed(self) -> dict[tuple[str, str, str], int]:
+        """(packet, parameter, reason) -> derived values that could not be computed
+        (a division by zero, an overflow, an input without a value ...)."""
+        counts: dict[tuple[str, str, str], int] = {}
+        for layout in self.dictionary.packets if self.dictionary is not None else ():
+            for derived in getattr(layout, "derived", ()):
+                for reason, n in derived.expression.failures.items():
+                    counts[(layout.name, derived.name, reason)] = n
+        return counts
 
     # -- cheap look at a frame, for merging duplicates --------------------------------------
 
@@ -222,6 +234,8 @@ class FrameDecoder:
             (frame.source, h.scid, h.vcid), h.vcfc, h.fhp, data[start:end]
         )
         result.vc_gap = outcome.vc_gap
+        if outcome.vc_late:
+            result.vc_late, result.vc_gap_closed = outcome.vc_late, outcome.vc_gap_closed
         for loss in outcome.losses:
             self._reject(result, loss.reason, loss.detail, loss.data, vcid=h.vcid)
         for packet in outcome.packets:
@@ -468,7 +482,4 @@ class FrameDecoder:
             c.bump("idle_packets", result.idle_packets)
         if result.vc_gap:
             c.bump("vc_gap_frames", result.vc_gap)
-        for r in result.rejections:
-            key = r.reason.value
-            s.rejected[key] = s.rejected.get(key, 0) + 1
-            c.bump(f"rejected_{key}")
+        count_rejections(s.rejected, result.rejections)  # shown by /health as "rejected"

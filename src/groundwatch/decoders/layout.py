@@ -26,6 +26,7 @@ from groundwatch.decoders.fastpath import FastPath
 from groundwatch.decoders.layout_fields import (
     FieldKind,
     FieldSpec,
+    check_packet_size,
     compile_struct,
     container_from_raws,
     plan_segments,
@@ -79,6 +80,7 @@ class CompiledLayout:
         all_fields = [*(time.fields() if time else []), *fields]
         self._all_fields = all_fields
         if struct is None:  # a YAML layout: fields are the whole spec
+            check_packet_size(all_fields)
             segments = plan_segments(all_fields)
             self.struct: Construct = compile_struct(segments)
             self._fields = value_fields(segments)

@@ -78,6 +78,25 @@ class FieldSpec:
         return 0, (1 << self.bits) - 1
 
 
+# The largest packet data field a space packet can carry (its length field is 16 bits); a
+# layout beyond it could never match a packet, and compiling it would cost memory in
+# proportion to its (hostile) size.
+MAX_PACKET_BITS = 65536 * 8
+
+
+def check_packet_size(fields: Sequence[FieldSpec]) -> None:
+    """Raise LayoutError naming the first field that takes the layout past the limit."""
+    total = 0
+    for f in fields:
+        total += f.total_bits
+        if total > MAX_PACKET_BITS:
+            raise LayoutError(
+                f.name or None,
+                f"layout reaches {total // 8} octets at this field, longer than the largest "
+                f"packet data field ({MAX_PACKET_BITS // 8} octets)",
+            )
+
+
 @dataclass(frozen=True, slots=True)
 class Segment:
     """Consecutive fields read the same way: whole bytes, or one packed bit group."""

@@ -70,8 +70,12 @@ class EnvelopeError(ValueError):
 class EnvelopeSettings(BaseModel):
     """The envelope options every frame source accepts (see the module docstring)."""
 
-    payload: Payload = "raw"
-    json_preset: Literal["groundwatch", "tinygs"] = "groundwatch"
+    payload: Payload = Field(
+        default="raw", description="raw (bare frame), json (station envelope), mqtt5"
+    )
+    json_preset: Literal["groundwatch", "tinygs"] = Field(
+        default="groundwatch", description="the envelope's keys (README: Station envelopes)"
+    )
     json_fields: dict[str, str] = Field(
         default_factory=dict, description="envelope key per field, over the preset's"
     )

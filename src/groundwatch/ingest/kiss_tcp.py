@@ -18,23 +18,23 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from groundwatch.config import parse_part_options
-from groundwatch.ingest.base import ErtStamper
+from groundwatch.ingest.base import ErtStamper, station_problem
 from groundwatch.kiss import KissCommand, KissDecoder, KissError
 from groundwatch.model import GroundPathChange, RawFrame
-from groundwatch.parts import Counters, FrameQueue
+from groundwatch.parts import ConfigError, Counters, FrameQueue
 
 log = logging.getLogger(__name__)
 
 
 class KissTcpOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = "kiss"
-    host: str = "127.0.0.1"
-    port: int = Field(default=8001, gt=0, lt=65536)
+    name: str = Field(default="kiss", description="name in /health and /metrics")
+    host: str = Field(default="127.0.0.1", description="KISS TCP server (TNC, SDR decoder)")
+    port: int = Field(default=8001, gt=0, lt=65536, description="its port")
     station: str = Field(description="ground station this TNC/SDR belongs to")
-    reconnect_min: float = Field(default=0.2, gt=0)
-    reconnect_max: float = Field(default=10.0, gt=0)
-    read_size: int = Field(default=65536, gt=0)
+    reconnect_min: float = Field(default=0.2, gt=0, description="first reconnect delay, s")
+    reconnect_max: float = Field(default=10.0, gt=0, description="longest reconnect delay, s")
+    read_size: int = Field(default=65536, gt=0, description="bytes read at once")
 
 
 class KissTcpSource:
@@ -53,7 +53,10 @@ class KissTcpSource:
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str = "sources[0]") -> KissTcpSource:
-        return cls(parse_part_options(KissTcpOptions, options, key))
+        cfg = parse_part_options(KissTcpOptions, options, key)
+        if problem := station_problem(cfg.station):
+            raise ConfigError(f"{key}.station", problem)
+        return cls(cfg)
 
     async def start(self) -> None:
         """Nothing to open ahead: ``run`` connects, and reconnects with backoff."""

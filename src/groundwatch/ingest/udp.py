@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from groundwatch.config import parse_part_options
+from groundwatch.ingest.base import station_problem
 from groundwatch.ingest.envelope import EnvelopeSettings
 from groundwatch.ingest.station_time import EnvelopeFrames
 from groundwatch.model import RawFrame, RejectedInput
@@ -27,10 +28,10 @@ class UdpOptions(EnvelopeSettings):
     """``payload = "json"`` reads station envelopes (see ``ingest.envelope``)."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = "udp"
-    listen: str = "127.0.0.1"
-    port: int = Field(default=10015, ge=0, lt=65536)
-    station: str
+    name: str = Field(default="udp", description="name in /health and /metrics")
+    listen: str = Field(default="127.0.0.1", description="address to listen on")
+    port: int = Field(default=10015, ge=0, lt=65536, description="UDP port (0: any free)")
+    station: str = Field(description="ground station these datagrams come from")
     buffer: int = Field(default=1000, gt=0, description="datagrams held while the queue is full")
 
 
@@ -64,6 +65,8 @@ class UdpSource:
         cfg = parse_part_options(UdpOptions, options, key)
         if cfg.payload == "mqtt5":
             raise ConfigError(f"{key}.payload", "mqtt5 needs an MQTT source; use raw or json")
+        if problem := station_problem(cfg.station):
+            raise ConfigError(f"{key}.station", problem)
         return cls(cfg)
 
     def received(self, data: bytes) -> None:

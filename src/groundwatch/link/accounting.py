@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from groundwatch.link.radio import RadioAccounting
 from groundwatch.model import DecodeResult, FrameMeta, LinkKey, Point, RejectReason
+from groundwatch.rejects import count_rejections
 
 LINK_MEASUREMENT = "link"
 UNKNOWN_SPACECRAFT = "unknown"
@@ -35,6 +36,7 @@ class LinkCounts:
     crc_failures: int = 0
     frame_gaps: int = 0  # gap occurrences on the virtual channel frame count
     frames_missing: int = 0  # frames lost in those gaps
+    late_frames: int = 0  # frames that came after newer ones (and were not lost after all)
     packets: int = 0
     idle_frames: int = 0
     idle_packets: int = 0
@@ -54,6 +56,7 @@ class LinkCounts:
             self.crc_failures,
             self.frame_gaps,
             self.frames_missing,
+            self.late_frames,
             self.packets,
             self.idle_frames,
             self.idle_packets,
@@ -114,6 +117,10 @@ class FrameAccounting:
         if result.vc_gap > 0:
             c.frame_gaps += 1
             c.frames_missing += result.vc_gap
+        elif result.vc_late:  # a frame counted missing came late after all
+            c.frames_missing -= result.vc_late
+            c.frame_gaps -= result.vc_gap_closed
+            c.late_frames += 1
         packets = result.packets
         c.packets += len(packets)
         for pkt in reversed(packets):
@@ -123,11 +130,9 @@ class FrameAccounting:
         if result.idle_frame:
             c.idle_frames += 1
         c.idle_packets += result.idle_packets
-        for rej in result.rejections:
-            # A bad CRC is already counted as crc_failures; count it under its reason too,
-            # so "rejected" adds up to everything that was not decoded.
-            reason = rej.reason.value
-            c.rejected[reason] = c.rejected.get(reason, 0) + 1
+        # A bad CRC is already counted as crc_failures; count it under its reason too,
+        # so "rejected" adds up to everything that was not decoded.
+        count_rejections(c.rejected, result.rejections)
 
     def _link_counts(self, result: DecodeResult) -> LinkCounts:
         key = link_key_of(result)
@@ -161,6 +166,7 @@ class FrameAccounting:
                 "crc_failures": c.crc_failures,
                 "frame_gaps": c.frame_gaps,
                 "frames_missing": c.frames_missing,
+                "late_frames": c.late_frames,
                 "packets": c.packets,
                 "idle_frames": c.idle_frames,
                 "idle_packets": c.idle_packets,

@@ -161,13 +161,19 @@ def replay(
                 settings, opts, on_event=view.on_event, on_start=view.attach, stop=stop
             )
 
+    from groundwatch.store.spool import SpoolLocked
+
     try:
         result = asyncio.run(go())
-    except (ReplayError, UnknownFormat, ConfigError, ValueError, OSError) as exc:
+    except (ReplayError, UnknownFormat, ConfigError, ValueError, OSError, SpoolLocked) as exc:
         err.print(f"[red]error[/red]: {exc}", highlight=False)
         raise typer.Exit(2) from exc
     assert isinstance(result, ReplayResult)
     err.print(summary_text(result), highlight=False, soft_wrap=True)
+    from groundwatch.alerts.budget import pass_budgets
+
+    for budget in pass_budgets(result.events, settings.link.flap_window):
+        err.print("\n".join(budget.lines()), highlight=False, soft_wrap=True)
     first = result.first_ert_ns or 0
     got = observed(result.events, first)
     if write_expected_to is not None:
@@ -205,14 +211,13 @@ def _list(
             if config is not None and settings is not None and row.start_ns and row.end_ns:
                 try:
                     los = los_events_from_store(
-                        settings.store.url,
-                        settings.store.database,
+                        settings.store,
                         row.spacecraft,
                         row.station,
                         row.start_ns,
                         row.end_ns + int(settings.archive.idle_gap * 1e9),
                     )
-                except OSError as exc:
+                except (OSError, RuntimeError, ValueError) as exc:
                     err.print(f"events from InfluxDB unavailable ({exc}); LOS from gaps")
             rows.append(
                 (

@@ -42,6 +42,8 @@ def detect_format(path: Path) -> ReplayFormat:
         raise UnknownFormat(path, "empty file")
     if head.startswith(FILE_MAGIC):
         return ReplayFormat.ARCHIVE
+    if path.suffix == ".gwa":  # named as an archive: never guess another format for junk
+        raise UnknownFormat(path, "a .gwa file whose archive header (magic) is damaged")
     if head.startswith(ASM):
         return ReplayFormat.RAW
     if head[0] == FEND:

@@ -14,9 +14,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from groundwatch import services
 from groundwatch.archive.reader import ArchiveReader
 from groundwatch.config import StoreConfig
+from groundwatch.influx_access import InfluxAccess
 from groundwatch.influxql import quote_str, series_rows
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.:-]+")
@@ -89,16 +89,18 @@ def archived_passes(directory: Path, los_threshold_s: float) -> list[PassRow]:
 
 
 def los_events_from_store(
-    url: str, database: str, spacecraft: str, station: str, start_ns: int, end_ns: int
+    store: StoreConfig, spacecraft: str, station: str, start_ns: int, end_ns: int
 ) -> list[int]:
-    """LOS-type events of the live run on this link between ``start_ns`` and ``end_ns``."""
+    """LOS-type events of the live run on this link between ``start_ns`` and ``end_ns``
+    (with the store's credentials and TLS settings)."""
     q = (
         'SELECT "condition" FROM "events" WHERE "source" = \'live\' '
         f'AND "spacecraft" = {quote_str(spacecraft)} AND "station" = {quote_str(station)} '
         'AND "type" =~ /LOS$/ '
         f"AND time >= {start_ns} AND time <= {end_ns}"
     )
-    res = services.influx_query(url, q, db=database)
+    access = InfluxAccess.from_store(store)
+    res = json.loads(access.request(q, access.database, epoch="ns"))
     return [int(row["time"]) for _tags, row in series_rows(res, q)]
 
 
@@ -113,18 +115,11 @@ def delete_session(store: StoreConfig, name: str, api: str | None = None) -> str
     """
     validate_session_name(name)
     source = f"replay:{name}"
-    api = api or (store.api if store.api != "auto" else _detect(store.url))
+    access = InfluxAccess.from_store(store)
+    api = api or (store.api if store.api != "auto" else _detect(access))
     if api == "v1":
         q = f"DROP SERIES WHERE \"source\" = '{source}'"
-        params = {"q": q, "db": store.database}
-        user, password = store.username, store.secret_password()
-        if user:
-            params.update(u=user, p=password or "")
-        body = urllib.parse.urlencode(params).encode()
-        req = urllib.request.Request(f"{store.url.rstrip('/')}/query", data=body, method="POST")
-        req.add_header("Content-Type", "application/x-www-form-urlencoded")
-        with urllib.request.urlopen(req, timeout=store.timeout) as resp:
-            result = json.loads(resp.read())
+        result = json.loads(access.request(q, access.database, method="POST"))
         series_rows(result, q)  # raises on an error answer
         return q
     predicate = f'source="{source}"'
@@ -133,20 +128,17 @@ def delete_session(store: StoreConfig, name: str, api: str | None = None) -> str
     ).encode()
     qs = urllib.parse.urlencode({"org": store.org or "", "bucket": store.bucket or ""})
     req = urllib.request.Request(
-        f"{store.url.rstrip('/')}/api/v2/delete?{qs}", data=payload, method="POST"
+        f"{access.url}/api/v2/delete?{qs}", data=payload, method="POST", headers=access.headers()
     )
     req.add_header("Content-Type", "application/json")
-    token = store.secret_token()
-    if token:
-        req.add_header("Authorization", f"Token {token}")
-    with urllib.request.urlopen(req, timeout=store.timeout):
+    with urllib.request.urlopen(req, timeout=store.timeout, context=access.ssl_context()):
         pass
     return f"delete {predicate}"
 
 
-def _detect(url: str) -> str:
+def _detect(access: InfluxAccess) -> str:
     from groundwatch.store.detect import api_for_version
 
-    req = urllib.request.Request(f"{url.rstrip('/')}/ping")
-    with urllib.request.urlopen(req, timeout=5) as resp:
+    req = urllib.request.Request(f"{access.url}/ping")
+    with urllib.request.urlopen(req, timeout=5, context=access.ssl_context()) as resp:
         return api_for_version(resp.headers.get("X-Influxdb-Version", "unknown"))

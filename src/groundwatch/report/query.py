@@ -9,13 +9,12 @@ Answers are requested chunked, so a long pass is not cut at the server's row lim
 from __future__ import annotations
 
 import json
-import urllib.parse
-import urllib.request
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from groundwatch.console.state import KeyParameter
+from groundwatch.influx_access import InfluxAccess
 from groundwatch.influxql import Rows, quote_ident, quote_str, series_rows
 
 
@@ -27,22 +26,23 @@ def session_source(session: str | None) -> str:
 
 
 class InfluxQuery:
-    def __init__(self, url: str, database: str, timeout: float = 60.0) -> None:
-        self.url = url.rstrip("/")
-        self.database = database
-        self.timeout = timeout
+    """Queries with the store's credentials and TLS (``InfluxAccess``); a plain URL takes
+    them from the environment, as the writer's configuration would."""
+
+    def __init__(
+        self, url: str | InfluxAccess, database: str | None = None, timeout: float = 60.0
+    ) -> None:
+        if isinstance(url, InfluxAccess):
+            access = url if database is None else replace(url, database=database)
+        else:
+            access = InfluxAccess.from_env(url, database or "groundwatch")
+        self.access = replace(access, timeout=max(access.timeout, timeout))
+        self.url = self.access.url
+        self.database = self.access.database
+        self.timeout = self.access.timeout
 
     def rows(self, q: str) -> Rows:
-        params = {
-            "db": self.database,
-            "q": q,
-            "epoch": "ns",
-            "chunked": "true",
-            "chunk_size": "20000",
-        }
-        req = urllib.request.Request(f"{self.url}/query?{urllib.parse.urlencode(params)}")
-        with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-            text = resp.read().decode("utf-8")
+        text = self.access.request(q, self.database, epoch="ns", chunked="true", chunk_size="20000")
         out: Rows = []
         for line in text.splitlines():  # chunked: one JSON answer per line
             if line.strip():

@@ -3,6 +3,8 @@
 Kept thin on purpose: only InfluxDB 1.6 is available to the test suite, so this module does
 nothing but hand the line-protocol body to the library and map its ``ApiException`` onto the
 shared status table (``writer.classify``), which the unit tests exercise directly.
+A missing bucket (404) is reported as such, naming the bucket and org: the writes wait in
+the spool until it exists (buckets are not created here: that needs an all-access token).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 import aiohttp
 
 from groundwatch.config import StoreConfig
+from groundwatch.influx_access import split_credentials
 from groundwatch.store.writer import WriteFailed, WriteResult, classify
 
 
@@ -41,9 +44,16 @@ class InfluxV2Writer:
     name = "influx_v2"
 
     def __init__(
-        self, url: str, org: str, bucket: str, token: str | None, timeout: float = 10.0
+        self,
+        url: str,
+        org: str,
+        bucket: str,
+        token: str | None,
+        timeout: float = 10.0,
+        ca_file: str | None = None,
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url = split_credentials(url)[0]
+        self.ca_file = ca_file
         self.org = org
         self.bucket = bucket
         self.token = token
@@ -58,14 +68,20 @@ class InfluxV2Writer:
         bucket = cfg.bucket or (
             f"{cfg.database}/{cfg.retention_policy}" if cfg.retention_policy else cfg.database
         )
-        return cls(cfg.url, cfg.org or "", bucket, cfg.secret_token(), cfg.timeout)
+        ca = str(cfg.ca_file) if cfg.ca_file else None
+        return cls(cfg.url, cfg.org or "", bucket, cfg.secret_token(), cfg.timeout, ca)
 
     async def start(self) -> None:
         if self._client is None:
             from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
             self._client = InfluxDBClientAsync(
-                url=self.url, token=self.token or "", org=self.org, timeout=int(self.timeout * 1000)
+                url=self.url,
+                token=self.token or "",
+                org=self.org,
+                timeout=int(self.timeout * 1000),
+                verify_ssl=True,
+                ssl_ca_cert=self.ca_file,
             )
             self._api = self._client.write_api()
 
@@ -79,6 +95,14 @@ class InfluxV2Writer:
                 bucket=self.bucket, org=self.org, record=body, write_precision=WritePrecision.NS
             )
         except ApiException as exc:
+            if int(getattr(exc, "status", 0) or 0) == 404:
+                raise WriteFailed(
+                    404,
+                    None,
+                    f"bucket {self.bucket!r} not found in org {self.org!r} (create it, or fix "
+                    "[store] bucket/org): writes wait in the spool",
+                    retryable=True,
+                ) from exc
             return classify_api_exception(exc)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise WriteFailed(0, None, f"{type(exc).__name__}: {exc}", retryable=True) from exc

@@ -14,6 +14,7 @@ from groundwatch.config import PartConfig
 from groundwatch.model import Event, EventType, Point, Severity
 from groundwatch.parts import ConfigError
 from groundwatch.plugins import builtin_registry
+from groundwatch.store.points import event_point
 
 REGISTRY = builtin_registry()
 
@@ -127,7 +128,7 @@ async def test_command_log_and_influx_sinks(
         written.extend(points)
 
     influx = InfluxSink.from_config({}, "alerts[2]")
-    influx.bind(put, None)
+    influx.bind(put, event_point)
     logs = LogSink.from_config({}, "alerts[3]")
     m = AlertManager([cmd, slow, influx, logs], renotify_interval=1)
     await m.start()

@@ -1,5 +1,5 @@
 """``groundwatch decode``: every --format, an ASM-synchronised stream, with and without a
-dictionary; the JSON keys are the contract of issue 3."""
+dictionary; the JSON keys are a contract."""
 
 from __future__ import annotations
 

@@ -112,9 +112,9 @@ def test_a_station_reporting_a_weak_signal_degrades_the_link() -> None:
     cfg = LinkConfig(los_threshold=1.0, degraded_station_rssi=-120.0, degraded_station_snr=3.0)
     m = LinkMonitor.from_config(cfg, [], {}, None)
     events: list[Event] = []
-    for k in range(40):
+    for k in range(150):  # low from 1 s to 6 s: past the enter and clear delays
         t = T0 + k * 100 * MS
-        rssi = -110.0 if k < 10 or k >= 25 else -130.0
+        rssi = -110.0 if k < 10 or k >= 60 else -130.0
         events += m.observe_frame(KEY, t, True, t)
         events += m.observe_radio(KEY, FrameMeta(rssi_dbm=rssi, snr_db=8.0), t)
     kinds = [(e.type, e.details.get("low_signal")) for e in events if "DEGRADED" in e.condition]
