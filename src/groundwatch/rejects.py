@@ -42,6 +42,14 @@ class RejectReason(StrEnum):
     OVERSIZED = "oversized"
     BAD_STATION = "bad_station"
     TOO_MANY_STATIONS = "too_many_stations"
+    BAD_ENVELOPE = "bad_envelope"
+    MISSING_FRAME = "missing_frame"
+    BAD_FRAME_FIELD = "bad_frame_field"
+    BAD_RADIO_FIELD = "bad_radio_field"
+    BAD_ERT = "bad_ert"
+    STATION_CRC = "station_crc"
+    ERT_FUTURE = "ert_future"
+    ERT_STALE = "ert_stale"
 
     @property
     def description(self) -> str:
@@ -70,6 +78,14 @@ DESCRIPTIONS: dict[RejectReason, str] = {
     RejectReason.OVERSIZED: "longer than the source's max_frame_bytes: archived, not decoded",
     RejectReason.BAD_STATION: "station name outside the allowed name: archived, not decoded",
     RejectReason.TOO_MANY_STATIONS: "a new station past [link] max_stations: archived only",
+    RejectReason.BAD_ENVELOPE: "station envelope is not a JSON object (or not UTF-8)",
+    RejectReason.MISSING_FRAME: "station envelope without its frame field",
+    RejectReason.BAD_FRAME_FIELD: "station envelope's frame field is not base64 or hex",
+    RejectReason.BAD_RADIO_FIELD: "station envelope's radio field is not a number (or flag)",
+    RejectReason.BAD_ERT: "station ERT unreadable, before 1970 or after 2200",
+    RejectReason.STATION_CRC: "the station reports its own CRC check failed",
+    RejectReason.ERT_FUTURE: "station ERT further ahead of the receipt than clock_tolerance",
+    RejectReason.ERT_STALE: "station ERT older than the redelivery_window",
 }
 
 
