@@ -588,6 +588,7 @@ class Pipeline:
             "link": per_link,
             "not_computed": not_computed,
             "links": self.monitor.snapshot(),
+            "radio": self.accounting.radio.latest(),  # what the stations say of their reception
             # dictionary rules: judged, skipped (a value could not be computed), raised, cleared
             "rules": dict(self.monitor.rules.counters) if self.monitor.rules is not None else {},
             "stations": self.merger.counts(),

@@ -6,8 +6,10 @@
   backoff; while the broker is unreachable the footer says so.
 * InfluxDB (v1 HTTP API, InfluxQL, ``aiohttp``): every ``poll_s`` the latest ``link_state``
   row per link (state, seconds since the last frame, frames in pass), the latest row of
-  each packet that carries key parameters, and the latest ``link`` row per link (frames/s,
-  rejected) for the footer. At start, the last hour's ``events`` fill the alert log.
+  each packet that carries key parameters, the latest ``link`` row per link (frames/s,
+  rejected) for the footer, and per spacecraft and station the last value of each radio
+  figure in ``link`` (``console.radio``). At start, the last hour's ``events`` fill the
+  alert log.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import aiohttp
 import aiomqtt
 
 from groundwatch.alerts.mqtt import connection_for
+from groundwatch.console.radio import RADIO_FIELDS
 from groundwatch.console.state import ConsoleModel
 from groundwatch.influx_access import InfluxAccess
 from groundwatch.influxql import quote_ident, quote_str, series_rows
@@ -75,6 +78,7 @@ class InfluxPoller:
     async def poll(self) -> None:
         """One round: links, key values, counters."""
         await self.poll_links()
+        await self.poll_radio()
         await self.poll_values()
         await self.poll_counters()
         self.polls += 1
@@ -96,6 +100,17 @@ class InfluxPoller:
                 frames_in_pass=row.get("frames_in_pass"),
                 ground_path_up=bool(row.get("ground_path_up", 1)),
             )
+
+    async def poll_radio(self) -> None:
+        """Each radio figure's last value, not the latest row's: a second without
+        enveloped frames (after LOS) has none, and the console keeps how the link ended."""
+        cols = ", ".join(f"last({quote_ident(f)}) AS {quote_ident(f)}" for f in RADIO_FIELDS)
+        rows = await self.query(
+            f"SELECT {cols} FROM link WHERE {self._where()} AND time > now() - "
+            f"{self.opts.window} GROUP BY spacecraft, station"
+        )
+        for tags, row in rows:
+            self.model.on_radio_row(tags.get("spacecraft", "?"), tags.get("station", "?"), row)
 
     async def poll_values(self) -> None:
         packets: dict[str, list[str]] = {}

@@ -5,11 +5,12 @@ The model knows nothing of rich or MQTT. Two feeds update it:
 * in-process (``groundwatch demo``): ``on_event(event)`` for every pipeline event (pass it
   as ``event_listeners=[model.on_event]`` to ``build_pipeline``) and ``on_status(status)``
   with ``Pipeline.status()`` at each refresh (links and last key values come from the link
-  monitor's ``snapshot()`` inside it; counters for the footer);
+  monitor's ``snapshot()`` inside it, the stations' radio figures from its ``radio`` rows;
+  counters for the footer);
 * attached (``groundwatch console``): ``on_alert_payload`` (JSON of the alerts' MQTT event
   topic), ``on_state_payload`` (retained ``groundwatch/state/<spacecraft>/<station>``),
-  ``on_link_row`` and ``on_values`` (latest ``link_state`` and key values from InfluxDB),
-  ``on_counters`` (footer).
+  ``on_link_row``, ``on_radio_row`` and ``on_values`` (latest ``link_state``, radio figures
+  of the ``link`` series and key values from InfluxDB), ``on_counters`` (footer).
 
 Times are integer ns since the epoch. ``now_ns`` is the clock the "time since last frame"
 column is measured on: the pipeline's clock in-process (a replay or an accelerated scenario
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from groundwatch.console.radio import RadioView
 from groundwatch.decoders.api import Limits, ParameterInfo, TelemetryDictionary
 from groundwatch.model import DecodedPacket, Event, EventType, LimitState, Severity
 
@@ -71,6 +73,7 @@ class LinkView:
     ground_path_up: bool = True
     seconds_since_last_frame: float | None = None  # as reported, when last_frame is unknown
     reported_at_ns: int | None = None  # when that figure was true
+    radio: RadioView | None = None  # None: its frames never came in a station envelope
 
     @property
     def shown_state(self) -> str:
@@ -187,6 +190,17 @@ class ConsoleModel:
         if ground_path_up is not None:
             view.ground_path_up = ground_path_up
         self.updates += 1
+
+    def on_radio_row(self, spacecraft: str, station: str, row: Mapping[str, Any]) -> None:
+        """A link's radio figures (``link`` series field names, see ``console.radio``).
+        Only for links the console shows: frames no spacecraft was found in have none."""
+        view = self.links.get((spacecraft, station))
+        if view is None:
+            return
+        radio = view.radio or RadioView()
+        if radio.update(row):
+            view.radio = radio
+            self.updates += 1
 
     def now(self) -> int:
         """The console's time: its clock, never behind the latest event it has shown (a
@@ -469,6 +483,9 @@ class ConsoleModel:
         links = status.get("links")
         if isinstance(links, Mapping):
             self.on_snapshot(links)
+        for row in status.get("radio") or []:
+            if isinstance(row, Mapping):
+                self.on_radio_row(str(row.get("spacecraft")), str(row.get("station")), row)
 
 
 def key_parameters_of(params: Iterable[ParameterInfo]) -> list[KeyParameter]:

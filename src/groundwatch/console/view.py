@@ -3,6 +3,10 @@
 ``render(model)`` returns one rich renderable (links, key parameters, alert log, footer)
 that ``rich.live.Live`` redraws; ``render_text(model)`` is the same content as plain lines,
 printed periodically when stdout is not a terminal (logs, ``ssh host cmd | tee``).
+
+The stations' radio figures (``console.radio``) are columns of the links table on a wide
+terminal; on a narrower one they are a table of their own under it, shown once any link
+has them (dashes beside the link's state would cost an 80x24 screen its alert lines).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from groundwatch.console.radio import radio_cells, radio_text
 from groundwatch.console.state import AlertLine, ConsoleModel, LinkView, severity_rank
 from groundwatch.model import LimitState
 
@@ -27,6 +32,7 @@ STATE_STYLES = {
     "GROUND_PATH_DOWN": "bold black on dark_orange",
 }
 WIDE = 120  # columns from which parameters and alerts sit side by side
+RADIO_INLINE = 140  # columns from which the radio figures are columns of the links table
 SEVERITY_STYLES = {"info": "cyan", "warning": "yellow", "critical": "bold red"}
 LIMIT_STYLES = {
     LimitState.NOMINAL: "green",
@@ -83,10 +89,24 @@ def frames_text(view: LinkView) -> str:
     return str(view.frames_in_pass)
 
 
-def links_table(model: ConsoleModel) -> Table:
+RADIO_COLUMNS = ("RSSI dBm", "SNR dB", "Freq off Hz", "Stn CRC fail", "Clock off s")
+IN_CONTACT = frozenset({"AOS", "TRACKING"})
+STALE_RADIO = "grey50"  # figures of a link out of contact: how it was last heard
+
+
+def _radio_row(view: LinkView, state: str) -> list[Text]:
+    style = "" if state in IN_CONTACT else STALE_RADIO
+    return [Text(cell, style=style) for cell in radio_cells(view.radio)]
+
+
+def links_table(model: ConsoleModel, width: int = RADIO_INLINE) -> Table:
+    """Links; with the radio figures as columns from ``RADIO_INLINE`` columns on."""
+    radio = width >= RADIO_INLINE
     table = Table(title="Links", expand=True, title_justify="left", box=box.SIMPLE_HEAD)
     for col in ("Spacecraft", "Station", "State", "Since last frame", "Frames in pass"):
         table.add_column(col)
+    for col in RADIO_COLUMNS if radio else ():
+        table.add_column(col, justify="right")
     for view, state, age in _link_rows(model):
         table.add_row(
             view.spacecraft,
@@ -94,9 +114,29 @@ def links_table(model: ConsoleModel) -> Table:
             Text(state, style=STATE_STYLES.get(state, "")),
             age,
             frames_text(view),
+            *(_radio_row(view, state) if radio else ()),
         )
     if not model.links:
-        table.add_row("-", "-", Text("NO_SIGNAL", style=STATE_STYLES["NO_SIGNAL"]), "never", "-")
+        blank = ("-",) * len(RADIO_COLUMNS) if radio else ()
+        table.add_row(
+            "-", "-", Text("NO_SIGNAL", style=STATE_STYLES["NO_SIGNAL"]), "never", "-", *blank
+        )
+    return table
+
+
+def radio_table(model: ConsoleModel) -> Table | None:
+    """The radio figures per link on their own (narrow terminals); None while no link has
+    any. The spacecraft is named only when the console shows several."""
+    if all(view.radio is None for view in model.links.values()):
+        return None
+    several = len({sc for sc, _ in model.links}) > 1
+    table = Table(expand=True, box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column("Station")
+    for col in RADIO_COLUMNS:
+        table.add_column(col, justify="right")
+    for view, state, _ in _link_rows(model):
+        name = f"{view.spacecraft}/{view.station}" if several else view.station
+        table.add_row(name, *_radio_row(view, state))
     return table
 
 
@@ -188,15 +228,16 @@ def render(model: ConsoleModel, alert_lines: int = 10, width: int = 80) -> Rende
     alert log first (it must stay on an 80x24 screen) and the parameters below."""
     header = Text(f"{model.title}  {clock_text(model.now())} UTC", style="bold")
     footer = Text(footer_text(model), style="dim")
+    links: list[RenderableType] = [links_table(model, width)]
+    if width < RADIO_INLINE and (radio := radio_table(model)) is not None:
+        links.append(radio)
     if width >= WIDE:
         grid = Table.grid(expand=True)
         grid.add_column(ratio=1)
         grid.add_column(ratio=1)
         grid.add_row(values_table(model), alerts_panel(model, alert_lines))
-        return Group(header, links_table(model), grid, footer)
-    return Group(
-        header, links_table(model), alerts_panel(model, alert_lines), values_table(model), footer
-    )
+        return Group(header, *links, grid, footer)
+    return Group(header, *links, alerts_panel(model, alert_lines), values_table(model), footer)
 
 
 def render_text(model: ConsoleModel, lines: int = 10) -> str:
@@ -205,7 +246,7 @@ def render_text(model: ConsoleModel, lines: int = 10) -> str:
     for view, state, age in _link_rows(model):
         out.append(
             f"link {view.spacecraft} {view.station} {state} last frame {age.strip()} ago "
-            f"frames {frames_text(view)}"
+            f"frames {frames_text(view)} {radio_text(view.radio)}"
         )
     for sc, name, value, unit, limit, odd in _value_rows(model):
         mark = f" {DISAGREE}" if odd else ""

@@ -13,13 +13,16 @@ duplicates from other stations included (each station's own reception is the poi
   none arrive); negative when the station's clock runs ahead. Also for ``replaced``
   frames, so a station clock that is off shows here.
 
-Per-link state is bounded (``MAX_LINKS``): links come from the wire.
+``latest()`` gives the fields of each link's latest point (the in-process console reads
+them through ``Pipeline.status()``). Per-link state is bounded (``MAX_LINKS``): links come
+from the wire.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from groundwatch.model import ErtSource, FrameMeta, Point
 
@@ -58,6 +61,7 @@ class RadioAccounting:
 
     def __init__(self) -> None:
         self._links: dict[tuple[str, str], _Radio] = {}
+        self._latest: dict[tuple[str, str], dict[str, float | int | str | bool]] = {}
 
     def observe(self, spacecraft: str, station: str, meta: FrameMeta) -> None:
         key = (spacecraft, station)
@@ -65,6 +69,7 @@ class RadioAccounting:
         if r is None:
             if len(self._links) >= MAX_LINKS:
                 self._links.clear()
+                self._latest.clear()
             r = self._links[key] = _Radio()
         stats = r.stats
         if meta.rssi_dbm is not None:
@@ -99,5 +104,10 @@ class RadioAccounting:
                 fields["clock_offset_s"] = r.clock_offset_s
             tags = {"spacecraft": spacecraft, "station": station}
             out.append(Point(LINK_MEASUREMENT, tags, fields, now_ns))
+            self._latest[(spacecraft, station)] = dict(fields)
             r.stats = _empty()
         return out
+
+    def latest(self) -> list[dict[str, Any]]:
+        """Per link, ``spacecraft``, ``station`` and the fields of its latest point."""
+        return [{"spacecraft": sc, "station": st, **f} for (sc, st), f in self._latest.items()]
