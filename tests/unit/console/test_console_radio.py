@@ -8,9 +8,10 @@ import io
 import math
 
 from rich.console import Console
+from rich.text import Text
 
 from groundwatch.console.state import ConsoleModel
-from groundwatch.console.view import render, render_text
+from groundwatch.console.view import STALE_RADIO, links_table, render, render_text
 from groundwatch.link.accounting import FrameAccounting
 from groundwatch.model import ErtSource, FrameMeta
 
@@ -124,6 +125,9 @@ def test_figures_outlive_the_second_they_were_heard_in() -> None:
     assert radio is not None
     assert radio.cells() == ("-110.0", "2.0", "+10", "1", "+0.250")
     assert "rssi -110.0 dBm" in render_text(model)
+    rssi = list(links_table(model, 150).columns[5].cells)  # greyed: out of contact
+    assert isinstance(rssi[0], Text) and rssi[0].plain == "-110.0"
+    assert rssi[0].style == STALE_RADIO
 
 
 def test_radio_rows_from_outside_are_checked() -> None:
