@@ -31,7 +31,9 @@ def snapshot(*stations: str, state: str = "TRACKING") -> dict[str, object]:
     }  # fmt: skip
 
 
-def meta(rssi: float, snr: float, foff: float, *, crc_ok: bool = True, late_s: float = 0.25):
+def meta(
+    rssi: float, snr: float, foff: float, *, crc_ok: bool = True, late_s: float = 0.25
+) -> FrameMeta:
     ert = T0 + S
     return FrameMeta(
         ErtSource.STATION,
