@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 import typer
 
@@ -75,6 +76,7 @@ async def run_simulation(
     )
     publisher = SimPublisher(sc, framer, settings)
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_socket_noise)
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, lambda: asyncio.ensure_future(publisher.stop()))
@@ -84,6 +86,16 @@ async def run_simulation(
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
+
+
+def _socket_noise(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A broker restart leaves the MQTT client's callbacks on a closed socket: one line
+    instead of asyncio's traceback (the publisher reconnects by itself)."""
+    exc = context.get("exception")
+    if isinstance(exc, OSError):
+        print(f"simulate: {context.get('message', 'socket callback')}: {exc}", file=sys.stderr)
+        return
+    loop.default_exception_handler(context)
 
 
 def simulate(
@@ -173,6 +185,8 @@ def simulate(
         f"{summary.corrupted} corrupted), {summary.packets} packets, scenario t="
         f"{summary.last_t:.1f} s, in {elapsed:.1f} s"
         + (" (scenario ended)" if summary.scenario_end else "")
+        + (f", {summary.reconnects} reconnects" if summary.reconnects else "")
+        + (f", {summary.unacked} never acknowledged" if summary.unacked else "")
     )
 
 

@@ -9,19 +9,23 @@ on ``gs/<station>/status`` once a second, as a real station's software does, and
 sending it for ``linger`` seconds after the last frame so that a monitor can tell a
 spacecraft that went silent from a station that went away.
 
+After a broker restart the publisher reconnects and sends again what the broker had not
+acknowledged (``sim.connection``).
+
 The record (``record=``) is one JSON line per frame and station: what was sent where and
 when, and each packet's values *as they decode* (see ``framer``), so a test can compare a
-database's contents with it exactly.
+database's contents with it exactly. A frame's line is written once the broker acknowledged
+it; ``sent`` is false for a frame it never acknowledged (stopped during an outage).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import time
-from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -31,6 +35,7 @@ from typing import IO, TYPE_CHECKING, Any
 from groundwatch.decoders.kiss import kiss_encode
 from groundwatch.mqtt_url import mqtt_connection
 from groundwatch.parts import Counters
+from groundwatch.sim.connection import BrokerLink
 from groundwatch.sim.framer import SimFrame, SimFramer
 from groundwatch.sim.scenario import Scenario
 
@@ -40,6 +45,7 @@ if TYPE_CHECKING:  # aiomqtt loads when publishing starts, not when the CLI list
 DEFAULT_TOPIC = "gs/{station}/frames"
 STATUS_TOPIC = "gs/{station}/status"
 PUBLISH_WINDOW = 100  # publishes awaiting their acknowledgement (mosquitto's inflight limit)
+ACK_TIMEOUT = 5.0  # seconds a publish waits for its acknowledgement before reconnecting
 
 
 class OutputFormat(StrEnum):
@@ -65,6 +71,7 @@ class PublisherSettings:
     output: Path | None = None
     output_format: OutputFormat = OutputFormat.HEX
     client_id: str | None = None
+    give_up_after: float = 300.0  # seconds of broker outage before the publisher stops
 
     def topic_for(self, station: str) -> str:
         return self.topic.replace("{station}", station)
@@ -83,11 +90,15 @@ class PublishSummary:
     corrupted: int = 0
     packets: int = 0
     scenario_end: bool = False  # the scenario ran out before count/duration
+    reconnects: int = 0  # broker connections made again after a loss
+    unacked: int = 0  # publishes the broker never acknowledged (stopped or gave up first)
     last_t: float = 0.0
     per_station: dict[str, int] = field(default_factory=dict)
 
 
-def record_lines(frame: SimFrame, station: str, topic: str, publish_ns: int | None) -> str:
+def record_lines(
+    frame: SimFrame, station: str, topic: str, publish_ns: int | None, acked: bool = True
+) -> str:
     entry = {
         "frame": frame.index,
         "station": station,
@@ -96,7 +107,7 @@ def record_lines(frame: SimFrame, station: str, topic: str, publish_ns: int | No
         "t": frame.t_s,
         "obt_ns": frame.obt_ns,
         "fate": frame.fate.value,
-        "sent": frame.sent,
+        "sent": frame.sent and acked,
         "length": len(frame.data),
         "packets": [asdict(p) for p in frame.packets],
         "truth": frame.truth,
@@ -120,7 +131,7 @@ class SimPublisher:
         self.counters = Counters()
         self.summary = PublishSummary(per_station={s: 0 for s in settings.stations})
         self._stop = asyncio.Event()
-        self._inflight: deque[asyncio.Task[None]] = deque()
+        self._link: BrokerLink | None = None
 
     async def stop(self) -> None:
         self._stop.set()
@@ -140,10 +151,26 @@ class SimPublisher:
             import aiomqtt
 
             ident = s.client_id or f"groundwatch-sim-{time.time_ns() % 10**9}"
-            async with aiomqtt.Client(**mqtt_connection(s.mqtt_url), identifier=ident) as client:
+            conn = mqtt_connection(s.mqtt_url)
+
+            def connect() -> aiomqtt.Client:
+                client = aiomqtt.Client(**conn, identifier=ident, timeout=ACK_TIMEOUT)
+                client.pending_calls_threshold = PUBLISH_WINDOW  # the window is by design
+                return client
+
+            link = self._link = BrokerLink(
+                connect,
+                self._stop,
+                self.counters,
+                window=PUBLISH_WINDOW,
+                give_up_after=s.give_up_after,
+            )
+            await link.open()
+            try:
+                client = link.client
                 beats = None
                 if s.heartbeat:
-                    beats = asyncio.create_task(self._heartbeats(client))
+                    beats = asyncio.create_task(self._heartbeats())
                 try:
                     try:
                         await self._frames(client, record, output)
@@ -157,6 +184,9 @@ class SimPublisher:
                         beats.cancel()
                         with contextlib.suppress(asyncio.CancelledError):
                             await beats
+            finally:
+                self.summary.reconnects, self.summary.unacked = link.reconnects, link.unacked
+                await link.close()
         return self.summary
 
     def _finished(self, started: float) -> bool:
@@ -214,31 +244,23 @@ class SimPublisher:
                 await self._publish(client, topic, frame.data)
                 summary.per_station[station] += 1
             if record is not None:
-                record.write(record_lines(frame, station, topic, publish_ns))
+                line = functools.partial(record_lines, frame, station, topic, publish_ns)
+                if self._link is None:
+                    record.write(line())
+                else:  # once the broker acknowledged it (the record says what it has)
+                    self._link.after_last(_writer(record, line))
 
     async def _publish(self, client: aiomqtt.Client, topic: str, data: bytes) -> None:
         """Start a publish without waiting for its acknowledgement, keeping at most
         ``PUBLISH_WINDOW`` in flight: waiting for each PUBACK in turn would cap the rate at
-        one round trip per frame. Tasks start in creation order, so messages keep theirs."""
-        while len(self._inflight) >= PUBLISH_WINDOW:
-            await self._settle(self._inflight.popleft())
-        self._inflight.append(
-            asyncio.create_task(client.publish(topic, data, qos=self.settings.qos))
-        )
-
-    async def _settle(self, task: asyncio.Task[None]) -> None:
-        import aiomqtt
-
-        try:
-            await task
-        except aiomqtt.MqttError:
-            self.counters.errors += 1
-            raise
-        self.counters.sent += 1
+        one round trip per frame. Messages keep their order, also when sent again after a
+        reconnect (``BrokerLink``)."""
+        assert self._link is not None
+        await self._link.publish(topic, data, qos=self.settings.qos)
 
     async def _drain(self) -> None:
-        while self._inflight:
-            await self._settle(self._inflight.popleft())
+        if self._link is not None:
+            await self._link.drain()
 
     def _write_output(self, output: IO[Any], data: bytes) -> None:
         fmt = self.settings.output_format
@@ -249,7 +271,7 @@ class SimPublisher:
         else:
             output.write(data)
 
-    async def _heartbeats(self, client: aiomqtt.Client) -> None:
+    async def _heartbeats(self) -> None:
         import aiomqtt
 
         s = self.settings
@@ -257,8 +279,18 @@ class SimPublisher:
             now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
             for station in s.stations:
                 payload = json.dumps({"station": station, "status": "ok", "time": now})
+                client = self._link.client if self._link is not None else None
+                if client is None:  # reconnecting
+                    continue
                 try:
                     await client.publish(STATUS_TOPIC.format(station=station), payload, qos=0)
                 except aiomqtt.MqttError:
                     self.counters.errors += 1
             await asyncio.sleep(s.heartbeat_interval)
+
+
+def _writer(record: IO[str], line: Callable[[bool], str]) -> Callable[[bool], None]:
+    def write(acked: bool) -> None:
+        record.write(line(acked))
+
+    return write
