@@ -146,6 +146,9 @@ class ArchiveConfig(Section):
     retention_days: float | None = Field(
         default=30, gt=0, description="days pass files are kept (none: forever)"
     )
+    max_open_files: int = Field(
+        default=256, ge=4, description="pass files open at once (least recently written closed)"
+    )
 
 
 # Durations in seconds are bounded (a year): 1e308 would overflow nanosecond arithmetic.

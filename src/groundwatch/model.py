@@ -345,6 +345,7 @@ class EventType(StrEnum):
     STALE = "STALE"
     FRESH = "FRESH"
     SPOOL_FULL = "SPOOL_FULL"
+    ARCHIVE_FAILED = "ARCHIVE_FAILED"
     ACK = "ACK"
 
 

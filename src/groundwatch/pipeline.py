@@ -232,7 +232,9 @@ class Pipeline:
         if not recovered:
             if self.archive is not None:
                 position = self.archive.append(frame, f"{spacecraft or 'unknown'}-{frame.station}")
-            if frame.ack is not None:
+            # Not archived (the archive raised ARCHIVE_FAILED): not acknowledged either, so
+            # the broker keeps it and delivers it again on the next session.
+            if frame.ack is not None and (position is not None or self.archive is None):
                 frame.ack()
         stats = self.stats
         stats.frames += 1
@@ -284,7 +286,7 @@ class Pipeline:
         if recovered_position is None:
             if self.archive is not None:
                 position = self.archive.append(frame, f"unknown-{frame.station}")
-            if frame.ack is not None:
+            if frame.ack is not None and (position is not None or self.archive is None):
                 frame.ack()
         rejection = Rejection(reason, detail, frame.data, frame.ert_ns, frame.station, frame.source)
         result = DecodeResult(frame=frame, rejections=[rejection])
@@ -545,7 +547,7 @@ class Pipeline:
             "stations": self.merger.counts(),
             "sources": {s.name: s.counters.as_dict() for s in self.sources},
             "decoder": self.decoder.counters.as_dict(),
-            "archive": self.archive.counters.as_dict() if self.archive is not None else {},
+            "archive": self.archive.health() if self.archive is not None else {},
             "alerts": {**alerts.pop("manager", {}), "sinks": alerts},
             "pipeline": self.counters.as_dict(),
             "errors": self.counters.errors,

@@ -103,7 +103,12 @@ def build_pipeline(
             raise ConfigError("mission.schedule", str(exc)) from exc
 
     use_archive = settings.archive.enabled if archive_enabled is None else archive_enabled
-    archive = FrameArchive.from_config(settings.archive) if use_archive else None
+    archive = (
+        # Bound late, like the store's: ARCHIVE_FAILED goes where every event goes.
+        FrameArchive.from_config(settings.archive, on_alert=lambda e: pipeline.dispatch([e]))
+        if use_archive
+        else None
+    )
 
     store: StoreSink = registry.create("sink", settings.store.type, settings.store, "store")
     store.bind(
