@@ -538,6 +538,7 @@ class Pipeline:
             "events": dict(self.stats.event_counts),
             "stations_known": len(self._stations),
             "stations_refused": self.stats.refused_stations,
+            "tasks": len(asyncio.all_tasks()),
             "queue": self.queue.qsize(),
             "queue_size": self.queue.maxsize,
             "store": self.store.health(),
