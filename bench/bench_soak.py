@@ -37,7 +37,7 @@ from groundwatch import services
 from groundwatch.decoders.dictionary import load_dictionary
 from groundwatch.parts import Counters
 from groundwatch.sim.commands import make_scenario
-from groundwatch.sim.connection import BrokerLink
+from groundwatch.sim.connection import BrokerLink, quiet_lost_connections
 from groundwatch.sim.framer import SimFramer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -157,6 +157,7 @@ class Publisher:
 
 
 async def soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    asyncio.get_running_loop().set_exception_handler(quiet_lost_connections)
     mosq = services.start_mosquitto(tmp / "mosquitto")
     influx = services.start_influxd(tmp / "influxdb", database="groundwatch")
     port = services.free_port()

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import sys
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, cast
 
 import typer
 
 from groundwatch.decoders.api import DictionaryError, TelemetryDictionary
+from groundwatch.sim.connection import quiet_lost_connections
 from groundwatch.sim.descent_scenario import LunarDescentScenario
 from groundwatch.sim.framer import SimFramer
 from groundwatch.sim.lunar_descent import Variant
@@ -76,7 +76,7 @@ async def run_simulation(
     )
     publisher = SimPublisher(sc, framer, settings)
     loop = asyncio.get_running_loop()
-    loop.set_exception_handler(_socket_noise)
+    loop.set_exception_handler(quiet_lost_connections)
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, lambda: asyncio.ensure_future(publisher.stop()))
@@ -86,16 +86,6 @@ async def run_simulation(
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
-
-
-def _socket_noise(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    """A broker restart leaves the MQTT client's callbacks on a closed socket: one line
-    instead of asyncio's traceback (the publisher reconnects by itself)."""
-    exc = context.get("exception")
-    if isinstance(exc, OSError):
-        print(f"simulate: {context.get('message', 'socket callback')}: {exc}", file=sys.stderr)
-        return
-    loop.default_exception_handler(context)
 
 
 def simulate(

@@ -42,6 +42,19 @@ class _Publish:
     task: asyncio.Task[None] | None = None
 
 
+def quiet_lost_connections(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """An event loop exception handler: what a lost MQTT client leaves behind (callbacks on
+    its closed socket, its disconnection never awaited) is one line, not a traceback; the
+    link reconnects by itself. Anything else goes to the default handler."""
+    import aiomqtt
+
+    exc = context.get("exception")
+    if isinstance(exc, OSError | aiomqtt.MqttError):
+        print(f"simulate: {context.get('message', 'connection')}: {exc}", file=sys.stderr)
+        return
+    loop.default_exception_handler(context)
+
+
 def _retrieved(task: asyncio.Task[None]) -> None:
     """A replaced publish's outcome is not wanted: read it so asyncio does not report it."""
     if not task.cancelled():
