@@ -2,12 +2,12 @@
 
 Listing the commands (``--help``) imports every area's command module, so those modules
 import what a command needs (the pipeline, InfluxDB, MQTT, matplotlib, the live view) inside
-the command function, keeping every invocation's start fast.
+the command function, keeping every invocation's start fast. Running a command imports only
+the module that adds it when ``_COMMAND_MODULES`` lists its name (all of them otherwise).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import importlib
 import logging
@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from groundwatch.parts import ConfigError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # asyncio and rich load when a command that uses them runs
+    from rich.console import Console
+
     from groundwatch.config import Settings
 
 app = typer.Typer(
@@ -32,15 +33,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Areas that contribute commands (module with ``register(app)``).
-_COMMAND_MODULES = (
-    "groundwatch.decoders.commands",
-    "groundwatch.sim.commands",
-    "groundwatch.dashboards.commands",
-    "groundwatch.alerts.commands",
-    "groundwatch.replay.commands",
-    "groundwatch.console.commands",
-)
+# Areas that contribute commands (module with ``register(app)``), with the names they add.
+_COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "groundwatch.decoders.commands": ("decode",),
+    "groundwatch.sim.commands": ("simulate",),
+    "groundwatch.dashboards.commands": ("dashboards",),
+    "groundwatch.alerts.commands": ("ack",),
+    "groundwatch.replay.commands": ("replay", "sessions"),
+    "groundwatch.console.commands": ("console", "report"),
+}
 
 
 def setup_logging(verbose: bool) -> None:
@@ -82,6 +83,8 @@ def check_config(
     config: Annotated[Path, typer.Argument(help="groundwatch.toml")],
 ) -> None:
     """Validate a configuration file (and every part it names) without starting anything."""
+    from rich.console import Console
+
     from groundwatch.tls import redact_url
 
     err = Console(stderr=True)
@@ -122,6 +125,8 @@ def status_line(status: dict[str, Any], rate: float) -> str:
 
 
 async def _run(config: Path | None, show_status: bool, err: Console) -> int:
+    import asyncio
+
     from groundwatch.store.spool import SpoolLocked
 
     settings, pipeline = load_or_exit(config, err)
@@ -171,6 +176,10 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the live pipeline until SIGINT/SIGTERM; flushes every decoded point before exit."""
+    import asyncio
+
+    from rich.console import Console
+
     setup_logging(verbose)
     err = Console(stderr=True)
     raise typer.Exit(asyncio.run(_run(config, status, err)))
@@ -224,6 +233,10 @@ def demo(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    import asyncio
+
+    from rich.console import Console
+
     from groundwatch.demo import DemoOptions, closing_lines, run_demo
 
     if variant not in ("hakuto", "nominal"):
@@ -247,8 +260,12 @@ def demo(
     raise typer.Exit(0 if result.los is not None and result.report is not None else 1)
 
 
-def _register_areas() -> None:
-    for name in _COMMAND_MODULES:
+def _register_areas(argv: list[str]) -> None:
+    # The first word that is not an option names the command; a decode of a big capture,
+    # run often from scripts, then does not import the simulator, replay and console too.
+    command = next((word for word in argv if not word.startswith("-")), None)
+    wanted = [m for m, names in _COMMAND_MODULES.items() if command in names]
+    for name in wanted or _COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -258,4 +275,4 @@ def _register_areas() -> None:
         module.register(app)
 
 
-_register_areas()
+_register_areas(sys.argv[1:])

@@ -346,6 +346,8 @@ class EventType(StrEnum):
     FRESH = "FRESH"
     SPOOL_FULL = "SPOOL_FULL"
     ARCHIVE_FAILED = "ARCHIVE_FAILED"
+    RULE = "RULE"  # a dictionary consistency rule holds (details["rule"] names it)
+    RULE_CLEAR = "RULE_CLEAR"
     ACK = "ACK"
 
 

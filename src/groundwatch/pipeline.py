@@ -433,7 +433,11 @@ class Pipeline:
             await self.health.start()
         try:
             for source in self.sources:
-                await source.start()
+                try:
+                    await source.start()
+                except OSError as exc:  # name the part: "udp: address already in use"
+                    problem = f"source {source.name}: {exc.strerror or exc}"
+                    raise OSError(exc.errno, problem) from exc
             async with asyncio.TaskGroup() as tg:
                 await self.recover()
                 decode = tg.create_task(self._decode_loop(), name="decode")
@@ -545,6 +549,8 @@ class Pipeline:
             "link": per_link,
             "not_computed": not_computed,
             "links": self.monitor.snapshot(),
+            # dictionary rules: judged, skipped (a value could not be computed), raised, cleared
+            "rules": dict(self.monitor.rules.counters) if self.monitor.rules is not None else {},
             "stations": self.merger.counts(),
             "sources": {s.name: s.counters.as_dict() for s in self.sources},
             "decoder": self.decoder.counters.as_dict(),

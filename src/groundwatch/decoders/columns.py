@@ -138,8 +138,12 @@ def derive_values(derived: Sequence[DerivedParam], values: dict[str, Any]) -> tu
 def _derive_function(
     names: Sequence[str], derived: Sequence[DerivedParam]
 ) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    # Only the columns the expressions read go into their mapping (a packet may have many).
+    read = set().union(*(d.expression.names for d in derived))
+    picks = [(name, i) for i, name in enumerate(names) if name in read]
+
     def derive(eng: tuple[Any, ...]) -> tuple[Any, ...]:
-        return derive_values(derived, dict(zip(names, eng, strict=True)))
+        return derive_values(derived, {name: eng[i] for name, i in picks})
 
     return derive
 

@@ -7,15 +7,15 @@ timestamp), ``kiss`` (a KISS byte stream), ``satnogs`` (``timestamp|hexframe`` l
 ``archive`` (groundwatch's raw frame archive, read with ``groundwatch.archive``).
 
 Output keys are a contract (scripts and tests read them): do not rename them.
+``packet_line`` defines a packet's line; ``decode_json.PacketLineEncoder`` writes the same
+text without building it.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 from dataclasses import replace
-from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -29,8 +29,9 @@ from groundwatch.decoders.decode_input import (
     read_archive,
     read_records,
 )
+from groundwatch.decoders.decode_json import SEPARATORS, PacketLineEncoder, jsonable
 from groundwatch.decoders.frame_decoder import FrameDecoder
-from groundwatch.model import DecodedPacket, DecodeResult, RawFrame, Rejection
+from groundwatch.model import DecodedPacket, RawFrame, Rejection
 
 __all__ = [
     "DecodeCliError",
@@ -44,18 +45,6 @@ __all__ = [
 
 
 # -- output -------------------------------------------------------------------------------
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).hex()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, StrEnum):
-        return value.value
-    return value
 
 
 def packet_line(p: DecodedPacket, ert_ns: int | None) -> dict[str, Any]:
@@ -94,8 +83,8 @@ def packet_line(p: DecodedPacket, ert_ns: int | None) -> dict[str, Any]:
         },
         "parameters": {
             name: {
-                "raw": _jsonable(v.raw),
-                "eng": _jsonable(v.eng),
+                "raw": jsonable(v.raw),
+                "eng": jsonable(v.eng),
                 "unit": v.unit,
                 "limit": None if v.limit is None else v.limit.label,
             }
@@ -119,16 +108,6 @@ def summary_line(s: DecodeSummary) -> dict[str, Any]:
         "idle": {"frames": s.idle_frames, "packets": s.idle_packets},
         "rejected": dict(sorted(s.rejected.items())),
     }
-
-
-def result_lines(
-    result: DecodeResult, ert_ns: int | None, show_rejected: bool
-) -> Iterator[dict[str, Any]]:
-    for p in result.packets:
-        yield packet_line(p, ert_ns)
-    if show_rejected:
-        for r in result.rejections:
-            yield rejected_line(r)
 
 
 # -- the command --------------------------------------------------------------------------
@@ -177,9 +156,10 @@ def run_decode(
     framing = framing or resolve_framing(dictionary)
     decoder = FrameDecoder(dictionary, framing)
     summary = decoder.summary
+    encoder = PacketLineEncoder()
 
     def emit(obj: dict[str, Any]) -> None:
-        out.write(json.dumps(obj, separators=(", ", ": ")) + "\n")
+        out.write(json.dumps(obj, separators=SEPARATORS) + "\n")
 
     def handle(records: Iterator[InputRecord]) -> None:
         for rec in records:
@@ -201,8 +181,13 @@ def run_decode(
                 station=rec.station,
                 source=f"decode:{rec.station}",
             )
-            for line in result_lines(decoder.decode(frame), rec.ert_ns, show_rejected):
-                emit(line)
+            result = decoder.decode(frame)
+            if result.packets:
+                ert = format_ert(rec.ert_ns)
+                out.write("".join(encoder.encode(p, ert) + "\n" for p in result.packets))
+            if show_rejected:
+                for r in result.rejections:
+                    emit(rejected_line(r))
 
     if fmt == InputFormat.ARCHIVE:
         handle(read_archive(input_path))

@@ -16,8 +16,9 @@ bounded (the limits are the ``MAX_*`` constants below):
   load, under the same bounds (``9**9**9`` is refused there);
 * at each evaluation, where it cannot: exponents, shift counts and the size of every
   integer result of ``**``, ``<<`` and ``*``; ``*`` and ``%`` need numbers, so a label or an
-  array cannot be repeated or formatted into a huge string. With these, the work of one
-  evaluation is bounded by the length of the expression.
+  array cannot be repeated or formatted into a huge string; text and arrays joined by ``+``
+  stay within ``MAX_SEQUENCE``. With these, the work of one evaluation is bounded by the
+  length of the expression.
 
 A value that cannot be computed raises (``ArithmeticError``, ``ValueError``, ``TypeError``,
 ``KeyError``, ``IndexError``); the decoder stores no sample for it and counts it per
@@ -71,6 +72,7 @@ MAX_SHIFT = 256
 # Any integer a result of **, << or * may have: far above any field, and far below the
 # 4,300-digit limit of int-to-text conversion that would crash writing the value.
 MAX_INT_BITS = 1024
+MAX_SEQUENCE = 4096  # characters or elements of text or an array that ``+`` joins
 
 
 def _is_number(x: Any) -> bool:
@@ -237,7 +239,9 @@ def _fold(node: ast.expr, evaluate: Evaluator, degree: int, parts: list[_Node]) 
     """Compute a sub-expression without parameters once, now, under the same bounds."""
     if not all(p.is_constant for p in parts):
         if degree > MAX_DEGREE:
-            raise UnsafeExpression(f"degree {degree} of {ast.unparse(node)!r} > {MAX_DEGREE}")
+            raise UnsafeExpression(
+                f"{ast.unparse(node)!r} is a power of degree {degree}, more than {MAX_DEGREE}"
+            )
         return _Node(evaluate, degree=degree)
     try:
         return _const(evaluate({}))
@@ -307,12 +311,29 @@ def _compile_binary(node: ast.BinOp, names: set[str], depth: int) -> _Node:
             raise UnsafeExpression(f"exponent of {ast.unparse(node)!r} larger than {MAX_DEGREE}")
         degree = left.degree * math.ceil(abs(exponent))
     lf, rf = left.evaluate, right.evaluate
+    if fn is _power and type(right.constant) is int and abs(right.constant) <= MAX_EXPONENT:
+        return _fold(node, _constant_power(lf, right.constant), degree, [left, right])
     if fn is _mul:
         return _fold(node, _product(lf, rf), degree, [left, right])
+    if fn is operator.add and not (left.is_constant or right.is_constant):
+        # Text and arrays concatenate: bounded, or "s + s + s ..." grows quadratically.
+        return _fold(node, _sum(lf, rf), degree, [left, right])
     if right.is_constant and not left.is_constant:  # "x * 0.001": one call fewer
         c = right.constant
         return _fold(node, lambda v: fn(lf(v), c), degree, [left, right])
     return _fold(node, lambda v: fn(lf(v), rf(v)), degree, [left, right])
+
+
+def _sum(lf: Evaluator, rf: Evaluator) -> Evaluator:
+    def total(v: Mapping[str, Any]) -> Any:
+        result = lf(v) + rf(v)
+        if type(result) is float or type(result) is int:
+            return result
+        if isinstance(result, str | list | tuple) and len(result) > MAX_SEQUENCE:
+            raise OverflowError(f"joined text or array longer than {MAX_SEQUENCE}")
+        return result
+
+    return total
 
 
 def _product(lf: Evaluator, rf: Evaluator) -> Evaluator:
@@ -328,6 +349,16 @@ def _product(lf: Evaluator, rf: Evaluator) -> Evaluator:
         return _mul(a, b)
 
     return product
+
+
+def _constant_power(lf: Evaluator, exponent: int) -> Evaluator:
+    """``x ** 2``: a float base needs no check (a float result or OverflowError)."""
+
+    def power(v: Mapping[str, Any]) -> Any:
+        a = lf(v)
+        return a**exponent if type(a) is float else _power(a, exponent)
+
+    return power
 
 
 def _compile_name(name: str, names: set[str]) -> _Node:

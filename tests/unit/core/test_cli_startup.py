@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[3]
+JPSS1 = REPO / "tests" / "data" / "jpss1" / "J01_G011_LZ_2021-04-09T00-00-00Z_V01.DAT1"
+JPSS1_DICTIONARY = REPO / "tests" / "data" / "missions" / "jpss1.yaml"
 
 # Stacks a command loads when it runs: plotting, data frames, InfluxDB, MQTT, HTTP client,
 # the settings loader, XML.
@@ -56,3 +61,17 @@ def test_a_command_help_loads_no_heavy_stack_either() -> None:
     names, out = imported_modules("report", "--help")
     assert "--dictionary" in out
     assert heavy_in(names) == []
+
+
+def test_decode_loads_only_what_decoding_needs(tmp_path: Path) -> None:
+    """A decode of a capture, often run from scripts, imports no other area and no event loop."""
+    capture = tmp_path / "one.dat"
+    capture.write_bytes(JPSS1.read_bytes()[:71])  # the first packet of the real capture
+    names, out = imported_modules(
+        "decode", "-d", str(JPSS1_DICTIONARY), "--format", "raw", "-i", str(capture)
+    )
+    assert '"kind": "packet"' in out
+    others = ("sim", "replay", "console", "report", "dashboards", "alerts", "store", "link")
+    areas = {n.split(".")[1] for n in names if n.startswith("groundwatch.")}
+    assert sorted(areas & set(others)) == []
+    assert heavy_in(names) == [] and "asyncio" not in names

@@ -28,7 +28,14 @@ from groundwatch.decoders.packing import TmFramePacker
 from groundwatch.decoders.space_packet import build_space_packet
 from groundwatch.model import RawFrame
 
-LABEL = {"x": 3, "big": 2**40, "mode": "NAV_SOLUTION", "samples": [1, 2, 3]}
+LABEL = {
+    "x": 3,
+    "big": 2**40,
+    "mode": "NAV_SOLUTION",
+    "samples": [1, 2, 3],
+    "text": "x" * 60_000,  # a string field of a large packet
+    "wave": [0.5] * 30_000,  # an array field of a large packet
+}
 
 
 @pytest.mark.parametrize(
@@ -70,6 +77,8 @@ def test_what_can_be_decided_is_refused_at_load(source: str, problem: str) -> No
         ("(big << 256) * (big << 256) * (big << 256) * (big << 256)", OverflowError),
         ("x ** big", OverflowError),
         ("(-x) ** 0.5", ValueError),  # not a real number
+        ("+".join(["text"] * 90), OverflowError),  # 5 MB, copied quadratically
+        ("wave + wave", OverflowError),
     ],
 )
 def test_what_cannot_be_decided_is_bounded_at_evaluation(
