@@ -69,7 +69,6 @@ async def test_ten_megabyte_messages_are_rejected_and_memory_stays_bounded(
         queue_peak = pipeline.queue.peak_bytes
     # Each message is in memory once or twice while it passes (paho, the archive append);
     # never all four at once with their hex text, line protocol and request body.
-    print(f"RSS peak growth {peak_mb:.0f} MB")
     assert peak_mb < 90, f"RSS grew by {peak_mb:.0f} MB"
     assert queue_peak < 2 * BIG
     rows = services.influx_query(
