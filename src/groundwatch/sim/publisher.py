@@ -32,10 +32,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from groundwatch.decoders.kiss import kiss_encode
+from groundwatch.kiss import kiss_encode
 from groundwatch.mqtt_url import mqtt_connection
 from groundwatch.parts import Counters
 from groundwatch.sim.connection import BrokerLink
+from groundwatch.sim.envelopes import Envelope, StationClock, radio_of, wrap
 from groundwatch.sim.framer import SimFrame, SimFramer
 from groundwatch.sim.scenario import Scenario
 
@@ -72,6 +73,8 @@ class PublisherSettings:
     output_format: OutputFormat = OutputFormat.HEX
     client_id: str | None = None
     give_up_after: float = 300.0  # seconds of broker outage before the publisher stops
+    envelope: Envelope = Envelope.RAW  # what a station sends around each frame
+    station_clock: StationClock = field(default_factory=StationClock)
 
     def topic_for(self, station: str) -> str:
         return self.topic.replace("{station}", station)
@@ -97,13 +100,19 @@ class PublishSummary:
 
 
 def record_lines(
-    frame: SimFrame, station: str, topic: str, publish_ns: int | None, acked: bool = True
+    frame: SimFrame,
+    station: str,
+    topic: str,
+    publish_ns: int | None,
+    ert_ns: int | None = None,
+    acked: bool = True,
 ) -> str:
     entry = {
         "frame": frame.index,
         "station": station,
         "topic": topic,
         "publish_ns": publish_ns,
+        "ert_ns": ert_ns,  # the station's receive time in its envelope (None: bare frame)
         "t": frame.t_s,
         "obt_ns": frame.obt_ns,
         "fate": frame.fate.value,
@@ -151,7 +160,9 @@ class SimPublisher:
             import aiomqtt
 
             ident = s.client_id or f"groundwatch-sim-{time.time_ns() % 10**9}"
-            conn = mqtt_connection(s.mqtt_url)
+            conn: dict[str, Any] = dict(mqtt_connection(s.mqtt_url))
+            if s.envelope is Envelope.MQTT5:  # user properties need MQTT 5
+                conn["protocol"] = aiomqtt.ProtocolVersion.V5
 
             def connect() -> aiomqtt.Client:
                 client = aiomqtt.Client(**conn, identifier=ident, timeout=ACK_TIMEOUT)
@@ -238,25 +249,43 @@ class SimPublisher:
                 self._write_output(output, frame.data)
         for station in s.stations:
             topic = s.topic_for(station)
-            publish_ns = None
+            publish_ns = ert = None
             if frame.sent and client is not None:
                 publish_ns = time.time_ns()
-                await self._publish(client, topic, frame.data)
+                payload, props = frame.data, None
+                if s.envelope is not Envelope.RAW:
+                    ert = s.station_clock.stamp(publish_ns)
+                    radio = radio_of(frame.truth, frame.index)
+                    payload, props = wrap(s.envelope, frame.data, station, ert, radio)
+                await self._publish(client, topic, payload, props)
                 summary.per_station[station] += 1
             if record is not None:
-                line = functools.partial(record_lines, frame, station, topic, publish_ns)
+                line = functools.partial(record_lines, frame, station, topic, publish_ns, ert)
                 if self._link is None:
                     record.write(line())
                 else:  # once the broker acknowledged it (the record says what it has)
                     self._link.after_last(_writer(record, line))
 
-    async def _publish(self, client: aiomqtt.Client, topic: str, data: bytes) -> None:
+    async def _publish(
+        self,
+        client: aiomqtt.Client,
+        topic: str,
+        data: bytes,
+        user_properties: list[tuple[str, str]] | None = None,
+    ) -> None:
         """Start a publish without waiting for its acknowledgement, keeping at most
         ``PUBLISH_WINDOW`` in flight: waiting for each PUBACK in turn would cap the rate at
         one round trip per frame. Messages keep their order, also when sent again after a
         reconnect (``BrokerLink``)."""
         assert self._link is not None
-        await self._link.publish(topic, data, qos=self.settings.qos)
+        props = None
+        if user_properties is not None:
+            from paho.mqtt.packettypes import PacketTypes  # with aiomqtt: only when publishing
+            from paho.mqtt.properties import Properties
+
+            props = Properties(PacketTypes.PUBLISH)
+            props.UserProperty = user_properties
+        await self._link.publish(topic, data, qos=self.settings.qos, properties=props)
 
     async def _drain(self) -> None:
         if self._link is not None:
