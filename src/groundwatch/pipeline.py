@@ -167,11 +167,17 @@ class Pipeline:
     async def process(self, item: IngestItem, recovered_position: Any = None) -> None:
         """Handle one item from a source. Never raises: a bug here is counted and logged."""
         try:
-            if isinstance(item, RawFrame | StationStatus) and item.station not in self._stations:
+            if (
+                isinstance(item, RawFrame | StationStatus | RejectedInput)
+                and item.station not in self._stations
+            ):
                 if len(self._stations) >= self.max_stations:
-                    await self._too_many_stations(item, recovered_position)
-                    return
-                self._stations.add(item.station)
+                    if not isinstance(item, RejectedInput):
+                        await self._too_many_stations(item, recovered_position)
+                        return
+                    item = dataclasses.replace(item, station=INVALID_STATION)
+                else:
+                    self._stations.add(item.station)
             if isinstance(item, RawFrame):
                 self._in_frame = True  # the decode stage is inside a frame (see _tick_loop)
                 try:
