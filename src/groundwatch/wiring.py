@@ -163,6 +163,7 @@ def build_pipeline(
         event_listeners=event_listeners,
         result_listeners=result_listeners,
         max_stations=settings.link.max_stations,
+        station_forget_after_s=settings.link.station_forget_after,
         events_kept=EVENTS_KEPT if source_label == "live" else None,  # a replay ends
     )
     if settings.health.listen:
