@@ -1,13 +1,15 @@
 """Soak: a long live run with churn and outages; resources must stay flat, nothing lost.
 
     .venv/bin/python -m bench.bench_soak [--duration 1800] [--rate 200]
-        [--station-every 1] [--broker-every 300] [--influx-every 420]
+        [--station-every 1] [--broker-every 300] [--influx-every 420] [--forget-after 600]
 
 Starts its own Mosquitto and influxd and ``groundwatch run`` as a process (health endpoint
 on), then publishes simulated frames at ``--rate`` per second for ``--duration`` seconds,
 under a new station name every ``--station-every`` seconds, while the broker is restarted
 every ``--broker-every`` seconds and InfluxDB every ``--influx-every`` seconds. The
-publisher reconnects and sends again what the broker had not acknowledged.
+publisher reconnects and sends again what the broker had not acknowledged. groundwatch runs
+with its default bounds (``max_stations`` 1,000), forgetting a station after
+``--forget-after`` seconds of silence: scale it down with the duration.
 
 Reports groundwatch's RSS, open descriptors and asyncio tasks (start, peak, end, sampled
 every 2 s); packets published versus packets stored in InfluxDB (each exactly once: the
@@ -44,7 +46,9 @@ REPO = Path(__file__).resolve().parent.parent
 DICTIONARY = REPO / "missions" / "demo-lander.yaml"
 
 
-def write_config(path: Path, mosq: services.ServiceHandle, influx_url: str, port: int) -> None:
+def write_config(
+    path: Path, mosq: services.ServiceHandle, influx_url: str, port: int, forget_after: float
+) -> None:
     var = path.parent / "var"
     path.write_text(
         f"""
@@ -67,7 +71,7 @@ dir = "{var}/archive"
 
 [link]
 los_threshold = 5
-max_stations = 100000
+station_forget_after = {forget_after}
 
 [health]
 listen = "127.0.0.1:{port}"
@@ -162,7 +166,7 @@ async def soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     influx = services.start_influxd(tmp / "influxdb", database="groundwatch")
     port = services.free_port()
     cfg = tmp / "gw.toml"
-    write_config(cfg, mosq, influx.url, port)
+    write_config(cfg, mosq, influx.url, port, args.forget_after)
     log = tmp / "run.log"
     gw = subprocess.Popen(  # noqa: ASYNC220 (started once, before any work)
         [sys.executable, "-m", "groundwatch", "run", "--config", str(cfg), "--no-status"],
@@ -229,6 +233,8 @@ async def soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "duration_s": args.duration,
         "rate": args.rate,
         "stations": pub.stations,
+        "stations_forgotten": h["stations_forgotten"] if h else -1,
+        "stations_refused": h["stations_refused"] if h else -1,
         "rss_mb": trio(1),
         "open_fds": trio(2),
         "tasks": trio(3),
@@ -250,6 +256,9 @@ def main() -> None:
     ap.add_argument("--station-every", type=float, default=1.0, help="seconds per station name")
     ap.add_argument("--broker-every", type=float, default=300, help="seconds between restarts")
     ap.add_argument("--influx-every", type=float, default=420, help="seconds between restarts")
+    ap.add_argument(
+        "--forget-after", type=float, default=600, help="[link] station_forget_after, seconds"
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="gw-soak-") as tmp:
         result = asyncio.run(soak(args, Path(tmp)))
