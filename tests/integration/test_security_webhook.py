@@ -11,6 +11,7 @@ import pytest
 from groundwatch.alerts.manager import AlertManager
 from groundwatch.config import PartConfig
 from groundwatch.model import Event, EventType, Severity
+from groundwatch.store.health import render_metrics
 
 from ..helpers.http import http_receiver
 
