@@ -36,6 +36,7 @@ app = typer.Typer(
 # Areas that contribute commands (module with ``register(app)``), with the names they add.
 _COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "groundwatch.decoders.commands": ("decode",),
+    "groundwatch.decoders.dictionary_cli": ("dictionary",),
     "groundwatch.sim.commands": ("simulate",),
     "groundwatch.dashboards.commands": ("dashboards",),
     "groundwatch.alerts.commands": ("ack",),
@@ -95,6 +96,10 @@ def check_config(
         f"{len(settings.alerts)} alert sink(s))",
         highlight=False,
     )
+    from groundwatch.decoders.dictionary_cli import loaded_lines
+
+    for line in loaded_lines(pipeline.decoder.dictionary, settings.mission.dictionary):
+        Console().print(line, highlight=False, soft_wrap=True)
 
 
 @app.command("plugins")

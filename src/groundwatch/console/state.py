@@ -357,6 +357,10 @@ class ConsoleModel:
             title = f"{title} acknowledged by {payload.get('acked_by')}"
         elif notification == "repeat":
             title = f"{title} (repeat {payload.get('repeat')}, unacknowledged)"
+        elif notification == "escalation":
+            title = f"{title} (escalated)"
+        if payload.get("flaps"):
+            title = f"{title} ({payload.get('flaps')} flaps folded)"
         self._log(
             AlertLine(
                 t,

@@ -1,5 +1,6 @@
 """Reading captures for ``groundwatch decode``: raw streams, hex and SatNOGS lines, KISS,
-groundwatch's frame archive. Each reader yields ``InputRecord``s: a frame with its
+groundwatch's frame archive, station envelopes as JSON lines (``json``: groundwatch's own,
+``tinygs``). Each reader yields ``InputRecord``s: a frame with its
 earth-received time when the input has one, or input that could not be cut into frames.
 """
 
@@ -15,9 +16,9 @@ from pathlib import Path
 from typing import IO
 
 from groundwatch.decoders.api import Framing, FramingDef
-from groundwatch.decoders.kiss import KissCommand, KissDecoder, KissFrame
 from groundwatch.decoders.sync import ASM, Derandomizer, FrameSynchronizer
-from groundwatch.model import RejectReason
+from groundwatch.kiss import KissCommand, KissDecoder, KissFrame
+from groundwatch.model import FrameMeta, RejectReason
 
 CHUNK = 1 << 16
 
@@ -28,6 +29,8 @@ class InputFormat(StrEnum):
     KISS = "kiss"
     SATNOGS = "satnogs"
     ARCHIVE = "archive"
+    JSON = "json"  # groundwatch station envelopes, one JSON object per line
+    TINYGS = "tinygs"  # TinyGS packet messages, one per line
 
 
 class DecodeCliError(Exception):
@@ -43,6 +46,7 @@ class InputRecord:
     reason: RejectReason | None = None
     detail: str = ""
     station: str = "capture"  # reassembly is kept per station when the input says which
+    meta: FrameMeta | None = None  # what the station said about the frame (envelopes)
 
 
 # -- timestamps --------------------------------------------------------------------------
@@ -239,6 +243,17 @@ def _archive_start(path: Path) -> tuple[int, str]:
     return (int(tail) if tail.isdigit() else 0, path.name)
 
 
+def read_envelopes(stream: IO[bytes], preset: str) -> Iterator[InputRecord]:
+    """Station envelopes, one JSON object per line (see ``groundwatch.ingest.envelope``)."""
+    from groundwatch.ingest.envelope import EnvelopeError, read_lines  # only for this format
+
+    for line_no, got in read_lines(stream, preset):
+        if isinstance(got, EnvelopeError):
+            yield InputRecord(b"", None, got.reason, f"line {line_no}: {got.detail}")
+        else:
+            yield InputRecord(got.data, got.ert_ns, station=got.station or "capture", meta=got.meta)
+
+
 def read_records(
     stream: IO[bytes], fmt: InputFormat, framing: FramingDef, asm: bool | None = None
 ) -> Iterator[InputRecord]:
@@ -250,4 +265,6 @@ def read_records(
         return read_kiss(stream)
     if fmt == InputFormat.RAW:
         return read_raw(stream, framing, asm)
+    if fmt in (InputFormat.JSON, InputFormat.TINYGS):
+        return read_envelopes(stream, "tinygs" if fmt == InputFormat.TINYGS else "groundwatch")
     raise DecodeCliError(f"format {fmt} is not read from a stream")
