@@ -209,12 +209,14 @@ class MqttSink(AlertSink):
                         )
                     delay = 0.2
                     await self._session(client)
-            except aiomqtt.MqttError as exc:
+            except (aiomqtt.MqttError, ConfigError) as exc:
+                # ConfigError: the password file went away; retried, it may come back
                 self.connected.clear()
                 if delay == 0.2:
                     log.warning(
                         "alert sink %s: MQTT %s: %s", self.name, redact_url(self.opts.url), exc
                     )
+                self.counters.errors += isinstance(exc, ConfigError)
                 self.counters.bump("mqtt_reconnects")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
