@@ -36,12 +36,12 @@ from paho.mqtt.properties import Properties
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from groundwatch.config import parse_part_options, read_secret
+from groundwatch.envelope import EnvelopeSettings
 from groundwatch.ingest.base import (
     INVALID_STATION,
     ErtStamper,
     station_problem,
 )
-from groundwatch.ingest.envelope import EnvelopeSettings
 from groundwatch.ingest.paho_adapter import (
     Acks,
     CountingQueue,
@@ -61,7 +61,7 @@ log = logging.getLogger(__name__)
 
 class MqttSourceOptions(EnvelopeSettings):
     """``payload``, ``json_preset``, ``json_fields``, ``clock_tolerance``, ...: see
-    ``ingest.envelope`` (``mqtt5`` connects with MQTT 5 to read user properties)."""
+    ``groundwatch.envelope`` (``mqtt5`` connects with MQTT 5 to read user properties)."""
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(default="mqtt", description="name in /health and /metrics")

@@ -1,5 +1,8 @@
 """Station envelopes: a frame with the station's receive time and radio metadata.
 
+Shared by the sources, `groundwatch decode` and replay (recorded JSON lines), as the KISS
+framing is: transport, not decoding.
+
 A source's ``payload`` setting says what one message is:
 
 - ``raw``: the frame's bytes, nothing else (groundwatch stamps the receipt time);
