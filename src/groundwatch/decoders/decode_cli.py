@@ -5,7 +5,7 @@ marker when the framing has one or the stream shows them, else fixed-length fram
 space packets by their length fields), ``hex`` (one frame per line, optionally after a
 timestamp), ``kiss`` (a KISS byte stream), ``satnogs`` (``timestamp|hexframe`` lines) and
 ``archive`` (groundwatch's raw frame archive, read with ``groundwatch.archive``), ``json``
-and ``tinygs`` (station envelopes, one JSON object per line: ``groundwatch.ingest.envelope``).
+and ``tinygs`` (station envelopes, one JSON object per line: ``groundwatch.envelope``).
 
 Output keys are a contract (scripts and tests read them): do not rename them.
 ``packet_line`` defines a packet's line; ``decode_json.PacketLineEncoder`` writes the same

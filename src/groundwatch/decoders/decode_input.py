@@ -244,8 +244,8 @@ def _archive_start(path: Path) -> tuple[int, str]:
 
 
 def read_envelopes(stream: IO[bytes], preset: str) -> Iterator[InputRecord]:
-    """Station envelopes, one JSON object per line (see ``groundwatch.ingest.envelope``)."""
-    from groundwatch.ingest.envelope import EnvelopeError, read_lines  # only for this format
+    """Station envelopes, one JSON object per line (see ``groundwatch.envelope``)."""
+    from groundwatch.envelope import EnvelopeError, read_lines  # only for this format
 
     for line_no, got in read_lines(stream, preset):
         if isinstance(got, EnvelopeError):

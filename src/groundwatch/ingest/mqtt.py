@@ -36,12 +36,12 @@ from paho.mqtt.properties import Properties
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from groundwatch.config import parse_part_options, read_secret
+from groundwatch.envelope import EnvelopeSettings
 from groundwatch.ingest.base import (
     INVALID_STATION,
     ErtStamper,
     station_problem,
 )
-from groundwatch.ingest.envelope import EnvelopeSettings
 from groundwatch.ingest.paho_adapter import (
     Acks,
     CountingQueue,

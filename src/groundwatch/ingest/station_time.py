@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from groundwatch.ingest.envelope import EnvelopeError, EnvelopeReader, EnvelopeSettings
+from groundwatch.envelope import EnvelopeError, EnvelopeReader, EnvelopeSettings
 from groundwatch.model import ERT_MIN_SPACING_NS, ErtSource, RawFrame, RejectedInput, RejectReason
 from groundwatch.parts import Counters
 

@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from groundwatch.config import parse_part_options
+from groundwatch.envelope import EnvelopeSettings
 from groundwatch.ingest.base import station_problem
-from groundwatch.ingest.envelope import EnvelopeSettings
 from groundwatch.ingest.station_time import EnvelopeFrames
 from groundwatch.model import RawFrame, RejectedInput
 from groundwatch.parts import ConfigError, Counters, FrameQueue

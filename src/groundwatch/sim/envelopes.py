@@ -2,7 +2,7 @@
 
 ``raw``: the bare frame; ``json``: groundwatch's own JSON envelope; ``tinygs``: a TinyGS
 packet message; ``mqtt5``: the bare frame with MQTT 5 user properties (see
-``groundwatch.ingest.envelope`` for the fields). The station's receive time is the time
+``groundwatch.envelope`` for the fields). The station's receive time is the time
 the frame reached it, on the station's clock (``station_clock_offset``: seconds its clock
 is ahead); it is published ``latency`` (+ up to ``jitter``) milliseconds later.
 """

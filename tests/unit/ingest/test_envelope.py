@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from groundwatch.ingest.envelope import EnvelopeError, EnvelopeReader, EnvelopeSettings, parse_ert
+from groundwatch.envelope import EnvelopeError, EnvelopeReader, EnvelopeSettings, parse_ert
 from groundwatch.ingest.station_time import EnvelopeFrames, StationTime
 from groundwatch.model import ERT_MIN_SPACING_NS, ErtSource, RawFrame, RejectedInput, RejectReason
 

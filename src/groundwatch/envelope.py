@@ -1,5 +1,8 @@
 """Station envelopes: a frame with the station's receive time and radio metadata.
 
+A wire format, like ``groundwatch.kiss``: the sources read it live, ``groundwatch decode``
+and replay read it from files, the simulator writes it; none of them owns it.
+
 A source's ``payload`` setting says what one message is:
 
 - ``raw``: the frame's bytes, nothing else (groundwatch stamps the receipt time);
