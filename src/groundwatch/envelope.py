@@ -1,7 +1,7 @@
 """Station envelopes: a frame with the station's receive time and radio metadata.
 
-A wire format, like ``groundwatch.kiss``: the sources read it live, ``groundwatch decode``
-and replay read it from files, the simulator writes it; none of them owns it.
+Shared by the sources, `groundwatch decode` and replay (recorded JSON lines), as the KISS
+framing is: transport, not decoding.
 
 A source's ``payload`` setting says what one message is:
 

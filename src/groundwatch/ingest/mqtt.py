@@ -61,7 +61,7 @@ log = logging.getLogger(__name__)
 
 class MqttSourceOptions(EnvelopeSettings):
     """``payload``, ``json_preset``, ``json_fields``, ``clock_tolerance``, ...: see
-    ``ingest.envelope`` (``mqtt5`` connects with MQTT 5 to read user properties)."""
+    ``groundwatch.envelope`` (``mqtt5`` connects with MQTT 5 to read user properties)."""
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(default="mqtt", description="name in /health and /metrics")

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 class UdpOptions(EnvelopeSettings):
-    """``payload = "json"`` reads station envelopes (see ``ingest.envelope``)."""
+    """``payload = "json"`` reads station envelopes (see ``groundwatch.envelope``)."""
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(default="udp", description="name in /health and /metrics")
