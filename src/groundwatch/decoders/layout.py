@@ -47,6 +47,10 @@ from groundwatch.model import ColumnSchema, LimitState, ParamValue, RejectReason
 _PLAIN, _FUNCTION, _ENUM = 0, 1, 2
 
 
+# Values (each array element counts) a layout's generated fast path may read.
+MAX_FAST_VALUES = 8192
+
+
 class CompiledLayout:
     """One packet kind: a field list compiled once to a Construct struct and a fast path."""
 
@@ -85,6 +89,10 @@ class CompiledLayout:
             self.struct: Construct = compile_struct(segments)
             self._fields = value_fields(segments)
             self.size: int | None = sum(s.byte_length for s in segments)
+            # Generated code grows with the values read (seconds and hundreds of MB for one
+            # 64 KiB array): beyond MAX_FAST_VALUES, Construct reads the arrays whole.
+            values = sum(f.count or 1 for f in all_fields)
+            fast = fast and values <= MAX_FAST_VALUES
             self.fast: FastPath | None = FastPath(segments) if fast else None
         else:  # a Python layout: its struct follows the (optional) time fields
             time_segments = plan_segments(time.fields()) if time else []

@@ -221,3 +221,16 @@ def test_decode_refuses_an_unbounded_dictionary_with_a_message(tmp_path: Path) -
     result = CliRunner().invoke(app, ["decode", "-d", str(path)], input="")
     assert result.exit_code == 2
     assert "huge" in result.output and "Traceback" not in result.output
+
+
+def test_a_packet_long_array_loads_quickly_and_decodes(tmp_path: Path) -> None:
+    """A 64 KiB array would cost seconds and hundreds of MB of generated code per packet;
+    beyond the fast path's bound it is read whole by Construct, with the same values."""
+    path = tmp_path / "wave.yaml"
+    text = HOSTILE.format(name="twice", expr="level * 2")
+    path.write_text(text + "      - {name: wave, type: uint8, count: 65530}\n")
+    layout = load_dictionary(path).packet("hk")
+    assert layout.fast is None  # no code generated per element
+    data = bytes([0, 7, 1]) + bytes(range(256)) * 255 + bytes(range(250))
+    params, _ = layout.decode(data)
+    assert params["wave"].raw == list(data[3:]) and params["twice"].eng == 14
