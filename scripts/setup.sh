@@ -11,6 +11,8 @@ need_apt=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
 command -v influxd >/dev/null 2>&1 || need_apt+=(influxdb)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+# openssl makes the certificates of the TLS tests and of scripts/make-certs.sh.
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # docker-compose (Debian's 1.29) validates docker-compose.yml in the tests; no engine needed.
 command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 \
   || need_apt+=(docker-compose)

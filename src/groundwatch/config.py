@@ -56,8 +56,11 @@ def read_secret(value: SecretStr | None, file: Path | None, key: str) -> str | N
 
 
 class MissionConfig(Section):
-    dictionary: Path = Field(description="telemetry dictionary (YAML or Python module)")
+    dictionary: Path = Field(description="telemetry dictionary file (see format)")
     schedule: Path | None = Field(default=None, description="planned contacts (YAML or CSV)")
+    allow_python_layouts: bool = Field(
+        default=False, description="load python: layouts of the dictionary (they run code)"
+    )
     format: str | None = Field(
         default=None,
         description="dictionary format (a registered part, e.g. yaml); default: by file suffix",
@@ -111,6 +114,9 @@ class StoreConfig(Section):
     )
     queue_size: int = Field(
         default=50_000, gt=0, description="points held in memory before the spool takes them"
+    )
+    queue_mb: float = Field(
+        default=256, gt=0, description="the same points' size in MB, bounded too"
     )
     spool_dir: Path = Field(default=Path("var/spool"), description="disk spool for outages")
     spool_budget_mb: float = Field(
@@ -186,8 +192,34 @@ class LinkConfig(Section):
     limit_persistence: int = Field(
         default=2, ge=1, description="samples out of limits before LIMIT_ENTER"
     )
+    limit_persistence_time: float = Field(
+        default=1.0, ge=0, le=MAX_SECONDS,
+        description="seconds of pass time a new limit state must hold",
+    )
+    limit_deadband: float = Field(
+        default=0.02, ge=0, le=1,
+        description="default deadband (hysteresis) of a limit, a fraction of |limit|",
+    )
+    degraded_enter_delay: float = Field(
+        default=2.0, ge=0, le=MAX_SECONDS,
+        description="seconds a link stays bad before LINK_DEGRADED",
+    )
+    degraded_clear_delay: float = Field(
+        default=5.0, ge=0, le=MAX_SECONDS,
+        description="seconds a link stays good before LINK_RECOVERED",
+    )
+    rule_interval: float = Field(
+        default=0.1, gt=0, le=10, description="seconds of pass time between rule judgements"
+    )
+    flap_window: float = Field(
+        default=10.0, ge=0, le=MAX_SECONDS,
+        description="seconds a limit, quality, stale or rule recovery is held to fold flaps",
+    )
     stale_after: float = Field(
         default=10.0, gt=0, le=MAX_SECONDS, description="seconds without a key parameter: STALE"
+    )
+    max_stations: int = Field(
+        default=1000, gt=0, description="distinct stations; frames of more are rejected"
     )
     renotify_interval: float = Field(
         default=300.0,

@@ -74,6 +74,16 @@ class GroundPathChange:
 
 
 @dataclass(slots=True, frozen=True)
+class RefusedFrame:
+    """A frame its source would not accept (too long, a station name not allowed): the
+    pipeline archives it raw and rejects it with ``reason``, never decodes it."""
+
+    frame: RawFrame
+    reason: RejectReason
+    detail: str
+
+
+@dataclass(slots=True, frozen=True)
 class TmFrameHeader:
     """Summary of a CCSDS TM transfer frame primary header (132.0-B)."""
 
@@ -243,6 +253,8 @@ class DecodeResult:
     idle_frame: bool = False
     idle_packets: int = 0
     vc_gap: int = 0  # frames missing before this one on its virtual channel
+    vc_late: int = 0  # 1: a late frame an earlier gap counted as missing (it fills it)
+    vc_gap_closed: int = 0  # 1: the late frame was the last one that gap missed
     packets: list[DecodedPacket] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
 
@@ -333,6 +345,8 @@ class EventType(StrEnum):
     STALE = "STALE"
     FRESH = "FRESH"
     SPOOL_FULL = "SPOOL_FULL"
+    RULE = "RULE"  # a dictionary consistency rule holds (details["rule"] names it)
+    RULE_CLEAR = "RULE_CLEAR"
     ACK = "ACK"
 
 

@@ -6,11 +6,14 @@ URLs (ingest, alert sink, ack command, console, simulator, replay re-publish).
 and a client certificate and key come from the part's ``ca_file``/``cert_file``/``key_file``
 settings or, for commands that take only a URL (``console``, ``simulate``), from the URL's
 ``ca``, ``cert`` and ``key`` query parameters. Credentials never appear in a message: errors
-name the URL with its password redacted.
+name the URL with its password redacted. A URL with a user and no password takes it from
+``GROUNDWATCH_MQTT_PASSWORD`` or the first line of ``GROUNDWATCH_MQTT_PASSWORD_FILE``, so
+that no password has to be on a command line.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -47,10 +50,27 @@ def mqtt_connection(url: str, tls: TlsFiles | None = None, key: str = "url") -> 
         raise ValueError(
             f"MQTT URL {shown!r}: TLS files given for a plain connection (use mqtts://)"
         )
+    password = unquote(u.password) if u.password else None
+    if u.username and password is None:
+        password = _password_from_environment()
     return {
         "hostname": u.hostname,
         "port": port or (8883 if secure else 1883),
         "username": unquote(u.username) if u.username else None,
-        "password": unquote(u.password) if u.password else None,
+        "password": password,
         "tls_context": client_context(files, key) if secure else None,
     }
+
+
+def _password_from_environment() -> str | None:
+    value = os.environ.get("GROUNDWATCH_MQTT_PASSWORD")
+    if value:
+        return value
+    path = os.environ.get("GROUNDWATCH_MQTT_PASSWORD_FILE")
+    if not path:
+        return None
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ValueError(f"GROUNDWATCH_MQTT_PASSWORD_FILE {path}: {exc.strerror}") from None
+    return lines[0].strip() if lines else None

@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
-from groundwatch.model import DecodeResult, GroundPathChange, Point, RawFrame, StationStatus
+from groundwatch.model import (
+    DecodeResult,
+    GroundPathChange,
+    Point,
+    RawFrame,
+    RefusedFrame,
+    StationStatus,
+)
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -56,7 +63,7 @@ class Counters:
 
 
 # What a source hands to the pipeline: frames, station heartbeats, ground-path changes.
-IngestItem = RawFrame | StationStatus | GroundPathChange
+IngestItem = RawFrame | StationStatus | GroundPathChange | RefusedFrame
 
 
 class FrameQueue(Protocol):
@@ -243,19 +250,27 @@ class Registry:
         roles = [role] if role is not None else list(ROLES)
         return [self._parts[r][n] for r in roles for n in sorted(self._parts.get(r, {}))]
 
-    def part_class(self, role: str, name: str, key: str) -> Any:
+    def part_class(self, role: str, name: str, key: str, selector: str = "type") -> Any:
+        """The class registered as ``name``; errors name ``key.<selector>``."""
         table = self._parts.get(role, {})
         if name not in table:
             known = ", ".join(sorted(table)) or "none"
-            raise ConfigError(f"{key}.type", f"unknown {role} type {name!r} (known: {known})")
+            raise ConfigError(f"{key}.{selector}", f"unknown {role} type {name!r} (known: {known})")
         entry = table[name]
         try:
-            return entry.load()
+            cls = entry.load()
         except Exception as exc:  # an installed plugin that fails to import: name it
             raise ConfigError(
-                f"{key}.type", f"{role} {name!r} from {entry.origin} cannot be loaded: {exc}"
+                f"{key}.{selector}",
+                f"{role} {name!r} from {entry.origin} cannot be loaded: {exc}",
             ) from exc
+        if not callable(getattr(cls, "from_config", None)):
+            raise ConfigError(
+                f"{key}.{selector}",
+                f"{role} {name!r} from {entry.origin} is not a part (no from_config)",
+            )
+        return cls
 
-    def create(self, role: str, name: str, options: Any, key: str) -> Any:
+    def create(self, role: str, name: str, options: Any, key: str, selector: str = "type") -> Any:
         """A part built from its options table (``from_config``: validates, no I/O)."""
-        return self.part_class(role, name, key).from_config(options, key)
+        return self.part_class(role, name, key, selector).from_config(options, key)

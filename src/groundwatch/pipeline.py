@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from groundwatch.clock import Clock, ReplayClock, WallClock
+from groundwatch.ingest.base import INVALID_STATION, BoundedItemQueue
 from groundwatch.model import (
     DecodeResult,
     Event,
@@ -30,6 +33,9 @@ from groundwatch.model import (
     LinkKey,
     Point,
     RawFrame,
+    RefusedFrame,
+    Rejection,
+    RejectReason,
     StationStatus,
 )
 from groundwatch.parts import ConfigError, Counters, Decoder, IngestItem, Source, StoreSink
@@ -48,6 +54,10 @@ class StageDeadlines:
     store: float = 60.0
 
 
+EVENTS_KEPT = 10_000
+MAX_STATIONS = 1_000
+
+
 @dataclass(slots=True)
 class PipelineStats:
     frames: int = 0
@@ -55,8 +65,12 @@ class PipelineStats:
     packets: int = 0
     points: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
-    events: list[Event] = field(default_factory=list)
+    # The latest events (a live run raises them for months: only the newest are kept; a
+    # replay, which ends, keeps them all), and how many there were of each type.
+    events: deque[Event] = field(default_factory=lambda: deque(maxlen=EVENTS_KEPT))
+    event_counts: dict[str, int] = field(default_factory=dict)
     recovered_frames: int = 0
+    refused_stations: int = 0  # frames and heartbeats of new stations past max_stations
 
 
 class RateLimitedLog:
@@ -96,12 +110,15 @@ class Pipeline:
         clock: Clock | None = None,
         source_label: str = "live",
         queue_size: int = 10_000,
+        queue_bytes: int = 64 << 20,
         tick_s: float = 0.05,
         accounting_interval_s: float = 1.0,
         deadlines: StageDeadlines | None = None,
         event_listeners: Iterable[Callable[[Event], None]] = (),
         result_listeners: Iterable[Callable[[DecodeResult], None]] = (),
         health: Any | None = None,
+        max_stations: int = MAX_STATIONS,
+        events_kept: int | None = EVENTS_KEPT,
     ) -> None:
         self.sources = sources
         self.decoder = decoder
@@ -116,12 +133,16 @@ class Pipeline:
         self.to_points = to_points  # DecodeResult -> points (wiring.result_points_factory)
         self.clock: Clock = clock or WallClock()
         self.source_label = source_label
-        self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=queue_size)
+        self.queue: BoundedItemQueue = BoundedItemQueue(queue_size, queue_bytes)
         self.tick_s = tick_s
         self.accounting_interval_ns = int(accounting_interval_s * 1e9)
         self.deadlines = deadlines or StageDeadlines()
         self.counters = Counters()
-        self.stats = PipelineStats()
+        self.stats = PipelineStats(events=deque(maxlen=events_kept))
+        # Stations come from the wire: every per-station structure downstream (link state,
+        # accounting, merge counters, archive files, series) is bounded by this many.
+        self.max_stations = max_stations
+        self._stations: set[str] = set()
         self._next_accounting: int | None = None
         self._listeners = list(event_listeners)
         self._result_listeners = list(result_listeners)  # e.g. the demo's live console
@@ -145,6 +166,11 @@ class Pipeline:
     async def process(self, item: IngestItem, recovered_position: Any = None) -> None:
         """Handle one item from a source. Never raises: a bug here is counted and logged."""
         try:
+            if isinstance(item, RawFrame | StationStatus) and item.station not in self._stations:
+                if len(self._stations) >= self.max_stations:
+                    await self._too_many_stations(item, recovered_position)
+                    return
+                self._stations.add(item.station)
             if isinstance(item, RawFrame):
                 self._in_frame = True  # the decode stage is inside a frame (see _tick_loop)
                 try:
@@ -157,9 +183,29 @@ class Pipeline:
                 )
             elif isinstance(item, GroundPathChange):
                 self.dispatch(self.monitor.observe_ground_path(item.up, self._now()))
+            elif isinstance(item, RefusedFrame):
+                await self._refused(item.frame, item.reason, item.detail, recovered_position)
         except Exception:
             self.counters.errors += 1
             log.exception("pipeline: failed to process %r", type(item).__name__)
+
+    async def _too_many_stations(
+        self, item: RawFrame | StationStatus, recovered_position: Any
+    ) -> None:
+        """A new station past ``max_stations``: its frame is archived and rejected under
+        the station ``INVALID_STATION`` (so nothing per station grows), its heartbeat
+        dropped; both counted."""
+        self.stats.refused_stations += 1
+        self._ratelog.warning(
+            "too_many_stations",
+            "station %s refused: already %d stations (max_stations)",
+            item.station,
+            self.max_stations,
+        )
+        if isinstance(item, RawFrame):
+            detail = f"station {item.station}: more than max_stations ({self.max_stations})"
+            frame = dataclasses.replace(item, station=INVALID_STATION)
+            await self._refused(frame, RejectReason.TOO_MANY_STATIONS, detail, recovered_position)
 
     def _link_key(self, spacecraft: str, station: str) -> LinkKey:
         """One LinkKey per link, made once (a frozen dataclass costs ~1 us to build)."""
@@ -228,6 +274,28 @@ class Pipeline:
         await self.store.put(points, position)
         self.counters.sent += 1
 
+    async def _refused(
+        self, frame: RawFrame, reason: RejectReason, detail: str, recovered_position: Any
+    ) -> None:
+        """Archived raw (the only place its bytes are kept whole), acknowledged, counted and
+        rejected; never decoded (its ``rejected`` point keeps a prefix and a hash)."""
+        self.counters.received += 1
+        position = recovered_position
+        if recovered_position is None:
+            if self.archive is not None:
+                position = self.archive.append(frame, f"unknown-{frame.station}")
+            if frame.ack is not None:
+                frame.ack()
+        rejection = Rejection(reason, detail, frame.data, frame.ert_ns, frame.station, frame.source)
+        result = DecodeResult(frame=frame, rejections=[rejection])
+        self.accounting.observe(result)
+        self._count_rejections(result)
+        points = self.to_points(result)
+        self.stats.frames += 1
+        self.stats.points += len(points)
+        await self.store.put(points, position)
+        self.counters.sent += 1
+
     def _count_rejections(self, result: DecodeResult) -> None:
         count_rejections(self.stats.rejected, result.rejections)
         for r in result.rejections:
@@ -276,6 +344,8 @@ class Pipeline:
             if not e.source or e.source == "live":
                 e.source = self.source_label
             self.stats.events.append(e)
+            counts = self.stats.event_counts
+            counts[e.type.value] = counts.get(e.type.value, 0) + 1
             self.alerts.submit([e])
             for listener in self._listeners:
                 listener(e)
@@ -467,12 +537,17 @@ class Pipeline:
             "points": self.stats.points,
             "duplicates": self.stats.duplicates,
             "rejected": seeded(self.stats.rejected),
+            "events": dict(self.stats.event_counts),
+            "stations_known": len(self._stations),
+            "stations_refused": self.stats.refused_stations,
             "queue": self.queue.qsize(),
             "queue_size": self.queue.maxsize,
             "store": self.store.health(),
             "link": per_link,
             "not_computed": not_computed,
             "links": self.monitor.snapshot(),
+            # dictionary rules: judged, skipped (a value could not be computed), raised, cleared
+            "rules": dict(self.monitor.rules.counters) if self.monitor.rules is not None else {},
             "stations": self.merger.counts(),
             "sources": {s.name: s.counters.as_dict() for s in self.sources},
             "decoder": self.decoder.counters.as_dict(),

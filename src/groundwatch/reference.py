@@ -122,7 +122,9 @@ def option_rows(model: type[BaseModel], skip: Iterable[str] = ()) -> list[str]:
             continue
         if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
             continue  # a nested table: its own section
-        description = (info.description or "").replace("|", "\\|") + constraints(info)
+        description = (info.description or "").replace("|", "\\|")
+        description = description.replace("<", "&lt;").replace(">", "&gt;")  # not HTML tags
+        description += constraints(info)
         rows.append(
             f"| `{name}` | {type_name(info.annotation)} | {default_text(info)} | {description} |"
         )
@@ -187,7 +189,7 @@ def configuration_reference(registry: Registry | None = None) -> str:
             doc = (cls.__doc__ or "").strip().splitlines()
             lines += [f'## {table} {selector} = "{entry.name}"', ""]
             if doc:
-                lines += [doc[0].replace("``", "`"), ""]
+                lines += [doc[0].replace("``", "`").replace("<", "&lt;").replace(">", "&gt;"), ""]
             if cls.Options.model_fields:
                 lines += [*option_rows(cls.Options), ""]
             else:

@@ -36,6 +36,9 @@ class RejectReason(StrEnum):
     BAD_AX25 = "bad_ax25"
     BAD_KISS = "bad_kiss"
     NOT_SYNCED = "not_synced"
+    OVERSIZED = "oversized"
+    BAD_STATION = "bad_station"
+    TOO_MANY_STATIONS = "too_many_stations"
 
     @property
     def description(self) -> str:
@@ -58,6 +61,9 @@ DESCRIPTIONS: dict[RejectReason, str] = {
     RejectReason.BAD_AX25: "AX.25 frame header or addresses malformed",
     RejectReason.BAD_KISS: "KISS escape sequence malformed",
     RejectReason.NOT_SYNCED: "bytes before an attached sync marker",
+    RejectReason.OVERSIZED: "longer than the source's max_frame_bytes: archived, not decoded",
+    RejectReason.BAD_STATION: "station name outside the allowed name: archived, not decoded",
+    RejectReason.TOO_MANY_STATIONS: "a new station past [link] max_stations: archived only",
 }
 
 

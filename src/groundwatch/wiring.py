@@ -22,10 +22,11 @@ from groundwatch.decoders.frame_decoder import FrameDecoder
 from groundwatch.link.accounting import FrameAccounting
 from groundwatch.link.merge import FrameMerger
 from groundwatch.link.monitor import LinkMonitor
+from groundwatch.link.rules import RuleEngine
 from groundwatch.link.schedule import Schedule
 from groundwatch.model import DecodeResult, Event, Point
 from groundwatch.parts import ConfigError, Registry, StoreSink
-from groundwatch.pipeline import Pipeline
+from groundwatch.pipeline import EVENTS_KEPT, Pipeline
 from groundwatch.plugins import default_registry
 from groundwatch.store.health import HealthServer
 from groundwatch.store.points import PacketPoints, event_point, float_params_of, rejected_point
@@ -53,7 +54,8 @@ def dictionary_format(settings: Settings, registry: Registry) -> Any:
     if name is None:
         suffix = settings.mission.dictionary.suffix.lower()
         for entry in registry.entries("dictionary"):
-            if suffix in registry.part_class("dictionary", entry.name, "mission").suffixes:
+            fmt = registry.part_class("dictionary", entry.name, "mission", "format")
+            if suffix in fmt.suffixes:
                 name = entry.name
                 break
         else:
@@ -61,17 +63,22 @@ def dictionary_format(settings: Settings, registry: Registry) -> Any:
             raise ConfigError(
                 "mission.format", f"no format for {suffix or 'a file without suffix'} ({known})"
             )
-    return registry.create("dictionary", name, {}, "mission.format")
+    return registry.create("dictionary", name, {}, "mission", "format")
 
 
 def load_mission(settings: Settings, registry: Registry | None = None) -> TelemetryDictionary:
+    from groundwatch.decoders.dictionary import python_layouts_allowed
+
     fmt = dictionary_format(settings, registry or default_registry())
+    allowed = python_layouts_allowed.set(settings.mission.allow_python_layouts)
     try:
         return fmt.load(settings.mission.dictionary)
     except FileNotFoundError as exc:
         raise ConfigError("mission.dictionary", f"file not found: {exc.filename}") from exc
     except DictionaryError as exc:
         raise ConfigError("mission.dictionary", str(exc)) from exc
+    finally:
+        python_layouts_allowed.reset(allowed)
 
 
 def build_pipeline(
@@ -118,6 +125,8 @@ def build_pipeline(
     monitor = LinkMonitor.from_config(
         settings.link, key_parameters, intervals, schedule, source_label, limits=limits
     )
+    rules = getattr(dictionary, "rules", None)
+    monitor.rules = RuleEngine(rules, source_label, settings.link.rule_interval) if rules else None
 
     async def put_points(points: list[Point]) -> None:
         await store.put(points, None)
@@ -127,6 +136,7 @@ def build_pipeline(
         registry=registry,
         renotify_interval=settings.link.renotify_interval,
         page_replays=page_replays,
+        flap_window=settings.link.flap_window,
     )
     for sink in alerts.sinks:
         if isinstance(sink, InfluxSink):
@@ -147,6 +157,8 @@ def build_pipeline(
         accounting_interval_s=settings.link.accounting_interval,
         event_listeners=event_listeners,
         result_listeners=result_listeners,
+        max_stations=settings.link.max_stations,
+        events_kept=EVENTS_KEPT if source_label == "live" else None,  # a replay ends
     )
     if settings.health.listen:
         pipeline.health = HealthServer(settings.health.listen, pipeline.status)

@@ -6,6 +6,7 @@ it."""
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import site
 import subprocess
@@ -44,6 +45,8 @@ def make_venv(path: Path) -> Path:
     Path(child_site, "groundwatch-dev.pth").write_text(
         f"import site; site.addsitedir({site.getsitepackages()[0]!r})\n"
     )
+    example = path.parent / EXAMPLE.name  # built from a copy: the build leaves files behind
+    shutil.copytree(EXAMPLE, example, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     subprocess.run(
         [
             sys.executable,
@@ -56,7 +59,7 @@ def make_venv(path: Path) -> Path:
             "--no-deps",
             "--no-build-isolation",
             "--no-index",
-            str(EXAMPLE),
+            str(example),
         ],
         check=True,
         timeout=300,

@@ -193,6 +193,16 @@ def test_hakuto_pass_report(influxd: ServiceHandle, influx_db: str, tmp_path: Pa
         "altitude_estimate_rangefinder_altitude.png",
         "propellant_mass.png",
     } <= set(facts["plots"])
+    # The alert timeline: the rule's warning comes first, long before the loss.
+    (budget,) = facts["alert_budget"]
+    assert budget["critical_los"]["time_ns"] == los["time_ns"]
+    assert budget["lead_time_s"] >= 45.0
+    (rule,) = [t for t in budget["timeline"] if t["type"] == "ALTITUDE_DISAGREEMENT"]
+    assert los["time_ns"] - rule["time_ns"] >= 45 * S
+    assert budget["first_warning"]["time_ns"] <= rule["time_ns"]
+    assert sum(t["first_warning"] for t in budget["timeline"]) == 1
+    assert ">> " in proc.stdout and "s before UNEXPECTED_LOS" in proc.stdout
     page = (out / "report.html").read_text()
+    assert "Alert timeline" in page and "first warning" in page
     assert page.count("data:image/png;base64,") == len(facts["plots"])
     assert "Unexpected loss of signal" in page

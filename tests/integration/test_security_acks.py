@@ -19,6 +19,7 @@ from groundwatch.alerts.mqtt import MqttSink
 from groundwatch.config import PartConfig
 from groundwatch.model import Event, EventType, Severity
 from groundwatch.mqtt_url import mqtt_connection
+from groundwatch.plugins import builtin_registry
 from groundwatch.tls import TlsFiles
 from tests.integration.conftest import SecureBroker
 
@@ -48,7 +49,8 @@ async def _manager(broker: SecureBroker, **opts: Any) -> AlertManager:
                 **broker.tls_options("groundwatch"),
                 **opts,
             )
-        ]
+        ],
+        builtin_registry(),
     )
     await alerts.start()
     sink = alerts.sink("mqtt")

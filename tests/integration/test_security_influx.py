@@ -157,3 +157,32 @@ def test_fresh_influxd_without_database_stores_points(tmp_path: Path) -> None:
         assert json.dumps(res).count('"count"') == 1
     finally:
         services.stop_service(h)
+
+
+def test_demo_against_a_fresh_influxd_without_database(
+    tmp_path: Path, mosquitto: ServiceHandle
+) -> None:
+    h = services.start_influxd(tmp_path / "fresh-demo")
+    try:
+        dictionary = Path(__file__).resolve().parents[2] / "missions" / "demo-lander.yaml"
+        res = _cli(
+            "demo",
+            "--dictionary",
+            str(dictionary),
+            "--workdir",
+            str(tmp_path / "demo"),
+            "--rate",
+            "25",
+            "--speedup",
+            "80",
+            "--mqtt",
+            mosquitto.url,
+            "--influx",
+            h.url,
+        )
+        out = res.stdout + res.stderr
+        assert "Traceback" not in out, out[-3000:]
+        assert res.returncode == 0, out[-3000:]
+        assert "pass report:" in out
+    finally:
+        services.stop_service(h)

@@ -149,3 +149,57 @@ async def test_influxdb_over_https_with_a_ca_file(certs: Path, tmp_path: Path) -
             await w.close()
     finally:
         await asyncio.to_thread(services.stop_service, h)
+
+
+async def test_simulator_and_console_over_tls(secure_mosquitto: SecureBroker) -> None:
+    """The simulator publishes as its station and the console follows events, both over
+    mqtts:// with the TLS files in the URL and the password from the environment."""
+    import os
+    import sys
+
+    from groundwatch.console.attach import AttachOptions, MqttFeed
+    from groundwatch.console.state import ConsoleModel
+    from tests.integration.conftest import REPO
+
+    source = _source(secure_mosquitto, "gw-tls-sim")
+    waiting = asyncio.create_task(_frames(source, 3, timeout=30))
+    await asyncio.sleep(1.0)
+    url = secure_mosquitto.url("gs1", tls_query=True).replace(
+        f":{secure_mosquitto.passwords['gs1']}@", "@"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "groundwatch",
+        "simulate",
+        "--dictionary",
+        str(REPO / "missions" / "demo-lander.yaml"),
+        "--mqtt",
+        url,
+        "--station",
+        "gs1",
+        "--count",
+        "3",
+        "--rate",
+        "20",
+        env={**os.environ, "GROUNDWATCH_MQTT_PASSWORD": secure_mosquitto.passwords["gs1"]},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, out.decode()
+    assert len(await waiting) == 3
+
+    feed = MqttFeed(ConsoleModel(), AttachOptions(mqtt_url=secure_mosquitto.url("op1", True)))
+    stop = asyncio.Event()
+    task = asyncio.create_task(feed.run(stop))
+    try:
+        await asyncio.wait_for(feed.connected.wait(), 10)
+        await _publish(secure_mosquitto, "groundwatch", "groundwatch/events/lander", b"{}")
+        deadline = asyncio.get_running_loop().time() + 5
+        while feed.messages < 1:
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)

@@ -5,51 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
-from aiohttp import web
 
 from groundwatch.alerts.manager import AlertManager
 from groundwatch.config import PartConfig
 from groundwatch.model import Event, EventType, Severity
-from groundwatch.services import free_port
+
+from ..helpers.http import http_receiver
 
 pytestmark = pytest.mark.integration
-
-
-class Server:
-    def __init__(self, status: int) -> None:
-        self.status = status
-        self.port = free_port()
-        self.posts = 0
-        self.elsewhere: list[tuple[str, bytes]] = []
-
-    async def hook(self, request: web.Request) -> web.Response:
-        self.posts += 1
-        return web.Response(
-            status=self.status, headers={"Location": f"http://127.0.0.1:{self.port}/elsewhere"}
-        )
-
-    async def elsewhere_handler(self, request: web.Request) -> web.Response:
-        self.elsewhere.append((request.method, await request.read()))
-        return web.Response(text="ok")
-
-
-@asynccontextmanager
-async def server(status: int) -> AsyncIterator[Server]:
-    s = Server(status)
-    app = web.Application()
-    app.router.add_post("/hook", s.hook)
-    app.router.add_route("*", "/elsewhere", s.elsewhere_handler)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", s.port).start()
-    try:
-        yield s
-    finally:
-        await runner.cleanup()
 
 
 def _event() -> Event:
@@ -68,12 +33,15 @@ def _event() -> Event:
 
 @pytest.mark.parametrize("status", [302, 307])
 async def test_a_redirect_is_a_failure_and_is_not_followed(status: int) -> None:
-    async with server(status) as s:
+    async with (
+        http_receiver("/elsewhere") as elsewhere,
+        http_receiver("/hook", status=status, headers={"Location": elsewhere.url}) as hook,
+    ):
         alerts = AlertManager.from_config(
             [
                 PartConfig(
                     type="webhook",
-                    url=f"http://hooker:secret@127.0.0.1:{s.port}/hook",
+                    url=f"http://hooker:secret@127.0.0.1:{hook.port}/hook",
                     retries=2,
                     backoff=0.01,
                     timeout=2,
@@ -90,8 +58,8 @@ async def test_a_redirect_is_a_failure_and_is_not_followed(status: int) -> None:
                 await asyncio.sleep(0.02)
         finally:
             await alerts.stop(0.5)
-        assert s.posts == 3  # the first try and two retries
-        assert s.elsewhere == []  # nothing went where the redirect pointed
+        assert [r.method for r in hook.requests] == ["POST"] * 3  # the try and two retries
+        assert elsewhere.requests == []  # nothing went where the redirect pointed
         counts = alerts.counters()["webhook"]
         assert counts["sent"] == 0 and counts["failed"] == 1 and counts["dropped"] == 0
         assert counts["webhook_redirects"] == 3

@@ -4,7 +4,7 @@ Payload (webhook body, MQTT event message, command-hook stdin; one JSON object):
 
     {
       "id": "3f2a9c0d1b7e",          # stable alert id (acknowledge with it)
-      "notification": "new",         # new | repeat | recovery | ack
+      "notification": "new",         # new | escalation | repeat | recovery | ack
       "type": "UNEXPECTED_LOS",      # model.EventType
       "severity": "critical",        # info | warning | critical
       "spacecraft": "lander", "station": "gs1",
@@ -16,6 +16,7 @@ Payload (webhook body, MQTT event message, command-hook stdin; one JSON object):
       "acknowledged": false, "acked_by": null, "ack_comment": null,
       "repeat": 0,                   # re-notification count
       "clears": null,                # for a recovery: the id of the alert it ends
+      "flaps": 0,                    # times it cleared and came back within the flap window
       "details": {...}               # event details (last good frame, last values, ...)
     }
 
@@ -41,6 +42,7 @@ def iso(t_ns: int) -> str:
 
 class Notification(StrEnum):
     NEW = "new"
+    ESCALATION = "escalation"  # an open alert's condition became more severe
     REPEAT = "repeat"
     RECOVERY = "recovery"
     ACK = "ack"
@@ -57,6 +59,7 @@ class Alert:
     repeat: int = 0
     clears: str | None = None
     last_notified_ns: int = 0
+    flaps: int = 0
 
     def summary(self) -> str:
         e = self.event
@@ -66,7 +69,10 @@ class Alert:
             Notification.ACK: f" acknowledged by {self.acked_by}",
             Notification.RECOVERY: " (recovered)",
             Notification.NEW: "",
+            Notification.ESCALATION: " (escalated)",
         }[self.notification]
+        if self.flaps:
+            tag += f" ({self.flaps} flaps folded)"
         head = f"[{e.severity.label.upper()}] {e.type.value}"
         if where:
             head += f" {where}"
@@ -94,6 +100,7 @@ class Alert:
             "ack_comment": self.ack_comment,
             "repeat": self.repeat,
             "clears": self.clears,
+            "flaps": self.flaps,
             "details": e.details,
         }
 

@@ -1,9 +1,17 @@
 """The alert manager: events in, alerts out to every sink, deduplicated and acknowledged.
 
-- An event opens a *condition* (``Event.condition``); while it is open, further events of
-  the same condition are dropped (deduplication). A recovery event (``Event.recovery``) is
-  its own alert and closes the condition; it carries ``clears`` = the id of the alert it
-  ends. A recovery with nothing open (e.g. the first AOS) is passed on as a notice.
+- An event opens a *condition* (``Event.condition``): one alert per condition. While it is
+  open, a further event of the same condition that is more severe updates the alert and is
+  notified as an ``ESCALATION`` (same alert id; yellow -> red limit); a less severe one
+  de-escalates it silently (counted); one as severe is dropped (deduplication). A recovery
+  event (``Event.recovery``) is its own alert and closes the condition; it carries
+  ``clears`` = the id of the alert it ends. A recovery with nothing open (e.g. the first
+  AOS) is passed on as a notice.
+- Flap folding (``flap_window`` seconds of pass time, ``[link] flap_window``, 10 s in the
+  pipeline): a recovery of a limit, link quality, stale value or rule (``FOLDED``) is held
+  that long before it is notified; if the condition comes
+  back meanwhile, the alert simply stays open with one more ``flaps`` and nothing is sent.
+  The recovery finally notified carries the count. ``flush`` (at stop) sends what is held.
 - Critical alerts are re-notified every ``renotify_interval`` seconds of pipeline time
   (``tick``) until acknowledged or recovered.
 - ``ack(alert_id, by, comment)`` marks an alert acknowledged and sends an ``ACK`` alert to
@@ -21,6 +29,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from groundwatch.alerts.alert import Alert, Notification
@@ -29,6 +38,11 @@ from groundwatch.model import Event, EventType, Severity
 from groundwatch.parts import Registry
 
 log = logging.getLogger("groundwatch.alerts")
+# Recoveries held for the flap window: conditions that toggle with noise. A loss of signal
+# and its AOS, or a ground path, are each notified at once, every time.
+FOLDED = frozenset(
+    {EventType.LIMIT_LEAVE, EventType.LINK_RECOVERED, EventType.FRESH, EventType.RULE_CLEAR}
+)
 S = 1_000_000_000
 
 
@@ -40,8 +54,14 @@ class AlertManager:
         page_replays: bool = False,
         clock: Callable[[], int] = time.time_ns,
         history: int = 10_000,
+        flap_window: float = 0.0,
     ) -> None:
         self.sinks = list(sinks)
+        self.flap_ns = int(flap_window * S)
+        self.held: dict[str, Event] = {}  # condition -> recovery being held
+        self.escalated = 0
+        self.deescalated = 0
+        self.flaps_suppressed = 0
         self.renotify_ns = int(renotify_interval * S)
         self.page_replays = page_replays
         self.clock = clock
@@ -56,14 +76,20 @@ class AlertManager:
     def from_config(
         cls,
         tables: Iterable[Any],
-        registry: Registry,
+        registry: Registry | None = None,
         renotify_interval: float = 300.0,
         page_replays: bool = False,
         clock: Callable[[], int] = time.time_ns,
+        flap_window: float = 0.0,
     ) -> AlertManager:
         """Sinks from ``[[alerts]]`` tables (``config.PartConfig`` or mappings with
         ``type``), made by the registry's ``alert`` parts, validated without I/O; unknown
-        types and bad options raise ConfigError."""
+        types and bad options raise ConfigError. Without a registry, the one every
+        command uses (``plugins.default_registry``)."""
+        if registry is None:
+            from groundwatch.plugins import default_registry
+
+            registry = default_registry()
         sinks = []
         for i, table in enumerate(tables):
             if isinstance(table, Mapping):
@@ -72,7 +98,7 @@ class AlertManager:
             else:
                 opts, type_ = table.options(), table.type
             sinks.append(registry.create("alert", type_, opts, f"alerts[{i}]"))
-        return cls(sinks, renotify_interval, page_replays, clock)
+        return cls(sinks, renotify_interval, page_replays, clock, flap_window=flap_window)
 
     def sink(self, name: str) -> AlertSink:
         for s in self.sinks:
@@ -85,6 +111,7 @@ class AlertManager:
             await s.start()
 
     async def stop(self, drain_timeout: float = 5.0) -> None:
+        self.flush()
         for s in self.sinks:
             await s.stop(drain_timeout)
 
@@ -94,6 +121,7 @@ class AlertManager:
         """Turn events into alerts and hand them to the sinks. Returns what was sent."""
         out = []
         for e in events:
+            out += self._release(e.time_ns)
             alert = self._alert_for(e)
             if alert is not None:
                 self._dispatch(alert)
@@ -102,16 +130,66 @@ class AlertManager:
 
     def _alert_for(self, e: Event) -> Alert | None:
         if e.recovery:
-            opened = self.active.pop(e.condition, None)
-            return self._remember(
-                Alert(e.id, e, Notification.RECOVERY, clears=opened.id if opened else None)
-            )
-        if e.condition in self.active:
-            self.deduplicated += 1
+            if self.flap_ns > 0 and e.type in FOLDED and e.condition in self.active:
+                self.held[e.condition] = e  # notified once the window is quiet
+                return None
+            return self._recovery(e, self.active.pop(e.condition, None))
+        held = self.held.pop(e.condition, None)
+        opened = self.active.get(e.condition)
+        if held is not None and opened is not None:
+            # back within the flap window: the same alert, one more flap
+            self.flaps_suppressed += 1
+            opened = self._update(opened, flaps=opened.flaps + 1)
+        if opened is None:
+            alert = Alert(e.id, e, Notification.NEW, last_notified_ns=self._now(e))
+            self.active[e.condition] = alert
+            return self._remember(alert)
+        if e.severity > opened.event.severity:
+            self.escalated += 1
+            # a worse state needs a fresh acknowledgement
+            opened = self._update(opened, event=e, last_notified_ns=self._now(e),
+                                  acknowledged=False)  # fmt: skip
+            return Alert(opened.id, e, Notification.ESCALATION, flaps=opened.flaps)
+        if e.severity < opened.event.severity:
+            self.deescalated += 1
+            self._update(opened, event=e)
             return None
-        alert = Alert(e.id, e, Notification.NEW, last_notified_ns=self._now(e))
-        self.active[e.condition] = alert
-        return self._remember(alert)
+        if held is None:
+            self.deduplicated += 1
+        return None
+
+    def _update(self, alert: Alert, **changes: Any) -> Alert:
+        """The open alert in a new state. A copy: sinks may still hold the one they were
+        handed, and must send what it said then."""
+        new = replace(alert, **changes)
+        self.active[new.event.condition] = new
+        if alert.id in self._by_id:
+            self._by_id[alert.id] = new
+        return new
+
+    def _recovery(self, e: Event, opened: Alert | None) -> Alert:
+        flaps = opened.flaps if opened is not None else 0
+        if flaps:
+            e.details["flaps"] = flaps  # stored with the event (the report counts them)
+        return self._remember(
+            Alert(e.id, e, Notification.RECOVERY, clears=opened.id if opened else None,
+                  flaps=flaps)
+        )  # fmt: skip
+
+    def _release(self, now_ns: int, everything: bool = False) -> list[Alert]:
+        """Recoveries held for the flap window whose window has passed quietly."""
+        out = []
+        for condition, e in list(self.held.items()):
+            if everything or now_ns - e.time_ns >= self.flap_ns:
+                del self.held[condition]
+                alert = self._recovery(e, self.active.pop(condition, None))
+                self._dispatch(alert)
+                out.append(alert)
+        return out
+
+    def flush(self) -> list[Alert]:
+        """Send every held recovery now (shutdown, end of a replay)."""
+        return self._release(0, everything=True)
 
     def _now(self, e: Event) -> int:
         # Re-notification runs on the pipeline clock the event came from.
@@ -132,9 +210,11 @@ class AlertManager:
 
     def tick(self, now_ns: int) -> list[Alert]:
         """Re-notify unacknowledged critical alerts every ``renotify_interval``."""
-        out = []
-        for alert in list(self.active.values()):
+        out = self._release(now_ns)
+        for condition, alert in list(self.active.items()):
             e = alert.event
+            if condition in self.held:
+                continue  # recovered, waiting out the flap window
             if e.severity is not Severity.CRITICAL or alert.acknowledged:
                 continue
             if e.source != "live" and not self.page_replays:
@@ -184,5 +264,11 @@ class AlertManager:
 
     def counters(self) -> dict[str, dict[str, int]]:
         out = {s.name: s.counters.as_dict() for s in self.sinks}
-        out["manager"] = {"active": len(self.active), "deduplicated": self.deduplicated}
+        out["manager"] = {
+            "active": len(self.active),
+            "deduplicated": self.deduplicated,
+            "escalated": self.escalated,
+            "deescalated": self.deescalated,
+            "flaps_suppressed": self.flaps_suppressed,
+        }
         return out

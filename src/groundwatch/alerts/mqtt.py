@@ -147,7 +147,7 @@ class MqttSink(AlertSink):
         st = self.state.setdefault(
             topic, {"spacecraft": e.spacecraft, "station": e.station, "state": None, "active": {}}
         )
-        if alert.notification is Notification.NEW:
+        if alert.notification in (Notification.NEW, Notification.ESCALATION):
             st["active"][e.condition] = {
                 "id": alert.id,
                 "type": e.type.value,

@@ -137,10 +137,11 @@ class LogSink(AlertSink):
 
 
 class InfluxSink(AlertSink):
-    """Writes each event as a point through the pipeline's store (``bind`` before start).
+    """Events as points of the store's ``events`` measurement (Grafana annotations).
 
-    The point's shape is the store's (``store.points.event_point``, the README's schema):
-    the wiring hands it over, so alerts never import the store."""
+    Written through the pipeline's store (``bind`` before start). The point's shape is the
+    store's (``store.points.event_point``, the README's schema): the wiring hands it over,
+    so alerts never import the store."""
 
     Options = InfluxSinkOptions
     type = "influx"

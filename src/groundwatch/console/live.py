@@ -9,14 +9,20 @@ Used by ``groundwatch console`` and, in-process, by ``groundwatch demo``::
     )
 
 ``on_refresh`` runs on the event loop before each redraw and must not block.
+
+On a terminal the view is redrawn in place at any size: rich ``Live`` crops it to the
+terminal's height (a small terminal loses the bottom of the view, never scrolls it), and
+while it runs log records go into the alert panel instead of through the view.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from typing import TextIO
 
 from rich.console import Console
@@ -50,12 +56,16 @@ async def show(
 
     if console.is_terminal:
         refresh()
-        with Live(
-            render(model, alert_lines, console.width),
-            console=console,
-            auto_refresh=False,
-            transient=False,
-        ) as live:
+        with (
+            logs_into(model),
+            Live(
+                render(model, alert_lines, console.width),
+                console=console,
+                auto_refresh=False,
+                transient=False,
+                vertical_overflow="crop",
+            ) as live,
+        ):
             while not stop.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), refresh_s)
@@ -80,3 +90,37 @@ async def show(
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), refresh_s)
+
+
+class _PanelHandler(logging.Handler):
+    def __init__(self, model: ConsoleModel) -> None:
+        super().__init__(logging.INFO)
+        self.model = model
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.model.on_log(time.time_ns(), record.levelname, record.getMessage())
+        except Exception:  # a log line must never break the console
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def logs_into(model: ConsoleModel) -> Iterator[None]:
+    """Log records to the alert panel while the live view runs: a handler writing to the
+    terminal itself would print through the view. Restored afterwards."""
+    root = logging.getLogger()
+    terminal = [
+        h
+        for h in root.handlers
+        if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+    ]
+    handler = _PanelHandler(model)
+    for h in terminal:
+        root.removeHandler(h)
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        for h in terminal:
+            root.addHandler(h)

@@ -63,6 +63,7 @@ class LinkView:
     since_ns: int | None = None
     last_frame_ns: int | None = None  # last valid frame
     frames_in_pass: int | None = None
+    last_pass_frames: int | None = None  # frames of the pass that ended with the last LOS
     ground_path_up: bool = True
     seconds_since_last_frame: float | None = None  # as reported, when last_frame is unknown
     reported_at_ns: int | None = None  # when that figure was true
@@ -131,6 +132,8 @@ class ConsoleModel:
         self.footer = Footer()
         self._rate_ref: tuple[int, float] | None = None  # (frames, monotonic s)
         self.updates = 0  # bumped on every change (tests, refresh decisions)
+        # dictionary rules holding now: (spacecraft, rule) -> the alert line and its pair
+        self.active_rules: dict[tuple[str, str], tuple[AlertLine, tuple[str, ...]]] = {}
 
     @classmethod
     def from_dictionary(cls, dictionary: TelemetryDictionary | None, **kwargs: Any) -> ConsoleModel:
@@ -172,6 +175,8 @@ class ConsoleModel:
             view.seconds_since_last_frame = seconds_since_last_frame
             view.reported_at_ns = time_ns
         if frames_in_pass is not None:
+            if frames_in_pass == 0 and view.frames_in_pass:
+                view.last_pass_frames = view.frames_in_pass  # a new pass began at LOS
             view.frames_in_pass = frames_in_pass
         if ground_path_up is not None:
             view.ground_path_up = ground_path_up
@@ -251,8 +256,35 @@ class ConsoleModel:
         self.alerts_logged += 1
         self.updates += 1
 
+    def disagreeing(self, spacecraft: str) -> set[str]:
+        """Parameters named as a pair by a rule that holds now (they disagree)."""
+        return {
+            p for (sc, _), (_, pair) in self.active_rules.items() if sc == spacecraft for p in pair
+        }
+
+    def _rule(self, line: AlertLine, details: Mapping[str, Any]) -> None:
+        rule, sc = details.get("rule"), line.spacecraft
+        if not isinstance(rule, str) or sc is None:
+            return
+        if line.type == EventType.RULE_CLEAR.value:
+            self.active_rules.pop((sc, rule), None)
+        elif line.type == EventType.RULE.value:
+            pair = details.get("pair")
+            names = tuple(str(p) for p in pair) if isinstance(pair, list) else ()
+            self.active_rules[(sc, rule)] = (line, names)
+
+    def on_log(self, time_ns: int, level: str, message: str) -> None:
+        """A log record shown in the alert panel (never written through the live view)."""
+        severity = {"WARNING": "warning", "ERROR": "critical", "CRITICAL": "critical"}
+        self._log(AlertLine(time_ns, severity.get(level, "info"), "LOG", message[:200]))
+
     def on_event(self, event: Event) -> None:
         """A pipeline event (in-process). Updates link states and the alert log."""
+        self._rule(
+            AlertLine(event.time_ns, event.severity.label, event.type.value, event.title,
+                      event.id, spacecraft=event.spacecraft),
+            event.details,
+        )  # fmt: skip
         self._log(
             AlertLine(
                 event.time_ns,
@@ -287,6 +319,11 @@ class ConsoleModel:
                 view = self.link(spacecraft, station)
                 if view.last_frame_ns is None or view.last_frame_ns < last_good:
                     view.last_frame_ns = last_good
+            frames = details.get("station_frames")
+            if isinstance(frames, Mapping):
+                for st, n in frames.items():
+                    if isinstance(n, int) and n > 0:
+                        self.link(spacecraft, str(st)).last_pass_frames = n
             last_values = details.get("last_values")
             if isinstance(last_values, Mapping):
                 self.on_values(spacecraft, last_values, parse_time(details.get("last_good_ns")))
@@ -332,8 +369,14 @@ class ConsoleModel:
                 payload.get("station"),
             )
         )
-        if notification in ("new", "recovery"):
+        if notification in ("new", "recovery", "escalation"):
             details = payload.get("details") or {}
+            if isinstance(details, Mapping):
+                self._rule(
+                    AlertLine(t, str(payload.get("severity", "info")), type_, title,
+                              str(payload.get("id", "")), spacecraft=payload.get("spacecraft")),
+                    details,
+                )  # fmt: skip
             self._apply(
                 type_,
                 payload.get("spacecraft"),

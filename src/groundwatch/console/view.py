@@ -16,7 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from groundwatch.console.state import AlertLine, ConsoleModel, LinkView
+from groundwatch.console.state import AlertLine, ConsoleModel, LinkView, severity_rank
 from groundwatch.model import LimitState
 
 STATE_STYLES = {
@@ -74,36 +74,48 @@ def _link_rows(model: ConsoleModel) -> list[tuple[LinkView, str, str]]:
     return rows
 
 
+def frames_text(view: LinkView) -> str:
+    """This pass's frames; after a LOS (a new pass at 0) the pass that just ended."""
+    if view.frames_in_pass is None:
+        return "-"
+    if not view.frames_in_pass and view.last_pass_frames:
+        return f"0 (last pass {view.last_pass_frames})"
+    return str(view.frames_in_pass)
+
+
 def links_table(model: ConsoleModel) -> Table:
     table = Table(title="Links", expand=True, title_justify="left", box=box.SIMPLE_HEAD)
     for col in ("Spacecraft", "Station", "State", "Since last frame", "Frames in pass"):
         table.add_column(col)
     for view, state, age in _link_rows(model):
-        frames = "-" if view.frames_in_pass is None else str(view.frames_in_pass)
         table.add_row(
             view.spacecraft,
             view.station,
             Text(state, style=STATE_STYLES.get(state, "")),
             age,
-            frames,
+            frames_text(view),
         )
     if not model.links:
         table.add_row("-", "-", Text("NO_SIGNAL", style=STATE_STYLES["NO_SIGNAL"]), "never", "-")
     return table
 
 
-ValueRow = tuple[str, str, str, str, LimitState | None]
+ValueRow = tuple[str, str, str, str, LimitState | None, bool]
+DISAGREE = "DISAGREE"  # the parameter is one of a pair a rule says disagree
+DISAGREE_STYLE = "bold white on magenta"
 
 
 def _value_rows(model: ConsoleModel) -> list[ValueRow]:
     rows: list[ValueRow] = []
     for sc in model.spacecraft():
+        odd = model.disagreeing(sc)
         for p in model.key_parameters:
             v = model.values.get((sc, p.name))
             if v is None:
-                rows.append((sc, p.name, "-", p.unit or "", None))
+                rows.append((sc, p.name, "-", p.unit or "", None, p.name in odd))
             else:
-                rows.append((sc, p.name, value_text(v.value), p.unit or "", v.limit))
+                value = value_text(v.value)
+                rows.append((sc, p.name, value, p.unit or "", v.limit, p.name in odd))
     return rows
 
 
@@ -114,11 +126,12 @@ def values_table(model: ConsoleModel) -> Table:
     table.add_column("Value", justify="right")
     table.add_column("Unit")
     table.add_column("Limit")
-    for sc, name, value, unit, limit in _value_rows(model):
+    for sc, name, value, unit, limit, odd in _value_rows(model):
         style = LIMIT_STYLES.get(limit, "") if limit is not None else ""
-        table.add_row(
-            sc, name, Text(value, style=style), unit, Text(limit_label(limit), style=style)
-        )
+        label = limit_label(limit)
+        if odd:
+            style, label = DISAGREE_STYLE, f"{DISAGREE} {label}".strip()
+        table.add_row(sc, name, Text(value, style=style), unit, Text(label, style=style))
     return table
 
 
@@ -126,8 +139,19 @@ def _alert_text(a: AlertLine) -> str:
     return f"{clock_text(a.time_ns)}  {a.severity.upper():8} {a.type:16} {a.title}"
 
 
+def alert_lines(model: ConsoleModel, lines: int) -> list[AlertLine]:
+    """The rules that hold now first (most severe first), then the latest log lines."""
+    pinned = sorted(
+        (line for line, _ in model.active_rules.values()),
+        key=lambda a: (-severity_rank(a.severity), a.time_ns),
+    )[:lines]
+    pinned_ids = {a.id for a in pinned}
+    rest = [a for a in model.alerts if not (a.type == "RULE" and a.id in pinned_ids)]
+    return pinned + (rest[-(lines - len(pinned)) :] if lines > len(pinned) else [])
+
+
 def alerts_panel(model: ConsoleModel, lines: int) -> Panel:
-    shown = list(model.alerts)[-lines:]
+    shown = alert_lines(model, lines)
     body = Text()
     for i, a in enumerate(shown):
         if i:
@@ -175,18 +199,18 @@ def render(model: ConsoleModel, alert_lines: int = 10, width: int = 80) -> Rende
     )
 
 
-def render_text(model: ConsoleModel, alert_lines: int = 10) -> str:
+def render_text(model: ConsoleModel, lines: int = 10) -> str:
     """The same content without styles, one fact per line (non-terminal output)."""
     out = [f"== {model.title} {clock_text(model.now())} UTC"]
     for view, state, age in _link_rows(model):
-        frames = "-" if view.frames_in_pass is None else view.frames_in_pass
         out.append(
             f"link {view.spacecraft} {view.station} {state} last frame {age.strip()} ago "
-            f"frames {frames}"
+            f"frames {frames_text(view)}"
         )
-    for sc, name, value, unit, limit in _value_rows(model):
-        out.append(f"value {sc} {name} {value} {unit} {limit_label(limit)}".rstrip())
-    for a in list(model.alerts)[-alert_lines:]:
+    for sc, name, value, unit, limit, odd in _value_rows(model):
+        mark = f" {DISAGREE}" if odd else ""
+        out.append(f"value {sc} {name} {value} {unit} {limit_label(limit)}{mark}".rstrip())
+    for a in alert_lines(model, lines):
         out.append("alert " + _alert_text(a))
     out.append(footer_text(model))
     return "\n".join(out)

@@ -83,6 +83,7 @@ class Limits:
     yellow_high: float | None = None
     red_low: float | None = None
     red_high: float | None = None
+    deadband: float | None = None  # leaving a level needs this margin (link.limits)
 
     def state(self, value: float) -> LimitState:
         if self.red_low is not None and value <= self.red_low:

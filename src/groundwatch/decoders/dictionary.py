@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import re
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,7 @@ from groundwatch.decoders.expr import UnsafeExpression, compile_expression
 from groundwatch.decoders.layout import CompiledLayout, DerivedParam, ParamMeta, Selector
 from groundwatch.decoders.layout_fields import FieldKind, FieldSpec, LayoutError
 from groundwatch.decoders.obt import CdsTime, CucTime, TimeCode, epoch_ns
+from groundwatch.decoders.rules import RuleDef, compile_rules
 from groundwatch.decoders.schema import (
     DictionaryLoader,
     DictionaryModel,
@@ -77,6 +80,7 @@ class MissionDictionary:
             candidates.sort(key=lambda p: p.selector is None)
         self._by_name = {p.name: p for p in packets}
         self._layouts = list(packets)
+        self.rules: dict[str, tuple[RuleDef, ...]] = {}  # spacecraft -> consistency rules
 
     def __repr__(self) -> str:
         return f"MissionDictionary({self.mission!r}, {len(self.packets)} packets)"
@@ -119,6 +123,12 @@ class MissionDictionary:
         return [info for packet in self._layouts for info in packet.parameters]
 
 
+# A ``python:`` layout imports and runs a module named by the dictionary: only when the
+# operator opted in (the configuration sets this around loading, or the environment).
+PYTHON_LAYOUTS_ENV = "GROUNDWATCH_ALLOW_PYTHON_LAYOUTS"
+python_layouts_allowed: ContextVar[bool] = ContextVar("python_layouts_allowed", default=False)
+
+
 def load_dictionary(path: Path | str) -> MissionDictionary:
     path = Path(path)
     file = str(path)
@@ -155,8 +165,14 @@ def compile_dictionary(model: DictionaryModel, file: str, base: Path) -> Mission
             selections[key] = packet.name
         packets.append(_compile_packet(model, packet, file, base))
     framing = FramingDef(**model.framing.model_dump())
-    spacecraft = [SpacecraftDef(**s.model_dump()) for s in model.spacecraft]
-    return MissionDictionary(file, model.mission, framing, spacecraft, packets)
+    spacecraft = [SpacecraftDef(**s.model_dump(exclude={"rules"})) for s in model.spacecraft]
+    compiled = MissionDictionary(file, model.mission, framing, spacecraft, packets)
+    compiled.rules = compile_rules(
+        file,
+        {s.name: s.rules for s in model.spacecraft},
+        {p.name: p.packet for p in compiled.parameters()},
+    )
+    return compiled
 
 
 def _compile_packet(
@@ -339,6 +355,14 @@ def _python_layout(
     """``python: module:OBJECT``; OBJECT has ``struct`` (Construct) and ``parameters``
     (a list of mappings with the YAML parameter keys; ``type`` tells build how to encode)."""
     assert packet.python is not None
+    if not (python_layouts_allowed.get() or os.environ.get(PYTHON_LAYOUTS_ENV) == "1"):
+        raise DictionaryError(
+            file,
+            f"python layout {packet.python!r} runs code from the dictionary; load it only "
+            f"from a trusted source, with [mission] allow_python_layouts = true "
+            f"(or {PYTHON_LAYOUTS_ENV}=1 for commands without a configuration)",
+            packet.name,
+        )
     target, _, attr = packet.python.partition(":")
     try:
         if target.endswith(".py"):

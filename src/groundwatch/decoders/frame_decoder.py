@@ -234,6 +234,8 @@ class FrameDecoder:
             (frame.source, h.scid, h.vcid), h.vcfc, h.fhp, data[start:end]
         )
         result.vc_gap = outcome.vc_gap
+        if outcome.vc_late:
+            result.vc_late, result.vc_gap_closed = outcome.vc_late, outcome.vc_gap_closed
         for loss in outcome.losses:
             self._reject(result, loss.reason, loss.detail, loss.data, vcid=h.vcid)
         for packet in outcome.packets:

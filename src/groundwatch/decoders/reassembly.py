@@ -6,6 +6,13 @@ before it finish the packet in progress. When the virtual-channel frame count ju
 frame) or an idle frame arrives, the packet in progress cannot be finished: it is dropped
 and counted as LOST_CONTINUATION, and decoding resumes at the next frame's FHP.
 
+Frames that arrive late (a broker redelivering messages after newer ones, a slower station
+delivering a frame the others missed) are told apart from a counter jump: the frame counts
+skipped by a recent gap (at most ``LATE_WINDOW`` behind the newest frame) are remembered, and
+a frame carrying one of them fills that gap (``vc_late``; ``vc_gap_closed`` once its last
+missing frame came) instead of being counted as a jump of almost a whole counter cycle. Its
+whole packets are decoded; its fragments, whose other parts went by already, are losses.
+
 State is kept per (source, scid, vcid); the pipeline merges duplicate frames from several
 stations before decoding. Channels and APIDs are kept in bounded LRU maps so random input
 (say, every SCID under the sun) cannot grow memory without limit.
@@ -26,6 +33,7 @@ ApidKey = tuple[str, int, int]  # (source, scid, apid)
 K = TypeVar("K")
 V = TypeVar("V")
 FRAME_COUNT_MODULO = 256
+LATE_WINDOW = 128  # frame counts behind the newest that a late frame may carry
 
 
 class BoundedLru(Generic[K, V]):
@@ -65,12 +73,49 @@ class ChannelOutcome:
     packets: list[bytes] = field(default_factory=list)  # whole packets, header included
     losses: list[Loss] = field(default_factory=list)
     vc_gap: int = 0  # frames missing on this virtual channel before this one
+    vc_late: int = 0  # 1: a late frame that an earlier gap had counted as missing
+    vc_gap_closed: int = 0  # 1: ... and the last missing frame of that gap
 
 
 @dataclass(slots=True)
 class _ChannelState:
     last_vcfc: int
     partial: bytearray | None = None  # start of a packet whose end is in a later frame
+    # Frame counts skipped by recent gaps -> the gap's id; and frames each gap still misses.
+    missing: dict[int, int] = field(default_factory=dict)
+    gap_left: dict[int, int] = field(default_factory=dict)
+    gaps: int = 0
+
+    def skipped(self, first: int, n: int) -> None:
+        """Remember the ``n`` frame counts from ``first`` (a gap small enough to tell)."""
+        self._expire(first + n)
+        if n > LATE_WINDOW:
+            return
+        gap = self.gaps = self.gaps + 1
+        for k in range(n):
+            self.missing[(first + k) % FRAME_COUNT_MODULO] = gap
+        self.gap_left[gap] = n
+
+    def _expire(self, newest: int) -> None:
+        if self.missing:
+            for count in [
+                c for c in self.missing if (newest - c) % FRAME_COUNT_MODULO > LATE_WINDOW
+            ]:
+                gap = self.missing.pop(count)
+                self.gap_left[gap] -= 1
+                if not self.gap_left[gap]:
+                    del self.gap_left[gap]
+
+    def filled(self, vcfc: int) -> tuple[int, int] | None:
+        """(1, 1 if the gap is now complete) when ``vcfc`` was counted missing."""
+        gap = self.missing.pop(vcfc, None)
+        if gap is None:
+            return None
+        self.gap_left[gap] -= 1
+        if self.gap_left[gap]:
+            return 1, 0
+        del self.gap_left[gap]
+        return 1, 1
 
 
 def _complete(partial: bytearray) -> int | None:
@@ -99,7 +144,15 @@ class PacketReassembler:
             self._channels.put(key, st)
             after_gap = False
         else:
+            filled = st.filled(vcfc)
+            if filled is not None:
+                out.vc_late, out.vc_gap_closed = filled
+                return self._late(fhp, data_field, out)
             out.vc_gap = (vcfc - st.last_vcfc - 1) % FRAME_COUNT_MODULO
+            if out.vc_gap:
+                st.skipped(st.last_vcfc + 1, out.vc_gap)
+            elif st.missing:
+                st._expire(vcfc)
             st.last_vcfc = vcfc
             after_gap = out.vc_gap > 0
         if after_gap and st.partial is not None:
@@ -182,6 +235,47 @@ class PacketReassembler:
             total = PRIMARY_HEADER_LEN + 1 + ((data_field[pos + 4] << 8) | data_field[pos + 5])
             if pos + total > n:
                 st.partial = bytearray(data_field[pos:])
+                break
+            out.packets.append(data_field[pos : pos + total])
+            pos += total
+        return out
+
+    @staticmethod
+    def _late(fhp: int, data_field: bytes, out: ChannelOutcome) -> ChannelOutcome:
+        """A late frame: its whole packets; the channel's state is not touched (newer frames
+        went by), so the octets before its FHP and a packet it leaves unfinished are lost."""
+        n = len(data_field)
+        if fhp == FirstHeaderPointer.IDLE_FRAME:
+            return out
+        if fhp == FirstHeaderPointer.NO_PACKET_START or fhp >= n:
+            if n:
+                out.losses.append(
+                    Loss(RejectReason.LOST_CONTINUATION, "late frame inside a packet", data_field)
+                )
+            return out
+        if fhp:
+            out.losses.append(
+                Loss(
+                    RejectReason.LOST_CONTINUATION,
+                    "late frame: the tail of a packet already given up",
+                    data_field[:fhp],
+                )
+            )
+        pos = fhp
+        while pos < n:
+            total = (
+                PRIMARY_HEADER_LEN + 1 + ((data_field[pos + 4] << 8) | data_field[pos + 5])
+                if n - pos >= PRIMARY_HEADER_LEN
+                else n + 1
+            )
+            if pos + total > n:
+                out.losses.append(
+                    Loss(
+                        RejectReason.LOST_CONTINUATION,
+                        "late frame: a packet continued in frames that went by",
+                        data_field[pos:],
+                    )
+                )
                 break
             out.packets.append(data_field[pos : pos + total])
             pos += total

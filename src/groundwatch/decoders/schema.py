@@ -60,6 +60,7 @@ class LimitsModel(_Strict):
     yellow_high: float | None = None
     red_low: float | None = None
     red_high: float | None = None
+    deadband: float | None = Field(default=None, ge=0)  # hysteresis, engineering units
 
     @model_validator(mode="after")
     def _ordered(self) -> LimitsModel:
@@ -157,6 +158,7 @@ class SpacecraftModel(_Strict):
     scid: int | None = Field(default=None, ge=0, le=0x3FF)
     callsign: str | None = None
     frame_interval: float | None = Field(default=None, gt=0)
+    rules: list[dict[str, Any]] = []  # checked by decoders.rules.compile_rules
 
 
 class DictionaryModel(_Strict):

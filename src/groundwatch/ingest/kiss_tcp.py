@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from groundwatch.config import parse_part_options
 from groundwatch.decoders.kiss import KissCommand, KissDecoder, KissError
-from groundwatch.ingest.base import ErtStamper
+from groundwatch.ingest.base import ErtStamper, station_problem
 from groundwatch.model import GroundPathChange, RawFrame
-from groundwatch.parts import Counters, FrameQueue
+from groundwatch.parts import ConfigError, Counters, FrameQueue
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,10 @@ class KissTcpSource:
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str = "sources[0]") -> KissTcpSource:
-        return cls(parse_part_options(KissTcpOptions, options, key))
+        cfg = parse_part_options(KissTcpOptions, options, key)
+        if problem := station_problem(cfg.station):
+            raise ConfigError(f"{key}.station", problem)
+        return cls(cfg)
 
     async def start(self) -> None:
         """Nothing to open ahead: ``run`` connects, and reconnects with backoff."""

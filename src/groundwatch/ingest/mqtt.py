@@ -4,30 +4,50 @@ Delivery guarantee: the session is persistent (fixed client id, clean session of
 queued at the broker while groundwatch restarts are delivered on reconnect. Messages are
 acknowledged (PUBACK) only after the pipeline has archived the frame (``RawFrame.ack``): a
 crash between receipt and archive makes the broker deliver the message again. aiomqtt does not
-expose paho's manual acknowledgement, so this module reaches its paho client for it (the one
-private attribute used, ``Client._client``). With manual acks the broker never has more than
-its ``max_inflight_messages`` unacknowledged frames in flight to us, which bounds aiomqtt's
-incoming queue from the broker side; the queue is bounded here as well and every drop counted.
+expose paho's manual acknowledgement nor a way to pause reading; ``paho_adapter`` holds the
+code that reaches into both libraries for that (pinned versions). With manual acks the broker
+never has more than its ``max_inflight_messages`` unacknowledged frames in flight to us, and
+the incoming queue is bounded in messages and bytes (the socket is paused when it is high).
+
+Ground path: the pipeline is told (``GroundPathChange``) when the broker connection comes up
+and every time it is lost or cannot be made, including at start-up before the broker was ever
+reached, so a lost broker is a ground path outage and not a spacecraft silence. Every outage
+is logged once, when it starts.
+
+Frames longer than ``max_frame_bytes``, and frames whose topic names a station outside the
+allowed station name (``ingest.base.STATION_NAME``), are handed over as ``RefusedFrame``:
+archived raw, acknowledged and rejected (``oversized``, ``bad_station``), never decoded nor
+stored whole. Heartbeats of such stations are dropped and counted.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
-import struct
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 import aiomqtt
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from groundwatch.config import parse_part_options, read_secret
-from groundwatch.ingest.base import ErtStamper
-from groundwatch.model import GroundPathChange, RawFrame, StationStatus
+from groundwatch.ingest.base import (
+    INVALID_STATION,
+    ErtStamper,
+    station_problem,
+)
+from groundwatch.ingest.paho_adapter import (
+    Acks,
+    CountingQueue,
+    Incoming,
+    ReadPause,
+    Session,
+    check_versions,
+)
+from groundwatch.model import GroundPathChange, RawFrame, RefusedFrame, RejectReason, StationStatus
 from groundwatch.mqtt_url import mqtt_connection
 from groundwatch.parts import ConfigError, Counters, FrameQueue
 from groundwatch.tls import TlsFiles
@@ -63,208 +83,16 @@ class MqttSourceOptions(BaseModel):
     key_file: Path | None = Field(default=None, description="client key (mqtts://)")
     keepalive: int = Field(default=30, ge=5, description="MQTT keepalive, seconds")
     max_queued: int = Field(default=10_000, gt=0, description="aiomqtt incoming queue bound")
+    max_queued_mb: float = Field(default=64, gt=0, description="the same queue, in payload MB")
+    max_frame_bytes: int = Field(
+        default=65_536, gt=0, description="longer messages are rejected as oversized"
+    )
+    max_status_bytes: int = Field(
+        default=4096, gt=0, description="a longer heartbeat payload is cut to this length"
+    )
     reconnect_min: float = Field(default=0.2, gt=0, description="first reconnect delay, s")
     reconnect_max: float = Field(default=10.0, gt=0, description="longest reconnect delay, s")
     drain_timeout: float = Field(default=10.0, gt=0, description="seconds, at shutdown")
-
-
-PUBACK = struct.Struct("!BBH")  # MQTT 3.1.1 PUBACK: type 4, remaining length 2, packet id
-
-
-class _Incoming(NamedTuple):
-    """One received message, as paho handed it over (aiomqtt's Message costs more to make
-    and gives nothing this source uses)."""
-
-    topic: str
-    payload: bytes
-    mid: int
-    qos: int
-
-
-class _BufferedSocket:
-    """paho's socket, read 64 KiB at a time.
-
-    paho reads one message per call with three or four recv() calls (command octet, each
-    length octet, body) and the event loop wakes once per message; under load that is most
-    of the source's CPU. Reading large chunks and looping while bytes are buffered (paho's
-    ``pending()`` hook, there for TLS) takes a burst of messages per wake-up and one system
-    call. Everything else goes to the socket itself."""
-
-    def __init__(self, sock: Any) -> None:
-        self._sock = sock
-        self._buf = b""
-        self._pos = 0
-
-    def recv(self, n: int) -> bytes:
-        buf, pos = self._buf, self._pos
-        if pos >= len(buf):
-            data: bytes = self._sock.recv(max(n, 65536))
-            if len(data) <= n:
-                return data
-            self._buf = buf = data
-            pos = 0
-        end = self._pos = min(pos + n, len(buf))
-        return buf[pos:end]
-
-    def pending(self) -> int:
-        inner = self._sock.pending() if hasattr(self._sock, "pending") else 0
-        return len(self._buf) - self._pos + inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
-
-
-class _ReadPause:
-    """Reads the socket (several messages per wake-up, see ``_BufferedSocket``) and, for
-    backpressure onto the broker, stops reading it while the incoming queue is high.
-
-    Measured with Mosquitto 2.0: once acknowledgements flow, the broker sends far more than
-    ``max_inflight_messages`` unacknowledged messages to a slow subscriber, so a bounded
-    queue overflows and drops (and a dropped QoS 1 message stays unacknowledged until the
-    next reconnect). Not reading makes TCP push back instead: the broker keeps the frames
-    queued for our session. aiomqtt has no such switch; this replaces the socket reader it
-    installed, and removes and re-adds it (the reader stops within one message of the high
-    mark; messages already buffered wait for the resume).
-    """
-
-    BURST = 64  # messages per wake-up at most: the pipeline gets its turn between bursts
-
-    def __init__(self, client: aiomqtt.Client, high: int, low: int) -> None:
-        self.client = client
-        self.high, self.low = high, low
-        self.paused = False
-        self.pauses = 0
-        self._fd: int | None = None
-
-    def install(self) -> None:
-        """Take over reading from aiomqtt (once connected: its reader is registered)."""
-        paho = self.client._client
-        sock = paho.socket()
-        if sock is None:
-            return
-        if not isinstance(sock, _BufferedSocket):
-            paho._sock = sock = _BufferedSocket(sock)
-        self._fd = sock.fileno()
-        asyncio.get_running_loop().add_reader(self._fd, self._read)  # replaces aiomqtt's
-
-    def after_put(self, size: int) -> None:
-        if not self.paused and size >= self.high:
-            sock = self.client._client.socket()
-            if sock is None:
-                return
-            self._fd = sock.fileno()
-            asyncio.get_running_loop().remove_reader(self._fd)
-            self.paused = True
-            self.pauses += 1
-
-    def after_get(self, size: int) -> None:
-        if self.paused and size <= self.low:
-            self.paused = False
-            sock = self.client._client.socket()
-            if sock is not None and sock.fileno() == self._fd:
-                loop = asyncio.get_running_loop()
-                loop.add_reader(self._fd, self._read)
-                if isinstance(sock, _BufferedSocket) and sock.pending():
-                    loop.call_soon(self._read)  # buffered: the socket may never wake us
-
-    def _read(self) -> None:
-        # What aiomqtt's own reader does (read, report a broken connection), for every
-        # message already buffered unless the queue reached its high mark.
-        paho = self.client._client
-        try:
-            for _ in range(self.BURST):
-                paho.loop_read()
-                sock = paho.socket()
-                if self.paused or not isinstance(sock, _BufferedSocket) or not sock.pending():
-                    return
-            # Still buffered: go on after the other tasks had their turn (the socket may
-            # not wake us again, the bytes are read already).
-            asyncio.get_running_loop().call_soon(self._read)
-        except Exception as exc:
-            disconnected = self.client._disconnected
-            if not disconnected.done():
-                disconnected.set_exception(exc)
-
-
-class _Acks:
-    """PUBACKs of archived frames, written together.
-
-    paho's ack() sends each PUBACK on its own, and through aiomqtt each costs a thread-safe
-    call_soon (a self-pipe write), add_writer, one send() and remove_writer: more CPU per
-    frame than receiving it (and the broker then reads them one by one too). Here acks wait
-    up to ``DELAY`` (or until ``BATCH`` are due) and go out in one send(), in the order the
-    frames were archived; through paho's output queue (so after anything paho has not
-    finished writing) when that queue is not empty or the socket takes less than all.
-    ``done(n)`` runs once n acks are written or queued (or lost with the connection: the
-    broker then delivers those frames again)."""
-
-    DELAY = 0.005  # s: at 1,000 frames/s an event-loop pass holds one ack; this batches ~5
-    BATCH = 32  # at once: well below the broker's max_inflight_messages (100)
-
-    def __init__(self, client: aiomqtt.Client, done: Callable[[int], None]) -> None:
-        self.paho = client._client
-        self.loop = asyncio.get_running_loop()
-        self.done = done
-        self.mids: list[int] = []
-        self._timer: asyncio.TimerHandle | None = None
-
-    def add(self, mid: int) -> None:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:  # not on the event loop's thread
-            self.loop.call_soon_threadsafe(self.add, mid)
-            return
-        self.mids.append(mid)
-        if len(self.mids) >= self.BATCH:
-            self.flush()
-        elif self._timer is None:
-            self._timer = self.loop.call_later(self.DELAY, self.flush)
-
-    def flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        mids, self.mids = self.mids, []
-        if not mids:
-            return
-        paho = self.paho
-        data = b"".join([PUBACK.pack(0x40, 2, m) for m in mids])
-        try:
-            sock = paho.socket()
-            if sock is not None and not paho._out_packet:
-                with contextlib.suppress(BlockingIOError):
-                    data = data[sock.send(data) :]
-            if data and sock is not None:
-                paho._packet_queue(0x40, data, 0, 0)
-        except OSError as exc:  # the reader sees the broken connection too
-            log.debug("mqtt: %d acks lost with the connection (%s)", len(mids), exc)
-        finally:
-            self.done(len(mids))
-
-
-class _CountingQueue(asyncio.Queue[_Incoming]):
-    """The incoming queue: bounded, pausing the socket when high (``_ReadPause``); a drop
-    can then only follow a failed pause, and is counted."""
-
-    counters: Counters | None = None
-    pause: _ReadPause | None = None
-
-    def put_nowait(self, item: _Incoming) -> None:
-        try:
-            super().put_nowait(item)
-        except asyncio.QueueFull:
-            if self.counters is not None:
-                self.counters.dropped += 1
-                self.counters.bump("mqtt_queue_dropped")
-            raise
-        if self.pause is not None:
-            self.pause.after_put(self.qsize())
-
-    def get_nowait(self) -> _Incoming:
-        item = super().get_nowait()
-        if self.pause is not None:
-            self.pause.after_get(self.qsize())
-        return item
 
 
 class MqttSource:
@@ -289,9 +117,10 @@ class MqttSource:
         self._all_acked = asyncio.Event()
         self._all_acked.set()
         self.connected = False
-        self.read_pause: _ReadPause | None = None
-        self._acks: _Acks | None = None
-        self._routes: dict[str, tuple[str, bool]] = {}
+        self.path_up: bool | None = None  # what the pipeline was last told (None: nothing)
+        self.read_pause: ReadPause | None = None
+        self._acks: Acks | None = None
+        self._routes: dict[str, tuple[str, bool, str | None]] = {}
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str = "sources[0]") -> MqttSource:
@@ -304,6 +133,8 @@ class MqttSource:
             raise ConfigError(f"{key}.url", str(exc)) from exc
         if cfg.station is None and cfg.station_segment is None:
             raise ConfigError(f"{key}.station", "set station or station_segment")
+        if cfg.station is not None and (problem := station_problem(cfg.station)):
+            raise ConfigError(f"{key}.station", problem)
         read_secret(cfg.password, cfg.password_file, f"{key}.password")  # readable now
         return cls(cfg)
 
@@ -325,34 +156,49 @@ class MqttSource:
         return secret if secret is not None else self._url_password
 
     async def run(self, out: FrameQueue) -> None:
+        for wrong in check_versions():  # the adapter's private hooks may not be there
+            log.warning("mqtt %s: %s", self.name, wrong)
         delay = self.cfg.reconnect_min
-        state_logged: bool | None = None
         while not self._stopping.is_set():
             try:
                 await self._session(out)
                 return
             except aiomqtt.MqttError as exc:
                 self.counters.errors += 1
-                if self.connected or state_logged is not False:
-                    log.warning(
-                        "mqtt %s: broker %s:%s unreachable (%s); retrying with backoff",
-                        self.name,
-                        self._host,
-                        self._port,
-                        exc,
-                    )
-                    state_logged = False
-                if self.connected:
-                    self.connected = False
-                    await out.put(GroundPathChange(self.name, False, time.time_ns(), str(exc)))
+                if self.path_up:  # it was connected: retry soon
+                    delay = self.cfg.reconnect_min
+                await self._path_down(out, str(exc))
             with_stop = asyncio.ensure_future(self._stopping.wait())
             done, _ = await asyncio.wait({with_stop}, timeout=delay)
             if not done:
                 with_stop.cancel()
             delay = min(delay * 2, self.cfg.reconnect_max)
 
+    async def _path_down(self, out: FrameQueue, why: str) -> None:
+        """Tell the pipeline the broker is lost (or was never reached), once per outage."""
+        self.connected = False
+        if self.path_up is False:
+            log.debug(
+                "mqtt %s: broker %s:%s still unreachable (%s)",
+                self.name,
+                self._host,
+                self._port,
+                why,
+            )
+            return
+        log.warning(
+            "mqtt %s: broker %s:%s unreachable (%s); retrying with backoff",
+            self.name,
+            self._host,
+            self._port,
+            why,
+        )
+        self.path_up = False
+        self.counters.bump("broker_outages")
+        await out.put(GroundPathChange(self.name, False, time.time_ns(), why))
+
     async def _session(self, out: FrameQueue) -> None:
-        queue_cls = type("BoundedQueue", (_CountingQueue,), {"counters": self.counters})
+        queue_cls = type("BoundedQueue", (CountingQueue,), {"counters": self.counters})
         client = aiomqtt.Client(
             self._host,
             self._port,
@@ -365,24 +211,25 @@ class MqttSource:
             max_queued_incoming_messages=self.cfg.max_queued,
             tls_context=self._tls,
         )
-        paho = client._client
-        paho.manual_ack_set(True)
-        queue: _CountingQueue = client._queue  # type: ignore[assignment]
+        session = Session(client)
+        queue = session.queue
+        queue.max_bytes = int(self.cfg.max_queued_mb * (1 << 20))
 
-        def on_message(_c: Any, _u: Any, m: Any) -> None:
+        def on_message(msg: Incoming) -> None:
             try:
-                queue.put_nowait(_Incoming(m.topic, m.payload, m.mid, m.qos))
+                queue.put_nowait(msg)
             except asyncio.QueueFull:  # counted by the queue
                 pass
 
-        paho.on_message = on_message  # instead of aiomqtt's (see _Incoming)
+        session.take_messages(on_message)
         bound = self.cfg.max_queued
-        self.read_pause = _ReadPause(client, high=max(1, bound * 3 // 4), low=bound // 4)
+        self.read_pause = ReadPause(client, high=max(1, bound * 3 // 4), low=bound // 4)
         queue.pause = self.read_pause
         async with client:
             self.read_pause.install()
-            self._acks = _Acks(client, self._acked)
+            self._acks = Acks(client, self._acked)
             self.connected = True
+            self.path_up = True
             log.info("mqtt %s: connected to %s:%s", self.name, self._host, self._port)
             await out.put(GroundPathChange(self.name, True, time.time_ns(), "connected"))
             for t in self.cfg.topics:
@@ -391,8 +238,8 @@ class MqttSource:
                 await client.subscribe(t, qos=0)
             stop_wait = asyncio.ensure_future(self._stopping.wait())
             try:
-                async for msg in _incoming(client, stop_wait):
-                    await self._handle(client, msg, out)
+                async for msg in session.messages(stop_wait):
+                    await self._handle(session, msg, out)
                 # Stopping: stay connected until the pipeline has archived (and so acked) every
                 # frame we handed it; an ack after disconnect would be lost and the broker would
                 # deliver the frame again on the next start.
@@ -409,8 +256,9 @@ class MqttSource:
                 stop_wait.cancel()
                 self.connected = False
 
-    def _route(self, topic: str) -> tuple[str, bool]:
-        """(station, is a heartbeat) of a topic; cached, topic matching costs microseconds."""
+    def _route(self, topic: str) -> tuple[str, bool, str | None]:
+        """(station, is a heartbeat, why the station name is refused) of a topic; cached,
+        topic matching costs microseconds."""
         route = self._routes.get(topic)
         if route is None:
             if len(self._routes) > 1000:  # bounded: topics come from the wire
@@ -419,12 +267,16 @@ class MqttSource:
             beat = any(t.matches(p) for p in self.cfg.heartbeat_topics) and not any(
                 t.matches(p) for p in self.cfg.topics
             )
-            route = self._routes[topic] = (self.station_for(topic), beat)
+            station = self.station_for(topic)
+            problem = station_problem(station)
+            if problem is not None:
+                station = INVALID_STATION
+            route = self._routes[topic] = (station, beat, problem)
         return route
 
-    def _paho_ack(self, client: aiomqtt.Client, mid: int, qos: int) -> None:
+    def _paho_ack(self, session: Session, mid: int, qos: int) -> None:
         if qos:
-            client._client.ack(mid, qos)
+            session.ack(mid, qos)
         self._acked(1)
 
     def _acked(self, n: int) -> None:
@@ -432,10 +284,17 @@ class MqttSource:
         if self._unacked == 0:
             self._all_acked.set()
 
-    async def _handle(self, client: aiomqtt.Client, msg: _Incoming, out: FrameQueue) -> None:
-        station, heartbeat = self._route(msg.topic)
+    async def _handle(self, session: Session, msg: Incoming, out: FrameQueue) -> None:
+        station, heartbeat, problem = self._route(msg.topic)
         if heartbeat:
-            await out.put(StationStatus(station, bytes(msg.payload), time.time_ns()))
+            if problem is not None:
+                self.counters.bump("bad_station_status")
+                return
+            payload = msg.payload
+            if len(payload) > self.cfg.max_status_bytes:  # kept and shown in /health
+                self.counters.bump("status_truncated")
+                payload = payload[: self.cfg.max_status_bytes]
+            await out.put(StationStatus(station, bytes(payload), time.time_ns()))
             return
         self.counters.received += 1
         mid, qos = msg.mid, msg.qos
@@ -445,7 +304,7 @@ class MqttSource:
         if qos == 1 and self._acks is not None:
             ack = functools.partial(self._acks.add, mid)
         else:  # QoS 0 needs no ack, QoS 2 its PUBREC/PUBCOMP flow: paho's own
-            ack = functools.partial(self._paho_ack, client, mid, qos)
+            ack = functools.partial(self._paho_ack, session, mid, qos)
         frame = RawFrame(
             data=bytes(msg.payload),
             ert_ns=self._stamper.stamp(station),
@@ -454,33 +313,18 @@ class MqttSource:
             ingest=self.name,
             ack=ack,
         )
-        await out.put(frame)
+        await out.put(self._checked(frame, problem))
         self.counters.sent += 1
 
-
-async def _incoming(client: aiomqtt.Client, stop: asyncio.Future[Any]) -> Any:
-    """aiomqtt's messages until ``stop``; raises MqttError on a disconnection.
-
-    Like ``client.messages``, but a message already queued is taken without creating a task
-    and waiting on it (aiomqtt's iterator does that for every message: under load, the
-    queue is never empty and that overhead is most of the ingest cost).
-    """
-    queue: asyncio.Queue[_Incoming] = client._queue  # type: ignore[assignment]
-    disconnected: asyncio.Future[Any] = client._disconnected
-    while not stop.done():
-        try:
-            yield queue.get_nowait()
-            continue
-        except asyncio.QueueEmpty:
-            pass
-        get = asyncio.ensure_future(queue.get())
-        done, _ = await asyncio.wait({get, stop, disconnected}, return_when=asyncio.FIRST_COMPLETED)
-        if get in done:
-            yield get.result()
-            continue
-        get.cancel()
-        if disconnected in done:
-            raise aiomqtt.MqttError("Disconnected during message iteration") from (
-                disconnected.exception()
+    def _checked(self, frame: RawFrame, station_problem: str | None) -> RawFrame | RefusedFrame:
+        """The frame, or the refusal the pipeline archives and rejects instead of decoding."""
+        if station_problem is not None:
+            self.counters.bump("bad_station")
+            return RefusedFrame(frame, RejectReason.BAD_STATION, station_problem)
+        if len(frame.data) > self.cfg.max_frame_bytes:
+            self.counters.bump("oversized")
+            detail = (
+                f"{len(frame.data)} bytes, more than max_frame_bytes {self.cfg.max_frame_bytes}"
             )
-        return
+            return RefusedFrame(frame, RejectReason.OVERSIZED, detail)
+        return frame

@@ -15,9 +15,9 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from groundwatch.config import parse_part_options
-from groundwatch.ingest.base import ErtStamper
+from groundwatch.ingest.base import ErtStamper, station_problem
 from groundwatch.model import RawFrame
-from groundwatch.parts import Counters, FrameQueue
+from groundwatch.parts import ConfigError, Counters, FrameQueue
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,10 @@ class UdpSource:
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str = "sources[0]") -> UdpSource:
-        return cls(parse_part_options(UdpOptions, options, key))
+        cfg = parse_part_options(UdpOptions, options, key)
+        if problem := station_problem(cfg.station):
+            raise ConfigError(f"{key}.station", problem)
+        return cls(cfg)
 
     def received(self, data: bytes) -> None:
         self.counters.received += 1

@@ -31,6 +31,7 @@ class LinkCounts:
     crc_failures: int = 0
     frame_gaps: int = 0  # gap occurrences on the virtual channel frame count
     frames_missing: int = 0  # frames lost in those gaps
+    late_frames: int = 0  # frames that came after newer ones (and were not lost after all)
     packets: int = 0
     idle_frames: int = 0
     idle_packets: int = 0
@@ -50,6 +51,7 @@ class LinkCounts:
             self.crc_failures,
             self.frame_gaps,
             self.frames_missing,
+            self.late_frames,
             self.packets,
             self.idle_frames,
             self.idle_packets,
@@ -105,6 +107,10 @@ class FrameAccounting:
         if result.vc_gap > 0:
             c.frame_gaps += 1
             c.frames_missing += result.vc_gap
+        elif result.vc_late:  # a frame counted missing came late after all
+            c.frames_missing -= result.vc_late
+            c.frame_gaps -= result.vc_gap_closed
+            c.late_frames += 1
         packets = result.packets
         c.packets += len(packets)
         for pkt in reversed(packets):
@@ -150,6 +156,7 @@ class FrameAccounting:
                 "crc_failures": c.crc_failures,
                 "frame_gaps": c.frame_gaps,
                 "frames_missing": c.frames_missing,
+                "late_frames": c.late_frames,
                 "packets": c.packets,
                 "idle_frames": c.idle_frames,
                 "idle_packets": c.idle_packets,

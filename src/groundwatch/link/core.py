@@ -13,7 +13,7 @@ from typing import Any
 from groundwatch.config import LinkConfig
 from groundwatch.decoders.api import Limits
 from groundwatch.link.events import LosReport, iso, los_event, make_event
-from groundwatch.link.limits import LimitChecker, StaleTracker
+from groundwatch.link.limits import LimitChecker, StaleTracker, levels
 from groundwatch.link.quality import LinkQuality
 from groundwatch.link.schedule import LosKind, Schedule
 from groundwatch.link.state import LinkState, LinkTracker
@@ -117,9 +117,13 @@ class LinkCore:
         c = self._crafts.get(name)
         if c is None:
             stale = StaleTracker(int(self.cfg.stale_after * S))
-            c = self._crafts[name] = _Craft(
-                stale, LimitChecker(self.cfg.limit_persistence, self.limit_defs)
+            checker = LimitChecker(
+                self.cfg.limit_persistence,
+                self.limit_defs,
+                self.cfg.limit_deadband,
+                int(self.cfg.limit_persistence_time * S),
             )
+            c = self._crafts[name] = _Craft(stale, checker)
         return c
 
     def _station(self, name: str) -> _Station:
@@ -132,7 +136,10 @@ class LinkCore:
         q = self._quality.get(key)
         if q is None:
             q = self._quality[key] = LinkQuality(
-                int(self.cfg.degraded_window * S), self.cfg.degraded_crc_rate
+                int(self.cfg.degraded_window * S),
+                self.cfg.degraded_crc_rate,
+                enter_ns=int(self.cfg.degraded_enter_delay * S),
+                clear_ns=int(self.cfg.degraded_clear_delay * S),
             )
         return q
 
@@ -341,41 +348,45 @@ class LinkCore:
         given: LimitState | None,
         t: int,
     ) -> list[Event]:
-        change = craft.limits.sample(name, value, given)
+        change = craft.limits.sample(name, value, given, t)
         if change is None:
             return []
-        out = []
-        for lv in change.left:
-            out.append(
+        # One event per confirmed change and one condition per parameter, so the alert
+        # manager keeps one alert that escalates (yellow -> red) and de-escalates.
+        details = {"parameter": name, "value": value, "from": change.old.label}
+        if change.new is LimitState.NOMINAL:
+            lv = change.left[-1] if change.left else change.old
+            details["level"] = lv.label
+            return [
                 self._ev(
                     EventType.LIMIT_LEAVE,
                     Severity.INFO,
                     t,
                     sc,
                     station,
-                    f"{name} back inside {lv.label}",
-                    f"{sc} {name} = {value} left {lv.label}",
-                    f"LIMIT/{sc}/{name}/{lv.label}",
+                    f"{name} back inside limits",
+                    f"{sc} {name} = {value} left {change.old.label}",
+                    f"LIMIT/{sc}/{name}",
                     recovery=True,
-                    details={"parameter": name, "value": value, "level": lv.label},
+                    details=details,
                 )
+            ]
+        lv = levels(change.new)[-1]
+        red = lv in (LimitState.RED_LOW, LimitState.RED_HIGH)
+        details["level"] = lv.label
+        return [
+            self._ev(
+                EventType.LIMIT_ENTER,
+                Severity.CRITICAL if red else Severity.WARNING,
+                t,
+                sc,
+                station,
+                f"{name} {lv.label}",
+                f"{sc} {name} = {value} is {lv.label}",
+                f"LIMIT/{sc}/{name}",
+                details=details,
             )
-        for lv in change.entered:
-            red = lv in (LimitState.RED_LOW, LimitState.RED_HIGH)
-            out.append(
-                self._ev(
-                    EventType.LIMIT_ENTER,
-                    Severity.CRITICAL if red else Severity.WARNING,
-                    t,
-                    sc,
-                    station,
-                    f"{name} {lv.label}",
-                    f"{sc} {name} = {value} is {lv.label}",
-                    f"LIMIT/{sc}/{name}/{lv.label}",
-                    details={"parameter": name, "value": value, "level": lv.label},
-                )
-            )
-        return out
+        ]
 
     def _judge_quality(self, sk: LinkKey, q: LinkQuality, t: int) -> list[Event]:
         verdict = q.update(t)

@@ -7,7 +7,9 @@ replayed raises events with the same ids. Conditions:
 - ``LATE_AOS/<spacecraft>/<station>``: opened by LATE_AOS, closed by AOS from that station
 - ``GROUND/<station>`` (``GROUND/broker`` for the MQTT connection): GROUND_PATH_DOWN/UP
 - ``DEGRADED/<spacecraft>/<station>``: LINK_DEGRADED / LINK_RECOVERED
-- ``LIMIT/<spacecraft>/<parameter>/<level>``: LIMIT_ENTER / LIMIT_LEAVE
+- ``LIMIT/<spacecraft>/<parameter>``: LIMIT_ENTER (one per confirmed change, at the most
+  severe level entered: an escalation or de-escalation of the same condition) / LIMIT_LEAVE
+- ``RULE/<spacecraft>/<rule>``: RULE / RULE_CLEAR (dictionary consistency rules)
 - ``STALE/<spacecraft>/<parameter>``: STALE / FRESH
 """
 

@@ -1,10 +1,15 @@
 """Limit checks with persistence and hysteresis, and stale key parameters.
 
 Every sample's limit state comes from the decode (``ParamValue.limit``) or, when numeric
-limits are known for the parameter (``api.Limits``), is computed here so that hysteresis can
-apply: to leave a level the value must come back inside it by ``hysteresis`` x |limit|.
-A new state is confirmed only after ``persistence`` consecutive samples in it, so a value
-flapping across a limit sample by sample raises nothing.
+limits are known for the parameter (``api.Limits``), is computed here so that a deadband
+(hysteresis) can apply: to leave a level the value must come back inside it by the
+parameter's ``deadband`` (dictionary ``limits: {deadband: ...}``, in engineering units),
+else by ``hysteresis`` x |limit| (``[link] limit_deadband``, default 0.02).
+A new state is confirmed only after ``persistence`` consecutive samples in it spanning at
+least ``persistence_ns`` of pass time (``[link] limit_persistence`` samples and
+``limit_persistence_time`` seconds, defaults 2 and 1 s), so a value flapping across a limit
+raises nothing, and noise around a limit at any sample rate raises at most one change per
+persistence window.
 
 Levels nest: RED_HIGH lies beyond YELLOW_HIGH. Going NOMINAL -> YELLOW_HIGH -> RED_HIGH ->
 YELLOW_HIGH -> NOMINAL gives exactly ENTER yellow_high, ENTER red_high, LEAVE red_high,
@@ -53,6 +58,7 @@ class _Track:
     confirmed: LimitState = LimitState.NOMINAL
     candidate: LimitState = LimitState.NOMINAL
     count: int = 0
+    since_ns: int | None = None  # pass time of the candidate's first sample
 
 
 def _threshold(limits: Limits, level: LimitState) -> float | None:
@@ -72,8 +78,10 @@ class LimitChecker:
         persistence: int,
         limits: Mapping[str, Limits] | None = None,
         hysteresis: float = 0.02,
+        persistence_ns: int = 0,
     ) -> None:
         self.persistence = persistence
+        self.persistence_ns = persistence_ns
         self.limits = dict(limits or {})
         self.hysteresis = hysteresis
         self._tracks: dict[str, _Track] = {}
@@ -102,13 +110,16 @@ class LimitChecker:
             limit = _threshold(limits, level)
             if limit is None:
                 continue
-            band = abs(limit) * self.hysteresis
+            deadband = getattr(limits, "deadband", None)
+            band = deadband if deadband is not None else abs(limit) * self.hysteresis
             still = v > limit - band if level.value > 0 else v < limit + band
             if still:
                 return level
         return raw
 
-    def sample(self, parameter: str, value: object, given: LimitState | None) -> LimitChange | None:
+    def sample(
+        self, parameter: str, value: object, given: LimitState | None, t_ns: int | None = None
+    ) -> LimitChange | None:
         track = self._tracks.get(parameter)
         if track is None:
             if given is None and parameter not in self.limits:
@@ -120,7 +131,7 @@ class LimitChecker:
             track.candidate, track.count = _NOMINAL, 0
             self.pending.discard(parameter)
             return None
-        change = self._advance(track, parameter, value, given)
+        change = self._advance(track, parameter, value, given, t_ns)
         if track.confirmed is _NOMINAL and track.candidate is _NOMINAL:
             self.pending.discard(parameter)
         else:
@@ -128,7 +139,12 @@ class LimitChecker:
         return change
 
     def _advance(
-        self, track: _Track, parameter: str, value: object, given: LimitState | None
+        self,
+        track: _Track,
+        parameter: str,
+        value: object,
+        given: LimitState | None,
+        t_ns: int | None = None,
     ) -> LimitChange | None:
         state = self._sample_state(parameter, value, given, track.confirmed)
         if state is None:
@@ -139,8 +155,15 @@ class LimitChecker:
         if state == track.candidate:
             track.count += 1
         else:
-            track.candidate, track.count = state, 1
+            track.candidate, track.count, track.since_ns = state, 1, t_ns
         if track.count < self.persistence:
+            return None
+        if (
+            self.persistence_ns
+            and t_ns is not None
+            and track.since_ns is not None
+            and t_ns - track.since_ns < self.persistence_ns
+        ):
             return None
         old, track.confirmed, track.count = track.confirmed, state, 0
         before, after = levels(old), levels(state)

@@ -31,6 +31,7 @@ from groundwatch.config import LinkConfig
 from groundwatch.decoders.api import Limits
 from groundwatch.link.core import STATE_MEASUREMENT, LinkCore, S
 from groundwatch.link.events import iso
+from groundwatch.link.rules import RuleEngine
 from groundwatch.link.schedule import Schedule
 from groundwatch.link.state import LinkState
 from groundwatch.model import DecodeResult, Event, EventType, LinkKey, Point, Severity
@@ -38,6 +39,8 @@ from groundwatch.model import DecodeResult, Event, EventType, LinkKey, Point, Se
 
 class LinkMonitor(LinkCore):
     """AOS/LOS per spacecraft and station; the API the pipeline calls."""
+
+    rules: RuleEngine | None = None  # the dictionary's consistency rules (link.rules)
 
     @classmethod
     def from_config(
@@ -252,6 +255,8 @@ class LinkMonitor(LinkCore):
 
     def observe_result(self, result: DecodeResult, now_ns: int) -> list[Event]:
         events = super().observe_result(result, now_ns)
+        if self.rules is not None:
+            events += self.rules.observe(result)
         if events:
             self._tick_known = False
         return events

@@ -9,6 +9,11 @@ A link is *degraded* when, over the last ``window`` seconds,
 It recovers when every measure is back under half its threshold (hysteresis) and the signal
 parameters are nominal. At least ``min_frames`` copies must be in the window before a rate
 is judged, so two frames with one bad CRC do not make a degraded link.
+
+Delays (``[link] degraded_enter_delay`` / ``degraded_clear_delay``, 2 s and 5 s): the link is
+declared degraded only once it has been judged bad continuously for ``enter_ns`` of pass
+time, and recovered once judged good for ``clear_ns``; the event carries that pass time, so
+a quality hovering at its threshold does not toggle the link.
 """
 
 from __future__ import annotations
@@ -41,8 +46,18 @@ class QualityVerdict:
 class LinkQuality:
     """Quality of one (spacecraft, station) link over a sliding time window."""
 
-    def __init__(self, window_ns: int, crc_rate: float, min_frames: int = 5) -> None:
+    def __init__(
+        self,
+        window_ns: int,
+        crc_rate: float,
+        min_frames: int = 5,
+        enter_ns: int = 0,
+        clear_ns: int = 0,
+    ) -> None:
         self.window_ns = window_ns
+        self.enter_ns = enter_ns
+        self.clear_ns = clear_ns
+        self._turning_since: int | None = None  # judged the other way since (pass time)
         self.crc_rate = crc_rate
         self.min_frames = min_frames
         self._copies: deque[tuple[int, bool]] = deque()  # (time, crc ok)
@@ -89,17 +104,25 @@ class LinkQuality:
         return QualityVerdict(False, crc, gap, low)
 
     def update(self, now_ns: int) -> tuple[bool, QualityVerdict] | None:
-        """Re-judge; returns (degraded, verdict) when the verdict changed, else None."""
+        """Re-judge; returns (degraded, verdict) when the state changed, else None."""
         v = self.measure(now_ns)
         if not self.degraded:
-            bad = v.crc_rate >= self.crc_rate or v.gap_rate >= self.crc_rate or v.low_signal
-            if bad:
-                self.degraded = v.degraded = True
-                return True, v
+            turning = bool(
+                v.crc_rate >= self.crc_rate or v.gap_rate >= self.crc_rate or v.low_signal
+            )
+        else:
+            half = self.crc_rate / 2
+            turning = v.crc_rate < half and v.gap_rate < half and not v.low_signal
+        if not turning:
+            self._turning_since = None
+            v.degraded = self.degraded
             return None
-        half = self.crc_rate / 2
-        if v.crc_rate < half and v.gap_rate < half and not v.low_signal:
-            self.degraded = v.degraded = False
-            return False, v
-        v.degraded = True
-        return None
+        if self._turning_since is None:
+            self._turning_since = now_ns
+        delay = self.clear_ns if self.degraded else self.enter_ns
+        if now_ns - self._turning_since < delay:
+            v.degraded = self.degraded
+            return None
+        self._turning_since = None
+        self.degraded = v.degraded = not self.degraded
+        return self.degraded, v

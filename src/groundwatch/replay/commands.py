@@ -170,6 +170,10 @@ def replay(
         raise typer.Exit(2) from exc
     assert isinstance(result, ReplayResult)
     err.print(summary_text(result), highlight=False, soft_wrap=True)
+    from groundwatch.alerts.budget import pass_budgets
+
+    for budget in pass_budgets(result.events, settings.link.flap_window):
+        err.print("\n".join(budget.lines()), highlight=False, soft_wrap=True)
     first = result.first_ert_ns or 0
     got = observed(result.events, first)
     if write_expected_to is not None:

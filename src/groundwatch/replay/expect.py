@@ -7,6 +7,9 @@ Expected-events file::
       - {type: AOS, spacecraft: demo-lander, station: gs1, offset: 0.1}
       - {type: LOS, spacecraft: demo-lander, station: gs1, offset: 23.4}
 
+A dictionary rule's event is named by the rule (``ALTITUDE_DISAGREEMENT``, and
+``ALTITUDE_DISAGREEMENT_CLEAR`` when it stops holding).
+
 ``offset`` is pass time in seconds from the first replayed frame, so a file holds for any
 ``--time`` and any start time of the recording.
 """
@@ -20,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from groundwatch.model import Event
+from groundwatch.model import Event, EventType
 
 DEFAULT_TOLERANCE_S = 0.5
 
@@ -52,10 +55,19 @@ class ExpectFileError(ValueError):
     pass
 
 
+def event_kind(e: Event) -> str:
+    """The type an expected-events file names: a rule event by its rule (``NAME``, and
+    ``NAME_CLEAR`` when it stops holding)."""
+    rule = e.details.get("rule") if e.type in (EventType.RULE, EventType.RULE_CLEAR) else None
+    if rule:
+        return f"{rule}_CLEAR" if e.type is EventType.RULE_CLEAR else str(rule)
+    return str(e.type.value)
+
+
 def observed(events: Iterable[Event], first_ns: int) -> list[ExpectedEvent]:
     out = [
         ExpectedEvent(
-            str(e.type.value), e.spacecraft, e.station, round((e.time_ns - first_ns) / 1e9, 3)
+            event_kind(e), e.spacecraft, e.station, round((e.time_ns - first_ns) / 1e9, 3)
         )
         for e in events
     ]

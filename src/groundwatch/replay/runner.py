@@ -70,7 +70,7 @@ class ReplayResult:
 
     @property
     def events(self) -> list[Event]:
-        return self.stats.events
+        return list(self.stats.events)
 
 
 class ReplayError(ValueError):

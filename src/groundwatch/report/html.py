@@ -20,6 +20,7 @@ from groundwatch.decoders.api import TelemetryDictionary
 from groundwatch.report.plots import all_plots, event_rows
 from groundwatch.report.query import InfluxQuery, PassData, PassQuery
 from groundwatch.report.summary import iso, summarize, summary_lines
+from groundwatch.report.timeline import timeline_html
 
 STYLE = """
 body { font-family: sans-serif; margin: 2em; max-width: 1150px; color: #222; }
@@ -50,6 +51,7 @@ def render_html(data: PassData, facts: dict[str, Any], plots: dict[str, bytes]) 
     if unexpected:
         head += "<p class='bad'>Unexpected loss of signal during a planned contact.</p>"
     body = [head, "<h2>Summary</h2>", f"<pre class='summary'>{e(chr(10).join(lines))}</pre>"]
+    body.append("<h2>Alert timeline</h2>" + timeline_html(facts.get("alert_budget", [])))
     body.append("<h2>Plots</h2>")
     for name, data_png in plots.items():
         b64 = base64.b64encode(data_png).decode("ascii")

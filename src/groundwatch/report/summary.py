@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from groundwatch.report.query import PassData, Series
+from groundwatch.report.timeline import alert_budget, timeline_lines
 
 LOS_TYPES = ("LOS", "EXPECTED_LOS", "UNEXPECTED_LOS")
 S = 1_000_000_000
@@ -154,6 +155,7 @@ def summarize(data: PassData) -> dict[str, Any]:
     facts["last_values_time"] = iso(t_ref)
     facts["last_values"] = last_values
     facts["findings"] = findings(data, t_ref)
+    facts["alert_budget"] = alert_budget(events)
     return facts
 
 
@@ -235,4 +237,5 @@ def summary_lines(facts: dict[str, Any]) -> list[str]:
     for name, v in facts["last_values"].items():
         lines.append(f"  {name} = {v['value']:,.2f} {v['unit'] or ''}".rstrip())
     lines += facts["findings"]
+    lines += timeline_lines(facts.get("alert_budget", []))
     return lines

@@ -15,8 +15,10 @@ spacecraft, sources, sinks, reasons) are only ever label values, never part of a
   samples (``{"link": [{"station": "gs1", "frames": 7}]}`` ->
   ``groundwatch_link_frames{station="gs1"} 7``).
 
-Booleans are 0/1; text, None and non-finite numbers are left out of ``/metrics``. A part that
-adds a mapping keyed by wire names to ``status()`` lists it in ``KEYED``.
+Booleans are 0/1; text, None and non-finite numbers are left out of ``/metrics``, and so is
+any mapping inside a ``KEYED`` entry (e.g. a station's heartbeat payload: its keys come from
+the wire). A part that adds a mapping keyed by wire names to ``status()`` lists it in
+``KEYED``.
 """
 
 from __future__ import annotations
@@ -95,7 +97,11 @@ def _walk(
                 entry_labels = {**labels, label: str(entry)}
                 metric = _name(PREFIX, base)
                 if isinstance(inner, Mapping):
-                    _walk(inner, (*here, "*"), metric, entry_labels, out)
+                    # Only the entry's own numbers: a mapping inside it (a station's
+                    # heartbeat payload, a spacecraft's last values) has keys from outside.
+                    for k, v in inner.items():
+                        if not isinstance(v, Mapping) and (n := _number(v)) is not None:
+                            out.add(_name(metric, str(k)), entry_labels, n)
                 elif (n := _number(inner)) is not None:
                     out.add(metric, entry_labels, n)
         elif isinstance(value, Mapping):

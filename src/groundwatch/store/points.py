@@ -7,8 +7,9 @@
   bytes as a hex string; ``seq_count`` and ``obt`` (on-board time, ns) when known; time =
   ``DecodedPacket.time_ns`` (earth-received time + index in frame: unique per series).
 * ``rejected``: tags ``spacecraft`` (when known), ``station``, ``source``, ``reason``; fields
-  ``detail``, ``hex``, ``length`` (and ``vcid`` when known); time = ert + index of the
-  rejection within its frame.
+  ``detail``, ``hex`` (the first ``REJECTED_HEX_BYTES`` octets; ``truncated`` when there
+  were more), ``length``, ``sha256`` of the whole input (and ``vcid`` when known); time =
+  ert + index of the rejection within its frame.
 * ``events``: tags ``spacecraft``, ``station``, ``source``, ``type``, ``severity``; fields
   ``title``, ``text``, ``id``, ``condition``, ``recovery``, ``details`` (JSON).
 
@@ -20,6 +21,7 @@ to yield an int), where it is written as a float.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import operator
 from collections.abc import Callable, Container, Iterable
@@ -215,12 +217,26 @@ def _finish(pkt: DecodedPacket, fields: dict[str, FieldValue]) -> Point:
     return Point(packet_measurement(pkt), tags, fields, pkt.time_ns)
 
 
+REJECTED_HEX_BYTES = 256  # octets of a rejected input kept in its point (the archive has all)
+REJECTED_DETAIL_CHARS = 1024
+
+
 def rejected_point(r: Rejection, index: int = 0) -> Point:
     """``index``: the rejection's position among those of its frame (keeps them distinct)."""
     tags = {"station": r.station, "source": r.source, "reason": str(r.reason.value)}
     if r.spacecraft:
         tags["spacecraft"] = r.spacecraft
-    fields: dict[str, FieldValue] = {"detail": r.detail, "hex": r.data.hex(), "length": len(r.data)}
+    data = r.data
+    # The bytes come from outside: only a prefix is stored (a 10 MB string field wedges
+    # InfluxDB); the length and the hash identify the whole frame, which the archive keeps.
+    fields: dict[str, FieldValue] = {
+        "detail": r.detail[:REJECTED_DETAIL_CHARS],
+        "hex": data[:REJECTED_HEX_BYTES].hex(),
+        "length": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    if len(data) > REJECTED_HEX_BYTES:
+        fields["truncated"] = True
     if r.vcid is not None:
         fields["vcid"] = r.vcid
     return Point("rejected", tags, fields, r.ert_ns + index)

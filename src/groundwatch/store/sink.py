@@ -104,6 +104,8 @@ class StoreSink:
         self._buffer: deque[_Buffered] = deque()
         self._buffered = 0  # lines in _buffer
         self._in_memory = 0  # lines accepted and not yet durable (the bounded quantity)
+        self._in_memory_bytes = 0  # ... and their size: bounded too (lines have no fixed size)
+        self._max_bytes = int(cfg.queue_mb * (1 << 20))
         self.peak_in_memory = 0
         self._checkpoints = CheckpointTracker(on_durable)
         self._held: deque[Batch] = deque()  # batches the full spool refused
@@ -207,8 +209,9 @@ class StoreSink:
             raise RuntimeError("StoreSink is stopping")
         lines = self.encoder.encode_lines(points)
         n = len(lines)
-        if n and self._in_memory and self._in_memory + n > self._queue_size:
-            if not await self._wait_for_room(n):
+        nbytes = sum(map(len, lines))
+        if n and self._in_memory and self._full(n, nbytes):
+            if not await self._wait_for_room(n, nbytes):
                 self.counters.dropped += n
                 self.counters.bump("refused_points", n)
                 self._checkpoints.stall()
@@ -224,6 +227,7 @@ class StoreSink:
                 buffer.append(_Buffered(seq, list(lines)))
             self._buffered += n
             self._in_memory += n
+            self._in_memory_bytes += nbytes
             if self._in_memory > self.peak_in_memory:
                 self.peak_in_memory = self._in_memory
             if self._buffered >= self._batch_size:
@@ -236,7 +240,13 @@ class StoreSink:
             await asyncio.sleep(0)
         return True
 
-    async def _wait_for_room(self, n: int) -> bool:
+    def _full(self, n: int, nbytes: int) -> bool:
+        return (
+            self._in_memory + n > self._queue_size
+            or self._in_memory_bytes + nbytes > self._max_bytes
+        )
+
+    async def _wait_for_room(self, n: int, nbytes: int) -> bool:
         """Wait while the buffer is full. For ``put_timeout`` room may come from InfluxDB
         (it is just slower than us: plain backpressure); then the buffered batches go to
         the spool at once. Only when the spool is over budget (batches held in memory)
@@ -247,7 +257,7 @@ class StoreSink:
             return False
         deadline = time.monotonic() + self.put_timeout
         try:
-            while self._in_memory and self._in_memory + n > self._queue_size:
+            while self._in_memory and self._full(n, nbytes):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     if self._held:
@@ -456,6 +466,7 @@ class StoreSink:
 
     def _durable(self, batch: Batch) -> None:
         self._in_memory -= len(batch.lines)
+        self._in_memory_bytes -= sum(map(len, batch.lines))
         self._room.set()
         self._checkpoints.done(batch)
 
@@ -483,6 +494,7 @@ class StoreSink:
         return {
             "db_up": self._db_up,
             "queue_depth": self._in_memory,
+            "queue_bytes": self._in_memory_bytes,
             "queue_size": self.cfg.queue_size,
             "spool_bytes": self.spool.size_bytes,
             "spool_records": self.spool.records,

@@ -31,3 +31,15 @@ def test_retained_state_follows_los_ack_and_aos() -> None:
         alert(EventType.GROUND_PATH_DOWN, Notification.NEW, "GROUND/gs2", None, "gs2", "d4")
     )
     assert topic == "groundwatch/state/ground/gs2" and st["state"] == "GROUND_PATH_DOWN"
+
+
+def test_retained_state_shows_an_escalated_alert_at_its_new_severity() -> None:
+    sink = MqttSink(MqttSinkOptions())
+    warn = alert(EventType.LIMIT_ENTER, Notification.NEW, "LIMIT/lander/ebn0")
+    warn.event.severity = Severity.WARNING
+    sink.update_state(warn)
+    _, st = sink.update_state(alert(EventType.LIMIT_ENTER, Notification.ESCALATION,
+                                    "LIMIT/lander/ebn0"))  # fmt: skip
+    entry = st["active"]["LIMIT/lander/ebn0"]
+    assert entry["severity"] == "critical" and entry["id"] == "a1"
+    assert st["last"]["notification"] == "escalation"

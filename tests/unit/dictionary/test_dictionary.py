@@ -290,8 +290,9 @@ LAYOUT = {
 """
 
 
-def test_python_layout(tmp_path: Path) -> None:
+def test_python_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "custom_layout.py").write_text(PYTHON_LAYOUT)
+    monkeypatch.setenv("GROUNDWATCH_ALLOW_PYTHON_LAYOUTS", "1")
     mission = load_dictionary(
         write(
             tmp_path,

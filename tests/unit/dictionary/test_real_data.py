@@ -113,7 +113,8 @@ def test_jpss1_every_packet_decodes_and_round_trips(jpss: MissionDictionary) -> 
 # -- Europa Clipper -----------------------------------------------------------------
 
 
-def test_europa_clipper_1227_matches_ccsdspy() -> None:
+def test_europa_clipper_1227_matches_ccsdspy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GROUNDWATCH_ALLOW_PYTHON_LAYOUTS", "1")  # its layout is Python
     mission = load_dictionary(MISSIONS / "europa_clipper.yaml")
     expected = reference("europa_clipper_apid01227_ccsdspy.json")
     recorded = packets(EUROPA_FILE)

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from groundwatch.ingest.mqtt import _BufferedSocket
+from groundwatch.ingest.paho_adapter import BufferedSocket
 
 
 def test_small_reads_come_from_one_recv_and_pending_counts_the_rest() -> None:
@@ -14,7 +14,7 @@ def test_small_reads_come_from_one_recv_and_pending_counts_the_rest() -> None:
     with a, b:
         b.setblocking(False)
         a.sendall(b"\x32\x05hello" + b"\x40\x02\x00\x01")
-        sock = _BufferedSocket(b)
+        sock = BufferedSocket(b)
         assert sock.recv(1) == b"\x32"  # paho: the command octet
         assert sock.pending() == 10  # everything else is read already
         assert sock.recv(1) == b"\x05"  # a length octet
@@ -33,6 +33,6 @@ def test_a_closed_peer_reads_as_empty() -> None:
     with b:
         a.sendall(b"z")
         a.close()
-        sock = _BufferedSocket(b)
+        sock = BufferedSocket(b)
         assert sock.recv(1) == b"z"
         assert sock.recv(1) == b""  # paho: connection lost

@@ -12,8 +12,10 @@ T0 = 1_700_000_000 * S
 LIM = Limits(yellow_low=10, yellow_high=80, red_low=0, red_high=100)
 
 
-def run(values: list[float], persistence: int = 2, numeric: bool = True) -> list[tuple[str, str]]:
-    cfg = LinkConfig(limit_persistence=persistence)
+def run(
+    values: list[float], persistence: int = 2, numeric: bool = True, seconds: float = 1.0
+) -> list[tuple[str, str]]:
+    cfg = LinkConfig(limit_persistence=persistence, limit_persistence_time=seconds)
     m = LinkMonitor.from_config(cfg, [], {}, None, limits={"temp": LIM} if numeric else None)
     out = []
     for i, v in enumerate(values):
@@ -32,29 +34,27 @@ def run(values: list[float], persistence: int = 2, numeric: bool = True) -> list
 
 def test_yellow_then_red_and_back_exact_events() -> None:
     values = [50, 50, 85, 85, 85, 105, 105, 90, 90, 60, 60, 60]
+    # one condition per parameter: red escalates it, yellow again de-escalates it
     assert run(values) == [
         ("LIMIT_ENTER", "yellow_high"),
         ("LIMIT_ENTER", "red_high"),
-        ("LIMIT_LEAVE", "red_high"),
+        ("LIMIT_ENTER", "yellow_high"),
         ("LIMIT_LEAVE", "yellow_high"),
     ]
 
 
 def test_persistence_single_spike_ignored() -> None:
     assert run([50, 120, 50, 50, 5, 50, 50]) == []
-    assert run([50, 120, 50], persistence=1) == [
-        ("LIMIT_ENTER", "yellow_high"),
-        ("LIMIT_ENTER", "red_high"),
-        ("LIMIT_LEAVE", "red_high"),
+    assert run([50, 120, 50], persistence=1, seconds=0) == [
+        ("LIMIT_ENTER", "red_high"),  # straight to red: one event, at the worst level
         ("LIMIT_LEAVE", "yellow_high"),
     ]
 
 
 def test_low_side_nested() -> None:
     assert run([50, -5, -5, 5, 5, 50, 50]) == [
-        ("LIMIT_ENTER", "yellow_low"),
         ("LIMIT_ENTER", "red_low"),
-        ("LIMIT_LEAVE", "red_low"),
+        ("LIMIT_ENTER", "yellow_low"),
         ("LIMIT_LEAVE", "yellow_low"),
     ]
 

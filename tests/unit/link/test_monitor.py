@@ -341,7 +341,7 @@ def test_old_pass_at_a_now_dead_station_does_not_block_los() -> None:
 def test_low_rssi_degrades_then_recovers() -> None:
     from groundwatch.model import LimitState
 
-    m = monitor()
+    m = monitor(limit_persistence_time=0, degraded_enter_delay=0, degraded_clear_delay=0)
     ev = []
     for i in range(30):
         t = T0 + i * 100 * MS

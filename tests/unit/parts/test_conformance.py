@@ -131,6 +131,9 @@ def test_a_plugin_that_cannot_be_imported_is_named() -> None:
     reg.register("source", "zmq", broken, origin="groundwatch-zmq")
     with pytest.raises(ConfigError, match=r"sources\[1\]\.type: .*groundwatch-zmq.*zmq"):
         reg.create("source", "zmq", {}, "sources[1]")
+    reg.register("source", "odd", lambda: print, origin="odd-package")
+    with pytest.raises(ConfigError, match=r"sources\[2\]\.type: source 'odd' .* not a part"):
+        reg.create("source", "odd", {}, "sources[2]")
 
 
 def test_plugins_command_lists_every_part_by_role_and_origin() -> None:
@@ -148,3 +151,16 @@ def test_plugins_command_lists_every_part_by_role_and_origin() -> None:
             assert any(ln.split()[:2] == [name, "groundwatch"] for ln in lines[header + 1 :]), (
                 f"{role} {name} not listed"
             )
+
+
+def test_the_replay_source_keeps_the_source_contract() -> None:
+    """Not chosen by configuration (``groundwatch replay`` builds it), but the pipeline runs
+    it like any source."""
+    from groundwatch.clock import ReplayClock
+    from groundwatch.replay.recording import TimeLine
+    from groundwatch.replay.source import ReplaySource
+
+    source = ReplaySource(
+        iter([]), session="s", clock=ReplayClock(0, None), timeline=TimeLine(1_000, 0)
+    )
+    check_contract("source", source)

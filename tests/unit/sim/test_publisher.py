@@ -89,6 +89,7 @@ def test_mqtt_urls() -> None:
         "port": 1884,
         "username": "u",
         "password": "p@ss",
+        "tls_context": None,
     }
     with pytest.raises(ValueError, match="scheme"):
         mqtt_connection("http://broker")
@@ -123,3 +124,14 @@ def test_simulate_command_writes_files_without_a_broker(tmp_path: Path) -> None:
     assert len(out.read_text().split()) == 25
     bad = CliRunner().invoke(app, ["simulate", "--dictionary", str(tmp_path / "none.yaml")])
     assert bad.exit_code == 2 and "error" in bad.output
+
+
+def test_mqtts_urls_verify_the_server(tmp_path: Path) -> None:
+    conn = mqtt_connection("mqtts://broker")
+    assert conn["port"] == 8883
+    ctx = conn["tls_context"]
+    assert ctx.check_hostname and ctx.verify_mode.name == "CERT_REQUIRED"
+    with pytest.raises(ValueError, match="plain connection"):
+        mqtt_connection(f"mqtt://broker?ca={tmp_path}/ca.crt")
+    with pytest.raises(ValueError, match="unknown parameter"):
+        mqtt_connection("mqtts://broker?insecure=1")

@@ -34,7 +34,10 @@ def status(stations: list[str]) -> dict[str, Any]:
         ],
         "links": {
             "links": [{"spacecraft": "sc", "station": stations[0], "state": "AOS", "vcid": 0}],
-            "stations": {s: {"ground_path_up": True} for s in stations},
+            "stations": {
+                s: {"ground_path_up": True, "status": {"evil name{": 1, "temp": 20}}
+                for s in stations
+            },
             "spacecraft": {"sc": {"in_contact": False, "frames_in_pass": 4}},
         },
         "alerts": {"active": 1, "sinks": {"log": {"sent": 2}}},
@@ -72,6 +75,8 @@ def test_hostile_station_names_are_escaped_labels_never_metric_names() -> None:
     # "sta tion" and "sta_tion" are two series of one metric, not one colliding name.
     assert len({k for k in got if k[0] == "groundwatch_station_first"}) == len(names)
     assert not any("sta_tion" in name or "uo" in name for name, _ in got)
+    # A heartbeat payload's keys come from the station: never metric names.
+    assert not any("evil" in name or "temp" in name for name, _ in got)
 
 
 async def test_server_serves_health_and_metrics() -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 
 from groundwatch.model import (
@@ -67,7 +68,17 @@ def test_rejected_and_event_points() -> None:
     p = rejected_point(r, index=2)
     assert (p.measurement, p.time_ns) == ("rejected", 12)
     assert p.tags == {"station": "gs1", "source": "live", "reason": "bad_crc"}
-    assert p.fields == {"detail": "crc 0x1 != 0x2", "hex": "dead", "length": 2, "vcid": 1}
+    assert p.fields == {
+        "detail": "crc 0x1 != 0x2",
+        "hex": "dead",
+        "length": 2,
+        "sha256": hashlib.sha256(b"\xde\xad").hexdigest(),
+        "vcid": 1,
+    }
+    big = Rejection(RejectReason.WRONG_LENGTH, "x", bytes(range(256)) * 40, 10, "gs1", "live")
+    fields = rejected_point(big).fields
+    assert fields["hex"] == bytes(range(256)).hex() and fields["truncated"] is True
+    assert fields["length"] == 10240
     e = Event(
         EventType.UNEXPECTED_LOS,
         Severity.CRITICAL,

@@ -1,4 +1,4 @@
-"""A groundwatch source for frames sent as ZeroMQ messages (see README.md).
+"""A groundwatch source for frames sent as ZeroMQ messages, one raw frame per message.
 
 Follows ``groundwatch.parts.Source``: ``from_config`` validates without I/O, ``start``
 creates the socket (ZeroMQ connects in the background and reconnects by itself), ``run``

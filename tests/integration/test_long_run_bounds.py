@@ -1,0 +1,85 @@
+"""What grows with distinct stations is bounded, and a broker's out-of-order redelivery is not
+counted as lost frames (real Mosquitto and influxd)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+
+import aiomqtt
+
+from groundwatch import services
+from groundwatch.ingest.base import INVALID_STATION
+from groundwatch.services import ServiceHandle
+
+from .pipeline_helpers import (
+    DEMO_DICTIONARY,
+    GROUNDWATCH,
+    running_pipeline,
+    settings_for,
+    wait_for,
+    write_config,
+)
+
+
+def _frames(tmp_path: Path, n: int) -> list[bytes]:
+    out = tmp_path / "frames.hex"
+    subprocess.run(
+        [*GROUNDWATCH, "simulate", "--dictionary", str(DEMO_DICTIONARY), "--no-mqtt",
+         "--count", str(n), "--rate", "0", "--output", str(out), "--format", "hex"],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    return [bytes.fromhex(line) for line in out.read_text().split()]
+
+
+def _last_link(influx: ServiceHandle, db: str, station: str) -> dict[str, float]:
+    rows = services.influx_query(
+        influx.url,
+        f'SELECT last("frames_missing"), last("frame_gaps"), last("late_frames"), last("frames") '
+        f'FROM "link" WHERE "station" = \'{station}\'',
+        db=db,
+    )
+    values = rows["results"][0]["series"][0]["values"][0]  # type: ignore[index]
+    return dict(zip(["missing", "gaps", "late", "frames"], values[1:], strict=True))
+
+
+async def test_out_of_order_redelivery_counts_no_missing_frames(
+    mosquitto: ServiceHandle, influxd: ServiceHandle, influx_db: str, tmp_path: Path
+) -> None:
+    frames = _frames(tmp_path, 200)
+    order = [*range(0, 60), *range(100, 130), *range(60, 100), *range(130, 200)]
+    cfg = write_config(tmp_path / "gw.toml", mosquitto, influxd, influx_db, client_id="gw-ooo")
+    async with running_pipeline(settings_for(cfg)) as pipeline:
+        async with aiomqtt.Client("127.0.0.1", mosquitto.port) as pub:
+            for i in order:
+                await pub.publish("gs/gs-ooo/frames", frames[i], qos=1)
+        await wait_for(lambda: pipeline.stats.frames >= 200, 30, "every frame")
+        await asyncio.sleep(1.5)  # the next link series
+    link = _last_link(influxd, influx_db, "gs-ooo")
+    assert link == {"missing": 0, "gaps": 0, "late": 40, "frames": 200}
+
+
+async def test_stations_past_the_bound_are_rejected_and_counted(
+    mosquitto: ServiceHandle, influxd: ServiceHandle, influx_db: str, tmp_path: Path
+) -> None:
+    frames = _frames(tmp_path, 8)
+    cfg = write_config(tmp_path / "gw.toml", mosquitto, influxd, influx_db, client_id="gw-many")
+    settings = settings_for(cfg)
+    settings.link.max_stations = 5
+    async with running_pipeline(settings) as pipeline:
+        async with aiomqtt.Client("127.0.0.1", mosquitto.port) as pub:
+            for i, data in enumerate(frames):
+                await pub.publish(f"gs/many{i}/status", b"{}", qos=1)
+                await pub.publish(f"gs/many{i}/frames", data, qos=1)
+        await wait_for(lambda: pipeline.stats.frames >= 8, 30, "every frame")
+        status = pipeline.status()
+        assert status["rejected"]["too_many_stations"] == 3
+        assert status["stations_known"] == 5
+        assert status["stations_refused"] == 6  # 3 frames and 3 heartbeats
+        snapshot = pipeline.monitor.snapshot()
+        assert set(snapshot["stations"]) == {f"many{i}" for i in range(5)}
+        assert {k.station for k in pipeline.accounting.counts()} == {
+            *(f"many{i}" for i in range(5)),
+            INVALID_STATION,
+        }

@@ -1,0 +1,44 @@
+"""A live run keeps only the newest events (counted by type); a replay, which ends, all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from groundwatch.model import Event, EventType, Severity
+from groundwatch.pipeline import EVENTS_KEPT, Pipeline
+
+
+class _Alerts:
+    def __init__(self) -> None:
+        self.submitted = 0
+
+    def submit(self, events: list[Event]) -> None:
+        self.submitted += len(events)
+
+
+def _pipeline(**kw: Any) -> tuple[Pipeline, _Alerts]:
+    alerts = _Alerts()
+    parts: dict[str, Any] = dict.fromkeys(
+        ("decoder", "store", "monitor", "accounting", "merger", "archive")
+    )
+    return Pipeline(sources=[], alerts=alerts, to_points=list, **parts, **kw), alerts
+
+
+def _event(i: int) -> Event:
+    return Event(EventType.LIMIT_ENTER, Severity.WARNING, i, "sc", "gs1", "t", "x", "c", str(i))
+
+
+def test_live_events_are_bounded_and_counted() -> None:
+    pipeline, alerts = _pipeline()
+    n = EVENTS_KEPT + 2_500
+    pipeline.dispatch(_event(i) for i in range(n))
+    assert len(pipeline.stats.events) == EVENTS_KEPT
+    assert pipeline.stats.events[-1].id == str(n - 1)
+    assert pipeline.stats.event_counts == {"LIMIT_ENTER": n}
+    assert alerts.submitted == n
+
+
+def test_a_replay_keeps_every_event() -> None:
+    pipeline, _ = _pipeline(events_kept=None)
+    pipeline.dispatch(_event(i) for i in range(EVENTS_KEPT + 10))
+    assert len(pipeline.stats.events) == EVENTS_KEPT + 10
