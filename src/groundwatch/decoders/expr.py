@@ -39,6 +39,9 @@ from groundwatch.decoders.expr_ops import (
     MAX_SEQUENCE,
     MAX_SHIFT,
     Evaluator,
+    bounded_max,
+    bounded_min,
+    check_length,
     constant_power,
     constant_shift,
     failure_reason,
@@ -70,8 +73,8 @@ class UnsafeExpression(ValueError):
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "abs": abs,
-    "min": min,
-    "max": max,
+    "min": bounded_min,
+    "max": bounded_max,
     "round": round,
     "sqrt": math.sqrt,
     "exp": math.exp,
@@ -306,6 +309,9 @@ def _compile_compare(node: ast.Compare, names: set[str], depth: int) -> _Node:
         left = first_eval(v)
         for fn, right_eval in steps:
             right = right_eval(v)
+            if type(left) is list or type(right) is list:  # compared element by element
+                check_length(left)
+                check_length(right)
             if not fn(left, right):
                 return False
             left = right

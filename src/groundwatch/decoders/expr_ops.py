@@ -2,9 +2,10 @@
 
 What ``expr`` cannot decide when a dictionary loads is checked here, on each evaluation:
 exponents (``MAX_EXPONENT``), shift counts (``MAX_SHIFT``), the size of every integer result
-of ``**``, ``<<`` and ``*`` (``MAX_INT_BITS``), text and arrays joined by ``+``
-(``MAX_SEQUENCE``); ``*`` and ``%`` need numbers. The closures below inline the check for the
-usual operands (floats, small ints), keeping derived parameters cheap on the decode path.
+of ``**``, ``<<`` and ``*`` (``MAX_INT_BITS``), text and arrays joined by ``+`` and arrays
+read by min, max and comparisons (``MAX_SEQUENCE``); ``*`` and ``%`` need numbers. The
+closures below inline the check for the usual operands (floats, small ints), keeping derived
+parameters cheap on the decode path.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ MAX_SHIFT = 256
 # Any integer a result of **, << or * may have: far above any field, and far below the
 # 4,300-digit limit of int-to-text conversion that would crash writing the value.
 MAX_INT_BITS = 1024
-MAX_SEQUENCE = 4096  # characters or elements of text or an array that ``+`` joins
+# Characters or elements of text or an array that ``+`` joins, and elements of an array that
+# min, max or a comparison reads (each is a loop over them: 64 Ki elements, many times over).
+MAX_SEQUENCE = 4096
 
 
 def is_number(x: Any) -> bool:
@@ -134,3 +137,21 @@ def constant_shift(lf: Evaluator, shift: int) -> Evaluator:
         return a << shift if type(a) is int and a.bit_length() <= room else lshift(a, shift)
 
     return shifted
+
+
+def check_length(value: Any) -> None:
+    """An array longer than ``MAX_SEQUENCE`` is refused where it would be looped over."""
+    if isinstance(value, list | tuple) and len(value) > MAX_SEQUENCE:
+        raise OverflowError(f"array of {len(value)} values longer than {MAX_SEQUENCE}")
+
+
+def bounded_min(*args: Any) -> Any:
+    if len(args) == 1:
+        check_length(args[0])
+    return min(*args)
+
+
+def bounded_max(*args: Any) -> Any:
+    if len(args) == 1:
+        check_length(args[0])
+    return max(*args)

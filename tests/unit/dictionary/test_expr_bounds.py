@@ -79,6 +79,9 @@ def test_what_can_be_decided_is_refused_at_load(source: str, problem: str) -> No
         ("(-x) ** 0.5", ValueError),  # not a real number
         ("+".join(["text"] * 90), OverflowError),  # 5 MB, copied quadratically
         ("wave + wave", OverflowError),
+        ("+".join(["max(wave)"] * 45), OverflowError),  # a loop over 30,000 values, 45 times
+        ("min(wave) < 1", OverflowError),
+        ("wave == wave", OverflowError),
     ],
 )
 def test_what_cannot_be_decided_is_bounded_at_evaluation(
@@ -99,6 +102,9 @@ def test_ordinary_expressions_keep_their_values() -> None:
     assert compile_expression("a * 0.5 + b ** 2")(values) == 17.5
     assert compile_expression("(a - 32) * 5 / 9")(values) == pytest.approx(-16.111111)
     assert compile_expression("x" + "+x" * (MAX_DEPTH - 1))({"x": 1}) == MAX_DEPTH
+    samples = {"s": [3.0, 1.0, 2.0] * 1000, "a": 3, "b": 4.0}
+    assert compile_expression("max(s) - min(s) + min(a, b) + max(a, b)")(samples) == 9.0
+    assert compile_expression("s == s")(samples) is True
 
 
 def test_failures_are_counted_per_reason() -> None:
