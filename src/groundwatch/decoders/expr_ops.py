@@ -155,3 +155,13 @@ def bounded_max(*args: Any) -> Any:
     if len(args) == 1:
         check_length(args[0])
     return max(*args)
+
+
+# round(x, n) of an int computes 10 ** -n: its digits must stay within what a value can have.
+MAX_ROUND_DIGITS = 400
+
+
+def bounded_round(number: Any, *ndigits: Any) -> Any:
+    if ndigits and isinstance(ndigits[0], int) and abs(ndigits[0]) > MAX_ROUND_DIGITS:
+        raise OverflowError(f"round to {ndigits[0]} digits: more than {MAX_ROUND_DIGITS}")
+    return round(number, *ndigits)

@@ -82,6 +82,7 @@ def test_what_can_be_decided_is_refused_at_load(source: str, problem: str) -> No
         ("+".join(["max(wave)"] * 45), OverflowError),  # a loop over 30,000 values, 45 times
         ("min(wave) < 1", OverflowError),
         ("wave == wave", OverflowError),
+        ("round(x, -big)", OverflowError),  # 10 ** (2 ** 40)
     ],
 )
 def test_what_cannot_be_decided_is_bounded_at_evaluation(
@@ -105,6 +106,7 @@ def test_ordinary_expressions_keep_their_values() -> None:
     samples = {"s": [3.0, 1.0, 2.0] * 1000, "a": 3, "b": 4.0}
     assert compile_expression("max(s) - min(s) + min(a, b) + max(a, b)")(samples) == 9.0
     assert compile_expression("s == s")(samples) is True
+    assert compile_expression("round(b / 3, 2) + round(1234, -2) + round(b)")(samples) == 1205.33
 
 
 def test_failures_are_counted_per_reason() -> None:
