@@ -6,7 +6,6 @@ per parameter and reason."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -58,10 +57,8 @@ LABEL = {
     ],
 )
 def test_what_can_be_decided_is_refused_at_load(source: str, problem: str) -> None:
-    started = time.process_time()
     with pytest.raises(UnsafeExpression, match=problem):
         compile_expression(source)
-    assert time.process_time() - started < 1.0  # the check itself is cheap
 
 
 @pytest.mark.parametrize(
@@ -89,10 +86,8 @@ def test_what_cannot_be_decided_is_bounded_at_evaluation(
     source: str, error: type[Exception]
 ) -> None:
     expression = compile_expression(source)
-    started = time.process_time()
     with pytest.raises(error):
         expression(LABEL)
-    assert time.process_time() - started < 0.1
 
 
 def test_ordinary_expressions_keep_their_values() -> None:
@@ -154,10 +149,8 @@ def test_an_array_count_beyond_any_packet_is_refused_at_load(tmp_path: Path) -> 
     path = tmp_path / "array.yaml"
     text = HOSTILE.format(name="twice", expr="level * 2")
     path.write_text(text + "      - {name: samples, type: uint16, count: 1000000000}\n")
-    started = time.process_time()
     with pytest.raises(DictionaryError) as caught:
         load_dictionary(path)
-    assert time.process_time() - started < 5.0  # not gigabytes of generated code
     assert "samples" in str(caught.value) and "65536 octets" in str(caught.value)
 
 
@@ -179,13 +172,11 @@ def load_framing() -> Any:
 def test_values_not_computed_are_counted_per_parameter(tmp_path: Path) -> None:
     dictionary = load_dictionary(write(tmp_path, "label_blowup", "mode * 10 ** 8"))
     decoder = FrameDecoder(dictionary)
-    started = time.process_time()
     packets = [
         p
         for frame in frames_of([1, 2, 3])
         for p in decoder.decode(RawFrame(frame, 0, "gs1")).packets
     ]
-    assert time.process_time() - started < 1.0
     assert len(packets) == 3
     for p in packets:
         assert "label_blowup" not in p.params  # no sample rather than a wrong one
