@@ -1,6 +1,7 @@
 """Sustained live ingest: MQTT -> pipeline -> InfluxDB, against the raw ceiling.
 
     .venv/bin/python bench/bench_ingest.py [--seconds 600] [--rate 1000] [--packets 4]
+        [--envelope raw|json|both]
 
 Starts its own Mosquitto and influxd (groundwatch.services). Frames carry ``--packets``
 housekeeping packets of the demo dictionary (44 parameters each), built once with the
@@ -12,6 +13,10 @@ Reports frames/s, points/s and values/s achieved, peak and final RSS of this pro
 latency from frame received to point queryable (p50/p99, probed twice a second), and the
 ratio of the pipeline's points/s to the raw line-protocol ingest rate of the same influxd
 measured in the same run (pre-built batches posted with aiohttp, see bench_store).
+
+``--envelope both`` runs the pipeline twice in the same run, on bare frames and on the same
+frames in JSON station envelopes (``payload = "json"``), and reports groundwatch's CPU per
+frame for each and their ratio.
 """
 
 from __future__ import annotations
@@ -52,11 +57,16 @@ async def run(
     mosq: services.ServiceHandle,
     influx: services.ServiceHandle,
     tmp: Path,
+    envelope: bool = False,
 ) -> dict[str, Any]:
+    # Its own session per run: a persistent session of an earlier run would hold frames.
+    source: dict[str, Any] = {"type": "mqtt", "url": mosq.url, "client_id": f"bench-{tmp.name}"}
+    if envelope:
+        source["payload"] = "json"
     settings = load_config(
         None,
         mission={"dictionary": str(DICTIONARY)},
-        sources=[{"type": "mqtt", "url": mosq.url, "client_id": "bench-ingest"}],
+        sources=[source],
         store={
             "url": influx.url,
             "database": "bench",
@@ -75,7 +85,8 @@ async def run(
     ctx = mp.get_context("spawn")
     report, child_end = ctx.Pipe()
     proc = ctx.Process(
-        target=publisher, args=(mosq.port, args.rate, args.seconds, args.packets, child_end)
+        target=publisher,
+        args=(mosq.port, args.rate, args.seconds, args.packets, child_end, envelope),
     )
     proc.start()
     while not report.poll():  # noqa: ASYNC110 (the publisher builds its template first)
@@ -163,7 +174,11 @@ def main() -> None:
         help="frames/s at which to measure publisher and broker CPU with a null subscriber",
     )
     ap.add_argument("--load-seconds", type=float, default=8)
+    ap.add_argument("--envelope", choices=("raw", "json", "both"), default="raw")
     args = ap.parse_args()
+    if args.envelope == "both":
+        compare_envelopes(args)
+        return
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         mosq = services.start_mosquitto(tmp / "mosquitto")
@@ -221,6 +236,34 @@ def main() -> None:
     print(
         f"measured ratio pipeline/ceiling (points/s): {r['points_per_s'] / ceil.points_per_s:.2f}"
     )
+
+
+def compare_envelopes(args: argparse.Namespace) -> None:
+    """Bare frames, then JSON envelopes, same services, same run: CPU per frame of each."""
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        mosq = services.start_mosquitto(tmp / "mosquitto")
+        influx = services.start_influxd(tmp / "influxdb", database="bench")
+        try:
+            runs = {}
+            for kind in ("raw", "json", "raw2", "json2"):  # interleaved: drift hits both
+                runs[kind] = asyncio.run(
+                    run(args, mosq, influx, tmp / kind, kind.startswith("json"))
+                )
+        finally:
+            services.stop_pid(mosq.pid)
+            services.stop_pid(influx.pid)
+    us = {}
+    for kind, r in runs.items():
+        us[kind] = r["cpu_groundwatch_s"] / max(1, r["frames"]) * 1e6
+        print(
+            f"{kind:5}: {r['frames']} frames, {r['frames_per_s']:.0f} frames/s, groundwatch "
+            f"{us[kind]:.1f} us/frame, latency p50 {r['lat_p50_s'] * 1000:.0f} ms"
+        )
+    raw = (us["raw"] + us["raw2"]) / 2
+    env = (us["json"] + us["json2"]) / 2
+    print(f"groundwatch CPU per frame: raw {raw:.1f} us, JSON envelope {env:.1f} us, "
+          f"ratio {env / raw:.3f}")  # fmt: skip
 
 
 if __name__ == "__main__":

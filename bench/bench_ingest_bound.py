@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import multiprocessing as mp
 import os
 import select
@@ -85,7 +86,8 @@ class FramePublishes:
     crc0 of one changed octet at a known place comes from a table (crc_hqx over the whole
     frame costs ~6 us, more than the rest of the publisher's work per frame)."""
 
-    def __init__(self, packets: int) -> None:
+    def __init__(self, packets: int, envelope: bool = False) -> None:
+        self.envelope = False
         frame, offsets = template_frame(packets)
         var = len(TOPIC).to_bytes(2, "big") + TOPIC
         head = b"\x32" + _varint(len(var) + 2 + len(frame)) + var
@@ -104,8 +106,30 @@ class FramePublishes:
         for n in (1, 0x1234567):  # the tables agree with the CRC of the whole frame
             b = self.build(n)
             assert crc_hqx(memoryview(b)[at:], 0xFFFF) == 0, n
+        if envelope:  # the same frames in groundwatch's JSON envelope, with a station ERT
+            self.envelope = True
+            size = len(self._payload(frame, time.time_ns()))  # fixed: base64, 19-digit ns
+            var = len(TOPIC).to_bytes(2, "big") + TOPIC
+            self.env_head = b"\x32" + _varint(len(var) + 2 + size) + var
+
+    @staticmethod
+    def _payload(frame: bytes, ert_ns: int) -> bytes:
+        return (
+            b'{"frame":"' + base64.b64encode(frame) + b'","ert":' + str(ert_ns).encode()
+            + b',"station":"gs1","rssi_dbm":-105.5,"snr_db":8.25,"freq_offset_hz":-420.0,'
+            b'"crc_ok":true}'
+        )  # fmt: skip
+
+    def _enveloped(self, n: int) -> bytearray:
+        self.envelope = False
+        frame = bytes(self.build(n)[self.frame_at :])
+        self.envelope = True
+        pid = (n % 65535 + 1).to_bytes(2, "big")
+        return bytearray(self.env_head + pid + self._payload(frame, time.time_ns()))
 
     def build(self, n: int) -> bytearray:
+        if self.envelope:
+            return self._enveloped(n)
         b = bytearray(self.template)
         at, tables = self.frame_at, self.crc_tables
         b[self.pid_at : at] = (n % 65535 + 1).to_bytes(2, "big")
@@ -124,10 +148,18 @@ class FramePublishes:
         return b
 
 
-def publisher(port: int, rate: float, seconds: float, packets: int, report: Connection) -> None:
+def publisher(
+    port: int,
+    rate: float,
+    seconds: float,
+    packets: int,
+    report: Connection,
+    envelope: bool = False,
+) -> None:
     """Publish ``rate`` distinct frames/s at QoS 1 for ``seconds`` (at most ``window``
-    unacknowledged); report ("start", cpu) when timing starts and a result dict at the end."""
-    pubs = FramePublishes(packets)
+    unacknowledged; ``envelope``: in JSON station envelopes); report ("start", cpu) when
+    timing starts and a result dict at the end."""
+    pubs = FramePublishes(packets, envelope)
     window = 2000  # in flight, unacknowledged; well below the 65535 packet ids
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

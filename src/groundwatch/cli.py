@@ -36,6 +36,7 @@ app = typer.Typer(
 # Areas that contribute commands (module with ``register(app)``), with the names they add.
 _COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "groundwatch.decoders.commands": ("decode",),
+    "groundwatch.decoders.dictionary_cli": ("dictionary",),
     "groundwatch.sim.commands": ("simulate",),
     "groundwatch.dashboards.commands": ("dashboards",),
     "groundwatch.alerts.commands": ("ack",),
@@ -45,15 +46,14 @@ _COMMAND_MODULES: dict[str, tuple[str, ...]] = {
 
 
 def setup_logging(verbose: bool) -> None:
-    from groundwatch.tls import RedactingFilter
+    from groundwatch.tls import redact_logs
 
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactingFilter())  # no credential in any log line
+    redact_logs()  # no credential in any log line
 
 
 def load_or_exit(path: Path | None, err: Console) -> tuple[Settings, Any]:
@@ -96,6 +96,10 @@ def check_config(
         f"{len(settings.alerts)} alert sink(s))",
         highlight=False,
     )
+    from groundwatch.decoders.dictionary_cli import loaded_lines
+
+    for line in loaded_lines(pipeline.decoder.dictionary, settings.mission.dictionary):
+        Console().print(line, highlight=False, soft_wrap=True)
 
 
 @app.command("plugins")
@@ -233,6 +237,9 @@ def demo(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    from groundwatch.tls import redact_logs
+
+    redact_logs()
     import asyncio
 
     from rich.console import Console

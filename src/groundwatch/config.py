@@ -230,6 +230,31 @@ class LinkConfig(Section):
     spacecraft: dict[str, SpacecraftLinkConfig] = Field(
         default_factory=dict, description="per spacecraft: [link.spacecraft.<name>]"
     )
+    # Station time (see link.monitor): late events, links restored after a restart.
+    late_after: float = Field(
+        default=5.0,
+        gt=0,
+        le=MAX_SECONDS,
+        description="seconds after its pass time an event is raised late",
+    )
+    restore_window: float = Field(
+        default=3600.0,
+        ge=0,
+        le=MAX_SECONDS,
+        description="seconds: a link heard this recently is restored at start",
+    )
+    redelivery_grace: float = Field(
+        default=10.0,
+        gt=0,
+        le=MAX_SECONDS,
+        description="seconds a restored link waits for its station's backlog",
+    )
+    degraded_station_rssi: float | None = Field(
+        default=None, description="dBm: LINK_DEGRADED when a station reports less (mean)"
+    )
+    degraded_station_snr: float | None = Field(
+        default=None, description="dB: LINK_DEGRADED when a station reports less (mean)"
+    )
 
 
 class HealthConfig(Section):

@@ -20,6 +20,7 @@ from pathlib import Path
 from rich.console import Console
 
 from groundwatch import services
+from groundwatch.alerts.budget import pass_budgets
 from groundwatch.config import Settings, load_config
 from groundwatch.console.live import show
 from groundwatch.console.state import ConsoleModel, key_parameters_of
@@ -98,14 +99,29 @@ def services_dir(opts: DemoOptions) -> Path:
     return (opts.workdir.parent / "services").resolve()
 
 
+def planned_pass_s(opts: DemoOptions) -> float:
+    """How long the nominal descent transmits at this rate, from a dry run of the same
+    scenario: the flight plan ends the contact after touchdown and safing."""
+    dictionary = load_dictionary(opts.dictionary)
+    scenario = make_scenario(dictionary, "lunar-descent", variant="nominal", seed=opts.seed)
+    framer = SimFramer(dictionary, seed=opts.seed)
+    frames = 0
+    while (tick := scenario.next_tick(opts.speedup / opts.rate)) is not None:
+        frames += len(framer.frames(tick))
+    return frames / opts.rate
+
+
 def demo_settings(opts: DemoOptions, mqtt: str, influx: str, pass_start_ns: int) -> Settings:
-    """A configuration for this run, with a contact plan covering the whole pass (so a loss
-    of signal before its planned end is UNEXPECTED_LOS, as a controller would judge it)."""
+    """A configuration for this run, with a contact plan: planned to go on for an hour (so
+    a loss of signal during the descent is UNEXPECTED_LOS, as a controller would judge it),
+    and for the nominal variant planned to end when the landed lander stops transmitting
+    (its LOS then is EXPECTED_LOS)."""
     work = opts.workdir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     schedule = work / "schedule.yaml"
     start = datetime.fromtimestamp(pass_start_ns / 1e9 - 60, UTC)
-    end = datetime.fromtimestamp(pass_start_ns / 1e9 + 3600, UTC)
+    length = planned_pass_s(opts) if opts.variant == "nominal" and opts.rate > 0 else 3600.0
+    end = datetime.fromtimestamp(pass_start_ns / 1e9 + length, UTC)
     schedule.write_text(
         "contacts:\n"
         f"  - {{spacecraft: demo-lander, station: {opts.station}, "
@@ -219,6 +235,8 @@ def closing_lines(r: DemoResult) -> list[str]:
         )
     else:
         lines.append("no LOS alert was raised")
+    for budget in pass_budgets(r.events):  # what the controller was sent, and how early
+        lines += budget.lines()
     if r.report is not None:
         lines.append(f"pass report: {r.report.html}")
     elif r.report_error is not None:

@@ -4,7 +4,8 @@ Every part (ingestor, decoder, link monitor, store, alert sink) speaks only thes
 parts never import each other sideways: the pipeline wires them.
 
 Time is always integer nanoseconds since the Unix epoch (UTC). ``ert_ns`` is the
-earth-received time of a frame as stamped by the ingestor (or recorded in an archive).
+earth-received time of a frame: the station's own time when its envelope carries one and
+it passed the clock guard (``FrameMeta.ert_source``), else the time the ingestor read it.
 """
 
 from __future__ import annotations
@@ -14,10 +15,27 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from groundwatch.frame_meta import (
+    MAX_EXTRA_CHARS,
+    MAX_EXTRA_ITEMS,
+    ErtSource,
+    FrameMeta,
+    bounded_extra,
+)
+
 # Defined with every reason's meaning in groundwatch.rejects; re-exported for the parts.
 from groundwatch.rejects import RejectReason as RejectReason
 
 FieldValue = float | int | str | bool
+
+__all__ = [  # re-exported: frame metadata (groundwatch.frame_meta), reject reasons
+    "MAX_EXTRA_CHARS",
+    "MAX_EXTRA_ITEMS",
+    "ErtSource",
+    "FrameMeta",
+    "RejectReason",
+    "bounded_extra",
+]
 
 # Packet k of a frame is stamped ert_ns + k (see README "InfluxDB schema"); the ingest clock
 # keeps successive frames of one station at least this far apart, so no two packets of the
@@ -50,6 +68,21 @@ class RawFrame:
     ingest: str = ""  # name of the ingestor that produced it (e.g. "mqtt")
     # Called once the frame is safely archived: the MQTT ingestor acknowledges the message
     # to the broker only then, so a crash between receipt and archive loses nothing.
+    ack: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+    meta: FrameMeta | None = None  # None: a bare frame (no envelope)
+
+
+@dataclass(slots=True, frozen=True)
+class RejectedInput:
+    """Input a source could not turn into a frame (e.g. a malformed station envelope):
+    counted, kept raw in ``rejected``, and acknowledged once stored."""
+
+    data: bytes
+    time_ns: int
+    station: str
+    reason: RejectReason
+    detail: str
+    ingest: str = ""
     ack: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
 

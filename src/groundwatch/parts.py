@@ -29,6 +29,7 @@ from groundwatch.model import (
     Point,
     RawFrame,
     RefusedFrame,
+    RejectedInput,
     StationStatus,
 )
 
@@ -62,8 +63,9 @@ class Counters:
         }
 
 
-# What a source hands to the pipeline: frames, station heartbeats, ground-path changes.
-IngestItem = RawFrame | StationStatus | GroundPathChange | RefusedFrame
+# What a source hands to the pipeline: frames, station heartbeats, ground-path changes,
+# frames it refused, and input it could not read (e.g. a malformed station envelope).
+IngestItem = RawFrame | StationStatus | GroundPathChange | RefusedFrame | RejectedInput
 
 
 class FrameQueue(Protocol):

@@ -34,6 +34,7 @@ from groundwatch.model import (
     Point,
     RawFrame,
     RefusedFrame,
+    RejectedInput,
     Rejection,
     RejectReason,
     StationStatus,
@@ -183,6 +184,8 @@ class Pipeline:
                 )
             elif isinstance(item, GroundPathChange):
                 self.dispatch(self.monitor.observe_ground_path(item.up, self._now()))
+            elif isinstance(item, RejectedInput):
+                await self._rejected_input(item)
             elif isinstance(item, RefusedFrame):
                 await self._refused(item.frame, item.reason, item.detail, recovered_position)
         except Exception:
@@ -234,6 +237,13 @@ class Pipeline:
                 position = self.archive.append(frame, f"{spacecraft or 'unknown'}-{frame.station}")
             if frame.ack is not None:
                 frame.ack()
+        if frame.meta is not None:  # what the station said about its reception
+            self.accounting.observe_copy(spacecraft, frame.station, frame.meta)
+            if spacecraft is not None and not recovered:
+                key = self._link_key(spacecraft, frame.station)
+                events = self.monitor.observe_radio(key, frame.meta, frame.ert_ns)
+                if events:
+                    self.dispatch(events)
         stats = self.stats
         stats.frames += 1
         first = True
@@ -273,6 +283,22 @@ class Pipeline:
         stats.points += len(points)
         await self.store.put(points, position)
         self.counters.sent += 1
+
+    async def _rejected_input(self, item: RejectedInput) -> None:
+        """A message a source could not read (e.g. a malformed envelope): counted per
+        station and reason, kept raw in ``rejected``, acknowledged once stored."""
+        frame = RawFrame(item.data, item.time_ns, item.station, self.source_label, item.ingest)
+        rejection = Rejection(
+            item.reason, item.detail, item.data, item.time_ns, item.station, self.source_label
+        )
+        result = DecodeResult(frame, rejections=[rejection])
+        self.accounting.observe(result)
+        self._count_rejections(result)
+        points = self.to_points(result)
+        self.stats.points += len(points)
+        await self.store.put(points, None)
+        if item.ack is not None:
+            item.ack()
 
     async def _refused(
         self, frame: RawFrame, reason: RejectReason, detail: str, recovered_position: Any
@@ -413,6 +439,7 @@ class Pipeline:
         """Deliver points of archived frames the store never confirmed (after a crash)."""
         if self.archive is None:
             return
+        self._restore_links()
         for frame, position in self.archive.uncommitted_with_positions():
             await self.process(frame, recovered_position=position)
         if self.stats.recovered_frames:
@@ -420,6 +447,21 @@ class Pipeline:
                 "recovered %d archived frames not confirmed by the store before the last stop",
                 self.stats.recovered_frames,
             )
+
+    def _restore_links(self) -> None:
+        """Links that were up when groundwatch last stopped (their last archived frames):
+        the link monitor tracks them on, so a backlog the broker redelivers is judged on
+        its ERTs, without a new AOS and without a LOS for the outage itself."""
+        restore = getattr(self.monitor, "restore", None)
+        latest = getattr(self.archive, "latest_frames", None)
+        if restore is None or latest is None:
+            return
+        now = self.clock.now_ns()
+        for _link, frame in latest():
+            identity = self.decoder.peek(frame)
+            if identity is None or identity.spacecraft is None or identity.crc_ok is False:
+                continue
+            restore(self._link_key(identity.spacecraft, frame.station), frame.ert_ns, now)
 
     async def run(self, stop: asyncio.Event, finish_at_ns: int | None = None) -> PipelineStats:
         """Run until ``stop`` is set (or every source has ended), then shut down in stages."""

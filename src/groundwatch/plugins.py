@@ -37,6 +37,7 @@ BUILTIN_PARTS: dict[str, dict[str, str]] = {
     },
     "dictionary": {
         "yaml": "groundwatch.decoders.formats:YamlDictionaryFormat",
+        "xtce": "groundwatch.decoders.formats:XtceDictionaryFormat",
     },
 }
 

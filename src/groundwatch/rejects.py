@@ -31,6 +31,9 @@ class RejectReason(StrEnum):
     BAD_FHP = "bad_fhp"
     LOST_CONTINUATION = "lost_continuation"
     UNKNOWN_APID = "unknown_apid"
+    NO_SELECTOR_MATCH = "no_selector_match"
+    BAD_PACKET_CRC = "bad_packet_crc"
+    LENGTH_MISMATCH = "length_mismatch"
     BAD_ENUM = "bad_enum"
     BAD_PACKET = "bad_packet"
     BAD_AX25 = "bad_ax25"
@@ -39,6 +42,14 @@ class RejectReason(StrEnum):
     OVERSIZED = "oversized"
     BAD_STATION = "bad_station"
     TOO_MANY_STATIONS = "too_many_stations"
+    BAD_ENVELOPE = "bad_envelope"
+    MISSING_FRAME = "missing_frame"
+    BAD_FRAME_FIELD = "bad_frame_field"
+    BAD_RADIO_FIELD = "bad_radio_field"
+    BAD_ERT = "bad_ert"
+    STATION_CRC = "station_crc"
+    ERT_FUTURE = "ert_future"
+    ERT_STALE = "ert_stale"
 
     @property
     def description(self) -> str:
@@ -56,6 +67,9 @@ DESCRIPTIONS: dict[RejectReason, str] = {
     RejectReason.BAD_FHP: "first header pointer points outside the data field",
     RejectReason.LOST_CONTINUATION: "partial packet dropped after a frame gap",
     RejectReason.UNKNOWN_APID: "no dictionary entry for the packet",
+    RejectReason.NO_SELECTOR_MATCH: "APID known, but no packet's selector matched",
+    RejectReason.BAD_PACKET_CRC: "packet error control (e.g. CRC-16) mismatch",
+    RejectReason.LENGTH_MISMATCH: "packet longer than its layout (or not all read)",
     RejectReason.BAD_ENUM: "raw value outside a declared enumeration",
     RejectReason.BAD_PACKET: "packet layout could not be parsed for another reason",
     RejectReason.BAD_AX25: "AX.25 frame header or addresses malformed",
@@ -64,6 +78,14 @@ DESCRIPTIONS: dict[RejectReason, str] = {
     RejectReason.OVERSIZED: "longer than the source's max_frame_bytes: archived, not decoded",
     RejectReason.BAD_STATION: "station name outside the allowed name: archived, not decoded",
     RejectReason.TOO_MANY_STATIONS: "a new station past [link] max_stations: archived only",
+    RejectReason.BAD_ENVELOPE: "station envelope is not a JSON object (or not UTF-8)",
+    RejectReason.MISSING_FRAME: "station envelope without its frame field",
+    RejectReason.BAD_FRAME_FIELD: "station envelope's frame field is not base64 or hex",
+    RejectReason.BAD_RADIO_FIELD: "station envelope's radio field is not a number (or flag)",
+    RejectReason.BAD_ERT: "station ERT unreadable, before 1970 or after 2200",
+    RejectReason.STATION_CRC: "the station reports its own CRC check failed",
+    RejectReason.ERT_FUTURE: "station ERT further ahead of the receipt than clock_tolerance",
+    RejectReason.ERT_STALE: "station ERT older than the redelivery_window",
 }
 
 

@@ -15,6 +15,7 @@ same limits; a unit test keeps the two in step.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
@@ -27,9 +28,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from groundwatch.broker_auth import MosquittoSecurity
 
 # The limits the README explains. 600 s x 1,000 frames/s of ~1.1 kB = 600,000 messages, ~700 MB.
 MOSQUITTO_LIMITS = {
@@ -64,76 +68,6 @@ class ServiceHandle:
             scheme = "https" if self.tls else "http"
         host = "localhost" if self.tls else "127.0.0.1"  # the name in the test certificate
         return f"{scheme}://{host}:{self.port}"
-
-
-@dataclass(frozen=True, slots=True)
-class MosquittoSecurity:
-    """A TLS listener with password authentication and an ACL (see ``mosquitto_acl``)."""
-
-    cafile: Path
-    certfile: Path
-    keyfile: Path
-    password_file: Path
-    acl_file: Path
-    require_certificate: bool = True
-
-    def conf_lines(self) -> list[str]:
-        return [
-            f"cafile {self.cafile}",
-            f"certfile {self.certfile}",
-            f"keyfile {self.keyfile}",
-            f"require_certificate {'true' if self.require_certificate else 'false'}",
-            "tls_version tlsv1.2",
-            f"password_file {self.password_file}",
-            f"acl_file {self.acl_file}",
-        ]
-
-
-def mosquitto_acl(
-    groundwatch: str,
-    stations: Iterable[str] = (),
-    operators: Iterable[str] = (),
-    ack_topic: str = "groundwatch/ack",
-) -> str:
-    """The ACL the README describes: a station publishes only under ``gs/<itself>/#``,
-    an operator only on the acknowledgement topic (and reads events and state), groundwatch
-    reads frames and heartbeats and writes events and state."""
-    out = [
-        f"user {groundwatch}",
-        "topic read gs/+/frames",
-        "topic read gs/+/status",
-        "topic readwrite groundwatch/events/#",
-        "topic readwrite groundwatch/state/#",
-        f"topic read {ack_topic}",
-        f"topic read {ack_topic}/+",
-        "",
-    ]
-    for s in stations:
-        out += [f"user {s}", f"topic write gs/{s}/#", ""]
-    for o in operators:
-        out += [
-            f"user {o}",
-            f"topic write {ack_topic}",
-            f"topic write {ack_topic}/{o}",
-            "topic read groundwatch/events/#",
-            "topic read groundwatch/state/#",
-            "",
-        ]
-    return "\n".join(out)
-
-
-def mosquitto_password_file(path: Path, users: dict[str, str]) -> Path:
-    """A Mosquitto password file of hashed passwords: written in clear text, then hashed in
-    place by ``mosquitto_passwd -U`` (no password on a command line)."""
-    exe = _binary("mosquitto_passwd", "/usr/bin/mosquitto_passwd")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.writelines(f"{u}:{p}\n" for u, p in users.items())
-    done = subprocess.run([exe, "-U", str(path)], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise ServiceError(f"mosquitto_passwd -U {path} failed: {done.stderr.strip()}")
-    return path
 
 
 def free_port() -> int:
@@ -353,14 +287,15 @@ def influx_query(
     params = {"q": q, "epoch": epoch}
     if db:
         params["db"] = db
-    if auth is not None:
-        params["u"], params["p"] = auth
     qs = urllib.parse.urlencode(params)
     if method == "POST":
         req = urllib.request.Request(f"{url}/query", data=qs.encode(), method="POST")
         req.add_header("Content-Type", "application/x-www-form-urlencoded")
     else:
         req = urllib.request.Request(f"{url}/query?{qs}")
+    if auth is not None:  # HTTP Basic: InfluxDB 1.x reads u/p only from the query string
+        pair = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        req.add_header("Authorization", f"Basic {pair}")
     with urllib.request.urlopen(req, timeout=30, context=context) as resp:
         result: dict[str, object] = json.loads(resp.read())
     return result

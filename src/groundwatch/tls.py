@@ -120,3 +120,10 @@ class RedactingFilter(logging.Filter):
         if redacted != message:
             record.msg, record.args = redacted, None
         return True
+
+
+def redact_logs() -> None:
+    """Every handler of the root logger redacts credentials (after ``basicConfig``)."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())

@@ -1,5 +1,5 @@
 """Fixtures for the secured deployment: certificates made by ``scripts/make-certs.sh``, a
-Mosquitto with a TLS listener, a password file and the ACL of ``services.mosquitto_acl``,
+Mosquitto with a TLS listener, a password file and the ACL of ``broker_auth.mosquitto_acl``,
 and an influxd with authentication (and one with HTTPS)."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from groundwatch import services
-from groundwatch.services import MosquittoSecurity, ServiceHandle
+from groundwatch.broker_auth import MosquittoSecurity, mosquitto_acl, mosquitto_password_file
+from groundwatch.services import ServiceHandle
 
 REPO = Path(__file__).resolve().parents[2]
 STATIONS = ("gs1", "gs2")
@@ -62,9 +63,9 @@ def secure_mosquitto(
 ) -> Iterator[SecureBroker]:
     d = tmp_path_factory.mktemp("secure-mosquitto")
     passwords = {u: secrets.token_urlsafe(12) for u in ("groundwatch", *STATIONS, *OPERATORS)}
-    pw = services.mosquitto_password_file(d / "passwd", passwords)
+    pw = mosquitto_password_file(d / "passwd", passwords)
     acl = d / "acl"
-    acl.write_text(services.mosquitto_acl("groundwatch", STATIONS, OPERATORS))
+    acl.write_text(mosquitto_acl("groundwatch", STATIONS, OPERATORS))
     security = MosquittoSecurity(
         certs / "ca.crt", certs / "server.crt", certs / "server.key", pw, acl
     )

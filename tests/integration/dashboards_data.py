@@ -21,6 +21,7 @@ from groundwatch.model import (
     DecodeResult,
     Event,
     EventType,
+    FrameMeta,
     ParamValue,
     Point,
     RawFrame,
@@ -105,6 +106,8 @@ def fill(url: str, db: str, params: list[ParameterInfo], start_ns: int, seconds:
                     points.append(rejected_point(res.rejections[-1]))
                 for accounting in accountings:
                     accounting.observe(res)
+                    radio = FrameMeta(rssi_dbm=-100.0 - k - si, snr_db=9.0 - k / 2)
+                    accounting.observe_copy(SPACECRAFT, station, radio)
             state = 3 if 10 <= t < seconds - 20 else (2 if t < 10 else 1)
             points += [
                 Point(

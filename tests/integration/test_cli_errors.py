@@ -209,3 +209,10 @@ def test_run_logs_no_credentials(tmp_path: Path, influxd: ServiceHandle) -> None
     ack = gw("ack", "x1", "--by", "op1", "--mqtt", f"mqtt://op1:{SECRET}@127.0.0.1:{port}")
     assert ack.returncode == 1 and "Traceback" not in ack.stderr, ack.stderr
     assert SECRET not in ack.stdout + ack.stderr and "op1:***@" in ack.stderr
+
+
+def test_check_config_checks_the_webhook_url(tmp_path: Path) -> None:
+    cfg = config(tmp_path, f'[[alerts]]\ntype = "webhook"\nurl = "https://op:{SECRET}@:99"\n')
+    res = gw("check-config", str(cfg))
+    one_clear_error(res, "alerts[0].url")
+    assert SECRET not in res.stdout + res.stderr

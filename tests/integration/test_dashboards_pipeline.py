@@ -32,8 +32,11 @@ STATIONS = ("gs1", "gs-2.b")
 
 async def _fill(mqtt: ServiceHandle, influx: ServiceHandle, db: str, tmp: Path) -> None:
     cfg = ph.write_config(tmp / "gw.toml", mqtt, influx, db, client_id=f"dash-{db}")
+    # The stations send JSON envelopes: their radio metadata feeds the reception panels.
+    cid = f'client_id = "dash-{db}"\n'
+    cfg.write_text(cfg.read_text().replace(cid, cid + 'payload = "json"\n'))
     async with ph.running_pipeline(ph.settings_for(cfg)):
-        stations = [a for s in STATIONS for a in ("--station", s)]
+        stations = [a for s in STATIONS for a in ("--station", s)] + ["--envelope", "json"]
         await asyncio.to_thread(ph.simulate, mqtt, tmp / "rec.jsonl", *stations, count=240, rate=40)
         async with aiomqtt.Client("127.0.0.1", mqtt.port, identifier=f"junk-{db}") as client:
             for _ in range(5):

@@ -52,7 +52,7 @@ def malformed_frames() -> tuple[dict[str, list[bytes]], bytes]:
         )
 
     good = TmFramePacker(SCID, 2, framing).frames_for(
-        [build_space_packet(0x100, 1, bytes(40), sec_hdr_flag=True)]
+        [build_space_packet(0x100, 1, bytes(25), sec_hdr_flag=True)]  # gnc's 25 octets
     )[0]
     bad_crc = bytearray(good)
     bad_crc[100] ^= 0xFF

@@ -186,3 +186,63 @@ def test_demo_against_a_fresh_influxd_without_database(
         assert "pass report:" in out
     finally:
         services.stop_service(h)
+
+
+def test_report_takes_the_writers_settings_from_the_config(
+    auth_influxd: AuthInflux, tmp_path: Path
+) -> None:
+    h, (user, password) = auth_influxd
+    asyncio.run(_write_event(StoreConfig(url=_url_with(h, user, password), database="gw"), 1))
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "influx").write_text(password + "\n")
+    dictionary = Path(__file__).resolve().parents[2] / "missions" / "demo-lander.yaml"
+    cfg = tmp_path / "groundwatch.toml"
+    cfg.write_text(
+        f'[mission]\ndictionary = "{dictionary}"\n'
+        f'[store]\nurl = "http://127.0.0.1:{h.port}"\ndatabase = "gw"\n'
+        f'username = "{user}"\npassword_file = "secrets/influx"\n'
+    )
+    res = _cli(
+        "report",
+        "--config",
+        str(cfg),
+        "--dictionary",
+        str(dictionary),
+        "--out",
+        str(tmp_path / "r"),
+        "--from",
+        "1970-01-01T00:00:00Z",
+        "--to",
+        "1970-01-01T00:00:01Z",
+    )
+    out = res.stdout + res.stderr
+    assert "Traceback" not in out and "401" not in out, out
+    assert res.returncode in (0, 1), out  # logged in: a report, or no such pass
+    assert password not in out
+
+
+async def test_a_user_without_the_right_to_create_is_told_what_to_do(
+    auth_influxd: AuthInflux, caplog: pytest.LogCaptureFixture
+) -> None:
+    h, admin = auth_influxd
+    await asyncio.to_thread(
+        services.influx_query,
+        h.url,
+        "CREATE USER \"writer\" WITH PASSWORD 'w-pass'",
+        method="POST",
+        auth=admin,
+    )
+    store = StoreConfig(
+        url=f"http://127.0.0.1:{h.port}", database="missing", username="writer", password="w-pass"
+    )
+    w = InfluxV1Writer.from_config(store)
+    try:
+        from groundwatch.store.writer import WriteFailed
+
+        with pytest.raises(WriteFailed) as info:
+            await w.write(b"m v=1 1\n")
+        assert info.value.retryable  # kept in the spool until someone creates it
+    finally:
+        await w.close()
+    assert "cannot create database 'missing'" in caplog.text
+    assert "create_database = false" in caplog.text

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 import pytest
@@ -147,6 +148,26 @@ async def test_influxdb_over_https_with_a_ca_file(certs: Path, tmp_path: Path) -
                 await w.write(b"m v=2 2\n")
         finally:
             await w.close()
+        # influxdb-client (2.x/3.x path) over the same TLS: the handshake succeeds with the
+        # CA file, and this 1.x server has no /api/v2/write, which reads as a missing bucket
+        from groundwatch.store.influx_v2 import InfluxV2Writer
+
+        v2 = StoreConfig(
+            url=h.url, api="v2", org="ops", bucket="gw", token="t", ca_file=certs / "ca.crt"
+        )
+        w2 = InfluxV2Writer.from_config(v2)
+        try:
+            with pytest.raises(WriteFailed, match="bucket 'gw' not found in org 'ops'"):
+                await w2.write(b"m v=3 3\n")
+        finally:
+            await w2.close()
+        w2 = InfluxV2Writer.from_config(v2.model_copy(update={"ca_file": None}))
+        try:
+            with pytest.raises(WriteFailed, match="CERTIFICATE_VERIFY_FAILED") as info:
+                await w2.write(b"m v=3 3\n")
+            assert info.value.status == 0
+        finally:
+            await w2.close()
     finally:
         await asyncio.to_thread(services.stop_service, h)
 
@@ -203,3 +224,98 @@ async def test_simulator_and_console_over_tls(secure_mosquitto: SecureBroker) ->
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+
+
+async def test_a_burst_over_tls_is_received_and_acknowledged(
+    secure_mosquitto: SecureBroker,
+) -> None:
+    """Acknowledgements written straight to the TLS socket reach the broker: after the
+    burst, a new session with the same client id gets nothing delivered again."""
+    n = 2000
+    source = _source(secure_mosquitto, "gw-tls-burst")
+    waiting = asyncio.create_task(_frames(source, n, timeout=60))
+    await asyncio.sleep(1.0)
+    conn = mqtt_connection(
+        secure_mosquitto.url("gs1"),
+        TlsFiles(**secure_mosquitto.tls_options("gs1")),  # type: ignore[arg-type]
+    )
+    async with aiomqtt.Client(**conn, timeout=10, max_inflight_messages=200) as client:
+        await asyncio.gather(
+            *(client.publish("gs/gs1/frames", i.to_bytes(4, "big") * 50, qos=1) for i in range(n))
+        )
+    frames = await waiting
+    assert sorted(int.from_bytes(f.data[:4], "big") for f in frames) == list(range(n))
+    again = _source(secure_mosquitto, "gw-tls-burst")
+    with pytest.raises(TimeoutError):
+        await _frames(again, 1, timeout=2)
+
+
+async def test_run_over_tls_end_to_end(
+    secure_mosquitto: SecureBroker, influxd: Any, influx_db: str, tmp_path: Path
+) -> None:
+    """`groundwatch run` with an mqtts:// source (password and TLS files relative to the
+    configuration file) takes the frames a station publishes over TLS."""
+    import json
+    import os
+    import shutil
+    import signal
+    import sys
+    import urllib.request
+
+    from groundwatch.services import free_port
+    from tests.integration.conftest import REPO
+
+    (tmp_path / "tls").mkdir()
+    for name in ("ca.crt", "groundwatch.crt", "groundwatch.key"):
+        shutil.copy(secure_mosquitto.certs / name, tmp_path / "tls" / name)
+    (tmp_path / "mqtt-password").write_text(secure_mosquitto.passwords["groundwatch"])
+    health = free_port()
+    cfg = tmp_path / "groundwatch.toml"
+    cfg.write_text(
+        f'[mission]\ndictionary = "{REPO / "missions" / "demo-lander.yaml"}"\n'
+        "[[sources]]\n"
+        'type = "mqtt"\n'
+        f'url = "mqtts://groundwatch@localhost:{secure_mosquitto.handle.port}"\n'
+        'password_file = "mqtt-password"\nclient_id = "gw-tls-run"\n'
+        'ca_file = "tls/ca.crt"\ncert_file = "tls/groundwatch.crt"\n'
+        'key_file = "tls/groundwatch.key"\n'
+        f'[store]\nurl = "{influxd.url}"\ndatabase = "{influx_db}"\n'
+        'spool_dir = "spool"\ndead_letter = "dl.lp"\n'
+        '[archive]\ndir = "archive"\n'
+        f'[health]\nlisten = "127.0.0.1:{health}"\n'
+        '[[alerts]]\ntype = "log"\n'
+    )
+    run = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "groundwatch", "run", "--config", str(cfg), "--no-status",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd="/",
+    )  # fmt: skip
+
+    def frames() -> int:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{health}/health", timeout=1) as r:
+                return int(json.loads(r.read())["frames"])
+        except OSError:
+            return -1
+
+    try:
+        deadline = asyncio.get_running_loop().time() + 20
+        while await asyncio.to_thread(frames) < 0:
+            assert asyncio.get_running_loop().time() < deadline, "run did not start"
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)  # subscribed
+        sim = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "groundwatch", "simulate",
+            "--dictionary", str(REPO / "missions" / "demo-lander.yaml"),
+            "--mqtt", secure_mosquitto.url("gs1", tls_query=True),
+            "--station", "gs1", "--count", "5", "--rate", "20",
+            env={**os.environ}, stdout=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        assert await asyncio.wait_for(sim.wait(), 60) == 0
+        while await asyncio.to_thread(frames) < 5:
+            assert asyncio.get_running_loop().time() < deadline + 30, "frames not received"
+            await asyncio.sleep(0.2)
+    finally:
+        run.send_signal(signal.SIGTERM)
+        out, _ = await asyncio.wait_for(run.communicate(), 60)
+    assert run.returncode == 0, out.decode()[-3000:]
+    assert secure_mosquitto.passwords["groundwatch"] not in out.decode()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
 from collections import OrderedDict
@@ -29,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from groundwatch.parts import ConfigError
+
+log = logging.getLogger(__name__)
 
 SIGNED_FIELDS = ("id", "by", "comment", "ts", "nonce")
 
@@ -41,8 +44,11 @@ def read_secrets(path: Path, key: str = "ack_secrets_file") -> dict[str, bytes]:
     """``operator:secret`` lines of ``path``; a ConfigError naming ``key`` if unreadable."""
     try:
         text = path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode
     except OSError as exc:
         raise ConfigError(key, f"cannot read {path}: {exc.strerror}") from exc
+    if mode & 0o077:
+        log.warning("%s: operator secrets readable by other users (chmod 600 it)", path)
     out: dict[str, bytes] = {}
     for n, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()

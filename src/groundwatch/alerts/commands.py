@@ -110,7 +110,13 @@ def register(app: typer.Typer) -> None:
         except aiomqtt.MqttError as exc:
             typer.echo(f"error: cannot publish to {shown}: {redact_text(str(exc))}", err=True)
             raise typer.Exit(1) from exc
-        typer.echo(f"acknowledged {alert_id} as {who}" + ("" if secret else " (unsigned)"))
+        if secret is not None:
+            typer.echo(f"acknowledged {alert_id} as {who} (signed)")
+        else:
+            typer.echo(
+                f"sent an unsigned acknowledgement of {alert_id} as {who} on {topic}/{who}: "
+                'only a sink with ack_auth = "broker" accepts it (see --secret-file)'
+            )
 
 
 def _first_line(path: Path) -> str:

@@ -129,6 +129,15 @@ class MqttSink(AlertSink):
         read_secret(o.password, o.password_file, f"{key}.password")
         return cls(o)
 
+    async def open(self) -> None:
+        if self.opts.ack_topic and self.opts.ack_auth == "hmac" and self.verifier is None:
+            log.warning(
+                "alert sink %s: no ack_secrets_file, so every acknowledgement on %s is "
+                "refused (see README, Security)",
+                self.name,
+                self.opts.ack_topic,
+            )
+
     @staticmethod
     def _tls_files(o: MqttSinkOptions) -> TlsFiles:
         return TlsFiles(o.ca_file, o.cert_file, o.key_file)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import Field
@@ -55,7 +56,12 @@ class WebhookSink(AlertSink):
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str) -> WebhookSink:
         o = parse_part_options(WebhookSinkOptions, options, key)
-        if not o.url.startswith(("http://", "https://")):
+        try:
+            u = urlsplit(o.url)
+            u.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError as exc:
+            raise ConfigError(f"{key}.url", f"{redact_url(o.url)!r}: {exc}") from None
+        if u.scheme not in ("http", "https") or not u.hostname:
             raise ConfigError(f"{key}.url", f"not an http(s) URL: {redact_url(o.url)!r}")
         return cls(o)
 

@@ -1,7 +1,7 @@
 """The raw frame archive's on-disk format: file header and records.
 
-Archive format (version 1)
---------------------------
+Archive format (record versions 1 and 2)
+----------------------------------------
 
 One file per link per pass: ``<dir>/<link>_<YYYYmmddTHHMMSS>Z_<start ert ns>.gwa``. A new
 file starts after ``idle_gap`` seconds without a frame on that link (earth-received time),
@@ -17,11 +17,18 @@ A file starts with a header::
 followed by records, all integers big-endian::
 
     magic    2 bytes  b"GW"
-    version  u8       1
+    version  u8       1 (bare frame) or 2 (frame with station metadata)
     length   u32      bytes in the body
     body     ert_ns i64 | station u16 len + UTF-8 | source u16 len + UTF-8
-             | ingest u16 len + UTF-8 | frame bytes (the rest of the body)
+             | ingest u16 len + UTF-8
+             | version 2 only: meta u16 len + meta block (``META`` below, then the
+               extras as a UTF-8 JSON object when there are any)
+             | frame bytes (the rest of the body)
     crc32    u32      CRC-32 (zlib) of length|body
+
+A frame without metadata is written as version 1, so files of bare frames are what they
+always were and files written before version 2 read unchanged. ``ert_ns`` is the frame's
+earth-received time as the pipeline used it (the station's own time when accepted).
 
 Each record goes to the OS with one unbuffered ``os.write`` as the frame arrives, so a
 ``kill -9`` of groundwatch loses no appended record; a background task fsyncs open files
@@ -32,15 +39,18 @@ a damaged record in the middle is reported and the reader resynchronises on the 
 
 from __future__ import annotations
 
+import json
 import mmap
 import struct
 import zlib
 
-from groundwatch.model import RawFrame
+from groundwatch.model import ErtSource, FrameMeta, RawFrame, bounded_extra
 
 FILE_MAGIC = b"GWARCHV1"
 REC_MAGIC = b"GW"
-VERSION = 1
+VERSION = 1  # a bare frame
+VERSION_META = 2  # a frame with its FrameMeta
+VERSIONS = (VERSION, VERSION_META)
 REC_HEAD = struct.Struct(">2sBI")  # magic, version, body length
 U16 = struct.Struct(">H")
 I64 = struct.Struct(">q")
@@ -53,15 +63,79 @@ def _text(s: str) -> bytes:
     return U16.pack(len(b)) + b
 
 
+# The metadata block of a version 2 record: fixed fields, then the extras (if any) as a
+# UTF-8 JSON object. Binary, not JSON throughout: it is written for every archived frame.
+META = struct.Struct(">BBqqddddB")  # source, present bits, 2 x i64, 4 x f64, crc
+ERT_SOURCES = (ErtSource.RECEIPT, ErtSource.STATION, ErtSource.REPLACED)
+_SOURCE_CODE = {s: i for i, s in enumerate(ERT_SOURCES)}
+
+
+def encode_meta(meta: FrameMeta) -> bytes:
+    """The metadata block with its u16 length (extras are bounded well below 65535)."""
+    values = (
+        meta.station_ert_ns,
+        meta.receipt_ns,
+        meta.rssi_dbm,
+        meta.snr_db,
+        meta.freq_offset_hz,
+        meta.frequency_hz,
+        meta.crc_ok,
+    )
+    present = 0
+    for bit, value in enumerate(values):
+        if value is not None:
+            present |= 1 << bit
+    block = META.pack(
+        _SOURCE_CODE[meta.ert_source],
+        present,
+        *(v or 0 for v in values[:2]),
+        *(v or 0.0 for v in values[2:6]),
+        meta.crc_ok is True,
+    )
+    if meta.extra:
+        extra = json.dumps(dict(meta.extra), separators=(",", ":"), ensure_ascii=False)
+        block += extra.encode()[: 65535 - META.size]
+    return U16.pack(len(block)) + block
+
+
+def decode_meta(raw: bytes) -> FrameMeta:
+    """ValueError (or struct.error) when the block is not valid metadata."""
+    source, present, *values = META.unpack_from(raw)
+    if source >= len(ERT_SOURCES):
+        raise ValueError(f"unknown ERT source code {source}")
+    got = [v if present & (1 << bit) else None for bit, v in enumerate(values)]
+    extra: tuple[tuple[str, str], ...] = ()
+    if len(raw) > META.size:
+        d = json.loads(raw[META.size :])
+        if not isinstance(d, dict):
+            raise ValueError("metadata extras are not an object")
+        extra = bounded_extra(d.items())
+    station_ert, receipt, rssi, snr, foff, freq, crc = got
+    return FrameMeta(
+        ERT_SOURCES[source],
+        station_ert,
+        receipt,
+        rssi,
+        snr,
+        foff,
+        None if crc is None else bool(crc),
+        freq,
+        extra,
+    )
+
+
 def encode_record(frame: RawFrame) -> bytes:
+    meta = frame.meta
     body = (
         I64.pack(frame.ert_ns)
         + _text(frame.station)
         + _text(frame.source)
         + _text(frame.ingest)
+        + (encode_meta(meta) if meta is not None else b"")
         + frame.data
     )
-    head = REC_HEAD.pack(REC_MAGIC, VERSION, len(body))
+    version = VERSION if meta is None else VERSION_META
+    head = REC_HEAD.pack(REC_MAGIC, version, len(body))
     crc = zlib.crc32(body, zlib.crc32(head[3:]))
     return head + body + crc.to_bytes(4, "big")
 

@@ -16,10 +16,12 @@ from groundwatch.archive.format import (
     REC_HEAD,
     REC_MAGIC,
     U16,
-    VERSION,
+    VERSION_META,
+    VERSIONS,
+    decode_meta,
     read_header,
 )
-from groundwatch.model import RawFrame
+from groundwatch.model import FrameMeta, RawFrame
 
 
 @dataclass(slots=True, frozen=True)
@@ -55,8 +57,9 @@ def committed_offset(path: Path) -> int:
         return 0
 
 
-# One record: frame bytes, earth-received time, station, source, ingest, end offset.
-Record = tuple[bytes, int, str, str, str, int]
+# One record: frame bytes, earth-received time, station, source, ingest, end offset,
+# station metadata (None in a version 1 record).
+Record = tuple[bytes, int, str, str, str, int, FrameMeta | None]
 _TEXTS_CACHED = 64  # distinct (station, source, ingest) headers remembered per file
 
 
@@ -80,7 +83,7 @@ class _RecordParser:
             return None
         magic, version, length = REC_HEAD.unpack_from(view, pos)
         end = pos + REC_HEAD.size + length + CRC_LEN
-        if magic != REC_MAGIC or version != VERSION or end > self.size:
+        if magic != REC_MAGIC or version not in VERSIONS or end > self.size:
             return None
         # The CRC covers the length field and the body: contiguous in the file.
         crc_at = end - CRC_LEN
@@ -89,11 +92,19 @@ class _RecordParser:
         start = pos + REC_HEAD.size
         try:
             (ert,) = I64.unpack_from(view, start)
-            station, source, ingest, skip = self._texts_at(start + 8, end - CRC_LEN)
-        except (struct.error, ValueError):
+            station, source, ingest, skip = self._texts_at(start + 8, crc_at)
+            meta = None
+            if version == VERSION_META:
+                at = start + 8 + skip
+                (n,) = U16.unpack_from(view, at)
+                if at + 2 + n > crc_at:
+                    return None
+                meta = decode_meta(bytes(view[at + 2 : at + 2 + n]))
+                skip += 2 + n
+        except (struct.error, ValueError, TypeError):
             return None
-        data = bytes(view[start + 8 + skip : end - CRC_LEN])
-        return data, ert, station, source, ingest, end
+        data = bytes(view[start + 8 + skip : crc_at])
+        return data, ert, station, source, ingest, end, meta
 
     def _texts_at(self, pos: int, limit: int) -> tuple[str, str, str, int]:
         """(station, source, ingest, bytes they take) of the texts starting at ``pos``."""
@@ -136,8 +147,9 @@ class ArchiveReader:
     def __iter__(self) -> Iterator[tuple[RawFrame, ArchivePosition]]:
         for path in self.paths:
             name = str(path)
-            for data, ert, station, source, ingest, end in self._read(path):
-                yield RawFrame(data, ert, station, source, ingest), ArchivePosition(name, end)
+            for data, ert, station, source, ingest, end, meta in self._read(path):
+                frame = RawFrame(data, ert, station, source, ingest, meta=meta)
+                yield frame, ArchivePosition(name, end)
 
     def records(self) -> Iterator[Record]:
         """Plain tuples, no objects per frame: for a reader that builds its own (replay)."""
@@ -183,12 +195,47 @@ class ArchiveReader:
 
     def _resync(self, data: mmap.mmap, parser: _RecordParser, pos: int, size: int) -> int:
         while True:
-            pos = data.find(REC_MAGIC + bytes([VERSION]), pos)
-            if pos < 0:
+            # The next record of either version: the nearer of the two magics.
+            found = [
+                p for v in VERSIONS if (p := data.find(REC_MAGIC + bytes([v]), pos)) >= 0
+            ]
+            if not found:
                 return size
+            pos = min(found)
             if parser.record(pos) is not None:
                 return pos
             pos += 1
+
+
+def last_frame(path: Path, tail_bytes: int = 1 << 20) -> RawFrame | None:
+    """The last intact frame of an archive file, read from its tail only (a file may be
+    hundreds of MB: the records before the last ``tail_bytes`` are not read)."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, 2)
+            if size == 0:
+                return None
+            with (
+                mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data,
+                memoryview(data) as view,
+            ):
+                try:
+                    _link, _created, pos = read_header(data)
+                except (ValueError, struct.error):
+                    return None
+                reader = ArchiveReader([path])
+                parser = _RecordParser(view, size)
+                pos = reader._resync(data, parser, max(pos, size - tail_bytes), size)
+                last = None
+                while pos < size and (got := parser.record(pos)) is not None:
+                    last = got
+                    pos = got[5]
+    except OSError:
+        return None
+    if last is None:
+        return None
+    data_, ert, station, source, ingest, _end, meta = last
+    return RawFrame(data_, ert, station, source, ingest, meta=meta)
 
 
 def list_passes(directory: Path) -> list[PassInfo]:

@@ -26,6 +26,7 @@ from groundwatch.archive.reader import (
     ArchiveReader,
     PassInfo,
     committed_offset,
+    last_frame,
     list_passes,
 )
 from groundwatch.config import ArchiveConfig
@@ -226,6 +227,19 @@ class FrameArchive:
             for p in reader.problems:
                 log.warning("archive %s: %s record at offset %d", p.path, p.kind, p.offset)
 
+    def latest_frames(self) -> list[tuple[str, RawFrame]]:
+        """(link, last frame) of the newest file of every link: where each link stood when
+        groundwatch last stopped (the link monitor restores them at start)."""
+        newest: dict[str, Path] = {}
+        for path in self.files():  # oldest first: the last one per link wins
+            newest[_link_of(path)] = path
+        out = []
+        for link, path in newest.items():
+            frame = last_frame(path)
+            if frame is not None:
+                out.append((link, frame))
+        return out
+
     def uncommitted(self) -> Iterator[RawFrame]:
         for frame, _pos in self.uncommitted_with_positions():
             yield frame
@@ -245,6 +259,12 @@ class FrameArchive:
                     path.unlink()
                     path.with_name(path.name + ".commit").unlink(missing_ok=True)
                     log.info("archive: retention removed %s", path.name)
+
+
+def _link_of(path: Path) -> str:
+    """The (sanitised) link part of an archive file name."""
+    m = re.match(r"(.*)_\d{8}T\d{6}Z_\d+(?:-\d+)?\.gwa$", path.name)
+    return m.group(1) if m else path.name
 
 
 def _start_of(path: Path) -> int:

@@ -76,18 +76,26 @@ def register(app: typer.Typer) -> None:
         duration: Annotated[
             float | None, typer.Option(help="stop after this many seconds (default: Ctrl-C)")
         ] = None,
+        config: Annotated[
+            Path | None,
+            typer.Option("--config", "-c", help="groundwatch.toml: InfluxDB URL, login, TLS"),
+        ] = None,
     ) -> None:
         """Live console attached to a running deployment (MQTT state/events + InfluxDB)."""
         from groundwatch.console.attach import AttachOptions
         from groundwatch.console.state import ConsoleModel
+        from groundwatch.report.commands import store_access
 
         err = Console(stderr=True)
+        access = store_access(config, influx, database, err)  # the writer's settings
+        database = access.database
         dic = _load_dictionary(dictionary, err)
         model = ConsoleModel.from_dictionary(dic, title=f"groundwatch console  {database}")
         opts = AttachOptions(
             mqtt_url=mqtt,
             influx_url=influx,
             database=database,
+            influx=access,
             source=source,
             event_topic=event_topic,
             state_topic=state_topic,

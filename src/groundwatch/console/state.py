@@ -18,10 +18,11 @@ runs on pass time), the wall clock when attached.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,9 @@ from groundwatch.model import DecodedPacket, Event, EventType, LimitState, Sever
 
 LOS_TYPES = frozenset({EventType.LOS, EventType.EXPECTED_LOS, EventType.UNEXPECTED_LOS})
 GROUND_DOWN = "GROUND_PATH_DOWN"
+
+
+_DIGITS = re.compile(r"\d+")
 
 
 def parse_time(value: Any) -> int | None:
@@ -134,6 +138,8 @@ class ConsoleModel:
         self.updates = 0  # bumped on every change (tests, refresh decisions)
         # dictionary rules holding now: (spacecraft, rule) -> the alert line and its pair
         self.active_rules: dict[tuple[str, str], tuple[AlertLine, tuple[str, ...]]] = {}
+        self._log_shape: str | None = None  # the last log line shown, numbers masked
+        self._log_repeats = 0
 
     @classmethod
     def from_dictionary(cls, dictionary: TelemetryDictionary | None, **kwargs: Any) -> ConsoleModel:
@@ -274,8 +280,19 @@ class ConsoleModel:
             self.active_rules[(sc, rule)] = (line, names)
 
     def on_log(self, time_ns: int, level: str, message: str) -> None:
-        """A log record shown in the alert panel (never written through the live view)."""
+        """A log record shown in the alert panel (never written through the live view).
+        A record like the one just shown (same text but for its numbers) replaces it with a
+        count, so a chatty library cannot push the alerts out of the panel."""
         severity = {"WARNING": "warning", "ERROR": "critical", "CRITICAL": "critical"}
+        shape = _DIGITS.sub("#", message[:200])
+        last = self.alerts[-1] if self.alerts else None
+        if last is not None and last.type == "LOG" and self._log_shape == shape:
+            self._log_repeats += 1
+            self.alerts[-1] = replace(last, time_ns=time_ns,
+                                      title=f"{message[:200]} (x{self._log_repeats})")  # fmt: skip
+            self.updates += 1
+            return
+        self._log_shape, self._log_repeats = shape, 1
         self._log(AlertLine(time_ns, severity.get(level, "info"), "LOG", message[:200]))
 
     def on_event(self, event: Event) -> None:
@@ -357,6 +374,10 @@ class ConsoleModel:
             title = f"{title} acknowledged by {payload.get('acked_by')}"
         elif notification == "repeat":
             title = f"{title} (repeat {payload.get('repeat')}, unacknowledged)"
+        elif notification == "escalation":
+            title = f"{title} (escalated)"
+        if payload.get("flaps"):
+            title = f"{title} ({payload.get('flaps')} flaps folded)"
         self._log(
             AlertLine(
                 t,

@@ -1,8 +1,9 @@
 """Link overview: one per deployment. Is every spacecraft heard, by which station, how well?
 
 Reads the link monitor's ``link_state`` (every second per spacecraft x station), the frame
-accounting's ``link`` (per spacecraft x station x virtual channel, once a second), ``events``
-and ``rejected`` (see README "InfluxDB schema").
+accounting's ``link`` (per spacecraft x station x virtual channel, once a second; the
+stations' own radio metadata per spacecraft x station), ``events`` and ``rejected`` (see
+README "InfluxDB schema").
 """
 
 from __future__ import annotations
@@ -80,6 +81,22 @@ def accounting_panel(title: str, select: str, unit: str, description: str) -> p.
     alias = f"$col {VC_ALIAS}" if "," in select else VC_ALIAS  # several columns: name each
     return p.timeseries_panel(
         title, [p.target(q, alias=alias)], unit=unit, description=description, width=8
+    )
+
+
+def station_radio_panel(title: str, field: str, unit: str, description: str) -> p.timeseries.Panel:
+    """What each station reported about its reception (station envelopes): the mean over
+    each interval, with the interval's lowest and highest."""
+    select = (
+        f'mean("{field}_mean") AS "mean", min("{field}_min") AS "min", max("{field}_max") AS "max"'
+    )
+    q = p.series_query(select, "link", LINK_FILTER, LINK_TAGS)
+    return p.timeseries_panel(
+        title,
+        [p.target(q, alias=f"$col {LINK_ALIAS}")],
+        unit=unit,
+        description=description,
+        width=12,
     )
 
 
@@ -170,6 +187,23 @@ def build() -> dash.Dashboard:
             )
         )
         .with_panel(rejected_panel())
+        .with_row(dash.Row("Station reception"))
+        .with_panel(
+            station_radio_panel(
+                "Station RSSI",
+                "rssi_dbm",
+                "dBm",
+                "Received signal strength each station reported with its frames.",
+            )
+        )
+        .with_panel(
+            station_radio_panel(
+                "Station SNR",
+                "snr_db",
+                "dB",
+                "Signal-to-noise ratio (or Eb/N0) each station reported with its frames.",
+            )
+        )
         .with_row(dash.Row("Events"))
         .with_panel(events_table())
     )

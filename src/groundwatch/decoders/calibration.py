@@ -5,6 +5,8 @@
 * ``TableCalibration``: piecewise-linear through (raw, eng) points, extrapolating the end
   segments; inverted by interpolating the same points the other way (the engineering
   column must be monotonic for that).
+* ``RationalCalibration``: eng = raw / divisor, one correctly rounded division (so 818
+  with divisor 1000 is 0.818, where 0.001 * 818 is 0.8180000000000001).
 """
 
 from __future__ import annotations
@@ -121,4 +123,19 @@ def _interpolate(xs: Sequence[float], ys: Sequence[float], x: float) -> float:
     return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
 
 
-Calibration = PolynomialCalibration | TableCalibration
+@dataclass(frozen=True, slots=True)
+class RationalCalibration:
+    divisor: float
+
+    def __post_init__(self) -> None:
+        if self.divisor == 0 or not math.isfinite(self.divisor):
+            raise CalibrationError("divide: needs a finite, non-zero divisor")
+
+    def to_eng(self, raw: float) -> float:
+        return raw / self.divisor
+
+    def to_raw(self, eng: float) -> float:
+        return eng * self.divisor
+
+
+Calibration = PolynomialCalibration | TableCalibration | RationalCalibration

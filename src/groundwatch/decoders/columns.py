@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from groundwatch.decoders.api import Limits
-from groundwatch.decoders.calibration import PolynomialCalibration
+from groundwatch.decoders.calibration import PolynomialCalibration, RationalCalibration
+from groundwatch.decoders.expr import RAW_PREFIX
 from groundwatch.decoders.fastpath import FastPath
 from groundwatch.decoders.layout_fields import FieldKind, FieldSpec
 from groundwatch.decoders.obt import TimeCode
@@ -56,8 +57,8 @@ class ColumnPlan:
 
 def _kind(plan: ColumnPlan) -> type | None:
     meta, field = plan.meta, plan.field
-    if field.count is not None:
-        return None  # arrays: a list, written element by element
+    if field.count is not None or meta.checks_validity:
+        return None  # arrays: a list, written element by element; or a value may be absent
     if meta.enum is not None:
         return str
     cal = meta.calibration
@@ -65,6 +66,8 @@ def _kind(plan: ColumnPlan) -> type | None:
         return _PLAIN_KINDS.get(field.kind)
     if field.kind not in (FieldKind.UINT, FieldKind.INT, FieldKind.FLOAT):
         return None
+    if isinstance(cal, RationalCalibration):
+        return float
     if isinstance(cal, PolynomialCalibration) and len(cal.coefficients) == 2:
         a, b = cal.coefficients  # inlined as a + b * raw
         if field.kind is FieldKind.FLOAT or isinstance(a, float) or isinstance(b, float):
@@ -89,6 +92,9 @@ def derived_state(limits: Limits | None) -> Callable[[Any], LimitState] | None:
 def build_schema(
     packet: str, plans: Sequence[ColumnPlan], derived: Sequence[DerivedParam]
 ) -> ColumnSchema:
+    """The columns of the stored parameters (``store: false`` helpers have none)."""
+    plans = [p for p in plans if p.meta.store]
+    derived = [d for d in derived if d.meta.store]
     return ColumnSchema(
         packet=packet,
         names=(*(p.name for p in plans), *(d.name for d in derived)),
@@ -135,15 +141,31 @@ def derive_values(derived: Sequence[DerivedParam], values: dict[str, Any]) -> tu
     return tuple(out)
 
 
+def derive_inputs(
+    names: Sequence[str], eng: Sequence[Any], raw: Sequence[Any], with_raw: bool
+) -> dict[str, Any]:
+    """What expressions see: engineering values by name and, when an expression reads
+    ``raw(name)``, the raw values too."""
+    values = dict(zip(names, eng, strict=True))
+    if with_raw:
+        values.update(zip([RAW_PREFIX + n for n in names], raw, strict=True))
+    return values
+
+
 def _derive_function(
     names: Sequence[str], derived: Sequence[DerivedParam]
-) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+) -> Callable[[tuple[Any, ...], tuple[Any, ...]], tuple[Any, ...]]:
+    with_raw = any(d.expression.reads_raw for d in derived)
     # Only the columns the expressions read go into their mapping (a packet may have many).
     read = set().union(*(d.expression.names for d in derived))
     picks = [(name, i) for i, name in enumerate(names) if name in read]
+    raw_picks = [(RAW_PREFIX + name, i) for name, i in picks]
 
-    def derive(eng: tuple[Any, ...]) -> tuple[Any, ...]:
-        return derive_values(derived, {name: eng[i] for name, i in picks})
+    def derive(eng: tuple[Any, ...], raw: tuple[Any, ...]) -> tuple[Any, ...]:
+        values = {name: eng[i] for name, i in picks}
+        if with_raw:
+            values.update({name: raw[i] for name, i in raw_picks})
+        return derive_values(derived, values)
 
     return derive
 
@@ -156,9 +178,13 @@ def generate_columns(
     time: TimeCode | None,
     time_index: Sequence[int],
     enum_labels: Mapping[str, Mapping[int, str]],
+    absent: list[int] | None = None,
 ) -> ColumnsDecoder:
-    """``decode(data) -> (PacketColumns, obt_ns)`` for a layout with a fast path."""
-    space: dict[str, Any] = {"_Cols": PacketColumns, "_schema": schema}
+    """``decode(data) -> (PacketColumns, obt_ns)`` for a layout with a fast path.
+
+    ``plans`` are all value parameters (``store: false`` ones too: expressions read them);
+    ``absent[k]`` counts the values of ``plans[k]`` its validity made absent."""
+    space: dict[str, Any] = {"_Cols": PacketColumns, "_schema": schema, "_absent": absent}
     body = [f"r{i} = {expression}" for i, expression in enumerate(fast.expressions)]
     engs, raws = [], []
     for k, plan in enumerate(plans):
@@ -175,16 +201,30 @@ def generate_columns(
             # The same arithmetic as PolynomialCalibration.to_eng, inlined.
             space[f"_a{k}"], space[f"_b{k}"] = cal.coefficients
             body.append(f"{eng} = _a{k} + _b{k} * {raw}")
+        elif isinstance(cal, RationalCalibration) and scalar:
+            space[f"_d{k}"] = cal.divisor
+            body.append(f"{eng} = {raw} / _d{k}")
         else:
             space[f"_f{k}"] = plan.convert
             body.append(f"{eng} = _f{k}({raw})")
+        if plan.meta.checks_validity and scalar:
+            if eng == raw:  # keep the raw local: the value is absent, its raw is still kept
+                body.append(f"e{k} = {raw}")
+                eng = f"e{k}"
+            space[f"_v{k}"] = plan.meta.is_valid
+            body.append(f"if not _v{k}({raw}, {eng}): {eng} = None; _absent[{k}] += 1")
         engs.append(eng)
         raws.append(raw)
-    body.append("eng = (" + "".join(f"{e}, " for e in engs) + ")")
-    body.append("raw = (" + "".join(f"{r}, " for r in raws) + ")")
+    stored = [k for k, plan in enumerate(plans) if plan.meta.store]
+    body.append("eng = (" + "".join(f"{engs[k]}, " for k in stored) + ")")
+    body.append("raw = (" + "".join(f"{raws[k]}, " for k in stored) + ")")
     if derived:
         space["_derive"] = _derive_function([p.name for p in plans], derived)
-        body += ["extra = _derive(eng)", "eng += extra", "raw += extra"]
+        all_eng = "(" + "".join(f"{e}, " for e in engs) + ")"
+        all_raw = "(" + "".join(f"{r}, " for r in raws) + ")"
+        body.append(f"x = _derive({all_eng}, {all_raw})")
+        kept = "".join(f"x[{i}], " for i, d in enumerate(derived) if d.meta.store)
+        body += [f"extra = ({kept})", "eng += extra", "raw += extra"]
     obt = "None"
     if time is not None:
         space["_time"] = time.to_ns

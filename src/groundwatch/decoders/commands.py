@@ -14,7 +14,7 @@ from groundwatch.decoders.decode_input import DecodeCliError, InputFormat
 
 def decode_command(
     dictionary: Annotated[
-        Path | None, typer.Option("--dictionary", "-d", help="telemetry dictionary (YAML)")
+        Path | None, typer.Option("--dictionary", "-d", help="telemetry dictionary (YAML or XTCE)")
     ] = None,
     frame: Annotated[
         Framing | None, typer.Option("--frame", help="framing (default: the dictionary's, or tm)")

@@ -8,7 +8,9 @@ third-party package or hand-written table is needed.
 
 from __future__ import annotations
 
+import zlib
 from binascii import crc_hqx
+from collections.abc import Callable
 
 CRC16_INIT = 0xFFFF
 CRC16_CHECK = 0x29B1  # CRC of b"123456789"
@@ -29,3 +31,31 @@ def crc16_ok(data: bytes | bytearray | memoryview) -> bool:
 
     Running the CRC over data plus its big-endian CRC gives zero, so one pass checks it."""
     return len(data) >= 2 and crc_hqx(data, CRC16_INIT) == 0
+
+
+def _crc32(data: bytes) -> int:
+    return zlib.crc32(data)
+
+
+# Packet error control by name: (CRC function over the covered octets, width in octets).
+# crc_hqx is CRC-16 with polynomial 0x1021 and no reflection: seeded with 0xFFFF it is
+# CCITT-FALSE, with 0 XMODEM; zlib.crc32 is the reflected CRC-32 of zip and Ethernet.
+PACKET_CRCS: dict[str, tuple[Callable[[bytes], int], int]] = {
+    "crc16-ccitt-false": (lambda data: crc_hqx(data, CRC16_INIT), 2),
+    "crc16-xmodem": (lambda data: crc_hqx(data, 0), 2),
+    "crc32": (_crc32, 4),
+}
+
+
+def packet_check(name: str) -> Callable[[bytes], bool]:
+    """A check of a packet whose last octets are the named CRC (big-endian) of the rest.
+
+    Raises KeyError for an unknown name."""
+    crc, width = PACKET_CRCS[name.lower()]
+
+    def check(packet: bytes) -> bool:
+        return len(packet) > width and crc(packet[:-width]) == int.from_bytes(
+            packet[-width:], "big"
+        )
+
+    return check

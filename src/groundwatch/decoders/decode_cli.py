@@ -4,7 +4,8 @@ Input formats (see ``decode_input``): ``raw`` (a byte stream: cut behind each at
 marker when the framing has one or the stream shows them, else fixed-length frames; bare
 space packets by their length fields), ``hex`` (one frame per line, optionally after a
 timestamp), ``kiss`` (a KISS byte stream), ``satnogs`` (``timestamp|hexframe`` lines) and
-``archive`` (groundwatch's raw frame archive, read with ``groundwatch.archive``).
+``archive`` (groundwatch's raw frame archive, read with ``groundwatch.archive``), ``json``
+and ``tinygs`` (station envelopes, one JSON object per line: ``groundwatch.envelope``).
 
 Output keys are a contract (scripts and tests read them): do not rename them.
 ``packet_line`` defines a packet's line; ``decode_json.PacketLineEncoder`` writes the same
@@ -180,6 +181,7 @@ def run_decode(
                 ert_ns=rec.ert_ns or 0,
                 station=rec.station,
                 source=f"decode:{rec.station}",
+                meta=rec.meta,
             )
             result = decoder.decode(frame)
             if result.packets:

@@ -1,11 +1,13 @@
 """Reading captures for ``groundwatch decode``: raw streams, hex and SatNOGS lines, KISS,
-groundwatch's frame archive. Each reader yields ``InputRecord``s: a frame with its
+groundwatch's frame archive, station envelopes as JSON lines (``json``: groundwatch's own,
+``tinygs``). Each reader yields ``InputRecord``s: a frame with its
 earth-received time when the input has one, or input that could not be cut into frames.
 """
 
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,9 +16,9 @@ from pathlib import Path
 from typing import IO
 
 from groundwatch.decoders.api import Framing, FramingDef
-from groundwatch.decoders.kiss import KissCommand, KissDecoder, KissFrame
 from groundwatch.decoders.sync import ASM, Derandomizer, FrameSynchronizer
-from groundwatch.model import RejectReason
+from groundwatch.kiss import KissCommand, KissDecoder, KissFrame
+from groundwatch.model import FrameMeta, RejectReason
 
 CHUNK = 1 << 16
 
@@ -27,6 +29,8 @@ class InputFormat(StrEnum):
     KISS = "kiss"
     SATNOGS = "satnogs"
     ARCHIVE = "archive"
+    JSON = "json"  # groundwatch station envelopes, one JSON object per line
+    TINYGS = "tinygs"  # TinyGS packet messages, one per line
 
 
 class DecodeCliError(Exception):
@@ -42,6 +46,7 @@ class InputRecord:
     reason: RejectReason | None = None
     detail: str = ""
     station: str = "capture"  # reassembly is kept per station when the input says which
+    meta: FrameMeta | None = None  # what the station said about the frame (envelopes)
 
 
 # -- timestamps --------------------------------------------------------------------------
@@ -205,8 +210,7 @@ def _raw_packets(first: bytes, chunks: Iterator[bytes]) -> Iterator[InputRecord]
 def read_archive(path: Path | None) -> Iterator[InputRecord]:
     """Frames of groundwatch's raw frame archive: one ``.gwa`` file or a directory of them."""
     try:
-        from groundwatch.archive.format import FILE_MAGIC
-        from groundwatch.archive.reader import ArchiveReader
+        from groundwatch.archive.reader import ArchiveReader, read_header
     except ImportError as exc:
         raise DecodeCliError("archive format not available (groundwatch.archive)") from exc
     if path is None:
@@ -216,8 +220,11 @@ def read_archive(path: Path | None) -> Iterator[InputRecord]:
         raise DecodeCliError(f"{path}: a directory without archive files (*.gwa)")
     for p in paths:
         with p.open("rb") as f:
-            if f.read(len(FILE_MAGIC)) != FILE_MAGIC:
-                raise DecodeCliError(f"{p}: not a groundwatch archive file (damaged magic)")
+            head = f.read(4096)
+        try:
+            read_header(head)
+        except (ValueError, struct.error):
+            raise DecodeCliError(f"{p}: not a groundwatch archive file (damaged magic)") from None
     reader = ArchiveReader(paths)
     for frame, _position in reader:
         yield InputRecord(frame.data, frame.ert_ns, station=frame.station)
@@ -236,6 +243,17 @@ def _archive_start(path: Path) -> tuple[int, str]:
     return (int(tail) if tail.isdigit() else 0, path.name)
 
 
+def read_envelopes(stream: IO[bytes], preset: str) -> Iterator[InputRecord]:
+    """Station envelopes, one JSON object per line (see ``groundwatch.envelope``)."""
+    from groundwatch.envelope import EnvelopeError, read_lines  # only for this format
+
+    for line_no, got in read_lines(stream, preset):
+        if isinstance(got, EnvelopeError):
+            yield InputRecord(b"", None, got.reason, f"line {line_no}: {got.detail}")
+        else:
+            yield InputRecord(got.data, got.ert_ns, station=got.station or "capture", meta=got.meta)
+
+
 def read_records(
     stream: IO[bytes], fmt: InputFormat, framing: FramingDef, asm: bool | None = None
 ) -> Iterator[InputRecord]:
@@ -247,4 +265,6 @@ def read_records(
         return read_kiss(stream)
     if fmt == InputFormat.RAW:
         return read_raw(stream, framing, asm)
+    if fmt in (InputFormat.JSON, InputFormat.TINYGS):
+        return read_envelopes(stream, "tinygs" if fmt == InputFormat.TINYGS else "groundwatch")
     raise DecodeCliError(f"format {fmt} is not read from a stream")

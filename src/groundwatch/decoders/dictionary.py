@@ -8,10 +8,10 @@ file, the packet and the parameter.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import os
-import re
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
@@ -21,37 +21,28 @@ import yaml
 from construct import Construct
 from pydantic import ValidationError
 
+from groundwatch.decoders import dictionary_fields as build
 from groundwatch.decoders.api import (
     DictionaryError,
+    Framing,
     FramingDef,
-    Limits,
     PacketLayout,
     ParameterInfo,
     SpacecraftDef,
 )
-from groundwatch.decoders.calibration import (
-    Calibration,
-    CalibrationError,
-    PolynomialCalibration,
-    TableCalibration,
-)
-from groundwatch.decoders.expr import UnsafeExpression, compile_expression
-from groundwatch.decoders.layout import CompiledLayout, DerivedParam, ParamMeta, Selector
-from groundwatch.decoders.layout_fields import FieldKind, FieldSpec, LayoutError
-from groundwatch.decoders.obt import CdsTime, CucTime, TimeCode, epoch_ns
+from groundwatch.decoders.crc import PACKET_CRCS, packet_check
+from groundwatch.decoders.layout import CompiledLayout, DerivedParam, ParamMeta
+from groundwatch.decoders.layout_fields import FieldSpec, LayoutError
+from groundwatch.decoders.obt import TimeCode
 from groundwatch.decoders.rules import RuleDef, compile_rules
 from groundwatch.decoders.schema import (
     DictionaryLoader,
     DictionaryModel,
     PacketModel,
     ParameterModel,
-    TimeModel,
     validation_error,
 )
-from groundwatch.model import Ax25Header
-
-_INT_TYPE = re.compile(r"^(u|uint|i|int)(\d+)(le|be)?$")
-_FLOAT_TYPE = re.compile(r"^float(16|32|64)(le|be)?$")
+from groundwatch.model import Ax25Header, RejectReason
 
 
 class MissionDictionary:
@@ -80,6 +71,7 @@ class MissionDictionary:
             candidates.sort(key=lambda p: p.selector is None)
         self._by_name = {p.name: p for p in packets}
         self._layouts = list(packets)
+        self.warnings: list[str] = []  # found at load: the layout may not fit its packets
         self.rules: dict[str, tuple[RuleDef, ...]] = {}  # spacecraft -> consistency rules
 
     def __repr__(self) -> str:
@@ -103,6 +95,25 @@ class MissionDictionary:
                 return packet
         return None
 
+    def explain_miss(self, apid: int, data_field: bytes) -> tuple[RejectReason, str]:
+        """Why ``packet_for`` found nothing: an unknown APID, or selectors that did not match
+        (with the values they saw)."""
+        candidates = self._by_apid.get(apid)
+        if not candidates:
+            return RejectReason.UNKNOWN_APID, f"apid {apid}"
+        seen = "; ".join(
+            f"{p.name}: {p.selector.seen(data_field)}" for p in candidates if p.selector
+        )
+        return RejectReason.NO_SELECTOR_MATCH, f"apid {apid}: no selector matched ({seen})"
+
+    def absent_values(self) -> dict[str, int]:
+        """Values made absent by their validity, per ``packet.parameter``."""
+        return {
+            f"{layout.name}.{name}": n
+            for layout in self._layouts
+            for name, n in layout.absent_values().items()
+        }
+
     def packet_for_ax25(self, header: Ax25Header, info: bytes) -> CompiledLayout | None:
         fallback = None
         for packet in self._layouts:
@@ -120,7 +131,11 @@ class MissionDictionary:
         return fallback
 
     def parameters(self) -> list[ParameterInfo]:
-        return [info for packet in self._layouts for info in packet.parameters]
+        frame = [
+            ParameterInfo(name, self.framing.frame_packet, "uint", description=f"frame {field}")
+            for field, name in (self.framing.parameters or {}).items()
+        ]
+        return frame + [info for packet in self._layouts for info in packet.parameters]
 
 
 # A ``python:`` layout imports and runs a module named by the dictionary: only when the
@@ -129,11 +144,12 @@ PYTHON_LAYOUTS_ENV = "GROUNDWATCH_ALLOW_PYTHON_LAYOUTS"
 python_layouts_allowed: ContextVar[bool] = ContextVar("python_layouts_allowed", default=False)
 
 
-def load_dictionary(path: Path | str) -> MissionDictionary:
+def load_dictionary(path: Path | str, xtce: bool | None = None) -> MissionDictionary:
+    """``xtce``: read the file as XTCE (True), YAML (False), or by its suffix (None)."""
     path = Path(path)
     file = str(path)
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=DictionaryLoader)
+        document = read_document(path, xtce)
     except OSError as exc:
         raise DictionaryError(file, f"cannot read: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
@@ -147,6 +163,19 @@ def load_dictionary(path: Path | str) -> MissionDictionary:
     return compile_dictionary(model, file, path.parent)
 
 
+def read_document(path: Path, xtce: bool | None = None) -> Any:
+    """The dictionary document of a YAML file, or of an XTCE file (``.xml``) imported."""
+    if xtce or (xtce is None and path.suffix.lower() == ".xml"):
+        from groundwatch.decoders.xtce_import import xtce_document  # lxml only when needed
+        from groundwatch.decoders.xtce_types import XtceError
+
+        try:
+            return xtce_document(path)
+        except XtceError as exc:
+            raise DictionaryError(str(path), f"XTCE: {exc}") from None
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=DictionaryLoader)
+
+
 def compile_dictionary(model: DictionaryModel, file: str, base: Path) -> MissionDictionary:
     names: set[str] = set()
     selections: dict[tuple[Any, ...], str] = {}
@@ -156,7 +185,10 @@ def compile_dictionary(model: DictionaryModel, file: str, base: Path) -> Mission
             raise DictionaryError(file, "packet name used twice", packet.name)
         names.add(packet.name)
         # Two packets selected by the same APID (and selector) would shadow each other.
-        selector = packet.selector.model_dump_json() if packet.selector else None
+        selector = None
+        if packet.selector is not None:
+            parts = packet.selector if isinstance(packet.selector, list) else [packet.selector]
+            selector = tuple(part.model_dump_json() for part in parts)
         for key in [("apid", packet.apid, selector)] if packet.apid is not None else []:
             if key in selections:
                 raise DictionaryError(
@@ -164,7 +196,8 @@ def compile_dictionary(model: DictionaryModel, file: str, base: Path) -> Mission
                 )
             selections[key] = packet.name
         packets.append(_compile_packet(model, packet, file, base))
-    framing = FramingDef(**model.framing.model_dump())
+    framing = model.framing
+    _check_frame_parameters(framing, file, names)
     spacecraft = [SpacecraftDef(**s.model_dump(exclude={"rules"})) for s in model.spacecraft]
     compiled = MissionDictionary(file, model.mission, framing, spacecraft, packets)
     compiled.rules = compile_rules(
@@ -172,7 +205,51 @@ def compile_dictionary(model: DictionaryModel, file: str, base: Path) -> Mission
         {s.name: s.rules for s in model.spacecraft},
         {p.name: p.packet for p in compiled.parameters()},
     )
+    compiled.warnings = [w for p in model.packets for w in _length_warnings(p, compiled, file)]
     return compiled
+
+
+FRAME_FIELDS = (
+    "version", "scid", "vcid", "ocf_flag", "mcfc", "vcfc", "sec_hdr_flag", "sync_flag",
+    "packet_order", "segment_length_id", "fhp",
+)  # fmt: skip
+CLCW_FIELDS = (
+    "control_word_type", "clcw_version", "status_field", "cop_in_effect", "vcid", "reserved",
+    "no_rf_available", "no_bit_lock", "lockout", "wait", "retransmit", "farm_b_counter",
+    "spare", "report_value",
+)  # fmt: skip
+
+
+def _check_frame_parameters(framing: FramingDef, file: str, packets: set[str]) -> None:
+    if not framing.parameters:
+        return
+    known = [*FRAME_FIELDS, *(f"clcw.{f}" for f in CLCW_FIELDS)]
+    for field in framing.parameters:
+        if field not in known:
+            raise DictionaryError(
+                file, f"framing.parameters: unknown field {field!r} (known: {', '.join(known)})"
+            )
+    if framing.kind is not Framing.TM:
+        raise DictionaryError(file, "framing.parameters: only TM frames have header fields")
+    if framing.frame_packet in packets:
+        raise DictionaryError(file, f"framing.frame_packet {framing.frame_packet!r} is a packet")
+
+
+def _length_warnings(packet: PacketModel, dictionary: MissionDictionary, file: str) -> list[str]:
+    """A layout shorter or longer than the packet length it declares."""
+    layout = dictionary.packet(packet.name)
+    if packet.length is None or layout.size is None:
+        return []
+    covered = layout.size - (layout.header_length if layout.whole_packet else 0)
+    if layout.variable and covered <= packet.length:
+        return []
+    if covered == packet.length:
+        return []
+    what = "shorter" if covered < packet.length else "longer"
+    return [
+        f"{file}: packet {packet.name}: layout is {what} than the packet "
+        f"({covered} octets for a {packet.length}-octet data field)"
+    ]
 
 
 def _compile_packet(
@@ -183,35 +260,42 @@ def _compile_packet(
     if packet.secondary_header:
         if time_model is None:
             raise DictionaryError(file, "secondary_header needs a time: section", packet.name)
-        time = _time_code(time_model)
+        time = build.time_code(time_model)
     fields: list[FieldSpec] = []
     meta: dict[str, ParamMeta] = {}
     derived: list[DerivedParam] = []
-    seen: set[str] = set(time.names if time else ())
+    seen: set[str] = set(time.names if time else ()) | set(packet.header.values())
     for param in packet.parameters:
         where = (file, packet.name, param.name)
         if param.name in seen:
             raise DictionaryError(file, "parameter name used twice", packet.name, param.name)
         seen.add(param.name)
-        param_meta = _meta(param, where)
+        param_meta = build.meta(param, where)
         if param.expr is not None:
             derived.append(
-                DerivedParam(param.name, _expression(param.expr, seen, where), param_meta)
+                DerivedParam(param.name, build.expression(param.expr, seen, where), param_meta)
             )
             continue
-        field = _field(param, model.byte_order, where)
+        field = build.field(param, model.byte_order, where)
+        if param.present_if is not None:
+            condition = build.expression(param.present_if, seen, where)
+            field = dataclasses.replace(field, present_if=condition)
         if param_meta.calibration is not None or param_meta.enum is not None:
-            _check_numeric(field, param_meta, where)
+            build.check_numeric(field, param_meta, where)
         fields.append(field)
-        meta[param.name] = _with_calibration_range(param_meta, field, where)
-    selector = None
-    if packet.selector is not None:
-        sel_field = _parse_type(
-            packet.selector.type, model.byte_order, (file, packet.name, "selector")
-        )
-        if sel_field.kind is not FieldKind.UINT or sel_field.bits % 8:
-            raise DictionaryError(file, "selector type must be a whole-byte uint", packet.name)
-        selector = Selector(packet.selector.offset, sel_field, packet.selector.value)
+        meta[param.name] = build.with_calibration_range(param_meta, field, where)
+    selector = build.selector_of(packet, model.byte_order, file)
+    header_fields = build.header_fields(packet, file, seen)
+    crc_name = packet.crc or model.packet_crc
+    check = None
+    if crc_name is not None:
+        try:
+            check = packet_check(crc_name)
+        except KeyError:
+            known = ", ".join(sorted(PACKET_CRCS))
+            raise DictionaryError(
+                file, f"unknown crc {crc_name!r} (known: {known})", packet.name
+            ) from None
     struct: Construct | None = None
     if packet.python is not None:
         struct, fields, meta = _python_layout(packet, file, base, model.byte_order)
@@ -229,124 +313,12 @@ def _compile_packet(
             ax25_pid=packet.ax25.pid if packet.ax25 else None,
             ax25_callsign=packet.ax25.callsign if packet.ax25 else None,
             struct=struct,
+            header_fields=header_fields,
+            packet_check=check,
+            reject_extra=(packet.extra_octets or model.extra_octets) == "reject",
         )
     except LayoutError as exc:
         raise DictionaryError(file, exc.problem, packet.name, exc.field or None) from None
-
-
-def _time_code(model: TimeModel) -> TimeCode:
-    epoch = epoch_ns(model.epoch)
-    names = tuple(model.parameters)
-    if model.code == "cuc":
-        return CucTime(model.coarse_octets, model.fine_octets, epoch, names)
-    return CdsTime(model.day_octets, model.submillisecond_octets, epoch, names)
-
-
-def _parse_type(text: str, byte_order: str, where: tuple[str, str, str]) -> FieldSpec:
-    name = where[2]
-    little = byte_order == "little"
-    if match := _INT_TYPE.match(text):
-        kind = FieldKind.UINT if match[1].startswith("u") else FieldKind.INT
-        if match[3]:
-            little = match[3] == "le"
-        bits = int(match[2])
-        if not 1 <= bits <= 64:
-            raise DictionaryError(where[0], f"integer width {bits} not in 1..64", where[1], name)
-        return FieldSpec(name, kind, bits, little and bits % 8 == 0 and bits > 8)
-    if match := _FLOAT_TYPE.match(text):
-        if match[2]:
-            little = match[2] == "le"
-        return FieldSpec(name, FieldKind.FLOAT, int(match[1]), little)
-    if text == "bool":
-        return FieldSpec(name, FieldKind.BOOL, 1)
-    raise DictionaryError(where[0], f"unknown type {text!r}", where[1], name)
-
-
-def _field(param: ParameterModel, byte_order: str, where: tuple[str, str, str]) -> FieldSpec:
-    assert param.type is not None
-    kind_name = param.type
-    if kind_name in ("string", "bytes"):
-        if param.length is None:
-            raise DictionaryError(where[0], f"{kind_name} needs length:", where[1], where[2])
-        kind = FieldKind.STRING if kind_name == "string" else FieldKind.BYTES
-        return FieldSpec(param.name, kind, 8 * param.length, False, param.count, param.encoding)
-    if kind_name == "spare":
-        if param.bits is None:
-            raise DictionaryError(where[0], "spare needs bits:", where[1], where[2])
-        return FieldSpec(param.name, FieldKind.SPARE, param.bits)
-    field = _parse_type(kind_name, byte_order, where)
-    if param.endian is not None:
-        little = param.endian == "little" and field.bits % 8 == 0 and field.bits > 8
-        field = FieldSpec(field.name, field.kind, field.bits, little)
-    return FieldSpec(field.name, field.kind, field.bits, field.little, param.count)
-
-
-def _meta(param: ParameterModel, where: tuple[str, str, str]) -> ParamMeta:
-    calibration: Calibration | None = None
-    try:
-        if param.calibration is not None and param.calibration.polynomial is not None:
-            calibration = PolynomialCalibration(tuple(param.calibration.polynomial))
-        elif param.calibration is not None and param.calibration.table is not None:
-            calibration = TableCalibration.from_points(param.calibration.table)
-    except CalibrationError as exc:
-        raise DictionaryError(where[0], f"calibration: {exc}", where[1], where[2]) from None
-    limits = Limits(**param.limits.model_dump()) if param.limits else None
-    return ParamMeta(
-        unit=param.unit,
-        description=param.description,
-        subsystem=param.subsystem,
-        key=param.key,
-        calibration=calibration,
-        enum=param.enum,
-        limits=limits,
-    )
-
-
-def _with_calibration_range(
-    meta: ParamMeta, field: FieldSpec, where: tuple[str, str, str]
-) -> ParamMeta:
-    """Higher-degree polynomials are inverted on the field's raw range: check it now."""
-    cal = meta.calibration
-    if not isinstance(cal, PolynomialCalibration) or len(cal.coefficients) <= 2:
-        return meta
-    low, high = field.int_range() if field.kind is not FieldKind.FLOAT else (-1e6, 1e6)
-    try:
-        ranged = PolynomialCalibration(cal.coefficients, float(low), float(high))
-    except CalibrationError as exc:
-        raise DictionaryError(where[0], f"calibration: {exc}", where[1], where[2]) from None
-    return ParamMeta(
-        meta.unit, meta.description, meta.subsystem, meta.key, ranged, meta.enum, meta.limits
-    )
-
-
-def _check_numeric(field: FieldSpec, meta: ParamMeta, where: tuple[str, str, str]) -> None:
-    allowed: tuple[FieldKind, ...] = (FieldKind.UINT, FieldKind.INT)
-    if meta.calibration is not None:
-        allowed = (FieldKind.UINT, FieldKind.INT, FieldKind.FLOAT)
-    if field.kind not in allowed:
-        what = "enum" if meta.enum is not None else "calibration"
-        raise DictionaryError(
-            where[0], f"{what} needs a numeric type, not {field.kind}", where[1], where[2]
-        )
-
-
-def _expression(source: str, known: set[str], where: tuple[str, str, str]) -> Any:
-    try:
-        compiled = compile_expression(source)
-    except UnsafeExpression as exc:
-        raise DictionaryError(
-            where[0], f"expression {source!r}: {exc}", where[1], where[2]
-        ) from None
-    unknown = compiled.names - (known - {where[2]})
-    if unknown:
-        raise DictionaryError(
-            where[0],
-            f"expression uses unknown parameters {sorted(unknown)} (only earlier "
-            "parameters of the same packet)",
-            where[1],
-            where[2],
-        )
-    return compiled
 
 
 def _python_layout(
@@ -394,6 +366,6 @@ def _python_layout(
             problem = f"python layout parameter: {exc.errors()[0]['msg']}"
             raise DictionaryError(file, problem, packet.name, name) from None
         where = (file, packet.name, param.name)
-        fields.append(_field(param, byte_order, where))
-        meta[param.name] = _meta(param, where)
+        fields.append(build.field(param, byte_order, where))
+        meta[param.name] = build.meta(param, where)
     return struct, fields, meta

@@ -30,6 +30,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -62,10 +63,14 @@ __all__ = [
     "MAX_LENGTH",
     "MAX_SEQUENCE",
     "MAX_SHIFT",
+    "RAW_PREFIX",
     "CompiledExpression",
     "UnsafeExpression",
     "compile_expression",
 ]
+
+# ``raw(name)`` reads the raw value of ``name``: the caller passes it under this prefix.
+RAW_PREFIX = "raw:"
 
 
 class UnsafeExpression(ValueError):
@@ -93,10 +98,15 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "radians": math.radians,
     "floor": math.floor,
     "ceil": math.ceil,
+    "int": int,
+    "float": float,
+    # Reinterpret the bits of an unsigned integer as an IEEE 754 float (big-endian bits).
+    "float32": lambda bits: struct.unpack(">f", (bits & 0xFFFFFFFF).to_bytes(4, "big"))[0],
+    "float64": lambda bits: struct.unpack(">d", (bits & (1 << 64) - 1).to_bytes(8, "big"))[0],
 }
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 
-MAX_LENGTH = 500
+MAX_LENGTH = 2000  # characters of one expression (documented in the README)
 MAX_DEPTH = 200  # nested operations (a+b+c nests too): keeps off the recursion limit
 MAX_DEGREE = 64  # of nested powers and products of powers of parameters
 
@@ -137,11 +147,14 @@ class CompiledExpression:
     ``failures`` counts the evaluations that gave no value, by reason (see ``failed``).
     """
 
-    __slots__ = ("_evaluate", "failures", "names", "source")
+    __slots__ = ("_evaluate", "failures", "names", "reads_raw", "source")
 
-    def __init__(self, source: str, evaluate: Evaluator, names: frozenset[str]) -> None:
+    def __init__(
+        self, source: str, evaluate: Evaluator, names: frozenset[str], reads_raw: bool = False
+    ) -> None:
         self.source = source
         self.names = names
+        self.reads_raw = reads_raw  # uses raw(name): the caller must pass raw values too
         self._evaluate = evaluate
         self.failures: dict[str, int] = {}
 
@@ -172,7 +185,9 @@ def compile_expression(source: str) -> CompiledExpression:
         raise UnsafeExpression(f"does not parse: {getattr(exc, 'msg', exc)}") from None
     names: set[str] = set()
     node = _compile(tree.body, names, 0)
-    return CompiledExpression(source, node.evaluate, frozenset(names))
+    raw_names = {n for n in names if n.startswith(RAW_PREFIX)}
+    plain = (names - raw_names) | {n[len(RAW_PREFIX) :] for n in raw_names}
+    return CompiledExpression(source, node.evaluate, frozenset(plain), bool(raw_names))
 
 
 class _Node:
@@ -322,6 +337,11 @@ def _compile_compare(node: ast.Compare, names: set[str], depth: int) -> _Node:
 
 
 def _compile_call(node: ast.Call, names: set[str], depth: int) -> _Node:
+    if isinstance(node.func, ast.Name) and node.func.id == "raw":
+        # raw(name): the parameter's raw value, before calibration or enumeration.
+        if len(node.args) != 1 or not isinstance(node.args[0], ast.Name) or node.keywords:
+            raise UnsafeExpression("raw() takes one parameter name")
+        return _compile_name(RAW_PREFIX + node.args[0].id, names)
     if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
         what = node.func.id if isinstance(node.func, ast.Name) else type(node.func).__name__
         raise UnsafeExpression(f"call of {what} not allowed (allowed: {sorted(FUNCTIONS)})")

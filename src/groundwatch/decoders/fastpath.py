@@ -133,6 +133,9 @@ class FastPath:
                     _bits(word, width - offset - (i + 1) * field.bits, field)
                     for i in range(field.count or 1)
                 ]
+                if field.kind is FieldKind.FLOAT:  # the bits reinterpreted as an IEEE float
+                    cast = self._constant("float", _bits_to_float(field.bits))
+                    elements = [f"{cast}({e})" for e in elements]
                 self._emit(field, elements)
             offset += field.total_bits
 
@@ -141,6 +144,12 @@ class FastPath:
             self.expressions.append(elements[0])
         else:
             self.expressions.append("[" + ", ".join(elements) + "]")
+
+
+def _bits_to_float(bits: int) -> Callable[[int], float]:
+    unpack = struct.Struct(">" + _FLOAT_CODES[bits]).unpack
+    size = bits // 8
+    return lambda value: float(unpack(value.to_bytes(size, "big"))[0])
 
 
 def _bits(word: str, shift: int, field: FieldSpec) -> str:

@@ -40,3 +40,20 @@ class YamlDictionaryFormat:
 
     def load(self, path: Path) -> TelemetryDictionary:
         return load_dictionary(path)
+
+
+class XtceDictionaryFormat(YamlDictionaryFormat):
+    """An XTCE (CCSDS 660.0) database (``.xml``), compiled to the same layouts as YAML."""
+
+    suffixes: ClassVar[tuple[str, ...]] = (".xml",)
+
+    def __init__(self) -> None:
+        self.name = "xtce"
+
+    @classmethod
+    def from_config(cls, options: Mapping[str, Any], key: str) -> XtceDictionaryFormat:
+        parse_part_options(YamlDictionaryFormatOptions, options, key)
+        return cls()
+
+    def load(self, path: Path) -> TelemetryDictionary:
+        return load_dictionary(path, xtce=True)

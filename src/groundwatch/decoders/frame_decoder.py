@@ -41,6 +41,7 @@ from groundwatch.decoders.tm_frame import (
     TRANSFER_FRAME_VERSION,
     FirstHeaderPointer,
     data_field_bounds,
+    decode_clcw,
 )
 from groundwatch.decoders.tm_frame import PRIMARY_HEADER_LEN as FRAME_HEADER_LEN
 from groundwatch.decoders.tm_frame import parse_primary_header as parse_frame_header
@@ -48,6 +49,7 @@ from groundwatch.model import (
     Ax25Header,
     DecodedPacket,
     DecodeResult,
+    ParamValue,
     RawFrame,
     Rejection,
     RejectReason,
@@ -88,7 +90,7 @@ class FrameDecoder:
         self.counters = Counters()
         self.summary = DecodeSummary()
         self.seq_gaps = 0  # packets missing by sequence count, all APIDs together
-        self._reassembler = PacketReassembler(max_channels)
+        self._reassembler = PacketReassembler(max_channels, framing.fill)
         self._sequences = SequenceTracker(max_channels * 16)
         craft = list(dictionary.spacecraft) if dictionary is not None else []
         self._scid_known = any(s.scid is not None for s in craft)
@@ -101,15 +103,20 @@ class FrameDecoder:
         # The frame bytes last peeked at and their CRC check (the same bytes object only).
         self._peeked_crc: tuple[bytes, bool | None] = (b"", None)
         self._min_tm = FRAME_HEADER_LEN + (FECF_LEN if framing.fecf else 0)
+        self._frame_params = list((framing.parameters or {}).items())
 
     def not_computed(self) -> dict[tuple[str, str, str], int]:
         """(packet, parameter, reason) -> derived values that could not be computed
-        (a division by zero, an overflow, an input without a value ...)."""
+        (a division by zero, an overflow, an input without a value ...), and values their
+        validity made absent (reason ``invalid``: a sentinel or out of the valid range)."""
         counts: dict[tuple[str, str, str], int] = {}
         for layout in self.dictionary.packets if self.dictionary is not None else ():
             for derived in getattr(layout, "derived", ()):
                 for reason, n in derived.expression.failures.items():
                     counts[(layout.name, derived.name, reason)] = n
+            absent = getattr(layout, "absent_values", None)
+            for name, n in absent().items() if absent is not None else ():
+                counts[(layout.name, name, "invalid")] = n
         return counts
 
     # -- cheap look at a frame, for merging duplicates --------------------------------------
@@ -229,6 +236,8 @@ class FrameDecoder:
         )
         result.header = header
         result.valid = True
+        if self._frame_params:
+            self._frame_parameters(result, h, ocf)
         result.idle_frame = header.idle
         outcome = self._reassembler.feed(
             (frame.source, h.scid, h.vcid), h.vcfc, h.fhp, data[start:end]
@@ -347,8 +356,27 @@ class FrameDecoder:
         layout = self.dictionary.packet_for(hdr.apid, data_field)
         if layout is None:
             vcid = frame_header.vcid if frame_header is not None else None
-            self._reject(result, RejectReason.UNKNOWN_APID, f"apid {hdr.apid}", packet, vcid=vcid)
+            reason, detail = RejectReason.UNKNOWN_APID, f"apid {hdr.apid}"
+            explain = getattr(self.dictionary, "explain_miss", None)
+            if explain is not None:
+                reason, detail = explain(hdr.apid, data_field)
+            self._reject(result, reason, detail, packet, vcid=vcid)
             return
+        # Optional layout features (packet error control, header parameters) of compiled
+        # dictionaries; a layout without them costs two attribute reads.
+        check = getattr(layout, "packet_check", None)
+        if check is not None and not check(packet):
+            vcid = frame_header.vcid if frame_header is not None else None
+            self._reject(
+                result,
+                RejectReason.BAD_PACKET_CRC,
+                f"{layout.name}: packet error control mismatch (apid {hdr.apid})",
+                packet,
+                vcid=vcid,
+            )
+            return
+        if getattr(layout, "whole_packet", False):
+            data_field = packet
         try:
             params, obt_ns = layout.decode(data_field)
         except Exception:  # rejected (or counted as a layout bug) by _apply_layout's path
@@ -372,6 +400,23 @@ class FrameDecoder:
                 obt_ns,
             )
         )
+
+    def _frame_parameters(self, result: DecodeResult, h: object, ocf: bytes | None) -> None:
+        """The frame's header (and CLCW) fields the framing names as parameters."""
+        clcw = decode_clcw(ocf) if ocf is not None else None
+        params: dict[str, ParamValue] = {}
+        for field, name in self._frame_params:
+            if field.startswith("clcw."):
+                if clcw is None:
+                    continue
+                value = clcw[field[5:]]
+            else:
+                value = int(getattr(h, field))
+            params[name] = ParamValue(value, value, None, None)
+        packet = self._new_packet(result, result.header, None, None)
+        packet.name = self.framing.frame_packet
+        packet.params = params
+        result.packets.append(packet)
 
     def _new_packet(
         self,

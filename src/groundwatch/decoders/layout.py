@@ -8,6 +8,7 @@ stages' output. Building runs the other way through Construct, which is the spec
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -18,17 +19,18 @@ from groundwatch.decoders.columns import (
     ColumnPlan,
     ColumnsDecoder,
     build_schema,
+    derive_inputs,
     derive_values,
     derived_state,
     generate_columns,
 )
 from groundwatch.decoders.fastpath import FastPath
+from groundwatch.decoders.layout_build import LayoutBuilder
 from groundwatch.decoders.layout_fields import (
     FieldKind,
     FieldSpec,
     check_packet_size,
     compile_struct,
-    container_from_raws,
     plan_segments,
     raws_from_container,
     value_fields,
@@ -37,6 +39,7 @@ from groundwatch.decoders.obt import TimeCode
 from groundwatch.decoders.params import (
     DerivedParam,
     EncodeError,
+    PacketCheck,
     ParamMeta,
     Selector,
     type_name,
@@ -51,7 +54,7 @@ _PLAIN, _FUNCTION, _ENUM = 0, 1, 2
 MAX_FAST_VALUES = 8192
 
 
-class CompiledLayout:
+class CompiledLayout(LayoutBuilder):
     """One packet kind: a field list compiled once to a Construct struct and a fast path."""
 
     def __init__(
@@ -70,6 +73,9 @@ class CompiledLayout:
         ax25_callsign: str | None = None,
         struct: Construct | None = None,
         fast: bool = True,
+        header_fields: Sequence[FieldSpec] = (),
+        packet_check: PacketCheck | None = None,
+        reject_extra: bool = True,
     ) -> None:
         self.name = name
         self.apid = apid
@@ -81,19 +87,26 @@ class CompiledLayout:
         self.ax25_pid = ax25_pid
         self.ax25_callsign = ax25_callsign
         self.derived = tuple(derived)
-        all_fields = [*(time.fields() if time else []), *fields]
+        # Primary header fields as parameters: the layout then reads the whole packet.
+        self.whole_packet = bool(header_fields)
+        self.packet_check = packet_check
+        self.reject_extra = reject_extra  # else packets longer than the layout are counted
+        self.longer_packets = 0
+        all_fields = [*header_fields, *(time.fields() if time else []), *fields]
         self._all_fields = all_fields
+        self.variable = any(f.variable for f in all_fields)
         if struct is None:  # a YAML layout: fields are the whole spec
             check_packet_size(all_fields)
             segments = plan_segments(all_fields)
             self.struct: Construct = compile_struct(segments)
             self._fields = value_fields(segments)
+            # The fixed part's octets (the least a variable layout needs).
             self.size: int | None = sum(s.byte_length for s in segments)
             # Generated code grows with the values read (seconds and hundreds of MB for one
             # 64 KiB array): beyond MAX_FAST_VALUES, Construct reads the arrays whole.
             values = sum(f.count or 1 for f in all_fields)
-            fast = fast and values <= MAX_FAST_VALUES
-            self.fast: FastPath | None = FastPath(segments) if fast else None
+            use_fast = fast and not self.variable and values <= MAX_FAST_VALUES
+            self.fast: FastPath | None = FastPath(segments) if use_fast else None
         else:  # a Python layout: its struct follows the (optional) time fields
             time_segments = plan_segments(time.fields()) if time else []
             members = list(compile_struct(time_segments).subcons)
@@ -109,13 +122,16 @@ class CompiledLayout:
             names = list(time.names)
             self._time_index = [i for i, (f, _) in enumerate(self._fields) if f.name in names]
         self._meta = {f.name: meta.get(f.name, ParamMeta()) for f, _ in self._fields}
+        self.header_length = sum(f.total_bits for f in header_fields) // 8
         self._reverse_enum = {
             n: {label: raw for raw, label in m.enum.items()}
             for n, m in self._meta.items()
             if m.enum is not None
         }
         parameters: list[ParameterInfo] = [
-            self._info(f, self._meta[f.name]) for f, _ in self._fields if _is_public(f.name)
+            self._info(f, self._meta[f.name])
+            for f, _ in self._fields
+            if _is_public(f.name) and self._meta[f.name].store
         ]
         parameters += [
             ParameterInfo(
@@ -129,11 +145,15 @@ class CompiledLayout:
                 d.meta.limits,
             )
             for d in self.derived
+            if d.meta.store
         ]
         self.parameters: Sequence[ParameterInfo] = parameters
         self._plan = [
             self._plan_entry(i, f) for i, (f, _) in enumerate(self._fields) if _is_public(f.name)
         ]
+        # Values made absent by their validity, per parameter (in ``_plan`` order).
+        self._absent = [0] * len(self._plan)
+        self._with_raw = any(d.expression.reads_raw for d in self.derived)
         # The fast path decodes to columns (see columns.py); Construct-only layouts to a dict.
         self.schema: ColumnSchema | None = None
         self._fast_decode: ColumnsDecoder | None = None
@@ -145,11 +165,22 @@ class CompiledLayout:
             self.schema = build_schema(name, plans, self.derived)
             enums = {n: m.enum for n, m in self._meta.items() if m.enum is not None}
             self._fast_decode = generate_columns(
-                self.fast, self.schema, plans, self.derived, self.time, self._time_index, enums
+                self.fast,
+                self.schema,
+                plans,
+                self.derived,
+                self.time,
+                self._time_index,
+                enums,
+                self._absent,
             )
 
     def __repr__(self) -> str:
         return f"CompiledLayout({self.name!r}, apid={self.apid})"
+
+    def absent_values(self) -> dict[str, int]:
+        """How many values each parameter's validity made absent so far."""
+        return {entry[0]: n for entry, n in zip(self._plan, self._absent, strict=True) if n}
 
     def field_specs(self) -> list[FieldSpec]:
         """Every field in wire order, spare bits and secondary-header time included."""
@@ -211,13 +242,40 @@ class CompiledLayout:
 
     def construct_raws(self, data_field: bytes) -> list[Any]:
         """Stage 1 through Construct (the spec); raises whatever Construct raises."""
-        container = self.struct.parse(data_field)
+        stream = io.BytesIO(data_field)
+        container = self.struct.parse_stream(stream, _total=len(data_field))
+        if self.variable and stream.tell() != len(data_field):
+            if not self.reject_extra:
+                self.longer_packets += 1
+                return raws_from_container(container, self._fields)
+            raise DecodeError(
+                RejectReason.LENGTH_MISMATCH,
+                f"packet {self.name}: layout reads {stream.tell()} octets, "
+                f"the packet has {len(data_field)}",
+            )
         return raws_from_container(container, self._fields)
 
+    def _check_length(self, data: bytes) -> None:
+        size = self.size
+        if size is None:
+            return
+        if len(data) < size:
+            raise BytesTooShort(size, len(data), f"packet {self.name}")
+        if len(data) > size and not self.variable:
+            if not self.reject_extra:
+                self.longer_packets += 1
+                return
+            raise DecodeError(
+                RejectReason.LENGTH_MISMATCH,
+                f"packet {self.name}: layout covers {size} octets, the packet has {len(data)}",
+            )
+
     def decode(self, data_field: bytes) -> tuple[Mapping[str, ParamValue], int | None]:
-        """Parameters (``PacketColumns`` on the fast path, else a dict) and on-board time."""
-        if self.size is not None and len(data_field) < self.size:
-            raise BytesTooShort(self.size, len(data_field), f"packet {self.name}")
+        """Parameters (``PacketColumns`` on the fast path, else a dict) and on-board time.
+
+        ``data_field`` is the whole packet when the layout has header parameters
+        (``whole_packet``)."""
+        self._check_length(data_field)
         try:
             if self._fast_decode is not None:
                 return self._fast_decode(data_field)
@@ -232,10 +290,11 @@ class CompiledLayout:
 
     def decode_construct(self, data_field: bytes) -> tuple[dict[str, ParamValue], int | None]:
         """``decode`` through Construct's parse only (the spec; tests and benchmarks)."""
-        if self.size is not None and len(data_field) < self.size:
-            raise BytesTooShort(self.size, len(data_field), f"packet {self.name}")
+        self._check_length(data_field)
         try:
             raws = self.construct_raws(data_field)
+        except DecodeError:
+            raise
         except Exception as exc:
             raise DecodeError(
                 RejectReason.BAD_PACKET, f"packet {self.name}: {type(exc).__name__}: {exc}"
@@ -245,8 +304,11 @@ class CompiledLayout:
     def from_raws(self, raws: Sequence[Any]) -> tuple[dict[str, ParamValue], int | None]:
         """Stage 2: engineering values, limits, derived parameters, on-board time."""
         params: dict[str, ParamValue] = {}
-        for name, index, mode, convert, labels, state, unit in self._plan:
+        hidden: dict[str, ParamValue] = {}
+        for k, (name, index, mode, convert, labels, state, unit) in enumerate(self._plan):
             raw = raws[index]
+            if raw is None:  # a conditional field its condition left out of this packet
+                continue
             if mode == _PLAIN:
                 eng = raw
             elif mode == _ENUM:
@@ -255,90 +317,36 @@ class CompiledLayout:
                     convert(raw)  # raises BAD_ENUM with the details
             else:
                 eng = convert(raw)
-            params[name] = ParamValue(raw, eng, unit, state(eng) if state else None)
+            meta = self._meta[name]
+            if meta.checks_validity and not meta.is_valid(raw, eng):
+                self._absent[k] += 1
+                hidden[name] = ParamValue(raw, None, unit, None)
+                continue
+            value = ParamValue(raw, eng, unit, state(eng) if state else None)
+            (params if meta.store else hidden)[name] = value
         if self.derived:
-            self._derive(params)
+            self._derive(params, hidden)
         obt = None
         if self.time is not None:
             obt = self.time.to_ns([raws[i] for i in self._time_index])
         return params, obt
 
-    def _derive(self, params: dict[str, ParamValue]) -> None:
-        values = {name: value.eng for name, value in params.items()}
+    def _derive(self, params: dict[str, ParamValue], hidden: dict[str, ParamValue]) -> None:
+        every = {**params, **hidden}
+        names = [entry[0] for entry in self._plan if entry[0] in every]
+        values = derive_inputs(
+            names,
+            [every[n].eng for n in names],
+            [every[n].raw for n in names],
+            self._with_raw,
+        )
         for derived, eng in zip(self.derived, derive_values(self.derived, values), strict=True):
-            if eng is None:
+            if eng is None or not derived.meta.store:
                 continue
             state = derived_state(derived.meta.limits)
             params[derived.name] = ParamValue(
                 eng, eng, derived.meta.unit, state(eng) if state is not None else None
             )
-
-    # -- build ----------------------------------------------------------------------
-
-    def build(self, eng: Mapping[str, Any], obt_ns: int | None = None) -> bytes:
-        raws: list[Any] = []
-        time_raws = self.time.from_ns(obt_ns) if self.time and obt_ns is not None else None
-        for i, (field, _) in enumerate(self._fields):
-            if time_raws is not None and i in self._time_index:
-                raws.append(time_raws[self._time_index.index(i)])
-            else:
-                raws.append(self._to_raw(field, eng.get(field.name)))
-        data = self.build_raws(raws)
-        if self.selector is not None:  # a packet of this kind carries its packet-id value
-            data = self.selector.stamp(data)
-        return data
-
-    def build_raws(self, raws: Sequence[Any]) -> bytes:
-        try:
-            return bytes(self.struct.build(container_from_raws(raws, self._fields)))
-        except Exception as exc:  # Construct's errors, re-raised with the packet's name
-            raise EncodeError(f"packet {self.name}: cannot build: {exc}") from None
-
-    def _to_raw(self, field: FieldSpec, value: Any) -> Any:
-        if field.count is None:
-            return self._element_to_raw(field, value)
-        if value is None:
-            value = [None] * field.count
-        if len(value) != field.count:
-            raise EncodeError(f"packet {self.name}: {field.name}: needs {field.count} values")
-        return [self._element_to_raw(field, v) for v in value]
-
-    def _element_to_raw(self, field: FieldSpec, value: Any) -> Any:
-        try:
-            return self._convert_to_raw(field, value)
-        except (ValueError, TypeError, OverflowError, ArithmeticError) as exc:
-            if isinstance(exc, EncodeError):
-                raise
-            where = f"packet {self.name}: parameter {field.name}"
-            raise EncodeError(f"{where}: cannot encode {value!r}: {exc}") from None
-
-    def _convert_to_raw(self, field: FieldSpec, value: Any) -> Any:
-        where = f"packet {self.name}: parameter {field.name}"
-        meta = self._meta[field.name]
-        kind = field.kind
-        if isinstance(value, str) and field.name in self._reverse_enum:
-            if value not in self._reverse_enum[field.name]:
-                raise EncodeError(f"{where}: {value!r} is not one of its enum labels")
-            return self._reverse_enum[field.name][value]
-        if kind is FieldKind.STRING:
-            return "" if value is None else str(value)
-        if kind is FieldKind.BYTES:
-            if value is None:
-                return bytes(field.bits // 8)
-            return bytes.fromhex(value) if isinstance(value, str) else bytes(value)
-        if kind is FieldKind.BOOL:
-            return bool(value)
-        if value is None:
-            return 0.0 if kind is FieldKind.FLOAT else 0
-        if meta.calibration is not None and field.name not in self._reverse_enum:
-            value = meta.calibration.to_raw(float(value))
-        if kind is FieldKind.FLOAT:
-            return float(value)
-        raw = round(value)
-        low, high = field.int_range()
-        if not low <= raw <= high:
-            raise EncodeError(f"{where}: raw {raw} outside {type_name(field, meta)} range")
-        return raw
 
 
 def _is_public(name: str) -> bool:

@@ -10,7 +10,7 @@ to it by a hypothesis test.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -21,10 +21,12 @@ from construct import (
     BitStruct,
     Bytes,
     BytesInteger,
+    Bytewise,
     Construct,
     Container,
     Flag,
     FormatField,
+    If,
     PaddedString,
     Padding,
     Struct,
@@ -58,10 +60,28 @@ class FieldSpec:
     little: bool = False
     count: int | None = None  # fixed-size array of ``count`` elements
     encoding: str = "ascii"
+    # Variable length (strings and bytes): ``length_from * length_scale + length_offset``
+    # octets, or with ``rest`` what the packet holds beyond the layout's fixed fields.
+    length_from: str | None = None
+    length_scale: int = 1
+    length_offset: int = 0
+    rest: bool = False
+    # Read only when this expression over earlier fields' raw values is true (else absent).
+    present_if: Any = None
+
+    @property
+    def sized_by_data(self) -> bool:
+        return self.rest or self.length_from is not None
+
+    @property
+    def variable(self) -> bool:
+        """Its octets depend on the packet: sized by data, or present on a condition."""
+        return self.sized_by_data or self.present_if is not None
 
     @property
     def total_bits(self) -> int:
-        return self.bits * (self.count or 1)
+        """Width in bits; 0 for a variable-length field (counted by its actual length)."""
+        return 0 if self.variable else self.bits * (self.count or 1)
 
     @property
     def signed(self) -> bool:
@@ -120,7 +140,7 @@ def plan_segments(fields: Sequence[FieldSpec]) -> list[Segment]:
         if not group and position % 8 == 0 and field.byte_aligned_kind:
             segments.append(Segment(False, (field,), position // 8))
         else:
-            if field.kind in (FieldKind.FLOAT, FieldKind.STRING, FieldKind.BYTES):
+            if field.kind in (FieldKind.STRING, FieldKind.BYTES) or field.variable:
                 raise LayoutError(field.name, f"{field.kind} must start on a byte boundary")
             if field.little:
                 raise LayoutError(field.name, "little-endian fields must be byte-aligned")
@@ -150,14 +170,22 @@ def _check_field(field: FieldSpec) -> None:
         raise LayoutError(field.name, "little-endian fields must be whole bytes")
     if field.kind in (FieldKind.STRING, FieldKind.BYTES) and field.bits % 8:
         raise LayoutError(field.name, "strings and bytes are whole bytes")
+    if field.sized_by_data and (
+        field.kind not in (FieldKind.STRING, FieldKind.BYTES) or field.count
+    ):
+        raise LayoutError(field.name, "only strings and bytes (not arrays) can vary in length")
 
 
 _INT_FORMATS = {8: "b", 16: "h", 32: "l", 64: "q"}
 _FLOAT_FORMATS = {16: "e", 32: "f", 64: "d"}
 
 
-def _byte_element(field: FieldSpec) -> Construct:
+def _byte_element(field: FieldSpec, length: Any = None) -> Construct:
     order = "<" if field.little else ">"
+    if length is not None:  # a variable-length string or bytes field
+        if field.kind is FieldKind.STRING:
+            return PaddedString(length, field.encoding)
+        return Bytes(length)
     if field.kind in (FieldKind.UINT, FieldKind.INT):
         if field.bits in _INT_FORMATS:
             code = _INT_FORMATS[field.bits]
@@ -175,15 +203,17 @@ def _byte_element(field: FieldSpec) -> Construct:
 def _bit_element(field: FieldSpec) -> Construct:
     if field.kind in (FieldKind.UINT, FieldKind.INT):
         return BitsInteger(field.bits, signed=field.signed)
+    if field.kind is FieldKind.FLOAT:  # an IEEE float not on a byte boundary (big-endian)
+        return Bytewise(FormatField(">", _FLOAT_FORMATS[field.bits]))
     if field.kind is FieldKind.BOOL:
         return Flag
     raise LayoutError(field.name, f"{field.kind} cannot be a bit field")
 
 
-def _member(field: FieldSpec, bitwise: bool) -> Construct:
+def _member(field: FieldSpec, bitwise: bool, length: Any = None) -> Construct:
     if field.kind is FieldKind.SPARE:
         return Padding(field.total_bits if bitwise else field.total_bits // 8)
-    element = _bit_element(field) if bitwise else _byte_element(field)
+    element = _bit_element(field) if bitwise else _byte_element(field, length)
     member = Array(field.count, element) if field.count is not None else element
     return field.name / member
 
@@ -193,15 +223,67 @@ def group_name(index: int) -> str:
 
 
 def compile_struct(segments: Sequence[Segment]) -> Struct:
-    """The Construct struct of a layout; bit groups are nested as ``_bitsN``."""
+    """The Construct struct of a layout; bit groups are nested as ``_bitsN``.
+
+    A variable-length field reads its length from an earlier field (through the parse
+    context) or, for ``rest``, from ``_total`` (the data length passed to ``parse``/``build``)
+    less the position and the fixed fields after it.
+    """
     members: list[Construct] = []
+    groups: dict[str, str | None] = {}  # field name -> its bit group, for length references
+    after = sum(s.byte_length for s in segments)  # fixed octets after the current segment
     for index, segment in enumerate(segments):
+        after -= segment.byte_length
         if segment.bit_group:
             inner = [_member(f, bitwise=True) for f in segment.fields]
             members.append(group_name(index) / BitStruct(*inner))
+            groups.update((f.name, group_name(index)) for f in segment.fields)
         else:
-            members.append(_member(segment.fields[0], bitwise=False))
+            field = segment.fields[0]
+            length = _length_of(field, groups, after) if field.sized_by_data else None
+            member = _member(field, bitwise=False, length=length)
+            if field.present_if is not None:
+                member = _conditional(field, member, groups)
+            members.append(member)
+            groups[field.name] = None
     return Struct(*members)
+
+
+class _RawView(Mapping[str, Any]):
+    """Earlier fields' raw values by name, read from a Construct context (bit groups too)."""
+
+    def __init__(self, ctx: Any, groups: dict[str, str | None]) -> None:
+        self._ctx, self._groups = ctx, groups
+
+    def __getitem__(self, name: str) -> Any:
+        group = self._groups[name]
+        return self._ctx[name] if group is None else self._ctx[group][name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._groups)
+
+    def __len__(self) -> int:
+        return len(self._groups)
+
+
+def _conditional(field: FieldSpec, member: Construct, groups: dict[str, str | None]) -> Any:
+    unknown = set(field.present_if.names) - set(groups)
+    if unknown:
+        raise LayoutError(field.name, f"present_if reads {sorted(unknown)}: not earlier fields")
+    condition = field.present_if
+    return field.name / If(lambda ctx: bool(condition(_RawView(ctx, groups))), member.subcon)
+
+
+def _length_of(field: FieldSpec, groups: dict[str, str | None], after: int) -> Any:
+    if field.rest:  # up to the fixed fields that follow it
+        return lambda ctx: ctx._params._total - ctx._io.tell() - after
+    ref = field.length_from
+    if ref not in groups:
+        raise LayoutError(field.name, f"length_from {ref!r} is not an earlier field")
+    group, scale, offset = groups[ref], field.length_scale, field.length_offset
+    if group is None:
+        return lambda ctx: ctx[ref] * scale + offset
+    return lambda ctx: ctx[group][ref] * scale + offset
 
 
 def value_fields(segments: Sequence[Segment]) -> list[tuple[FieldSpec, str | None]]:
@@ -220,7 +302,7 @@ def raws_from_container(
     raws: list[Any] = []
     for field, group in fields:
         value = container[group][field.name] if group else container[field.name]
-        raws.append(list(value) if field.count is not None else value)
+        raws.append(list(value) if field.count is not None and value is not None else value)
     return raws
 
 

@@ -128,8 +128,10 @@ def _complete(partial: bytearray) -> int | None:
 class PacketReassembler:
     """Feeds frame data fields in, gets whole packets out, per virtual channel."""
 
-    def __init__(self, max_channels: int = 1024) -> None:
+    def __init__(self, max_channels: int = 1024, fill: int | None = None) -> None:
         self._channels: BoundedLru[ChannelKey, _ChannelState] = BoundedLru(max_channels)
+        # The mission's fill octet after the last packet of a frame (``framing.fill``).
+        self._fill = bytes([fill]) if fill is not None else None
 
     def reset(self) -> None:
         self._channels = BoundedLru(self._channels.capacity)
@@ -228,7 +230,10 @@ class PacketReassembler:
             )
 
         pos = fhp
+        fill = self._fill
         while pos < n:
+            if fill and data_field[pos] == fill[0] and not data_field[pos:].lstrip(fill):
+                break  # only fill octets left: no packet starts here
             if n - pos < PRIMARY_HEADER_LEN:
                 st.partial = bytearray(data_field[pos:])
                 break

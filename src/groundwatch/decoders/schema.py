@@ -43,12 +43,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from groundwatch.decoders.api import DictionaryError, Framing
+from groundwatch.decoders.api import DictionaryError, FramingDef
 
 
 class _Strict(BaseModel):
@@ -76,19 +76,31 @@ class LimitsModel(_Strict):
 class CalibrationModel(_Strict):
     polynomial: list[float] | None = None
     table: list[tuple[float, float]] | None = None
+    divide: float | None = None  # eng = raw / divide, one exact division
 
     @model_validator(mode="after")
     def _one(self) -> CalibrationModel:
-        if (self.polynomial is None) == (self.table is None):
-            raise ValueError("calibration needs exactly one of polynomial or table")
+        if sum(x is not None for x in (self.polynomial, self.table, self.divide)) != 1:
+            raise ValueError("calibration needs exactly one of polynomial, table or divide")
         return self
+
+
+class ValidModel(_Strict):
+    """Engineering range outside which a value is absent (not stored, counted)."""
+
+    min: float | None = None
+    max: float | None = None
 
 
 class ParameterModel(_Strict):
     name: str = Field(min_length=1, pattern=r"^[^_\s][^\s]*$")
     type: str | None = None
     endian: Literal["big", "little"] | None = None
-    length: int | None = Field(default=None, gt=0)
+    length: Annotated[int, Field(gt=0)] | Literal["rest"] | None = None
+    # Variable length: octets = value of an earlier field * length_scale + length_offset.
+    length_from: str | None = None
+    length_scale: int = 1
+    length_offset: int = 0
     bits: int | None = Field(default=None, gt=0)
     count: int | None = Field(default=None, gt=0)
     encoding: Literal["ascii", "utf-8"] = "ascii"
@@ -100,6 +112,10 @@ class ParameterModel(_Strict):
     enum: dict[int, str] | None = None
     limits: LimitsModel | None = None
     expr: str | None = None
+    store: bool = True  # false: a helper for expressions, never written or shown
+    present_if: str | None = None  # read only when true (over earlier fields' raw values)
+    invalid: list[int] = []  # raw sentinel values meaning "no reading"
+    valid: ValidModel | None = None
 
     @model_validator(mode="after")
     def _typed_or_derived(self) -> ParameterModel:
@@ -111,9 +127,29 @@ class ParameterModel(_Strict):
 
 
 class SelectorModel(_Strict):
+    """One selector condition; a packet's ``selector`` is one of these or a list (all hold)."""
+
     offset: int = Field(ge=0)  # octets into the data field (secondary header included)
     type: str = "uint8"
-    value: int
+    mask: int | None = Field(default=None, gt=0)  # bits tested, shifted down to bit 0
+    value: int | None = None
+    values: list[int] | None = None  # any of these
+    min: int | None = None  # inclusive range
+    max: int | None = None
+    exclude: list[int] = []
+
+    @model_validator(mode="after")
+    def _tests_something(self) -> SelectorModel:
+        if self.value is None and self.values is None and self.min is None and self.max is None:
+            if not self.exclude:
+                raise ValueError("a selector needs value, values, min/max or exclude")
+        return self
+
+
+# Primary header fields (133.0-B-2) a packet can expose as parameters, in wire order.
+HeaderField = Literal[
+    "version", "type", "sec_hdr_flag", "apid", "seq_flags", "seq_count", "data_length"
+]
 
 
 class Ax25SelectModel(_Strict):
@@ -134,8 +170,13 @@ class TimeModel(_Strict):
 class PacketModel(_Strict):
     name: str = Field(min_length=1)
     apid: int | None = Field(default=None, ge=0, le=0x7FF)
-    selector: SelectorModel | None = None
+    selector: SelectorModel | list[SelectorModel] | None = None
     ax25: Ax25SelectModel | None = None
+    header: dict[HeaderField, str] = {}  # primary header field -> parameter name
+    crc: str | None = None  # packet error control over the whole packet, by name
+    length: int | None = Field(default=None, gt=0)  # expected data field octets (checked)
+    # Octets a packet has beyond its layout: reject (length_mismatch) or ignore (counted).
+    extra_octets: Literal["reject", "ignore"] | None = None
     subsystem: str = ""
     description: str = ""
     secondary_header: bool = False
@@ -144,13 +185,8 @@ class PacketModel(_Strict):
     parameters: list[ParameterModel] = []
 
 
-class FramingModel(_Strict):
-    kind: Framing = Framing.TM
-    frame_length: int | None = Field(default=None, gt=0)
-    fecf: bool = True
-    ocf: bool = False
-    asm: bool = False
-    randomized: bool = False
+# One framing model: the dataclass the frame layer reads, validated here by pydantic.
+FramingModel = FramingDef
 
 
 class SpacecraftModel(_Strict):
@@ -167,10 +203,19 @@ class DictionaryModel(_Strict):
     spacecraft: list[SpacecraftModel] = []
     framing: FramingModel = FramingModel()
     time: TimeModel | None = None
+    packet_crc: str | None = None  # default ``crc`` of every packet
+    extra_octets: Literal["reject", "ignore"] = "reject"  # default of every packet
     packets: list[PacketModel] = Field(min_length=1)
 
 
-class DictionaryLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML has it (a large imported dictionary loads ~4x faster).
+if TYPE_CHECKING:
+    _SafeLoader = yaml.SafeLoader
+else:
+    _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class DictionaryLoader(_SafeLoader):
     """YAML 1.1 reads ON/OFF/YES/NO as booleans; enum labels like ``1: ON`` must stay
     strings, so only true/false are booleans here."""
 

@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from groundwatch.config import parse_part_options
-from groundwatch.decoders.kiss import KissCommand, KissDecoder, KissError
 from groundwatch.ingest.base import ErtStamper, station_problem
+from groundwatch.kiss import KissCommand, KissDecoder, KissError
 from groundwatch.model import GroundPathChange, RawFrame
 from groundwatch.parts import ConfigError, Counters, FrameQueue
 

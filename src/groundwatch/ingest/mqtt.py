@@ -31,9 +31,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from groundwatch.config import parse_part_options, read_secret
+from groundwatch.envelope import EnvelopeSettings
 from groundwatch.ingest.base import (
     INVALID_STATION,
     ErtStamper,
@@ -47,6 +50,7 @@ from groundwatch.ingest.paho_adapter import (
     Session,
     check_versions,
 )
+from groundwatch.ingest.station_time import EnvelopeFrames
 from groundwatch.model import GroundPathChange, RawFrame, RefusedFrame, RejectReason, StationStatus
 from groundwatch.mqtt_url import mqtt_connection
 from groundwatch.parts import ConfigError, Counters, FrameQueue
@@ -55,7 +59,10 @@ from groundwatch.tls import TlsFiles
 log = logging.getLogger(__name__)
 
 
-class MqttSourceOptions(BaseModel):
+class MqttSourceOptions(EnvelopeSettings):
+    """``payload``, ``json_preset``, ``json_fields``, ``clock_tolerance``, ...: see
+    ``groundwatch.envelope`` (``mqtt5`` connects with MQTT 5 to read user properties)."""
+
     model_config = ConfigDict(extra="forbid")
     name: str = Field(default="mqtt", description="name in /health and /metrics")
     url: str = Field(default="mqtt://127.0.0.1:1883", description="broker URL")
@@ -112,6 +119,7 @@ class MqttSource:
         self._user = cfg.username or conn["username"]
         self._url_password: str | None = conn["password"]
         self._stamper = ErtStamper()
+        self.frames = EnvelopeFrames(cfg, cfg.name, self.counters)
         self._stopping = asyncio.Event()
         self._unacked = 0
         self._all_acked = asyncio.Event()
@@ -203,7 +211,7 @@ class MqttSource:
             self._host,
             self._port,
             identifier=self.cfg.client_id,
-            clean_session=False,
+            **_session_options(self.cfg.payload == "mqtt5"),
             username=self._user,
             password=self._password(),
             keepalive=self.cfg.keepalive,
@@ -305,15 +313,14 @@ class MqttSource:
             ack = functools.partial(self._acks.add, mid)
         else:  # QoS 0 needs no ack, QoS 2 its PUBREC/PUBCOMP flow: paho's own
             ack = functools.partial(self._paho_ack, session, mid, qos)
-        frame = RawFrame(
-            data=bytes(msg.payload),
-            ert_ns=self._stamper.stamp(station),
-            station=station,
-            source="live",
-            ingest=self.name,
-            ack=ack,
-        )
-        await out.put(self._checked(frame, problem))
+        props = getattr(msg.properties, "UserProperty", None) or ()
+        item = self.frames.make(msg.payload, station, props, ack=ack)
+        if isinstance(item, RawFrame):
+            if item.station != station:  # named by its envelope: the same name rule
+                problem = station_problem(item.station)
+            await out.put(self._checked(item, problem))
+        else:
+            await out.put(item)  # a malformed envelope: rejected, kept raw
         self.counters.sent += 1
 
     def _checked(self, frame: RawFrame, station_problem: str | None) -> RawFrame | RefusedFrame:
@@ -328,3 +335,13 @@ class MqttSource:
             )
             return RefusedFrame(frame, RejectReason.OVERSIZED, detail)
         return frame
+
+
+def _session_options(mqtt5: bool) -> dict[str, Any]:
+    """A persistent session: MQTT 3.1.1 clean session off, or (MQTT 5, to read user
+    properties) clean start off with a session that outlives the connection."""
+    if not mqtt5:
+        return {"clean_session": False}
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 0xFFFFFFFF  # never expires while groundwatch is down
+    return {"protocol": aiomqtt.ProtocolVersion.V5, "clean_start": False, "properties": props}

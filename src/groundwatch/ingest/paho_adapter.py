@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import struct
 from collections.abc import Callable
 from importlib import metadata
@@ -213,7 +214,8 @@ class Acks:
         try:
             sock = paho.socket()
             if sock is not None and not paho._out_packet:
-                with contextlib.suppress(BlockingIOError):
+                # A full TLS socket says SSLWantWriteError: queue the acks like a full socket
+                with contextlib.suppress(BlockingIOError, ssl.SSLWantWriteError):
                     data = data[sock.send(data) :]
             if data and sock is not None:
                 paho._packet_queue(0x40, data, 0, 0)

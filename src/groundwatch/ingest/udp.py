@@ -15,14 +15,18 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from groundwatch.config import parse_part_options
-from groundwatch.ingest.base import ErtStamper, station_problem
-from groundwatch.model import RawFrame
+from groundwatch.envelope import EnvelopeSettings
+from groundwatch.ingest.base import station_problem
+from groundwatch.ingest.station_time import EnvelopeFrames
+from groundwatch.model import RawFrame, RejectedInput
 from groundwatch.parts import ConfigError, Counters, FrameQueue
 
 log = logging.getLogger(__name__)
 
 
-class UdpOptions(BaseModel):
+class UdpOptions(EnvelopeSettings):
+    """``payload = "json"`` reads station envelopes (see ``groundwatch.envelope``)."""
+
     model_config = ConfigDict(extra="forbid")
     name: str = Field(default="udp", description="name in /health and /metrics")
     listen: str = Field(default="127.0.0.1", description="address to listen on")
@@ -51,23 +55,23 @@ class UdpSource:
         self.due_ns: int | None = None  # frames are fed as they arrive, not paced
         self.connected = False
         self.bound_port: int | None = None
-        self._stamper = ErtStamper()
-        self._buffer: asyncio.Queue[RawFrame] = asyncio.Queue(maxsize=cfg.buffer)
+        self._frames = EnvelopeFrames(cfg, cfg.name, self.counters)
+        self._buffer: asyncio.Queue[RawFrame | RejectedInput] = asyncio.Queue(maxsize=cfg.buffer)
         self._stopping = asyncio.Event()
         self._transport: asyncio.DatagramTransport | None = None
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], key: str = "sources[0]") -> UdpSource:
         cfg = parse_part_options(UdpOptions, options, key)
+        if cfg.payload == "mqtt5":
+            raise ConfigError(f"{key}.payload", "mqtt5 needs an MQTT source; use raw or json")
         if problem := station_problem(cfg.station):
             raise ConfigError(f"{key}.station", problem)
         return cls(cfg)
 
     def received(self, data: bytes) -> None:
         self.counters.received += 1
-        frame = RawFrame(
-            data, self._stamper.stamp(self.cfg.station), self.cfg.station, "live", self.name
-        )
+        frame = self._frames.make(data, self.cfg.station)
         try:
             self._buffer.put_nowait(frame)
         except asyncio.QueueFull:

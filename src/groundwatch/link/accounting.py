@@ -8,13 +8,18 @@ counters and the rates over the interval since the previous call.
 Input that the decoder could not attribute to a spacecraft is counted under spacecraft
 ``unknown`` (and vcid ``none`` is simply left out of the tags), so random bytes on a station's
 topic are still visible per station.
+
+What stations say about their reception (envelope metadata: RSSI, SNR, frequency offset,
+their CRC verdict, their clock) is counted per copy by ``observe_copy`` and written in the
+same ``link`` series, tagged by spacecraft and station (see ``link.radio``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from groundwatch.model import DecodeResult, LinkKey, Point, RejectReason
+from groundwatch.link.radio import RadioAccounting
+from groundwatch.model import DecodeResult, FrameMeta, LinkKey, Point, RejectReason
 from groundwatch.rejects import count_rejections
 
 LINK_MEASUREMENT = "link"
@@ -84,6 +89,11 @@ class FrameAccounting:
         self._by_values: dict[tuple[str, str, int | None], LinkCounts] = {}
         self._previous: dict[LinkKey, LinkCounts] = {}
         self._previous_ns: int | None = None
+        self.radio = RadioAccounting()
+
+    def observe_copy(self, spacecraft: str | None, station: str, meta: FrameMeta) -> None:
+        """Every station's copy of a frame that came with metadata (duplicates too)."""
+        self.radio.observe(spacecraft or UNKNOWN_SPACECRAFT, station, meta)
 
     def observe(self, result: DecodeResult) -> None:
         # Once per decoded frame: the counters of a known link are found by plain values,
@@ -185,4 +195,8 @@ class FrameAccounting:
             out.append(Point(LINK_MEASUREMENT, tags, fields, now_ns))
         self._previous = {k: v.copy() for k, v in self._counts.items()}
         self._previous_ns = now_ns
+        for p in self.radio.points(now_ns):
+            if self.source is not None:
+                p.tags["source"] = self.source
+            out.append(p)
         return out

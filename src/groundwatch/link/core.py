@@ -22,6 +22,7 @@ from groundwatch.model import (
     DecodeResult,
     Event,
     EventType,
+    FrameMeta,
     LimitState,
     LinkKey,
     PacketColumns,
@@ -96,6 +97,12 @@ class LinkCore:
         self._last_aos: dict[LinkKey, int] = {}
         self._origin_ns: int | None = None
         self._now_ns = 0
+        # Station time: per station, how far its latest frame's ERT lies behind the
+        # pipeline's clock (a redelivered backlog: far), and stations whose links were
+        # restored at start and have not delivered since (held until a given time).
+        self._lag: dict[str, int] = {}
+        self._held_until: dict[str, int] = {}
+        self._station_signal: dict[tuple[LinkKey, str], float] = {}  # smoothed, per link
         if schedule is not None:
             for c in schedule.contacts:
                 self._tracker(LinkKey(c.spacecraft, c.station))
@@ -175,7 +182,8 @@ class LinkCore:
     def observe_frame(self, key: LinkKey, ert_ns: int, valid: bool, now_ns: int) -> list[Event]:
         """Every copy from every station, before merging. Bad-CRC copies are not signal."""
         self._clock(now_ns)
-        events = self._expire(min(ert_ns, now_ns))
+        self._station_time(key.station, ert_ns, now_ns)
+        events = self._expire(min(ert_ns, now_ns), station_time=False)
         sk = LinkKey(key.spacecraft, key.station)
         tracker = self._tracker(sk)
         if tracker.frame(ert_ns, valid) is not None:
@@ -438,15 +446,30 @@ class LinkCore:
             return False
         return tracker.last_good_ns is not None and st.last_heartbeat_ns <= tracker.last_good_ns
 
-    def _expire(self, now_ns: int) -> list[Event]:
+    def _expire(self, now_ns: int, station_time: bool = True) -> list[Event]:
+        """Expire links whose deadline passed by ``now_ns``. ``now_ns`` is the pipeline's
+        clock (tick, heartbeat, ground path): each link is then judged on its station's
+        time (``now_ns`` minus the lag of its latest frame) and a link restored at start
+        waits for its station's backlog. A frame's ERT is station time already
+        (``station_time=False``)."""
         events: list[Event] = []
         due = []
         for key, tr in self._links.items():
             d = tr.deadline_ns()
-            if d is not None and d <= now_ns:
-                due.append((d, key, tr))
+            if d is None:
+                continue
+            at = now_ns
+            if station_time:
+                held = self._held_until.get(key.station)
+                if held is not None and now_ns < held:
+                    continue
+                if held is None:
+                    at = now_ns - self._lag.get(key.station, 0)
+            if d <= at:
+                due.append((d, key, tr, at))
         due.sort(key=lambda x: (x[0], x[1].station, x[1].vcid or -1))
-        for _, key, tr in due:
+        for _, key, tr, at in due:
+            now_ns = at
             if key.vcid is not None:
                 tr.expire(now_ns)
                 continue
@@ -463,6 +486,67 @@ class LinkCore:
                 tr.suspended = True  # the link shows LOS; the spacecraft is not judged
                 continue
             events += self._maybe_spacecraft_los(key, trans.time_ns)
+        return self._mark_late(events, self._now_ns) if events else events
+
+    # --- station time --------------------------------------------------------------------
+
+    def _station_time(self, station: str, ert_ns: int, now_ns: int) -> None:
+        if station not in self._lag and len(self._lag) >= 10_000:  # stations come from the wire
+            self._lag.clear()
+        self._lag[station] = now_ns - ert_ns
+        self._held_until.pop(station, None)
+
+    def restore(self, key: LinkKey, last_good_ns: int, now_ns: int) -> None:
+        """A link that was up when groundwatch last stopped (its last archived frame):
+        tracked again without a new AOS. Its station's redelivered backlog is judged on
+        the frames' ERTs; until the station delivers (or ``redelivery_grace`` passes), the
+        link is not judged, so the outage of groundwatch itself raises no LOS."""
+        if now_ns - last_good_ns > int(self.cfg.restore_window * S):
+            return
+        tr = self._tracker(key)
+        tr.state = LinkState.TRACKING
+        tr.last_good_ns = tr.last_frame_ns = tr.since_ns = last_good_ns
+        craft = self._craft(key.spacecraft)
+        craft.in_contact = True
+        craft.last_station = key.station
+        craft.last_good_ns = last_good_ns
+        self._last_aos.setdefault(key, last_good_ns)
+        self._held_until[key.station] = now_ns + int(self.cfg.redelivery_grace * S)
+
+    def observe_radio(self, key: LinkKey, meta: FrameMeta, t: int) -> list[Event]:
+        """A station's own RSSI/SNR for a frame (its envelope): below
+        ``degraded_station_rssi`` / ``degraded_station_snr`` (smoothed over the last frames,
+        1 dB of hysteresis) the link is degraded like on a low signal parameter."""
+        cfg = self.cfg
+        checks = (
+            ("station_rssi", meta.rssi_dbm, cfg.degraded_station_rssi),
+            ("station_snr", meta.snr_db, cfg.degraded_station_snr),
+        )
+        q = None
+        for name, value, low in checks:
+            if value is None or low is None:
+                continue
+            q = q or self._quality_of(key)
+            if len(self._station_signal) >= 10_000:  # links come from the wire
+                self._station_signal.clear()
+            prev = self._station_signal.get((key, name))
+            mean = value if prev is None else prev + 0.2 * (value - prev)
+            self._station_signal[(key, name)] = mean
+            was_low = q.signal.get(name) is LimitState.YELLOW_LOW
+            is_low = mean < low + (1.0 if was_low else 0.0)
+            q.signal_sample(name, LimitState.YELLOW_LOW if is_low else LimitState.NOMINAL)
+        if q is None:
+            return []
+        return self._mark_late(self._judge_quality(key, q, t), self._now_ns)
+
+    def _mark_late(self, events: list[Event], now_ns: int) -> list[Event]:
+        """Events raised well after their pass time (a redelivered backlog judged on its
+        ERTs, a restored link's LOS) carry ``late: true`` and the delay."""
+        late_ns = int(self.cfg.late_after * S)
+        for e in events:
+            if now_ns - e.time_ns > late_ns:
+                e.details["late"] = True
+                e.details["delay_s"] = round((now_ns - e.time_ns) / S, 3)
         return events
 
     def _suspended(self, spacecraft: str) -> bool:

@@ -19,6 +19,14 @@ While a station's ground path is down its links are not judged: no LOS comes fro
 When a link expires and its station has sent no heartbeat since the last good frame, the
 LOS is held until a heartbeat proves the station alive (then LOS, with its deterministic
 time) or the heartbeat times out (then GROUND_PATH_DOWN, and no LOS).
+
+Station time: frames carry the station's ERT. Live LOS stays a judgement on the pipeline's
+clock, but each link is judged on its station's time (the clock minus how far the latest
+frame's ERT lags it), so a backlog redelivered after a groundwatch outage is judged on
+its ERTs: a silence inside it raises LOS and AOS at their pass times. An event raised more
+than ``late_after`` seconds after its pass time carries ``late: true`` and ``delay_s``.
+At start the pipeline restores the links of the last archived frames (``restore``): no
+new AOS for a pass already announced, and no LOS for the outage itself.
 """
 
 from __future__ import annotations
@@ -219,8 +227,14 @@ class LinkMonitor(LinkCore):
         )
 
     def _expiry_dues(self) -> list[int]:
-        """When each link expires and each watched station's heartbeat times out."""
-        dues = [d for tr in self._links.values() if (d := tr.deadline_ns()) is not None]
+        """When each link expires and each watched station's heartbeat times out, on the
+        pipeline's clock: a link is judged on its station's time (see ``_expire``)."""
+        dues = []
+        for key, tr in self._links.items():
+            d = tr.deadline_ns()
+            if d is not None:
+                held = self._held_until.get(key.station)
+                dues.append(held if held is not None else d + self._lag.get(key.station, 0))
         timeout = int(self.cfg.heartbeat_timeout * S)
         dues += [
             s.last_heartbeat_ns + timeout
@@ -251,6 +265,7 @@ class LinkMonitor(LinkCore):
         events = super().observe_frame(key, ert_ns, valid, now_ns)
         if events:
             self._tick_known = False
+            self._mark_late(events, now_ns)
         return events
 
     def observe_result(self, result: DecodeResult, now_ns: int) -> list[Event]:
@@ -259,11 +274,12 @@ class LinkMonitor(LinkCore):
             events += self.rules.observe(result)
         if events:
             self._tick_known = False
+            self._mark_late(events, now_ns)
         return events
 
     def tick(self, now_ns: int) -> list[Event]:
         """Called every ``[link] tick`` seconds: expiries, heartbeats, stale values, plan."""
-        events = self._tick(now_ns)
+        events = self._mark_late(self._tick(now_ns), now_ns)
         self._tick_due, self._tick_shape = self._next_tick_due(), self._tracked_shape()
         self._tick_known = True
         return events
@@ -271,7 +287,7 @@ class LinkMonitor(LinkCore):
     def _tick(self, now_ns: int) -> list[Event]:
         self._clock(now_ns)
         events = self._heartbeat_timeouts(now_ns)
-        events += self._expire(now_ns)
+        events += self._expire(now_ns, station_time=True)
         for sc, craft in sorted(self._crafts.items()):
             if not craft.in_contact or not self.ground_up(craft.last_station or ""):
                 continue  # nothing can arrive while the ground path is down

@@ -1,21 +1,23 @@
 """Evaluating the dictionary's consistency rules on decoded packets, on pass time.
 
-Each rule of a spacecraft (``decoders.rules.RuleDef``) is judged whenever a packet brings a
-new value of one of its parameters, against the latest value of every parameter it reads
-(so a rule may compare parameters of different packets). Its state:
+Each rule of a spacecraft (``decoders.rules.RuleDef``) is judged against the latest value
+of every parameter it reads (so a rule may compare parameters of different packets), at
+most every ``interval`` of pass time and only when one of its inputs came since (see
+``RuleEngine``). Its state:
 
 - *clear*: the condition is true (and the ``when`` gate is true) -> pending since that
-  frame's pass time; still true ``persistence`` seconds later -> *active*: one ``RULE``
-  event (severity of the rule) at that packet's time. False in between -> pending dropped.
+  judgement's pass time; still true ``persistence`` seconds later -> *active*: one ``RULE``
+  event (severity of the rule) at that time. False in between -> pending dropped.
 - *active*: the recovery condition (default: not the condition) holds for
   ``recovery_persistence`` seconds -> *clear*: one ``RULE_CLEAR`` recovery event.
 - while the gate is false nothing is judged (a pending change is dropped, an active rule
   stays active: the gate says the inputs cannot be trusted, not that things are well).
 
 A rule whose value cannot be computed when judged (a parameter not received yet, a rate
-with one sample, a division by zero at run time, a value of the wrong type) is skipped for
-that packet and counted in ``counters``; it never raises. Every time used is a packet's
-(pass time; on-board time for rates), so a replay raises the same events at the same times.
+with one sample, a division by zero at run time, a value of the wrong type) is skipped
+that time and counted in ``counters``; it never raises. Every time used is a frame's or a
+packet's (pass time; on-board time for rates), never the processing clock, so a replay
+raises the same events at the same times as live.
 """
 
 from __future__ import annotations
@@ -188,9 +190,10 @@ class RuleEngine:
         carriers = craft.carriers
         for packets in reversed(craft.pending):
             for pkt in reversed(packets):
-                if pkt.name not in latest:
-                    latest[pkt.name] = pkt
-            if carriers is not None and carriers.issubset(latest):
+                name = pkt.name
+                if name not in latest and (carriers is None or name in carriers):
+                    latest[name] = pkt
+            if carriers is not None and len(latest) == len(carriers):
                 break  # every packet the rules read is here: older frames are older news
         craft.pending.clear()
         values = craft.values

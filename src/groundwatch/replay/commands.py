@@ -114,6 +114,9 @@ def replay(
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from groundwatch.tls import redact_logs
+
+    redact_logs()
     err = Console(stderr=True)
     out = Console()
     if list_passes:

@@ -20,6 +20,8 @@ class ReplayFormat(StrEnum):
     SATNOGS = "satnogs"  # SatNOGS DB export: ``timestamp|hexframe`` lines
     KISS = "kiss"  # a KISS byte stream
     RAW = "raw"  # fixed-length frames back to back, with or without attached sync markers
+    JSON = "json"  # groundwatch station envelopes, one JSON object per line
+    TINYGS = "tinygs"  # TinyGS packet messages, one JSON object per line
 
 
 class UnknownFormat(ValueError):
@@ -54,6 +56,8 @@ def detect_format(path: Path) -> ReplayFormat:
         lines = lines[:-1]  # the last line may be cut by the sniff window
     if not lines:
         raise UnknownFormat(path, "no data lines")
+    if lines[0].startswith("{"):  # station envelopes: TinyGS's carry its receive time key
+        return ReplayFormat.TINYGS if '"usec_time"' in lines[0] else ReplayFormat.JSON
     if sum("|" in ln for ln in lines) * 2 > len(lines):
         return ReplayFormat.SATNOGS
     if sum(bool(_HEX_LINE.match(ln)) for ln in lines) * 2 > len(lines):

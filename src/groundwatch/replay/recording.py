@@ -19,11 +19,12 @@ from groundwatch.decoders.api import FramingDef
 from groundwatch.decoders.decode_input import (
     InputFormat,
     InputRecord,
+    read_envelopes,
     read_hex,
     read_records,
     read_satnogs,
 )
-from groundwatch.model import ERT_MIN_SPACING_NS, RejectReason
+from groundwatch.model import ERT_MIN_SPACING_NS, FrameMeta, RejectReason
 from groundwatch.replay.detect import ReplayFormat, detect_format
 
 DEFAULT_STATION = "replay"
@@ -37,6 +38,7 @@ class RecordedFrame(NamedTuple):
     ert_ns: int | None  # None: the recording carries no time for this frame
     station: str
     position: int  # bytes of the recording read so far (progress)
+    meta: FrameMeta | None = None  # what the station said (archive version 2, envelopes)
 
 
 @dataclass(slots=True, frozen=True)
@@ -96,7 +98,8 @@ class Recording:
                         loc = where or f"offset {pos}"
                         self.problems.append(Unreadable(str(path), loc, detail))
                         continue
-                    yield RecordedFrame(rec.data, rec.ert_ns, self.station, done + pos)
+                    station = self.station if rec.station == "capture" else rec.station
+                    yield RecordedFrame(rec.data, rec.ert_ns, station, done + pos, rec.meta)
             done += size
 
     def _records(self, f: IO[bytes]) -> Iterator[tuple[InputRecord, str, int]]:
@@ -114,6 +117,11 @@ class Recording:
             out.sort(key=_time_order)
             yield from out
             return
+        if self.format in (ReplayFormat.JSON, ReplayFormat.TINYGS):
+            for rec in read_envelopes(f, self.format.value.replace("json", "groundwatch")):
+                where = rec.detail.partition(": ")[0] if rec.reason is not None else ""
+                yield rec, where, f.tell()  # a bad line's detail starts "line N: "
+            return
         fmt = InputFormat.KISS if self.format is ReplayFormat.KISS else InputFormat.RAW
         for rec in read_records(f, fmt, self.framing, self.asm):
             yield rec, "", f.tell()
@@ -123,17 +131,17 @@ class Recording:
         files = self.archive_files()
         readers = [ArchiveReader([p]) for p in files]
         if len(readers) == 1:  # one link: nothing to merge (the common replay)
-            for data, ert, station, _source, _ingest, end in readers[0].records():
-                yield RecordedFrame(data, ert, station, end)
+            for data, ert, station, _source, _ingest, end, meta in readers[0].records():
+                yield RecordedFrame(data, ert, station, end, meta)
         else:
             read: dict[int, int] = {}
 
             def frames_of(
                 i: int, reader: ArchiveReader
             ) -> Iterator[tuple[int, int, RecordedFrame]]:
-                for data, ert, station, _source, _ingest, end in reader.records():
+                for data, ert, station, _source, _ingest, end, meta in reader.records():
                     read[i] = end
-                    yield ert, i, RecordedFrame(data, ert, station, sum(read.values()))
+                    yield ert, i, RecordedFrame(data, ert, station, sum(read.values()), meta)
 
             for _t, _i, rec in heapq.merge(*(frames_of(i, r) for i, r in enumerate(readers))):
                 yield rec

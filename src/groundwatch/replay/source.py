@@ -118,7 +118,7 @@ class ReplaySource:
             elif yielded % 256 == 0:
                 await asyncio.sleep(0)  # a file read without I/O waits must not hog the loop
             yielded += 1
-            frame = RawFrame(rec.data, t, rec.station, label, "replay")
+            frame = RawFrame(rec.data, t, rec.station, label, "replay", meta=rec.meta)
             if self._publisher is not None:
                 await self._publisher.publish(frame)
             if put_nowait is not None and full is not None and not full():

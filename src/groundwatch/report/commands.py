@@ -28,7 +28,7 @@ def _time(value: str | None, option: str, err: Console) -> int | None:
     return t
 
 
-def _access(config: Path | None, influx: str, database: str, err: Console) -> InfluxAccess:
+def store_access(config: Path | None, influx: str, database: str, err: Console) -> InfluxAccess:
     """The store's settings from ``--config`` (as the writer uses them), else ``--influx``
     and ``--database`` with the environment's credentials."""
     from groundwatch.influx_access import InfluxAccess
@@ -109,7 +109,7 @@ def register(app: typer.Typer) -> None:
         except (OSError, DictionaryError) as exc:
             err.print(f"[red]error[/red] --dictionary {dictionary}: {exc}", highlight=False)
             raise typer.Exit(2) from exc
-        access = _access(config, influx, database, err)
+        access = store_access(config, influx, database, err)
         _check_writable(out, err)
         query = PassQuery(
             InfluxQuery(access),

@@ -14,6 +14,7 @@ import typer
 
 from groundwatch.decoders.api import DictionaryError, TelemetryDictionary
 from groundwatch.sim.descent_scenario import LunarDescentScenario
+from groundwatch.sim.envelopes import Envelope, StationClock, parse_latency
 from groundwatch.sim.framer import SimFramer
 from groundwatch.sim.lunar_descent import Variant
 from groundwatch.sim.publisher import (
@@ -119,6 +120,15 @@ def simulate(
     output: Annotated[Path | None, typer.Option(help="also write the frames to FILE")] = None,
     format: Annotated[OutputFormat, typer.Option(help="--output format")] = OutputFormat.HEX,
     no_mqtt: Annotated[bool, typer.Option(help="do not publish (file output only)")] = False,
+    envelope: Annotated[
+        Envelope, typer.Option(help="what each station sends around a frame")
+    ] = Envelope.RAW,
+    station_clock_offset: Annotated[
+        float, typer.Option(help="seconds the stations' clocks are ahead (negative: behind)")
+    ] = 0.0,
+    latency: Annotated[
+        str, typer.Option(help="MS[,JITTER]: station receive to publish, milliseconds")
+    ] = "0",
 ) -> None:
     """Publish simulated frames built with the dictionary's own layouts."""
     try:
@@ -133,7 +143,14 @@ def simulate(
     if count is None and duration is None and scenario is ScenarioName.GENERIC and no_mqtt:
         typer.echo("error: --no-mqtt needs --count or --duration", err=True)
         raise typer.Exit(2)
+    try:
+        latency_ms, jitter_ms = parse_latency(latency)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     settings = PublisherSettings(
+        envelope=envelope,
+        station_clock=StationClock(station_clock_offset, latency_ms, jitter_ms),
         mqtt_url=None if no_mqtt else mqtt,
         stations=station or ["gs1"],
         topic=topic,
@@ -162,10 +179,10 @@ def simulate(
             )
         )
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {_redacted(exc)}", err=True)
         raise typer.Exit(2) from None
     except Exception as exc:  # e.g. aiomqtt.MqttError: broker unreachable
-        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        typer.echo(f"error: {type(exc).__name__}: {_redacted(exc)}", err=True)
         raise typer.Exit(1) from None
     elapsed = time.monotonic() - started
     typer.echo(
@@ -174,6 +191,12 @@ def simulate(
         f"{summary.last_t:.1f} s, in {elapsed:.1f} s"
         + (" (scenario ended)" if summary.scenario_end else "")
     )
+
+
+def _redacted(exc: Exception) -> str:
+    from groundwatch.tls import redact_text
+
+    return redact_text(str(exc))
 
 
 def register(app: typer.Typer) -> None:

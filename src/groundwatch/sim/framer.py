@@ -74,11 +74,8 @@ def with_selector(layout: PacketLayout, data_field: bytes) -> bytes:
     selector = getattr(layout, "selector", None)
     if selector is None:
         return data_field
-    width = selector.field.bits // 8
-    order = "little" if selector.field.little else "big"
-    out = bytearray(data_field)
-    out[selector.offset : selector.offset + width] = selector.value.to_bytes(width, order)
-    return bytes(out)
+    stamped: bytes = selector.stamp(data_field)
+    return stamped
 
 
 def pick_spacecraft(dictionary: TelemetryDictionary, name: str | None) -> SpacecraftDef:

@@ -28,9 +28,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from groundwatch.decoders.kiss import kiss_encode
+from groundwatch.kiss import kiss_encode
 from groundwatch.mqtt_url import mqtt_connection
 from groundwatch.parts import Counters
+from groundwatch.sim.envelopes import Envelope, StationClock, radio_of, wrap
 from groundwatch.sim.framer import SimFrame, SimFramer
 from groundwatch.sim.scenario import Scenario
 
@@ -65,6 +66,8 @@ class PublisherSettings:
     output: Path | None = None
     output_format: OutputFormat = OutputFormat.HEX
     client_id: str | None = None
+    envelope: Envelope = Envelope.RAW  # what a station sends around each frame
+    station_clock: StationClock = field(default_factory=StationClock)
 
     def topic_for(self, station: str) -> str:
         return self.topic.replace("{station}", station)
@@ -87,12 +90,15 @@ class PublishSummary:
     per_station: dict[str, int] = field(default_factory=dict)
 
 
-def record_lines(frame: SimFrame, station: str, topic: str, publish_ns: int | None) -> str:
+def record_lines(
+    frame: SimFrame, station: str, topic: str, publish_ns: int | None, ert_ns: int | None = None
+) -> str:
     entry = {
         "frame": frame.index,
         "station": station,
         "topic": topic,
         "publish_ns": publish_ns,
+        "ert_ns": ert_ns,  # the station's receive time in its envelope (None: bare frame)
         "t": frame.t_s,
         "obt_ns": frame.obt_ns,
         "fate": frame.fate.value,
@@ -140,7 +146,10 @@ class SimPublisher:
             import aiomqtt
 
             ident = s.client_id or f"groundwatch-sim-{time.time_ns() % 10**9}"
-            async with aiomqtt.Client(**mqtt_connection(s.mqtt_url), identifier=ident) as client:
+            conn: dict[str, Any] = dict(mqtt_connection(s.mqtt_url))
+            if s.envelope is Envelope.MQTT5:  # user properties need MQTT 5
+                conn["protocol"] = aiomqtt.ProtocolVersion.V5
+            async with aiomqtt.Client(**conn, identifier=ident) as client:
                 beats = None
                 if s.heartbeat:
                     beats = asyncio.create_task(self._heartbeats(client))
@@ -208,22 +217,42 @@ class SimPublisher:
                 self._write_output(output, frame.data)
         for station in s.stations:
             topic = s.topic_for(station)
-            publish_ns = None
+            publish_ns = ert = None
             if frame.sent and client is not None:
                 publish_ns = time.time_ns()
-                await self._publish(client, topic, frame.data)
+                payload, props = frame.data, None
+                if s.envelope is not Envelope.RAW:
+                    ert = s.station_clock.stamp(publish_ns)
+                    radio = radio_of(frame.truth, frame.index)
+                    payload, props = wrap(s.envelope, frame.data, station, ert, radio)
+                await self._publish(client, topic, payload, props)
                 summary.per_station[station] += 1
             if record is not None:
-                record.write(record_lines(frame, station, topic, publish_ns))
+                record.write(record_lines(frame, station, topic, publish_ns, ert))
 
-    async def _publish(self, client: aiomqtt.Client, topic: str, data: bytes) -> None:
+    async def _publish(
+        self,
+        client: aiomqtt.Client,
+        topic: str,
+        data: bytes,
+        user_properties: list[tuple[str, str]] | None = None,
+    ) -> None:
         """Start a publish without waiting for its acknowledgement, keeping at most
         ``PUBLISH_WINDOW`` in flight: waiting for each PUBACK in turn would cap the rate at
         one round trip per frame. Tasks start in creation order, so messages keep theirs."""
         while len(self._inflight) >= PUBLISH_WINDOW:
             await self._settle(self._inflight.popleft())
+        props = None
+        if user_properties is not None:
+            from paho.mqtt.packettypes import PacketTypes  # with aiomqtt: only when publishing
+            from paho.mqtt.properties import Properties
+
+            props = Properties(PacketTypes.PUBLISH)
+            props.UserProperty = user_properties
         self._inflight.append(
-            asyncio.create_task(client.publish(topic, data, qos=self.settings.qos))
+            asyncio.create_task(
+                client.publish(topic, data, qos=self.settings.qos, properties=props)
+            )
         )
 
     async def _settle(self, task: asyncio.Task[None]) -> None:

@@ -48,3 +48,14 @@ def test_rule_alerts_first_and_disagreeing_pair_marked() -> None:
     m.on_event(event(EventType.RULE_CLEAR, T0 + 40 * S, Severity.INFO, rule="ALT"))
     assert "DISAGREE" not in render_text(m, 5)
     assert alert_lines(m, 5)[0].type != "RULE"
+
+
+def test_repeated_log_lines_fold_into_one_with_a_count() -> None:
+    m = ConsoleModel(KEYS, now_ns=lambda: T0)
+    m.on_event(event(EventType.RULE, T0, Severity.CRITICAL, rule="ALT"))
+    for i in range(50):
+        m.on_log(T0 + i, "WARNING", f"There are {i} pending publish calls.")
+    m.on_log(T0 + 60, "WARNING", "rejected bad_crc from gs1")
+    logs = [a.title for a in m.alerts if a.type == "LOG"]
+    assert logs == ["There are 49 pending publish calls. (x50)", "rejected bad_crc from gs1"]
+    assert [a.type for a in alert_lines(m, 3)] == ["RULE", "LOG", "LOG"]

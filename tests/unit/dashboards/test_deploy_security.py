@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from groundwatch import services
+from groundwatch.broker_auth import mosquitto_acl
 from tests.unit.dashboards.test_deploy import SECRETS, compose_config, conf_lines, filled_env
 
 REPO = Path(__file__).resolve().parents[3]
@@ -80,5 +80,5 @@ def test_deploy_acl_matches_the_rules_of_the_test_broker(user: str) -> None:
         return out
 
     deploy = blocks((REPO / "deploy/mosquitto/acl").read_text())
-    generated = blocks(services.mosquitto_acl("groundwatch", ["gs1"], ["op1"]))
+    generated = blocks(mosquitto_acl("groundwatch", ["gs1"], ["op1"]))
     assert deploy[user] == generated[user]

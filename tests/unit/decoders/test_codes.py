@@ -15,7 +15,6 @@ from groundwatch.decoders.ax25 import (
     parse_ax25,
 )
 from groundwatch.decoders.crc import append_crc16, crc16_ccitt, crc16_ok
-from groundwatch.decoders.kiss import FEND, FESC, KissDecoder, KissError, KissFrame, kiss_encode
 from groundwatch.decoders.sync import pseudo_random_sequence
 from groundwatch.decoders.timecodes import (
     CCSDS_EPOCH_NS,
@@ -25,6 +24,7 @@ from groundwatch.decoders.timecodes import (
     encode_cds,
     encode_cuc,
 )
+from groundwatch.kiss import FEND, FESC, KissDecoder, KissError, KissFrame, kiss_encode
 
 NS = 1_000_000_000
 # 2000-01-01T00:00:00 UTC is 946,684,800 s after the Unix epoch and 15,340 days after the

@@ -15,10 +15,10 @@ from groundwatch.decoders.api import FramingDef
 from groundwatch.decoders.ax25 import Ax25Frame, build_ax25
 from groundwatch.decoders.commands import register
 from groundwatch.decoders.decode_cli import format_ert, parse_timestamp
-from groundwatch.decoders.kiss import kiss_encode
 from groundwatch.decoders.packing import TmFramePacker
 from groundwatch.decoders.space_packet import build_space_packet
 from groundwatch.decoders.sync import attach_asm
+from groundwatch.kiss import kiss_encode
 from groundwatch.model import RawFrame
 
 from .test_frame_decoder import TINY

@@ -31,7 +31,8 @@ def field_lists(draw: st.DrawFn) -> list[FieldSpec]:
     position = 0
     for index in range(draw(st.integers(1, 14))):
         aligned = position % 8 == 0
-        kind = draw(st.sampled_from(ALL_KINDS if aligned else BIT_KINDS))
+        # Floats may also sit inside bit groups (big-endian, as XTCE databases place them).
+        kind = draw(st.sampled_from(ALL_KINDS if aligned else [*BIT_KINDS, FieldKind.FLOAT]))
         name = f"f{index}"
         count = draw(st.none() | st.integers(1, 4))
         if kind in (FieldKind.UINT, FieldKind.INT):
@@ -44,7 +45,7 @@ def field_lists(draw: st.DrawFn) -> list[FieldSpec]:
             field = FieldSpec("", kind, draw(st.integers(1, 20)))
         elif kind is FieldKind.FLOAT:
             bits = draw(st.sampled_from([16, 32, 64]))
-            field = FieldSpec(name, kind, bits, draw(st.booleans()), count)
+            field = FieldSpec(name, kind, bits, aligned and draw(st.booleans()), count)
         else:
             length = draw(st.integers(1, 6))
             encoding = draw(st.sampled_from(["ascii", "utf-8"]))

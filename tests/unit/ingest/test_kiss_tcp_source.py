@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from groundwatch.decoders.kiss import kiss_encode
 from groundwatch.ingest.kiss_tcp import KissTcpSource
+from groundwatch.kiss import kiss_encode
 from groundwatch.parts import Source
 
 from ...helpers.frames import FrameQueueHarness, wait_until

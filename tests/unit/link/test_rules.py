@@ -178,3 +178,21 @@ def test_replay_raises_the_same_rule_events_as_live(stream: list[tuple[Any, ...]
             replay.observe_result(result(t, params=params, source="replay:x"), t)
         )
     assert got_live == got_replay
+
+
+def test_inputs_from_packets_of_different_frames_are_both_read() -> None:
+    carriers = {"est": "nav", "rng": "lidar", "lock": "lidar", "fuel": "prop", "vv": "nav"}
+    engine = RuleEngine(compile_rules("m.yaml", {"lander": [DISAGREE]}, carriers), interval=1.0)
+
+    def frame(t_s: float, packet: str, **values: float) -> list[Any]:
+        r = result(T0 + int(t_s * S), params=dict(values))
+        r.packets[0].name = packet
+        return list(engine.observe(r))
+
+    assert frame(0.0, "nav", est=100.0) == []  # judged: rng not received yet (skipped)
+    assert frame(0.5, "lidar", rng=1000.0, lock=1.0) == []  # noted, not judged (interval)
+    assert frame(0.7, "other", est=5.0) == []  # a packet no rule reads from: ignored
+    assert frame(1.2, "nav", est=110.0) == []  # judged: est 110 vs rng 1000, pending
+    (raised,) = frame(3.5, "lidar", rng=1000.0, lock=1.0)
+    assert raised.details["values"]["est"] == 110.0
+    assert engine.counters["skipped"] == 1

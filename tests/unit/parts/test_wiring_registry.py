@@ -75,8 +75,8 @@ def test_dictionary_format_is_chosen_by_suffix_or_by_name(tmp_path: Path) -> Non
     assert MissionFileFormat.loaded[-1] == renamed
     with pytest.raises(ConfigError, match=r"mission\.format: no format for \.dict"):
         load_mission(settings_for(tmp_path, renamed), registry)
-    with pytest.raises(ConfigError, match=r"mission\.format: unknown dictionary type 'xtce'"):
-        load_mission(settings_for(tmp_path, DEMO, format="xtce"), registry)
+    with pytest.raises(ConfigError, match=r"mission\.format: unknown dictionary type 'csv'"):
+        load_mission(settings_for(tmp_path, DEMO, format="csv"), registry)
 
 
 def test_store_sink_comes_from_the_registry_by_type(tmp_path: Path) -> None:

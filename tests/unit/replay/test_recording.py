@@ -8,8 +8,8 @@ import pytest
 
 from groundwatch.archive.writer import FrameArchive
 from groundwatch.decoders.api import FramingDef
-from groundwatch.decoders.kiss import kiss_encode
 from groundwatch.decoders.sync import ASM
+from groundwatch.kiss import kiss_encode
 from groundwatch.model import ERT_MIN_SPACING_NS, RawFrame
 from groundwatch.replay.detect import ReplayFormat, UnknownFormat, detect_format
 from groundwatch.replay.recording import RecordedFrame, Recording, TimeLine

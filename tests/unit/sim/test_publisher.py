@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from groundwatch.decoders.dictionary import load_dictionary
 from groundwatch.decoders.frame_decoder import FrameDecoder
-from groundwatch.decoders.kiss import KissDecoder, KissFrame
+from groundwatch.kiss import KissDecoder, KissFrame
 from groundwatch.model import RawFrame
 from groundwatch.sim.commands import make_scenario, register
 from groundwatch.sim.framer import SimFramer

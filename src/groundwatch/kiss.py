@@ -1,5 +1,8 @@
 """KISS framing (K9NG/KA9Q 1987): how TNCs and SDR decoders hand over AX.25 frames.
 
+Transport framing, not decoding: the one module the KISS TCP source, ``groundwatch decode
+--format kiss``, replay and the simulator share (the source does not import the decoders).
+
 A frame is FEND, a type octet (high nibble port, low nibble command: 0 = data), the data
 with FEND/FESC escaped as FESC TFEND / FESC TFESC, then FEND. ``KissDecoder`` is
 incremental (feed it TCP chunks); a frame with a bad escape is reported, not decoded.

@@ -1,0 +1,357 @@
+"""Station envelopes: a frame with the station's receive time and radio metadata.
+
+Shared by the sources, `groundwatch decode` and replay (recorded JSON lines), as the KISS
+framing is: transport, not decoding.
+
+A source's ``payload`` setting says what one message is:
+
+- ``raw``: the frame's bytes, nothing else (groundwatch stamps the receipt time);
+- ``json``: one JSON object, read through a field mapping (``json_preset`` plus
+  ``json_fields`` overrides). Presets:
+
+  - ``groundwatch``: ``frame`` (base64) or ``frame_hex``, ``ert`` (RFC 3339 with up to
+    nanoseconds, or integer ns since the Unix epoch), ``station``, ``rssi_dbm``,
+    ``snr_db``, ``freq_offset_hz``, ``crc_ok``, ``frequency_hz``, ``extra`` (an object);
+  - ``tinygs``: ``data`` (base64), ``usec_time`` (µs), ``rssi``, ``snr``,
+    ``frequency_error`` (Hz), ``crc_error`` (true: rejected), ``frequency`` (MHz); the
+    other keys (``unix_GS_time``, ``satellite``, ``NORAD``, ``station_location``, ``mode``)
+    are kept in ``extra``;
+
+- ``mqtt5``: the frame's bytes, with MQTT 5 user properties named as in the
+  ``groundwatch`` preset (values as text).
+
+Keys groundwatch does not know are kept in ``FrameMeta.extra`` (bounded). Every malformed
+envelope raises ``EnvelopeError`` with its own ``RejectReason``; the source turns it into a
+``RejectedInput`` (counted, kept raw), never into a crash.
+"""
+
+from __future__ import annotations
+
+import binascii
+import calendar
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import IO, Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from groundwatch.model import ErtSource, FrameMeta, RejectReason, bounded_extra
+
+S = 1_000_000_000
+# Earth-received times outside [1970, 2200) are a broken station clock or field, not a
+# receive time (and past 2262 they no longer fit the archive's signed 64-bit ns).
+ERT_MAX_NS = calendar.timegm((2200, 1, 1, 0, 0, 0)) * S
+
+Payload = Literal["raw", "json", "mqtt5"]
+CANONICAL = (
+    "frame",
+    "frame_hex",
+    "ert",
+    "station",
+    "rssi_dbm",
+    "snr_db",
+    "freq_offset_hz",
+    "crc_ok",
+    "crc_error",
+    "frequency_hz",
+    "extra",
+)
+
+
+class EnvelopeError(ValueError):
+    """A message that is not a valid envelope: its reject reason and a clear detail."""
+
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class EnvelopeSettings(BaseModel):
+    """The envelope options every frame source accepts (see the module docstring)."""
+
+    payload: Payload = Field(
+        default="raw", description="raw (bare frame), json (station envelope), mqtt5"
+    )
+    json_preset: Literal["groundwatch", "tinygs"] = Field(
+        default="groundwatch", description="the envelope's keys (README: Station envelopes)"
+    )
+    json_fields: dict[str, str] = Field(
+        default_factory=dict, description="envelope key per field, over the preset's"
+    )
+    clock_tolerance: float = Field(
+        default=5.0, gt=0, description="s a station ERT may lie ahead of the receipt time"
+    )
+    redelivery_window: float = Field(
+        default=3600.0, gt=0, description="s a station ERT may lie behind the receipt time"
+    )
+    bad_station_time: Literal["reject", "receipt"] = Field(
+        default="reject", description="an ERT outside the guard: rejected, or receipt time"
+    )
+
+    @field_validator("json_fields")
+    @classmethod
+    def _known_fields(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(v) - set(CANONICAL))
+        if unknown:
+            raise ValueError(f"unknown field {unknown[0]!r}; known: {', '.join(CANONICAL)}")
+        return v
+
+
+@dataclass(slots=True, frozen=True)
+class JsonMapping:
+    """Which key of a JSON envelope holds which field (None: the envelope has no such key)."""
+
+    frame: str | None = "frame"  # base64
+    frame_hex: str | None = "frame_hex"
+    ert: str | None = "ert"
+    station: str | None = "station"
+    rssi_dbm: str | None = "rssi_dbm"
+    snr_db: str | None = "snr_db"
+    freq_offset_hz: str | None = "freq_offset_hz"
+    crc_ok: str | None = "crc_ok"
+    crc_error: str | None = None  # inverted verdict: true means the station's CRC failed
+    frequency_hz: str | None = "frequency_hz"
+    extra: str | None = "extra"  # an object whose keys all go to FrameMeta.extra
+    ert_unit_ns: int = 1  # an integer ERT counts these (1: ns; 1000: µs)
+    frequency_scale: float = 1.0  # to Hz
+
+    def keys(self) -> frozenset[str]:
+        return frozenset(k for name in CANONICAL if (k := getattr(self, name)) is not None)
+
+
+PRESETS = {
+    "groundwatch": JsonMapping(),
+    "tinygs": JsonMapping(
+        frame="data",
+        frame_hex=None,
+        ert="usec_time",
+        station="station",
+        rssi_dbm="rssi",
+        snr_db="snr",
+        freq_offset_hz="frequency_error",
+        crc_ok=None,
+        crc_error="crc_error",
+        frequency_hz="frequency",
+        extra=None,
+        ert_unit_ns=1000,
+        frequency_scale=1e6,
+    ),
+}
+
+
+# json.loads without its encoding detection (an envelope is UTF-8): once per message.
+_json_object = json.JSONDecoder().decode
+
+# The clock guard a source applies: (station, station ERT or None) -> (ERT, its source).
+Place = Callable[[str | None, int | None], tuple[int, ErtSource]]
+
+
+@dataclass(slots=True, frozen=True)
+class Envelope:
+    """What one message carried: the frame, and what the station said about it."""
+
+    data: bytes
+    station: str | None  # None: the source's own rule (topic, fixed name)
+    ert_ns: int | None  # the frame's ERT (the station's, as placed); None: not given
+    meta: FrameMeta
+
+
+# RFC 3339 with any number of fraction digits: datetime.fromisoformat stops at µs, and an
+# ERT must keep its nanoseconds (hand-written for that; the calendar part is the stdlib's).
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|z|[+-]\d\d:\d\d)"
+)
+
+
+def parse_ert(value: Any, unit_ns: int = 1) -> int:
+    """An ERT as RFC 3339 text or an integer count of ``unit_ns``; EnvelopeError if not."""
+    if isinstance(value, bool):
+        raise EnvelopeError(RejectReason.BAD_ERT, f"ert {value!r} is not a time")
+    if isinstance(value, int):
+        t = value * unit_ns
+    elif isinstance(value, float) and math.isfinite(value):
+        t = round(value * unit_ns)
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        t = int(value.strip()) * unit_ns
+    elif isinstance(value, str) and (m := _RFC3339.fullmatch(value.strip())):
+        year, month, day, hh, mm, ss, frac, zone = m.groups()
+        try:
+            secs = calendar.timegm(
+                (int(year), int(month), int(day), int(hh), int(mm), int(ss), 0, 0, 0)
+            )
+        except (ValueError, OverflowError) as exc:
+            raise EnvelopeError(RejectReason.BAD_ERT, f"ert {value!r}: {exc}") from exc
+        if not (1 <= int(month) <= 12 and 1 <= int(day) <= 31 and int(hh) < 24):
+            raise EnvelopeError(RejectReason.BAD_ERT, f"ert {value!r} is not a valid date")
+        if zone not in ("Z", "z"):
+            sign = 1 if zone[0] == "+" else -1
+            secs -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+        t = secs * S + int((frac or "").ljust(9, "0"))
+    else:
+        raise EnvelopeError(RejectReason.BAD_ERT, f"ert {str(value)[:64]!r} is not a time")
+    if not 0 <= t < ERT_MAX_NS:
+        raise EnvelopeError(RejectReason.BAD_ERT, f"ert {str(value)[:64]!r} is outside 1970-2200")
+    return t
+
+
+def _number(name: str, value: Any, text_ok: bool) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        f = float(value)
+    elif text_ok and isinstance(value, str):
+        try:
+            f = float(value)
+        except ValueError:
+            f = math.nan
+    else:
+        f = math.nan
+    if not math.isfinite(f):
+        raise EnvelopeError(
+            RejectReason.BAD_RADIO_FIELD, f"{name} {str(value)[:64]!r} is not a number"
+        )
+    return f
+
+
+def _flag(name: str, value: Any, text_ok: bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    if text_ok and isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+        return value.lower() in ("true", "1")
+    raise EnvelopeError(
+        RejectReason.BAD_RADIO_FIELD, f"{name} {str(value)[:64]!r} is not a boolean"
+    )
+
+
+class EnvelopeReader:
+    """Turns one message of a source into an ``Envelope`` (or raises ``EnvelopeError``)."""
+
+    def __init__(self, settings: EnvelopeSettings) -> None:
+        self.payload = settings.payload
+        base = (
+            PRESETS[settings.json_preset] if settings.payload == "json" else PRESETS["groundwatch"]
+        )
+        overrides: dict[str, Any] = dict(settings.json_fields)
+        self.mapping = replace(base, **overrides) if overrides else base
+        self._known = self.mapping.keys()
+        m = self.mapping
+        self._radio_keys = (m.rssi_dbm, m.snr_db, m.freq_offset_hz, m.frequency_hz)
+
+    def read(
+        self,
+        payload: bytes,
+        properties: Iterable[tuple[str, str]] = (),
+        receipt_ns: int | None = None,
+        place: Place | None = None,
+    ) -> Envelope:
+        """The envelope of one message. ``place(station, station ERT)`` gives the frame's
+        ERT and its source (the source's clock guard); without it the station's ERT is
+        used as given. ``receipt_ns``: when the message was read (kept in the metadata)."""
+        if self.payload == "json":
+            try:
+                obj = _json_object(bytes(payload).decode("utf-8"))
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise EnvelopeError(RejectReason.BAD_ENVELOPE, f"not JSON: {exc}") from exc
+            if type(obj) is not dict:
+                raise EnvelopeError(RejectReason.BAD_ENVELOPE, "JSON envelope is not an object")
+            return self.fields(obj, None, False, receipt_ns, place)
+        if self.payload == "mqtt5":
+            return self.fields(dict(properties), bytes(payload), True, receipt_ns, place)
+        return Envelope(bytes(payload), None, None, FrameMeta())
+
+    def fields(
+        self,
+        obj: dict[str, Any],
+        data: bytes | None,
+        text_ok: bool,
+        receipt_ns: int | None = None,
+        place: Place | None = None,
+    ) -> Envelope:
+        """The envelope of a mapping (a JSON object, or MQTT 5 user properties beside the
+        frame ``data``). Once per frame: keys are looked up from precomputed tuples."""
+        m = self.mapping
+        if data is None:
+            data = self._frame(obj)
+        get = obj.get
+        station = get(m.station) if m.station else None
+        if station is not None and type(station) is not str:
+            station = str(station)
+        given = get(m.ert) if m.ert else None
+        station_ert = parse_ert(given, m.ert_unit_ns) if given is not None else None
+        radio: list[float | None] = []
+        for key in self._radio_keys:
+            value = get(key) if key else None
+            if value is None:
+                radio.append(None)
+            elif type(value) is float or type(value) is int:
+                radio.append(float(value))
+            else:
+                radio.append(_number(str(key), value, text_ok))
+        rssi, snr, foff, freq = radio
+        if freq is not None:
+            freq *= m.frequency_scale
+        crc_ok = None
+        if m.crc_ok and (flag := get(m.crc_ok)) is not None:
+            crc_ok = _flag(m.crc_ok, flag, text_ok)
+        if m.crc_error and (flag := get(m.crc_error)) is not None:
+            crc_ok = not _flag(m.crc_error, flag, text_ok)
+            if not crc_ok:
+                raise EnvelopeError(RejectReason.STATION_CRC, f"{m.crc_error} is true")
+        extra: tuple[tuple[str, str], ...] = ()
+        unknown = obj.keys() - self._known
+        nested = get(m.extra) if m.extra else None
+        if unknown or nested:
+            items = list(nested.items()) if isinstance(nested, dict) else []
+            extra = bounded_extra(items + [(k, obj[k]) for k in obj if k in unknown])
+        ert_ns: int | None
+        if place is not None:
+            ert_ns, source = place(station, station_ert)
+        else:
+            ert_ns = station_ert
+            source = ErtSource.STATION if station_ert is not None else ErtSource.RECEIPT
+        meta = FrameMeta(source, station_ert, receipt_ns, rssi, snr, foff, crc_ok, freq, extra)
+        return Envelope(data, station, ert_ns, meta)
+
+    def _frame(self, obj: Mapping[str, Any]) -> bytes:
+        m = self.mapping
+        if m.frame and (b64 := obj.get(m.frame)) is not None:
+            if not isinstance(b64, str):
+                raise EnvelopeError(RejectReason.BAD_FRAME_FIELD, f"{m.frame} is not text")
+            try:
+                return binascii.a2b_base64(b64, strict_mode=True)
+            except (binascii.Error, ValueError) as exc:
+                raise EnvelopeError(
+                    RejectReason.BAD_FRAME_FIELD, f"{m.frame} is not base64: {exc}"
+                ) from exc
+        if m.frame_hex and (hx := obj.get(m.frame_hex)) is not None:
+            if not isinstance(hx, str):
+                raise EnvelopeError(RejectReason.BAD_FRAME_FIELD, f"{m.frame_hex} is not text")
+            try:
+                return bytes.fromhex(hx)
+            except ValueError as exc:
+                raise EnvelopeError(
+                    RejectReason.BAD_FRAME_FIELD, f"{m.frame_hex} is not hex: {exc}"
+                ) from exc
+        names = " or ".join(k for k in (m.frame, m.frame_hex) if k)
+        raise EnvelopeError(RejectReason.MISSING_FRAME, f"no frame field ({names})")
+
+
+def read_lines(
+    stream: IO[bytes], preset: str = "groundwatch"
+) -> Iterator[tuple[int, Envelope | EnvelopeError]]:
+    """A file of JSON lines, one envelope per line (``groundwatch decode`` and replay):
+    (line number, the envelope or why the line is not one). Blank and ``#`` lines skipped."""
+    settings = EnvelopeSettings.model_validate({"payload": "json", "json_preset": preset})
+    reader = EnvelopeReader(settings)
+    for line_no, raw in enumerate(stream, 1):
+        line = raw.strip()
+        if not line or line.startswith(b"#"):
+            continue
+        try:
+            env = reader.read(line)
+        except EnvelopeError as exc:
+            yield line_no, exc
+            continue
+        yield line_no, env

@@ -1,0 +1,41 @@
+"""One helper hides credentials in every URL groundwatch prints or logs."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from groundwatch.tls import RedactingFilter, redact_text, redact_url
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("mqtts://gs1:S3cr%40t@broker:8883", "mqtts://gs1:***@broker:8883"),
+        ("http://admin:pw@influx:8086/x?db=g&p=pw&u=admin", None),
+        ("htp//admin:pw@influx", "htp//admin:***@influx"),  # a mistyped scheme too
+        ("http://influx:8086", "http://influx:8086"),
+        ("mqtt://gs1@broker", "mqtt://gs1@broker"),
+    ],
+)
+def test_redact_url(url: str, shown: str | None) -> None:
+    out = redact_url(url)
+    assert "pw" not in out and "S3cr" not in out
+    if shown is not None:
+        assert out == shown
+
+
+def test_log_records_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("groundwatch.test.redaction")
+    handler = logging.Handler()
+    seen: list[str] = []
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    handler.addFilter(RedactingFilter())
+    logger.addHandler(handler)
+    try:
+        logger.warning("cannot reach %s: %s", "mqtt://u:hunter2@h:1883", "refused")
+    finally:
+        logger.removeHandler(handler)
+    assert seen == ["cannot reach mqtt://u:***@h:1883: refused"]
+    assert redact_text("a http://x:y@z b") == "a http://x:***@z b"
