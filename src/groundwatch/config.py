@@ -149,6 +149,9 @@ class ArchiveConfig(Section):
     retention_days: float | None = Field(
         default=30, gt=0, description="days pass files are kept (none: forever)"
     )
+    max_open_files: int = Field(
+        default=256, ge=4, description="pass files open at once (least recently written closed)"
+    )
 
 
 # Durations in seconds are bounded (a year): 1e308 would overflow nanosecond arithmetic.
@@ -219,7 +222,13 @@ class LinkConfig(Section):
         default=10.0, gt=0, le=MAX_SECONDS, description="seconds without a key parameter: STALE"
     )
     max_stations: int = Field(
-        default=1000, gt=0, description="distinct stations; frames of more are rejected"
+        default=1000, gt=0, description="stations heard lately; frames of more are rejected"
+    )
+    station_forget_after: float = Field(
+        default=600.0,
+        gt=0,
+        le=MAX_SECONDS,
+        description="seconds of silence after which what is kept for a station is dropped",
     )
     renotify_interval: float = Field(
         default=300.0,

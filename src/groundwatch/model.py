@@ -378,6 +378,7 @@ class EventType(StrEnum):
     STALE = "STALE"
     FRESH = "FRESH"
     SPOOL_FULL = "SPOOL_FULL"
+    ARCHIVE_FAILED = "ARCHIVE_FAILED"
     RULE = "RULE"  # a dictionary consistency rule holds (details["rule"] names it)
     RULE_CLEAR = "RULE_CLEAR"
     ACK = "ACK"

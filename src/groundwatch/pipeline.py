@@ -57,6 +57,7 @@ class StageDeadlines:
 
 EVENTS_KEPT = 10_000
 MAX_STATIONS = 1_000
+FORGET_SWEEP_S = 10.0  # seconds between looks for silent stations
 
 
 @dataclass(slots=True)
@@ -72,6 +73,7 @@ class PipelineStats:
     event_counts: dict[str, int] = field(default_factory=dict)
     recovered_frames: int = 0
     refused_stations: int = 0  # frames and heartbeats of new stations past max_stations
+    forgotten_stations: int = 0  # dropped after station_forget_after_s of silence
 
 
 class RateLimitedLog:
@@ -119,6 +121,7 @@ class Pipeline:
         result_listeners: Iterable[Callable[[DecodeResult], None]] = (),
         health: Any | None = None,
         max_stations: int = MAX_STATIONS,
+        station_forget_after_s: float = 600.0,
         events_kept: int | None = EVENTS_KEPT,
     ) -> None:
         self.sources = sources
@@ -143,7 +146,12 @@ class Pipeline:
         # Stations come from the wire: every per-station structure downstream (link state,
         # accounting, merge counters, archive files, series) is bounded by this many.
         self.max_stations = max_stations
-        self._stations: set[str] = set()
+        # ... counting the stations heard (frame, heartbeat) within station_forget_after_s;
+        # what is kept for a station silent longer is dropped (_forget_silent_stations).
+        self._stations: dict[str, float] = {}  # station -> last heard, monotonic seconds
+        self.station_forget_after_s = station_forget_after_s
+        self._forget_sweep_s = min(FORGET_SWEEP_S, station_forget_after_s / 2)
+        self._next_forget = time.monotonic() + self._forget_sweep_s
         self._next_accounting: int | None = None
         self._listeners = list(event_listeners)
         self._result_listeners = list(result_listeners)  # e.g. the demo's live console
@@ -167,11 +175,17 @@ class Pipeline:
     async def process(self, item: IngestItem, recovered_position: Any = None) -> None:
         """Handle one item from a source. Never raises: a bug here is counted and logged."""
         try:
-            if isinstance(item, RawFrame | StationStatus) and item.station not in self._stations:
-                if len(self._stations) >= self.max_stations:
-                    await self._too_many_stations(item, recovered_position)
-                    return
-                self._stations.add(item.station)
+            if isinstance(item, RawFrame | StationStatus | RejectedInput):
+                stations = self._stations
+                if item.station in stations:
+                    stations[item.station] = time.monotonic()
+                elif len(stations) >= self.max_stations:
+                    if not isinstance(item, RejectedInput):
+                        await self._too_many_stations(item, recovered_position)
+                        return
+                    item = dataclasses.replace(item, station=INVALID_STATION)
+                else:
+                    stations[item.station] = time.monotonic()
             if isinstance(item, RawFrame):
                 self._in_frame = True  # the decode stage is inside a frame (see _tick_loop)
                 try:
@@ -235,7 +249,9 @@ class Pipeline:
         if not recovered:
             if self.archive is not None:
                 position = self.archive.append(frame, f"{spacecraft or 'unknown'}-{frame.station}")
-            if frame.ack is not None:
+            # Not archived (the archive raised ARCHIVE_FAILED): not acknowledged either, so
+            # the broker keeps it and delivers it again on the next session.
+            if frame.ack is not None and (position is not None or self.archive is None):
                 frame.ack()
         if frame.meta is not None:  # what the station said about its reception
             self.accounting.observe_copy(spacecraft, frame.station, frame.meta)
@@ -310,7 +326,7 @@ class Pipeline:
         if recovered_position is None:
             if self.archive is not None:
                 position = self.archive.append(frame, f"unknown-{frame.station}")
-            if frame.ack is not None:
+            if frame.ack is not None and (position is not None or self.archive is None):
                 frame.ack()
         rejection = Rejection(reason, detail, frame.data, frame.ert_ns, frame.station, frame.source)
         result = DecodeResult(frame=frame, rejections=[rejection])
@@ -413,9 +429,33 @@ class Pipeline:
                     now = min(now, *dues)
             try:
                 await self.advance(now)
+                if time.monotonic() >= self._next_forget:
+                    self._forget_silent_stations()
             except Exception:
                 self.counters.errors += 1
                 log.exception("pipeline: link monitor tick failed")
+
+    def _forget_silent_stations(self) -> None:
+        """Stations come from the wire: what every part keeps per station is dropped once
+        the station has been silent (no frame, no heartbeat) for ``station_forget_after_s``,
+        so ``max_stations`` bounds the stations heard lately, not every name ever seen."""
+        now = time.monotonic()
+        self._next_forget = now + self._forget_sweep_s
+        edge = now - self.station_forget_after_s
+        silent = [name for name, heard in self._stations.items() if heard < edge]
+        for name in silent:
+            if not self.monitor.forget_station(name):
+                continue  # in the contact plan: kept
+            del self._stations[name]
+            self.accounting.forget_station(name)
+            self.merger.forget_station(name)
+            for lk in [k for k in self._link_keys if k[1] == name]:
+                del self._link_keys[lk]
+            self.stats.forgotten_stations += 1
+        if silent:
+            log.info(
+                "forgot %d station(s) silent for %.0f s", len(silent), self.station_forget_after_s
+            )
 
     async def _source_task(self, source: Source) -> None:
         name = source.name
@@ -582,6 +622,8 @@ class Pipeline:
             "events": dict(self.stats.event_counts),
             "stations_known": len(self._stations),
             "stations_refused": self.stats.refused_stations,
+            "stations_forgotten": self.stats.forgotten_stations,
+            "tasks": len(asyncio.all_tasks()),
             "queue": self.queue.qsize(),
             "queue_size": self.queue.maxsize,
             "store": self.store.health(),
@@ -594,7 +636,7 @@ class Pipeline:
             "stations": self.merger.counts(),
             "sources": {s.name: s.counters.as_dict() for s in self.sources},
             "decoder": self.decoder.counters.as_dict(),
-            "archive": self.archive.counters.as_dict() if self.archive is not None else {},
+            "archive": self.archive.health() if self.archive is not None else {},
             "alerts": {**alerts.pop("manager", {}), "sinks": alerts},
             "pipeline": self.counters.as_dict(),
             "errors": self.counters.errors,

@@ -110,7 +110,12 @@ def build_pipeline(
             raise ConfigError("mission.schedule", str(exc)) from exc
 
     use_archive = settings.archive.enabled if archive_enabled is None else archive_enabled
-    archive = FrameArchive.from_config(settings.archive) if use_archive else None
+    archive = (
+        # Bound late, like the store's: ARCHIVE_FAILED goes where every event goes.
+        FrameArchive.from_config(settings.archive, on_alert=lambda e: pipeline.dispatch([e]))
+        if use_archive
+        else None
+    )
 
     store: StoreSink = registry.create("sink", settings.store.type, settings.store, "store")
     store.bind(
@@ -158,6 +163,7 @@ def build_pipeline(
         event_listeners=event_listeners,
         result_listeners=result_listeners,
         max_stations=settings.link.max_stations,
+        station_forget_after_s=settings.link.station_forget_after,
         events_kept=EVENTS_KEPT if source_label == "live" else None,  # a replay ends
     )
     if settings.health.listen:

@@ -83,3 +83,30 @@ async def test_stations_past_the_bound_are_rejected_and_counted(
             *(f"many{i}" for i in range(5)),
             INVALID_STATION,
         }
+
+
+async def test_stations_silent_for_long_are_forgotten_and_make_room(
+    mosquitto: ServiceHandle, influxd: ServiceHandle, influx_db: str, tmp_path: Path
+) -> None:
+    frames = _frames(tmp_path, 10)
+    cfg = write_config(tmp_path / "gw.toml", mosquitto, influxd, influx_db, client_id="gw-forget")
+    settings = settings_for(cfg)
+    settings.link.max_stations = 5
+    settings.link.station_forget_after = 1.0
+    async with running_pipeline(settings) as pipeline:
+        async with aiomqtt.Client("127.0.0.1", mosquitto.port) as pub:
+            for i in range(5):
+                await pub.publish(f"gs/old{i}/frames", frames[i], qos=1)
+            await wait_for(lambda: pipeline.stats.frames >= 5, 30, "the first five")
+            await wait_for(
+                lambda: pipeline.status()["stations_forgotten"] == 5, 10, "silent ones forgotten"
+            )
+            for i in range(5):
+                await pub.publish(f"gs/new{i}/frames", frames[5 + i], qos=1)
+            await wait_for(lambda: pipeline.stats.frames >= 10, 30, "the next five")
+        status = pipeline.status()
+        assert status["stations_refused"] == 0 and status["stations_known"] == 5
+        links = {link["station"] for link in pipeline.monitor.snapshot()["links"]}
+        assert links == {f"new{i}" for i in range(5)}
+        assert {k.station for k in pipeline.accounting.counts()} == {f"new{i}" for i in range(5)}
+        assert set(pipeline.merger.counts()) == {f"new{i}" for i in range(5)}

@@ -6,6 +6,14 @@ Committed offsets: ``<file>.commit`` holds the offset (ASCII decimal) up to whic
 frame's points are known to be in InfluxDB or the store's spool; it is replaced atomically
 (write + rename). After a crash, ``uncommitted()`` yields the frames after those offsets so
 the pipeline decodes them again (writes are idempotent: nothing counts twice).
+
+Bounded: the pass files' descriptors are managed by ``files.PassFiles`` (at most
+``max_open_files`` open, least recently written closed first, idle passes ended by the sync
+timer), and committed offsets are kept only for files still in a pass or not yet flushed.
+
+Failures are loud: an append the disk refuses returns None (the pipeline then does not
+acknowledge the frame to its source), is counted in ``counters.errors`` and raises one
+critical ``ARCHIVE_FAILED`` event through ``on_alert``, cleared when appends succeed again.
 """
 
 from __future__ import annotations
@@ -16,10 +24,10 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from groundwatch.archive.files import PassFile, PassFiles
 from groundwatch.archive.format import encode_record, file_header
 from groundwatch.archive.reader import (
     ArchivePosition,
@@ -30,7 +38,7 @@ from groundwatch.archive.reader import (
     list_passes,
 )
 from groundwatch.config import ArchiveConfig
-from groundwatch.model import RawFrame
+from groundwatch.model import Event, EventType, RawFrame, Severity
 from groundwatch.parts import Counters
 
 log = logging.getLogger(__name__)
@@ -47,15 +55,6 @@ __all__ = [
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-@dataclass(slots=True)
-class _OpenFile:
-    path: Path
-    fd: int
-    start_ert: int
-    last_ert: int
-    size: int
-
-
 class FrameArchive:
     def __init__(
         self,
@@ -65,6 +64,8 @@ class FrameArchive:
         max_file_age_s: float = 3600.0,
         retention_s: float | None = None,
         sync_interval_s: float = 1.0,
+        max_open_files: int = 256,
+        on_alert: Callable[[Event], None] | None = None,
     ) -> None:
         self.dir = directory
         self.idle_gap_ns = int(idle_gap_s * 1e9)
@@ -75,21 +76,26 @@ class FrameArchive:
         self.counters = Counters()
         self._last_error_log = 0.0
         self._last_retention = 0.0
-        self._open: dict[str, _OpenFile] = {}
-        self._to_close: list[int] = []  # rotated fds, fsynced and closed off the loop
+        self._files = PassFiles(max_open_files, idle_gap_s)
+        self.on_alert = on_alert
+        self._failing_since: int | None = None  # ARCHIVE_FAILED raised and not cleared
         self._commits: dict[Path, int] = {}
         self._dirty: set[Path] = set()
         self._task: asyncio.Task[None] | None = None
         self._ready = False
 
     @classmethod
-    def from_config(cls, cfg: ArchiveConfig) -> FrameArchive:
+    def from_config(
+        cls, cfg: ArchiveConfig, on_alert: Callable[[Event], None] | None = None
+    ) -> FrameArchive:
         return cls(
             cfg.dir,
             cfg.idle_gap,
             int(cfg.max_file_mb * 1024 * 1024),
             cfg.max_file_age,
             cfg.retention_days * 86400 if cfg.retention_days is not None else None,
+            max_open_files=cfg.max_open_files,
+            on_alert=on_alert,
         )
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -114,27 +120,25 @@ class FrameArchive:
 
     def close(self) -> None:
         """fsync and close every file, write pending commits. Blocking."""
-        for f in self._open.values():
-            self._to_close.append(f.fd)
-        self._open.clear()
+        self._files.end_all()
         self.sync()
 
     def sync(self) -> None:
-        """fsync open files, close rotated ones, write pending commit sidecars. Blocking."""
-        closing, self._to_close = self._to_close, []
-        for fd in closing:
-            with contextlib.suppress(OSError):
-                os.fsync(fd)
-            os.close(fd)
-        for f in list(self._open.values()):
-            with contextlib.suppress(OSError):
-                os.fsync(f.fd)
+        """fsync open and recently closed files, write pending commit sidecars. Blocking."""
+        self._forget_commits()
+        paths, fds = self._files.take_sync()
+        PassFiles.fsync(paths, fds)
         self.flush_commits()
 
     async def _sync_loop(self) -> None:
         while True:
             await asyncio.sleep(self.sync_interval_s)
-            await asyncio.to_thread(self.sync)
+            # On the loop: the pass files and commits are the loop's; the disk work is not.
+            self._files.end_idle()
+            self._forget_commits()
+            paths, fds = self._files.take_sync()
+            await asyncio.to_thread(PassFiles.fsync, paths, fds)
+            await asyncio.to_thread(self.flush_commits)
             if time.monotonic() - self._last_retention > 600:
                 self._last_retention = time.monotonic()
                 await asyncio.to_thread(self._apply_retention)
@@ -155,33 +159,74 @@ class FrameArchive:
             if now - self._last_error_log > 60:
                 self._last_error_log = now
                 log.error("archive: cannot write %s (%d failed so far)", exc, self.counters.errors)
+            if self._failing_since is None:
+                self._failing_since = time.time_ns()
+                self._alert(False, f"cannot archive frames: {exc}")
             return None
         self.counters.received += 1
+        if self._failing_since is not None:
+            self._alert(True, "frames are archived again")
+            self._failing_since = None
         return pos
+
+    def health(self) -> dict[str, int]:
+        """For /health: counters plus the pass files and their descriptors."""
+        f = self._files
+        return {
+            **self.counters.as_dict(),
+            "failing": int(self._failing_since is not None),
+            "passes": len(f.passes),
+            "open_files": f.open_fds,
+            "open_files_peak": f.peak_open_fds,
+            "open_files_max": f.max_open,
+            "evictions": f.evictions,
+        }
+
+    def _alert(self, recovery: bool, text: str) -> None:
+        if not recovery:
+            log.critical("archive: %s", text)
+        if self.on_alert is None:
+            return
+        event = Event(
+            type=EventType.ARCHIVE_FAILED,
+            severity=Severity.INFO if recovery else Severity.CRITICAL,
+            time_ns=time.time_ns(),
+            spacecraft=None,
+            station=None,
+            title="Raw frame archive failing" + (" (cleared)" if recovery else ""),
+            text=text + ("" if recovery else "; frames are not acknowledged to their source"),
+            condition="ARCHIVE_FAILED/archive",
+            id=f"ARCHIVE_FAILED/archive/{self._failing_since}",
+            recovery=recovery,
+            details={"errors": self.counters.errors},
+        )
+        try:
+            self.on_alert(event)
+        except Exception:  # the caller's bug must not stop archiving
+            log.exception("archive: on_alert callback failed")
 
     def _append(self, frame: RawFrame, link: str) -> ArchivePosition:
         if not self._ready:
             self.open()
-        f = self._open.get(link)
+        f = self._files.get(link)
         if f is not None and (
             frame.ert_ns - f.last_ert > self.idle_gap_ns
             or f.size >= self.max_file_bytes
             or frame.ert_ns - f.start_ert > self.max_file_age_ns
         ):
-            self._to_close.append(f.fd)
-            del self._open[link]
+            self._files.end(link)
             f = None
         if f is None:
             f = self._new_file(link, frame.ert_ns)
         record = encode_record(frame)
-        written = os.write(f.fd, record)
+        written = os.write(self._files.fd_of(f), record)
         f.size += written
         if written != len(record):  # short write (disk full): the reader resyncs past it
             raise OSError(f"short write to {f.path}: {written} of {len(record)} bytes")
         f.last_ert = max(f.last_ert, frame.ert_ns)
         return ArchivePosition(str(f.path), f.size)
 
-    def _new_file(self, link: str, ert_ns: int) -> _OpenFile:
+    def _new_file(self, link: str, ert_ns: int) -> PassFile:
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(ert_ns / 1e9))
         safe = _SAFE.sub("_", link) or "link"
         path = self.dir / f"{safe}_{stamp}Z_{ert_ns}.gwa"
@@ -189,11 +234,12 @@ class FrameArchive:
         while path.exists():
             path = self.dir / f"{safe}_{stamp}Z_{ert_ns}-{n}.gwa"
             n += 1
+        self._files.make_room()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         header = file_header(link, time.time_ns())
+        f = PassFile(path, ert_ns, ert_ns, len(header))
+        self._files.add(link, f, fd)
         os.write(fd, header)
-        f = _OpenFile(path, fd, ert_ns, ert_ns, len(header))
-        self._open[link] = f
         return f
 
     # --- commits -----------------------------------------------------------------------------
@@ -212,8 +258,18 @@ class FrameArchive:
             offset = self._commits[path]
             side = path.with_name(path.name + ".commit")
             tmp = side.with_name(side.name + ".tmp")
-            tmp.write_text(f"{offset}\n")
-            os.replace(tmp, side)
+            try:
+                tmp.write_text(f"{offset}\n")
+                os.replace(tmp, side)
+            except OSError as exc:  # a lost commit only means decoding those frames again
+                self.counters.bump("commit_errors")
+                log.error("archive: cannot write the commit of %s: %s", path.name, exc)
+
+    def _forget_commits(self) -> None:
+        """Bounded: the offset of a file whose pass ended is in its sidecar once flushed."""
+        current = {f.path for f in self._files.passes.values()}
+        for path in [p for p in self._commits if p not in current and p not in self._dirty]:
+            del self._commits[path]
 
     def files(self) -> list[Path]:
         return sorted(self.dir.glob("*.gwa"), key=lambda p: (_start_of(p), p.name))
@@ -250,7 +306,7 @@ class FrameArchive:
         if self.retention_s is None:
             return
         cutoff = time.time() - self.retention_s
-        open_paths = {f.path for f in self._open.values()}
+        open_paths = {f.path for f in self._files.passes.values()}
         for path in self.dir.glob("*.gwa"):
             if path in open_paths:
                 continue

@@ -23,6 +23,7 @@ stored whole. Heartbeats of such stations are dropped and counted.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import time
@@ -39,7 +40,6 @@ from groundwatch.config import parse_part_options, read_secret
 from groundwatch.envelope import EnvelopeSettings
 from groundwatch.ingest.base import (
     INVALID_STATION,
-    ErtStamper,
     station_problem,
 )
 from groundwatch.ingest.paho_adapter import (
@@ -118,7 +118,6 @@ class MqttSource:
         self._port: int = conn["port"]
         self._user = cfg.username or conn["username"]
         self._url_password: str | None = conn["password"]
-        self._stamper = ErtStamper()
         self.frames = EnvelopeFrames(cfg, cfg.name, self.counters)
         self._stopping = asyncio.Event()
         self._unacked = 0
@@ -313,6 +312,12 @@ class MqttSource:
             ack = functools.partial(self._acks.add, mid)
         else:  # QoS 0 needs no ack, QoS 2 its PUBREC/PUBCOMP flow: paho's own
             ack = functools.partial(self._paho_ack, session, mid, qos)
+        if len(msg.payload) > self.cfg.max_frame_bytes:  # before any envelope is parsed
+            ert = self.frames.time.unique(station, time.time_ns(), count=False)
+            raw = RawFrame(msg.payload, ert, station, "live", self.name, ack)
+            await out.put(self._checked(raw, problem))
+            self.counters.sent += 1
+            return
         props = getattr(msg.properties, "UserProperty", None) or ()
         item = self.frames.make(msg.payload, station, props, ack=ack)
         if isinstance(item, RawFrame):
@@ -327,6 +332,8 @@ class MqttSource:
         """The frame, or the refusal the pipeline archives and rejects instead of decoding."""
         if station_problem is not None:
             self.counters.bump("bad_station")
+            if frame.station != INVALID_STATION:  # the name is in the detail, not a file name
+                frame = dataclasses.replace(frame, station=INVALID_STATION)
             return RefusedFrame(frame, RejectReason.BAD_STATION, station_problem)
         if len(frame.data) > self.cfg.max_frame_bytes:
             self.counters.bump("oversized")

@@ -146,6 +146,15 @@ class FrameAccounting:
             ] = c
         return c
 
+    def forget_station(self, station: str) -> None:
+        """Drop a long-silent station's counters (bounded per-station state); if it sends
+        again its cumulative counters start from zero (a counter reset in ``link``)."""
+        for key in [k for k in self._counts if k.station == station]:
+            del self._counts[key]
+            self._previous.pop(key, None)
+        for vk in [k for k in self._by_values if k[1] == station]:
+            del self._by_values[vk]
+
     def counts(self) -> dict[LinkKey, LinkCounts]:
         """A copy of the cumulative counters per link (console, tests)."""
         return {k: v.copy() for k, v in self._counts.items()}

@@ -591,3 +591,22 @@ class LinkCore:
             if k.spacecraft == sc:
                 tr.start_pass()
         return ev
+
+    # --- bounded per-station state -------------------------------------------------------
+
+    def forget_station(self, station: str) -> bool:
+        """Drop what is kept for a station silent for long (stations come from the wire):
+        its links, their quality, AOS times, heartbeat and station time. If it sends again it
+        is a new station. A station in the contact plan is kept (False)."""
+        if self.schedule is not None and any(c.station == station for c in self.schedule.contacts):
+            return False
+        for table in (self._links, self._quality, self._last_aos):
+            for key in [k for k in table if k.station == station]:
+                del table[key]
+        for sk in [k for k in self._station_signal if k[0].station == station]:
+            del self._station_signal[sk]
+        self._stations.pop(station, None)
+        self._lag.pop(station, None)
+        self._held_until.pop(station, None)
+        self._late_open = {x for x in self._late_open if x[1] != station}
+        return True

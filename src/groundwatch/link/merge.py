@@ -98,3 +98,7 @@ class FrameMerger:
             Point(MERGE_MEASUREMENT, {"station": name}, dict(s.as_dict()), now_ns)
             for name, s in self.stations.items()
         ]
+
+    def forget_station(self, station: str) -> None:
+        """Drop a long-silent station's counters (bounded per-station state)."""
+        self.stations.pop(station, None)

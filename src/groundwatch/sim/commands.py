@@ -13,6 +13,7 @@ from typing import Annotated, cast
 import typer
 
 from groundwatch.decoders.api import DictionaryError, TelemetryDictionary
+from groundwatch.sim.connection import quiet_lost_connections
 from groundwatch.sim.descent_scenario import LunarDescentScenario
 from groundwatch.sim.envelopes import Envelope, StationClock, parse_latency
 from groundwatch.sim.framer import SimFramer
@@ -76,6 +77,7 @@ async def run_simulation(
     )
     publisher = SimPublisher(sc, framer, settings)
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(quiet_lost_connections)
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, lambda: asyncio.ensure_future(publisher.stop()))
@@ -190,6 +192,8 @@ def simulate(
         f"{summary.corrupted} corrupted), {summary.packets} packets, scenario t="
         f"{summary.last_t:.1f} s, in {elapsed:.1f} s"
         + (" (scenario ended)" if summary.scenario_end else "")
+        + (f", {summary.reconnects} reconnects" if summary.reconnects else "")
+        + (f", {summary.unacked} never acknowledged" if summary.unacked else "")
     )
 
 

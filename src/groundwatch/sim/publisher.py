@@ -9,19 +9,23 @@ on ``gs/<station>/status`` once a second, as a real station's software does, and
 sending it for ``linger`` seconds after the last frame so that a monitor can tell a
 spacecraft that went silent from a station that went away.
 
+After a broker restart the publisher reconnects and sends again what the broker had not
+acknowledged (``sim.connection``).
+
 The record (``record=``) is one JSON line per frame and station: what was sent where and
 when, and each packet's values *as they decode* (see ``framer``), so a test can compare a
-database's contents with it exactly.
+database's contents with it exactly. A frame's line is written once the broker acknowledged
+it; ``sent`` is false for a frame it never acknowledged (stopped during an outage).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import time
-from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -31,6 +35,7 @@ from typing import IO, TYPE_CHECKING, Any
 from groundwatch.kiss import kiss_encode
 from groundwatch.mqtt_url import mqtt_connection
 from groundwatch.parts import Counters
+from groundwatch.sim.connection import BrokerLink
 from groundwatch.sim.envelopes import Envelope, StationClock, radio_of, wrap
 from groundwatch.sim.framer import SimFrame, SimFramer
 from groundwatch.sim.scenario import Scenario
@@ -41,6 +46,7 @@ if TYPE_CHECKING:  # aiomqtt loads when publishing starts, not when the CLI list
 DEFAULT_TOPIC = "gs/{station}/frames"
 STATUS_TOPIC = "gs/{station}/status"
 PUBLISH_WINDOW = 100  # publishes awaiting their acknowledgement (mosquitto's inflight limit)
+ACK_TIMEOUT = 5.0  # seconds a publish waits for its acknowledgement before reconnecting
 
 
 class OutputFormat(StrEnum):
@@ -66,6 +72,7 @@ class PublisherSettings:
     output: Path | None = None
     output_format: OutputFormat = OutputFormat.HEX
     client_id: str | None = None
+    give_up_after: float = 300.0  # seconds of broker outage before the publisher stops
     envelope: Envelope = Envelope.RAW  # what a station sends around each frame
     station_clock: StationClock = field(default_factory=StationClock)
 
@@ -86,12 +93,19 @@ class PublishSummary:
     corrupted: int = 0
     packets: int = 0
     scenario_end: bool = False  # the scenario ran out before count/duration
+    reconnects: int = 0  # broker connections made again after a loss
+    unacked: int = 0  # publishes the broker never acknowledged (stopped or gave up first)
     last_t: float = 0.0
     per_station: dict[str, int] = field(default_factory=dict)
 
 
 def record_lines(
-    frame: SimFrame, station: str, topic: str, publish_ns: int | None, ert_ns: int | None = None
+    frame: SimFrame,
+    station: str,
+    topic: str,
+    publish_ns: int | None,
+    ert_ns: int | None = None,
+    acked: bool = True,
 ) -> str:
     entry = {
         "frame": frame.index,
@@ -102,7 +116,7 @@ def record_lines(
         "t": frame.t_s,
         "obt_ns": frame.obt_ns,
         "fate": frame.fate.value,
-        "sent": frame.sent,
+        "sent": frame.sent and acked,
         "length": len(frame.data),
         "packets": [asdict(p) for p in frame.packets],
         "truth": frame.truth,
@@ -126,7 +140,7 @@ class SimPublisher:
         self.counters = Counters()
         self.summary = PublishSummary(per_station={s: 0 for s in settings.stations})
         self._stop = asyncio.Event()
-        self._inflight: deque[asyncio.Task[None]] = deque()
+        self._link: BrokerLink | None = None
 
     async def stop(self) -> None:
         self._stop.set()
@@ -149,10 +163,25 @@ class SimPublisher:
             conn: dict[str, Any] = dict(mqtt_connection(s.mqtt_url))
             if s.envelope is Envelope.MQTT5:  # user properties need MQTT 5
                 conn["protocol"] = aiomqtt.ProtocolVersion.V5
-            async with aiomqtt.Client(**conn, identifier=ident) as client:
+
+            def connect() -> aiomqtt.Client:
+                client = aiomqtt.Client(**conn, identifier=ident, timeout=ACK_TIMEOUT)
+                client.pending_calls_threshold = PUBLISH_WINDOW  # the window is by design
+                return client
+
+            link = self._link = BrokerLink(
+                connect,
+                self._stop,
+                self.counters,
+                window=PUBLISH_WINDOW,
+                give_up_after=s.give_up_after,
+            )
+            await link.open()
+            try:
+                client = link.client
                 beats = None
                 if s.heartbeat:
-                    beats = asyncio.create_task(self._heartbeats(client))
+                    beats = asyncio.create_task(self._heartbeats())
                 try:
                     try:
                         await self._frames(client, record, output)
@@ -166,6 +195,9 @@ class SimPublisher:
                         beats.cancel()
                         with contextlib.suppress(asyncio.CancelledError):
                             await beats
+            finally:
+                self.summary.reconnects, self.summary.unacked = link.reconnects, link.unacked
+                await link.close()
         return self.summary
 
     def _finished(self, started: float) -> bool:
@@ -228,7 +260,11 @@ class SimPublisher:
                 await self._publish(client, topic, payload, props)
                 summary.per_station[station] += 1
             if record is not None:
-                record.write(record_lines(frame, station, topic, publish_ns, ert))
+                line = functools.partial(record_lines, frame, station, topic, publish_ns, ert)
+                if self._link is None:
+                    record.write(line())
+                else:  # once the broker acknowledged it (the record says what it has)
+                    self._link.after_last(_writer(record, line))
 
     async def _publish(
         self,
@@ -239,9 +275,9 @@ class SimPublisher:
     ) -> None:
         """Start a publish without waiting for its acknowledgement, keeping at most
         ``PUBLISH_WINDOW`` in flight: waiting for each PUBACK in turn would cap the rate at
-        one round trip per frame. Tasks start in creation order, so messages keep theirs."""
-        while len(self._inflight) >= PUBLISH_WINDOW:
-            await self._settle(self._inflight.popleft())
+        one round trip per frame. Messages keep their order, also when sent again after a
+        reconnect (``BrokerLink``)."""
+        assert self._link is not None
         props = None
         if user_properties is not None:
             from paho.mqtt.packettypes import PacketTypes  # with aiomqtt: only when publishing
@@ -249,25 +285,11 @@ class SimPublisher:
 
             props = Properties(PacketTypes.PUBLISH)
             props.UserProperty = user_properties
-        self._inflight.append(
-            asyncio.create_task(
-                client.publish(topic, data, qos=self.settings.qos, properties=props)
-            )
-        )
-
-    async def _settle(self, task: asyncio.Task[None]) -> None:
-        import aiomqtt
-
-        try:
-            await task
-        except aiomqtt.MqttError:
-            self.counters.errors += 1
-            raise
-        self.counters.sent += 1
+        await self._link.publish(topic, data, qos=self.settings.qos, properties=props)
 
     async def _drain(self) -> None:
-        while self._inflight:
-            await self._settle(self._inflight.popleft())
+        if self._link is not None:
+            await self._link.drain()
 
     def _write_output(self, output: IO[Any], data: bytes) -> None:
         fmt = self.settings.output_format
@@ -278,7 +300,7 @@ class SimPublisher:
         else:
             output.write(data)
 
-    async def _heartbeats(self, client: aiomqtt.Client) -> None:
+    async def _heartbeats(self) -> None:
         import aiomqtt
 
         s = self.settings
@@ -286,8 +308,18 @@ class SimPublisher:
             now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
             for station in s.stations:
                 payload = json.dumps({"station": station, "status": "ok", "time": now})
+                client = self._link.client if self._link is not None else None
+                if client is None:  # reconnecting
+                    continue
                 try:
                     await client.publish(STATUS_TOPIC.format(station=station), payload, qos=0)
                 except aiomqtt.MqttError:
                     self.counters.errors += 1
             await asyncio.sleep(s.heartbeat_interval)
+
+
+def _writer(record: IO[str], line: Callable[[bool], str]) -> Callable[[bool], None]:
+    def write(acked: bool) -> None:
+        record.write(line(acked))
+
+    return write
