@@ -282,4 +282,11 @@ def _register_areas(argv: list[str]) -> None:
         module.register(app)
 
 
-_register_areas(sys.argv[1:])
+def _running_as_groundwatch() -> bool:
+    # The console script is "groundwatch"; "python -m groundwatch" runs groundwatch/__main__.py.
+    # Anything else importing this module (a test runner's "-k decode") gets every command.
+    program = Path(sys.argv[0]) if sys.argv else Path()
+    return program.name == "groundwatch" or program.parent.name == "groundwatch"
+
+
+_register_areas(sys.argv[1:] if _running_as_groundwatch() else [])

@@ -6,7 +6,9 @@
         t, body = await hook.got.get()
 
 ``status`` and ``headers`` shape the answer (e.g. 302 with a Location, 500 to force
-retries); ``hang`` holds every request open (a dead endpoint).
+retries); ``plan`` scripts the next answers one request at a time (then ``status`` again);
+``respond`` answers from the request itself (e.g. 413 for a body too large) before the plan;
+``hang`` holds every request open (a dead endpoint).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,9 +50,20 @@ class HttpReceiver:
     requests: list[ReceivedRequest] = field(default_factory=list)
     got: asyncio.Queue[tuple[float, Any]] = field(default_factory=asyncio.Queue)
 
+    plan: list[tuple[int, str, dict[str, str]]] = field(default_factory=list)
+    respond: Callable[[ReceivedRequest], tuple[int, str, dict[str, str]] | None] | None = None
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}{self.path}"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def bodies(self) -> list[bytes]:
+        return [r.body for r in self.requests]
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -63,6 +76,12 @@ class HttpReceiver:
         if request.method == "POST" and body:
             with contextlib.suppress(ValueError):
                 await self.got.put((seen.at, seen.json()))
+        answer = self.respond(seen) if self.respond is not None else None
+        if answer is None and self.plan:
+            answer = self.plan.pop(0)
+        if answer is not None:
+            status, text, headers = answer
+            return web.Response(text=text, status=status, headers=headers)
         return web.Response(text="ok", status=self.status, headers=dict(self.headers))
 
 

@@ -158,3 +158,36 @@ async def test_broker_acl_mode_takes_the_operator_from_its_own_topic(
         assert alerts.sink("mqtt").counters.extra["acks_accepted"] == 1
     finally:
         await alerts.stop(0.5)
+
+
+async def test_sink_survives_its_password_file_going_away(
+    secure_mosquitto: SecureBroker, tmp_path: Path
+) -> None:
+    pw = tmp_path / "mqtt-password"
+    pw.write_text(secure_mosquitto.passwords["groundwatch"])
+    alerts = AlertManager.from_config(
+        [
+            PartConfig(
+                type="mqtt",
+                url=f"mqtts://groundwatch@localhost:{secure_mosquitto.handle.port}",
+                password_file=str(pw),
+                ack_auth="broker",
+                **secure_mosquitto.tls_options("groundwatch"),
+            )
+        ],
+        builtin_registry(),
+    )
+    pw.unlink()  # checked at configuration, gone when the sink starts
+    await alerts.start()
+    sink = alerts.sink("mqtt")
+    assert isinstance(sink, MqttSink)
+    try:
+        deadline = time.monotonic() + 5
+        while sink.counters.errors == 0:
+            assert time.monotonic() < deadline, sink.counters.as_dict()
+            await asyncio.sleep(0.05)
+        assert sink._task is not None and not sink._task.done()  # still trying
+        pw.write_text(secure_mosquitto.passwords["groundwatch"])
+        await asyncio.wait_for(sink.connected.wait(), 15)
+    finally:
+        await alerts.stop(0.5)

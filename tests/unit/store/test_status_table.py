@@ -1,13 +1,13 @@
-"""The status table against a tiny local HTTP server (a stand-in for status codes only)."""
+"""The status table against a local HTTP receiver answering the status codes InfluxDB uses."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from aiohttp import web
 
 from groundwatch.config import StoreConfig
 from groundwatch.model import Point
@@ -16,39 +16,23 @@ from groundwatch.store.influx_v2 import classify_api_exception
 from groundwatch.store.sink import StoreSink
 from groundwatch.store.writer import WriteFailed, parse_retry_after
 
-
-class StatusServer:
-    def __init__(self) -> None:
-        self.plan: list[tuple[int, str, dict[str, str]]] = []
-        self.max_lines: int | None = None
-        self.bodies: list[bytes] = []
-
-    async def write(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        self.bodies.append(body)
-        if self.max_lines is not None and body.count(b"\n") > self.max_lines:
-            return web.Response(status=413, text='{"error":"too large"}')
-        if self.plan:
-            status, text, headers = self.plan.pop(0)
-            return web.Response(status=status, text=text, headers=headers)
-        return web.Response(status=204)
+from ...helpers.http import HttpReceiver, ReceivedRequest, http_receiver
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[tuple[StatusServer, str]]:
-    s = StatusServer()
-    app = web.Application()
-    app.router.add_post("/write", s.write)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield s, f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+async def server() -> AsyncIterator[tuple[HttpReceiver, str]]:
+    async with http_receiver("/write", status=204) as s:
+        yield s, s.base_url
 
 
-async def test_writer_classifies_statuses(server: tuple[StatusServer, str]) -> None:
+def too_large_over(lines: int) -> Any:
+    def respond(r: ReceivedRequest) -> tuple[int, str, dict[str, str]] | None:
+        return (413, '{"error":"too large"}', {}) if r.body.count(b"\n") > lines else None
+
+    return respond
+
+
+async def test_writer_classifies_statuses(server: tuple[HttpReceiver, str]) -> None:
     s, url = server
     w = InfluxV1Writer(url, "db")
     s.plan = [
@@ -105,10 +89,10 @@ def _cfg(tmp_path: Path, url: str, **kw: object) -> StoreConfig:
 
 
 async def test_sink_splits_413_and_retries_429(
-    server: tuple[StatusServer, str], tmp_path: Path
+    server: tuple[HttpReceiver, str], tmp_path: Path
 ) -> None:
     s, url = server
-    s.max_lines = 10
+    s.respond = too_large_over(10)
     s.plan = [(429, "slow", {"Retry-After": "0.2"})]
     sink = StoreSink.from_config(_cfg(tmp_path, url, batch_size=40, flush_interval=0.05))
     await sink.start()
@@ -126,7 +110,7 @@ async def test_sink_splits_413_and_retries_429(
 
 
 async def test_sink_dead_letters_refused_lines_and_moves_on(
-    server: tuple[StatusServer, str], tmp_path: Path
+    server: tuple[HttpReceiver, str], tmp_path: Path
 ) -> None:
     s, url = server
     conflict = (
