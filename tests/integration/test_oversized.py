@@ -70,7 +70,9 @@ async def test_ten_megabyte_messages_are_rejected_and_memory_stays_bounded(
     # Each message is in memory once or twice while it passes (paho, the archive append);
     # never all four at once with their hex text, line protocol and request body.
     assert peak_mb < 90, f"RSS grew by {peak_mb:.0f} MB"
-    assert queue_peak < 2 * BIG
+    # The decode stage takes each refused frame as it comes; under load a second one may
+    # arrive before the first is archived, never more.
+    assert queue_peak < 3 * BIG
     rows = services.influx_query(
         influxd.url,
         'SELECT "hex", "length", "sha256", "truncated" FROM "rejected" WHERE "reason" = '
