@@ -52,6 +52,7 @@ ROWS: dict[tuple[str, ...], tuple[str, tuple[str, ...]]] = {
     ("link",): ("link", ("spacecraft", "station", "vcid")),
     ("links", "links"): ("link", ("spacecraft", "station", "vcid")),
     ("not_computed",): ("not_computed", ("packet", "parameter", "reason")),
+    ("radio",): ("radio", ("spacecraft", "station")),
 }
 
 

@@ -94,3 +94,10 @@ async def test_server_serves_health_and_metrics() -> None:
         await srv.stop()
     assert got[("groundwatch_station_first", (("station", 'q"uo\'te\\'),))] == 1
     assert got[("groundwatch_frames", ())] == 7
+
+
+def test_station_radio_figures_are_labelled_per_link() -> None:
+    page = {"radio": [{"spacecraft": "sc", "station": 'q"uo\\te', "rssi_dbm_mean": -105.5}]}
+    got = samples(render_metrics(page))
+    labels = (("spacecraft", "sc"), ("station", 'q"uo\\te'))
+    assert got[("groundwatch_radio_rssi_dbm_mean", labels)] == -105.5
