@@ -18,10 +18,27 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from pydantic import BaseModel, Field, SecretStr
+
 from groundwatch.tls import TlsFiles, client_context, redact_url
 
 TLS_SCHEMES = ("mqtts", "ssl")
 _QUERY_KEYS = {"ca": "ca_file", "cert": "cert_file", "key": "key_file"}
+
+
+class MqttClientOptions(BaseModel):
+    """The broker settings of every MQTT client part (source, alert sink): where, who, TLS."""
+
+    url: str = Field(default="mqtt://127.0.0.1:1883", description="broker URL")
+    username: str | None = Field(default=None, description="broker user")
+    password: SecretStr | None = Field(default=None, description="broker password")
+    password_file: Path | None = Field(default=None, description="file holding the password")
+    ca_file: Path | None = Field(default=None, description="CA of the broker (mqtts://)")
+    cert_file: Path | None = Field(default=None, description="client certificate (mqtts://)")
+    key_file: Path | None = Field(default=None, description="client key (mqtts://)")
+
+    def tls_files(self) -> TlsFiles:
+        return TlsFiles(self.ca_file, self.cert_file, self.key_file)
 
 
 def mqtt_connection(url: str, tls: TlsFiles | None = None, key: str = "url") -> dict[str, Any]:

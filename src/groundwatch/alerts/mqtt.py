@@ -38,14 +38,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import aiomqtt
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from groundwatch.alerts.ack_auth import AckRefused, AckVerifier, read_secrets
 from groundwatch.alerts.alert import Alert, Notification, iso
 from groundwatch.alerts.sinks import AlertSink, AlertSinkOptions
 from groundwatch.config import parse_part_options, read_secret
 from groundwatch.model import EventType
-from groundwatch.mqtt_url import mqtt_connection
+from groundwatch.mqtt_url import MqttClientOptions, mqtt_connection
 from groundwatch.parts import ConfigError
 from groundwatch.tls import TlsFiles, redact_url
 
@@ -54,16 +54,9 @@ log = logging.getLogger("groundwatch.alerts.mqtt")
 LOS_TYPES = {EventType.LOS, EventType.EXPECTED_LOS, EventType.UNEXPECTED_LOS}
 
 
-class MqttSinkOptions(AlertSinkOptions):
+class MqttSinkOptions(AlertSinkOptions, MqttClientOptions):
     """``[[alerts]] type = "mqtt"``: events, retained link state and acknowledgements."""
 
-    url: str = Field(default="mqtt://127.0.0.1:1883", description="broker URL")
-    username: str | None = Field(default=None, description="broker user")
-    password: SecretStr | None = Field(default=None, description="broker password")
-    password_file: Path | None = Field(default=None, description="file holding the password")
-    ca_file: Path | None = Field(default=None, description="CA of the broker (mqtts://)")
-    cert_file: Path | None = Field(default=None, description="client certificate (mqtts://)")
-    key_file: Path | None = Field(default=None, description="client key (mqtts://)")
     event_topic: str = Field(
         default="groundwatch/events", description="events go to <event_topic>/<spacecraft>"
     )
@@ -142,7 +135,7 @@ class MqttSink(AlertSink):
 
     @staticmethod
     def _tls_files(o: MqttSinkOptions) -> TlsFiles:
-        return TlsFiles(o.ca_file, o.cert_file, o.key_file)
+        return o.tls_files()
 
     # --- retained state ------------------------------------------------------------------
 

@@ -28,13 +28,12 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, ClassVar
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field
 
 from groundwatch.config import parse_part_options, read_secret
 from groundwatch.envelope import EnvelopeSettings
@@ -52,20 +51,18 @@ from groundwatch.ingest.paho_adapter import (
 )
 from groundwatch.ingest.station_time import EnvelopeFrames
 from groundwatch.model import GroundPathChange, RawFrame, RefusedFrame, RejectReason, StationStatus
-from groundwatch.mqtt_url import mqtt_connection
+from groundwatch.mqtt_url import MqttClientOptions, mqtt_connection
 from groundwatch.parts import ConfigError, Counters, FrameQueue
-from groundwatch.tls import TlsFiles
 
 log = logging.getLogger(__name__)
 
 
-class MqttSourceOptions(EnvelopeSettings):
+class MqttSourceOptions(EnvelopeSettings, MqttClientOptions):
     """``payload``, ``json_preset``, ``json_fields``, ``clock_tolerance``, ...: see
     ``groundwatch.envelope`` (``mqtt5`` connects with MQTT 5 to read user properties)."""
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(default="mqtt", description="name in /health and /metrics")
-    url: str = Field(default="mqtt://127.0.0.1:1883", description="broker URL")
     topics: list[str] = Field(
         default_factory=lambda: ["gs/+/frames"],
         min_length=1,
@@ -82,12 +79,6 @@ class MqttSourceOptions(EnvelopeSettings):
         default="groundwatch", description="fixed, so the broker keeps the session"
     )
     qos: int = Field(default=1, ge=0, le=2, description="subscription QoS")
-    username: str | None = Field(default=None, description="broker user")
-    password: SecretStr | None = Field(default=None, description="broker password")
-    password_file: Path | None = Field(default=None, description="file holding the password")
-    ca_file: Path | None = Field(default=None, description="CA of the broker (mqtts://)")
-    cert_file: Path | None = Field(default=None, description="client certificate (mqtts://)")
-    key_file: Path | None = Field(default=None, description="client key (mqtts://)")
     keepalive: int = Field(default=30, ge=5, description="MQTT keepalive, seconds")
     max_queued: int = Field(default=10_000, gt=0, description="aiomqtt incoming queue bound")
     max_queued_mb: float = Field(default=64, gt=0, description="the same queue, in payload MB")
@@ -112,7 +103,7 @@ class MqttSource:
         self.name = cfg.name
         self.counters = Counters()
         self.due_ns: int | None = None  # frames are fed as they arrive, not paced
-        conn = mqtt_connection(cfg.url, TlsFiles(cfg.ca_file, cfg.cert_file, cfg.key_file))
+        conn = mqtt_connection(cfg.url, cfg.tls_files())
         self._tls = conn["tls_context"]
         self._host: str = conn["hostname"]
         self._port: int = conn["port"]
@@ -133,7 +124,7 @@ class MqttSource:
     def from_config(cls, options: Mapping[str, Any], key: str = "sources[0]") -> MqttSource:
         cfg: MqttSourceOptions = parse_part_options(MqttSourceOptions, options, key)
         try:
-            mqtt_connection(cfg.url, TlsFiles(cfg.ca_file, cfg.cert_file, cfg.key_file), key)
+            mqtt_connection(cfg.url, cfg.tls_files(), key)
         except ConfigError:
             raise
         except ValueError as exc:
