@@ -173,9 +173,10 @@ def parse_ert(value: Any, unit_ns: int = 1) -> int:
         raise EnvelopeError(RejectReason.BAD_ERT, f"ert {value!r} is not a time")
     if isinstance(value, int):
         t = value * unit_ns
-    elif isinstance(value, float) and math.isfinite(value):
+    elif isinstance(value, float) and math.isfinite(value * unit_ns):
         t = round(value * unit_ns)
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 64:
+        # longer digit strings are no time, and past 4300 digits int() itself raises
         t = int(value.strip()) * unit_ns
     elif isinstance(value, str) and (m := _RFC3339.fullmatch(value.strip())):
         year, month, day, hh, mm, ss, frac, zone = m.groups()
@@ -252,7 +253,8 @@ class EnvelopeReader:
         if self.payload == "json":
             try:
                 obj = _json_object(bytes(payload).decode("utf-8"))
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+                # RecursionError: arrays or objects nested deeper than the parser's stack
                 raise EnvelopeError(RejectReason.BAD_ENVELOPE, f"not JSON: {exc}") from exc
             if type(obj) is not dict:
                 raise EnvelopeError(RejectReason.BAD_ENVELOPE, "JSON envelope is not an object")

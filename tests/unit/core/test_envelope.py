@@ -164,3 +164,21 @@ def test_frames_and_rejects_from_one_source() -> None:
     assert frames.counters.extra == {"rejected_bad_envelope": 1}
     raw = EnvelopeFrames(EnvelopeSettings(), "mqtt").make(FRAME, "gs1", receipt_ns=T0)
     assert isinstance(raw, RawFrame) and raw.meta is None and raw.ert_ns == T0
+
+
+@pytest.mark.parametrize(
+    ("payload", "preset", "reason"),
+    [
+        (b"[" * 70_000, "groundwatch", RejectReason.BAD_ENVELOPE),  # nested past the stack
+        (b'{"data": "AAAA", "usec_time": 1e306}', "tinygs", RejectReason.BAD_ERT),  # µs to inf
+        (gw(ert="1" * 5000), "groundwatch", RejectReason.BAD_ERT),  # past int()'s digit limit
+    ],
+)
+def test_hostile_envelope_is_rejected_not_raised(
+    payload: bytes, preset: str, reason: RejectReason
+) -> None:
+    frames = EnvelopeFrames(EnvelopeSettings(payload="json", json_preset=preset), "mqtt")
+    item = frames.make(payload, "gs1", receipt_ns=T0)
+    assert isinstance(item, RejectedInput) and item.reason is reason
+    assert item.data == payload
+
