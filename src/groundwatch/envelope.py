@@ -287,13 +287,16 @@ class EnvelopeReader:
             value = get(key) if key else None
             if value is None:
                 radio.append(None)
-            elif type(value) is float or type(value) is int:
+            elif type(value) is int or (type(value) is float and math.isfinite(value)):
+                # Python's JSON reads NaN, Infinity and 1e400: those take _number's error
                 radio.append(float(value))
             else:
                 radio.append(_number(str(key), value, text_ok))
         rssi, snr, foff, freq = radio
         if freq is not None:
             freq *= m.frequency_scale
+            if not math.isfinite(freq):  # MHz scaled to Hz past the float range
+                raise EnvelopeError(RejectReason.BAD_RADIO_FIELD, f"{m.frequency_hz} is too large")
         crc_ok = None
         if m.crc_ok and (flag := get(m.crc_ok)) is not None:
             crc_ok = _flag(m.crc_ok, flag, text_ok)

@@ -182,3 +182,18 @@ def test_hostile_envelope_is_rejected_not_raised(
     assert isinstance(item, RejectedInput) and item.reason is reason
     assert item.data == payload
 
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+@pytest.mark.parametrize("field", ["rssi_dbm", "snr_db", "freq_offset_hz", "frequency_hz"])
+def test_non_finite_radio_figure_is_rejected(field: str, number: str) -> None:
+    payload = gw()[:-1] + f', "{field}": {number}}}'.encode()
+    with pytest.raises(EnvelopeError) as exc:
+        reader(payload="json").read(payload)
+    assert exc.value.reason is RejectReason.BAD_RADIO_FIELD
+
+
+def test_frequency_scaled_past_float_range_is_rejected() -> None:
+    msg = b'{"data": "AAAA", "frequency": 1e305}'  # MHz, so 1e311 Hz
+    with pytest.raises(EnvelopeError) as exc:
+        reader(payload="json", json_preset="tinygs").read(msg)
+    assert exc.value.reason is RejectReason.BAD_RADIO_FIELD
