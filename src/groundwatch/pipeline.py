@@ -186,6 +186,16 @@ class Pipeline:
                     item = dataclasses.replace(item, station=INVALID_STATION)
                 else:
                     stations[item.station] = time.monotonic()
+            elif isinstance(item, RefusedFrame) and item.frame.station != INVALID_STATION:
+                # An oversized frame is counted per station too: the same bound applies
+                stations = self._stations
+                if item.frame.station in stations:
+                    stations[item.frame.station] = time.monotonic()
+                elif len(stations) >= self.max_stations:
+                    frame = dataclasses.replace(item.frame, station=INVALID_STATION)
+                    item = dataclasses.replace(item, frame=frame)
+                else:
+                    stations[item.frame.station] = time.monotonic()
             if isinstance(item, RawFrame):
                 self._in_frame = True  # the decode stage is inside a frame (see _tick_loop)
                 try:
