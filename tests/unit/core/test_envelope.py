@@ -197,3 +197,11 @@ def test_frequency_scaled_past_float_range_is_rejected() -> None:
     with pytest.raises(EnvelopeError) as exc:
         reader(payload="json", json_preset="tinygs").read(msg)
     assert exc.value.reason is RejectReason.BAD_RADIO_FIELD
+
+
+def test_backwards_station_times_are_counted_in_the_source_counters() -> None:
+    frames = EnvelopeFrames(EnvelopeSettings(payload="json"), "mqtt")
+    frames.make(gw(ert=T0), "gs1", receipt_ns=T0 + S)
+    later = frames.make(gw(ert=T0 - S), "gs1", receipt_ns=T0 + S)  # the clock stepped back
+    assert isinstance(later, RawFrame) and later.ert_ns == T0 + ERT_MIN_SPACING_NS
+    assert frames.counters.as_dict()["ert_backwards"] == 1
