@@ -167,6 +167,11 @@ _RFC3339 = re.compile(
 )
 
 
+# An integer ERT as text: ASCII digits only (str.isdigit() also takes "²", which int()
+# refuses) and a bounded count of them (past 4300 digits int() itself raises).
+_INTEGER = re.compile(r"-?[0-9]{1,63}")
+
+
 def parse_ert(value: Any, unit_ns: int = 1) -> int:
     """An ERT as RFC 3339 text or an integer count of ``unit_ns``; EnvelopeError if not."""
     if isinstance(value, bool):
@@ -175,8 +180,7 @@ def parse_ert(value: Any, unit_ns: int = 1) -> int:
         t = value * unit_ns
     elif isinstance(value, float) and math.isfinite(value * unit_ns):
         t = round(value * unit_ns)
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 64:
-        # longer digit strings are no time, and past 4300 digits int() itself raises
+    elif isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
         t = int(value.strip()) * unit_ns
     elif isinstance(value, str) and (m := _RFC3339.fullmatch(value.strip())):
         year, month, day, hh, mm, ss, frac, zone = m.groups()

@@ -172,6 +172,8 @@ def test_frames_and_rejects_from_one_source() -> None:
         (b"[" * 70_000, "groundwatch", RejectReason.BAD_ENVELOPE),  # nested past the stack
         (b'{"data": "AAAA", "usec_time": 1e306}', "tinygs", RejectReason.BAD_ERT),  # µs to inf
         (gw(ert="1" * 5000), "groundwatch", RejectReason.BAD_ERT),  # past int()'s digit limit
+        (gw(ert="\u00b2"), "groundwatch", RejectReason.BAD_ERT),  # a digit to isdigit(), not int()
+        (gw(ert="--5"), "groundwatch", RejectReason.BAD_ERT),
     ],
 )
 def test_hostile_envelope_is_rejected_not_raised(
