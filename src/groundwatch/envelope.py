@@ -167,15 +167,20 @@ _RFC3339 = re.compile(
 )
 
 
+# An integer ERT as text: ASCII digits only (str.isdigit() also takes "²", which int()
+# refuses) and a bounded count of them (past 4300 digits int() itself raises).
+_INTEGER = re.compile(r"-?[0-9]{1,63}")
+
+
 def parse_ert(value: Any, unit_ns: int = 1) -> int:
     """An ERT as RFC 3339 text or an integer count of ``unit_ns``; EnvelopeError if not."""
     if isinstance(value, bool):
         raise EnvelopeError(RejectReason.BAD_ERT, f"ert {value!r} is not a time")
     if isinstance(value, int):
         t = value * unit_ns
-    elif isinstance(value, float) and math.isfinite(value):
+    elif isinstance(value, float) and math.isfinite(value * unit_ns):
         t = round(value * unit_ns)
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    elif isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
         t = int(value.strip()) * unit_ns
     elif isinstance(value, str) and (m := _RFC3339.fullmatch(value.strip())):
         year, month, day, hh, mm, ss, frac, zone = m.groups()
@@ -252,7 +257,8 @@ class EnvelopeReader:
         if self.payload == "json":
             try:
                 obj = _json_object(bytes(payload).decode("utf-8"))
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+                # RecursionError: arrays or objects nested deeper than the parser's stack
                 raise EnvelopeError(RejectReason.BAD_ENVELOPE, f"not JSON: {exc}") from exc
             if type(obj) is not dict:
                 raise EnvelopeError(RejectReason.BAD_ENVELOPE, "JSON envelope is not an object")
@@ -285,13 +291,16 @@ class EnvelopeReader:
             value = get(key) if key else None
             if value is None:
                 radio.append(None)
-            elif type(value) is float or type(value) is int:
+            elif type(value) is int or (type(value) is float and math.isfinite(value)):
+                # Python's JSON reads NaN, Infinity and 1e400: those take _number's error
                 radio.append(float(value))
             else:
                 radio.append(_number(str(key), value, text_ok))
         rssi, snr, foff, freq = radio
         if freq is not None:
             freq *= m.frequency_scale
+            if not math.isfinite(freq):  # MHz scaled to Hz past the float range
+                raise EnvelopeError(RejectReason.BAD_RADIO_FIELD, f"{m.frequency_hz} is too large")
         crc_ok = None
         if m.crc_ok and (flag := get(m.crc_ok)) is not None:
             crc_ok = _flag(m.crc_ok, flag, text_ok)
