@@ -347,6 +347,10 @@ class EnvelopeReader:
         raise EnvelopeError(RejectReason.MISSING_FRAME, f"no frame field ({names})")
 
 
+# A 64 KiB frame is 88 KiB in base64; the rest of an envelope is small.
+MAX_LINE_BYTES = 1 << 20
+
+
 def read_lines(
     stream: IO[bytes], preset: str = "groundwatch"
 ) -> Iterator[tuple[int, Envelope | EnvelopeError]]:
@@ -354,7 +358,18 @@ def read_lines(
     (line number, the envelope or why the line is not one). Blank and ``#`` lines skipped."""
     settings = EnvelopeSettings.model_validate({"payload": "json", "json_preset": preset})
     reader = EnvelopeReader(settings)
-    for line_no, raw in enumerate(stream, 1):
+    line_no = 0
+    while raw := stream.readline(MAX_LINE_BYTES + 1):
+        line_no += 1
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            # A line no envelope needs (a file without newlines, say): skipped, not read
+            # whole into memory.
+            while (rest := stream.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass
+            yield line_no, EnvelopeError(
+                RejectReason.OVERSIZED, f"line longer than {MAX_LINE_BYTES} bytes"
+            )
+            continue
         line = raw.strip()
         if not line or line.startswith(b"#"):
             continue

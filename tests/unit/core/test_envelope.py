@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 
 import pytest
 
+from groundwatch import envelope
 from groundwatch.envelope import EnvelopeError, EnvelopeReader, EnvelopeSettings, parse_ert
 from groundwatch.ingest.station_time import EnvelopeFrames, StationTime
 from groundwatch.model import ERT_MIN_SPACING_NS, ErtSource, RawFrame, RejectedInput, RejectReason
@@ -207,3 +209,13 @@ def test_backwards_station_times_are_counted_in_the_source_counters() -> None:
     later = frames.make(gw(ert=T0 - S), "gs1", receipt_ns=T0 + S)  # the clock stepped back
     assert isinstance(later, RawFrame) and later.ert_ns == T0 + ERT_MIN_SPACING_NS
     assert frames.counters.as_dict()["ert_backwards"] == 1
+
+
+def test_a_line_longer_than_any_envelope_is_rejected_and_the_next_line_still_read() -> None:
+    good = json.dumps({"frame_hex": "0102", "ert": 1_800_000_000_000_000_000}).encode()
+    huge = b'{"frame_hex": "' + b"00" * envelope.MAX_LINE_BYTES + b'"}'
+    got = list(envelope.read_lines(io.BytesIO(huge + b"\n" + good + b"\n")))
+    assert [n for n, _ in got] == [1, 2]
+    assert isinstance(got[0][1], envelope.EnvelopeError)
+    assert got[0][1].reason == RejectReason.OVERSIZED
+    assert not isinstance(got[1][1], envelope.EnvelopeError) and got[1][1].data == b"\x01\x02"
