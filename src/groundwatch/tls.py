@@ -72,7 +72,9 @@ def client_context(files: TlsFiles, key: str = "tls") -> ssl.SSLContext:
     return ctx
 
 
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@\s:]*):[^/@\s]*@")
+# The password runs to the next "@", "/" included: an unescaped "/" in it ends the
+# authority for urlsplit, which then sees no password at all.
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@\s:]*):[^@\s]*@")
 
 
 _LOOSE_USERINFO = re.compile(r"(?P<user>[^/@\s:]*):(?!\*\*\*@)[^/@\s]+@")
@@ -102,7 +104,7 @@ def redact_url(url: str) -> str:
         out = redact_text(url)
     # Not parsed as a URL with credentials (a scheme mistyped, say): anything shaped like
     # ``user:secret@`` is still hidden.
-    return _LOOSE_USERINFO.sub(lambda m: f"{m['user']}:{REDACTED}@", out)
+    return redact_text(_LOOSE_USERINFO.sub(lambda m: f"{m['user']}:{REDACTED}@", out))
 
 
 def redact_text(text: str) -> str:

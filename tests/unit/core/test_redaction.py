@@ -39,3 +39,17 @@ def test_log_records_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
         logger.removeHandler(handler)
     assert seen == ["cannot reach mqtt://u:***@h:1883: refused"]
     assert redact_text("a http://x:y@z b") == "a http://x:***@z b"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mqtt://gs1:pw/rest@broker:1883",  # a "/" in an unescaped password
+        "mqtts://gs1:a/b/pw@broker",
+    ],
+)
+def test_password_with_a_slash_is_redacted(url: str) -> None:
+    # urlsplit ends the authority at the "/", so the password is not seen as one; the
+    # configuration error that shows the URL must still hide it.
+    assert "pw" not in redact_url(url)
+    assert "pw" not in redact_text(f"MQTT URL {url!r}: Port could not be cast")
