@@ -71,7 +71,7 @@ def mul(a: Any, b: Any) -> Any:
 
 
 def mod(a: Any, b: Any) -> Any:
-    if isinstance(a, str):  # "%0999999999d" % x would format a huge text
+    if isinstance(a, str | bytes | bytearray):  # "%0999999999d" % x would format a huge text
         raise _needs_numbers("%", a, b)
     return a % b
 

@@ -34,6 +34,7 @@ LABEL = {
     "samples": [1, 2, 3],
     "text": "x" * 60_000,  # a string field of a large packet
     "wave": [0.5] * 30_000,  # an array field of a large packet
+    "raw:blob": b"%0999999d",  # the raw value of a binary field is bytes
 }
 
 
@@ -68,6 +69,7 @@ def test_what_can_be_decided_is_refused_at_load(source: str, problem: str) -> No
         ("10 ** 8 * mode", TypeError),
         ("samples * 100000000", TypeError),  # an array repeated
         ("mode % x", TypeError),  # text formatting
+        ("raw(blob) % x", TypeError),  # bytes formatting: a width of 10 ** 9 is 1 GB
         ("(big ** 8) ** 8", OverflowError),  # 41 bits ** 64
         ("(x << 256) ** 4", OverflowError),
         ("big << 1000", OverflowError),
