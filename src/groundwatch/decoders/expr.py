@@ -40,6 +40,7 @@ from groundwatch.decoders.expr_ops import (
     MAX_SEQUENCE,
     MAX_SHIFT,
     Evaluator,
+    bounded_int,
     bounded_max,
     bounded_min,
     bounded_round,
@@ -98,7 +99,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "radians": math.radians,
     "floor": math.floor,
     "ceil": math.ceil,
-    "int": int,
+    "int": bounded_int,
     "float": float,
     # Reinterpret the bits of an unsigned integer as an IEEE 754 float (big-endian bits).
     "float32": lambda bits: struct.unpack(">f", (bits & 0xFFFFFFFF).to_bytes(4, "big"))[0],

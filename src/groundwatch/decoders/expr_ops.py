@@ -157,6 +157,15 @@ def bounded_max(*args: Any) -> Any:
     return max(*args)
 
 
+def bounded_int(*args: Any) -> int:
+    """``int(text, 16)`` reads a number of any length: its result is held to ``MAX_INT_BITS``
+    like the results of the operators."""
+    result = int(*args)
+    if result.bit_length() > MAX_INT_BITS:
+        raise OverflowError(f"int() of {result.bit_length()} bits exceeds {MAX_INT_BITS} bits")
+    return result
+
+
 # round(x, n) of an int computes 10 ** -n: its digits must stay within what a value can have.
 MAX_ROUND_DIGITS = 400
 

@@ -34,6 +34,7 @@ LABEL = {
     "samples": [1, 2, 3],
     "text": "x" * 60_000,  # a string field of a large packet
     "wave": [0.5] * 30_000,  # an array field of a large packet
+    "hex": "f" * 5000,
     "raw:blob": b"%0999999d",  # the raw value of a binary field is bytes
 }
 
@@ -82,6 +83,7 @@ def test_what_can_be_decided_is_refused_at_load(source: str, problem: str) -> No
         ("min(wave) < 1", OverflowError),
         ("wave == wave", OverflowError),
         ("round(x, -big)", OverflowError),  # 10 ** (2 ** 40)
+        ("int(hex, 16)", OverflowError),  # 20,000 bits: too long to write as text
     ],
 )
 def test_what_cannot_be_decided_is_bounded_at_evaluation(
