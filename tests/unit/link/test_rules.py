@@ -52,6 +52,9 @@ DISAGREE = {
         ({"condition": "rate(est) > 1"}, "rate() takes rate(parameter, window_seconds)"),
         ({"condition": "est > 1", "when": "__import__('os')"}, "not allowed"),
         ({"condition": "age(ghost) > 1"}, "unknown parameters ['ghost']"),
+        ({"condition": "-" * 1500 + "est > 1"}, "nested too deeply"),
+        ({"condition": "est" + "+est" * 3000 + " > 1"}, "nested too deeply"),
+        ({"condition": "est > 1", "message": "{" + "-" * 1500 + "est}"}, "not a value"),
     ],
 )
 def test_load_errors_name_file_rule_and_problem(rule: dict[str, Any], problem: str) -> None:
