@@ -117,7 +117,10 @@ class RedactingFilter(logging.Filter):
     exception message may carry a URL groundwatch never printed itself)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: the handler reports it (handleError)
+            return True
         redacted = redact_text(message)
         if redacted != message:
             record.msg, record.args = redacted, None

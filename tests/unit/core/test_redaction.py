@@ -53,3 +53,19 @@ def test_password_with_a_slash_is_redacted(url: str) -> None:
     # configuration error that shows the URL must still hide it.
     assert "pw" not in redact_url(url)
     assert "pw" not in redact_text(f"MQTT URL {url!r}: Port could not be cast")
+
+
+def test_a_malformed_log_call_does_not_raise_into_the_caller() -> None:
+    # logging reports a record it cannot format (handleError) and goes on; the redacting
+    # filter must not turn it into an exception in the task that logged.
+    logger = logging.getLogger("groundwatch.test.redaction.malformed")
+    handler = logging.StreamHandler()
+    handler.handleError = lambda record: None  # type: ignore[method-assign]
+    handler.addFilter(RedactingFilter())
+    logger.addHandler(handler)
+    logger.propagate = False  # pytest's own capture handler raises on such a record
+    try:
+        logger.warning("value %d", "text")
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
