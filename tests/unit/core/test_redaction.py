@@ -69,3 +69,22 @@ def test_a_malformed_log_call_does_not_raise_into_the_caller() -> None:
     finally:
         logger.removeHandler(handler)
         logger.propagate = True
+
+
+def test_a_logged_traceback_is_redacted() -> None:
+    logger = logging.getLogger("groundwatch.test.redaction.traceback")
+    handler = logging.Handler()
+    seen: list[str] = []
+    handler.emit = lambda record: seen.append(handler.format(record))  # type: ignore[method-assign]
+    handler.addFilter(RedactingFilter())
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        try:
+            raise OSError("cannot reach mqtt://u:hunter2@h:1883")
+        except OSError:
+            logger.exception("writer failed")
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+    assert "hunter2" not in seen[0] and "mqtt://u:***@h:1883" in seen[0]
