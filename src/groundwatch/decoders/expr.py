@@ -326,7 +326,8 @@ def _compile_compare(node: ast.Compare, names: set[str], depth: int) -> _Node:
         left = first_eval(v)
         for fn, right_eval in steps:
             right = right_eval(v)
-            if type(left) is list or type(right) is list:  # compared element by element
+            # compared element by element (a ListContainer of the Construct path is a list)
+            if isinstance(left, list) or isinstance(right, list):
                 check_length(left)
                 check_length(right)
             if not fn(left, right):

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import typer
+from construct import ListContainer
 from typer.testing import CliRunner
 
 from groundwatch.decoders.api import DictionaryError
@@ -92,6 +93,13 @@ def test_what_cannot_be_decided_is_bounded_at_evaluation(
     expression = compile_expression(source)
     with pytest.raises(error):
         expression(LABEL)
+
+
+@pytest.mark.parametrize("source", ["wave == wave", "wave < wave", "1 < wave"])
+def test_arrays_decoded_by_construct_are_bounded_in_comparisons(source: str) -> None:
+    # the Construct decode path gives an array as a ListContainer, a subclass of list
+    with pytest.raises(OverflowError):
+        compile_expression(source)({"wave": ListContainer([0.5] * 30_000)})
 
 
 def test_ordinary_expressions_keep_their_values() -> None:
