@@ -7,7 +7,8 @@ certificate; there is no switch to turn that off, because a monitor that accepts
 certificate tells an attacker on the path everything a station sends.
 
 ``redact_url`` is the one place that hides credentials in a URL before it is printed or
-logged (``user:password@`` and the ``u=``/``p=``/``token=`` query parameters).
+logged (``user:password@`` and the ``p=``/``token=`` query parameters, API keys and
+signatures).
 """
 
 from __future__ import annotations
@@ -21,7 +22,23 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from groundwatch.parts import ConfigError
 
-SECRET_QUERY_KEYS = frozenset({"p", "password", "token", "key_password"})
+SECRET_QUERY_KEYS = frozenset(
+    {
+        "p",
+        "password",
+        "token",
+        "key_password",
+        "access_token",
+        "api_key",
+        "apikey",
+        "secret",
+        "client_secret",
+        "sig",
+        "signature",
+    }
+)
+# An API key of a webhook (``?key=``); in an MQTT URL ``key`` is the client key's file path.
+HTTP_SECRET_QUERY_KEYS = SECRET_QUERY_KEYS | {"key"}
 REDACTED = "***"
 
 
@@ -93,10 +110,11 @@ def redact_url(url: str) -> str:
             netloc = f"{u.username or ''}:{REDACTED}@{host}"
         query = u.query
         if query:
+            secret = HTTP_SECRET_QUERY_KEYS if u.scheme in ("http", "https") else SECRET_QUERY_KEYS
             pairs = parse_qsl(query, keep_blank_values=True)
-            if any(k.lower() in SECRET_QUERY_KEYS for k, _ in pairs):
+            if any(k.lower() in secret for k, _ in pairs):
                 query = urlencode(
-                    [(k, REDACTED if k.lower() in SECRET_QUERY_KEYS else v) for k, v in pairs],
+                    [(k, REDACTED if k.lower() in secret else v) for k, v in pairs],
                     safe="*/",
                 )
         out = urlunsplit((u.scheme, netloc, u.path, query, u.fragment))

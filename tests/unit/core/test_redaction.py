@@ -88,3 +88,20 @@ def test_a_logged_traceback_is_redacted() -> None:
         logger.removeHandler(handler)
         logger.propagate = True
     assert "hunter2" not in seen[0] and "mqtt://u:***@h:1883" in seen[0]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://chat.example.com/v1/spaces/X/messages?key=SeCrEt1&token=SeCrEt2",
+        "https://hooks.example.com/notify?api_key=SeCrEt1&access_token=SeCrEt2",
+        "https://store.example.com/hook?sv=2020&sig=SeCrEt1&apikey=SeCrEt2",
+    ],
+)
+def test_webhook_api_keys_in_the_query_are_redacted(url: str) -> None:
+    assert "SeCrEt" not in redact_url(url)
+
+
+def test_an_mqtt_client_key_file_is_a_path_not_a_secret() -> None:
+    url = "mqtts://broker:8883?ca=/etc/gw/ca.pem&key=/etc/gw/client.key"
+    assert redact_url(url) == url
