@@ -250,6 +250,10 @@ class RuleEngine:
         if not isinstance(value, int | float):
             return
         hist = craft.history[name]
+        if hist and clock_s < hist[-1][0]:
+            # the clock went back (an on-board clock reset): the older samples, later by
+            # that clock, would keep every rate out of reach until they aged out
+            hist.clear()
         hist.append((clock_s, float(value)))
         edge = clock_s - craft.windows[name]
         # keep one sample at or before the window's start, so the rate spans it whole

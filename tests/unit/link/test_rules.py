@@ -3,6 +3,7 @@ and the same events whatever the processing clock (live with jitter and ticks, o
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +200,19 @@ def test_inputs_from_packets_of_different_frames_are_both_read() -> None:
     (raised,) = frame(3.5, "lidar", rng=1000.0, lock=1.0)
     assert raised.details["values"]["est"] == 110.0
     assert engine.counters["skipped"] == 1
+
+
+def test_a_rate_is_measured_again_soon_after_the_on_board_clock_is_reset() -> None:
+    engine = RuleEngine(rules({"name": "BURN", "condition": "rate(fuel, 4) < -2"}))
+
+    def feed_obt(t_s: float, obt_s: float, fuel: float) -> list[Any]:
+        r = result(T0 + int(t_s * S), params={"fuel": fuel})
+        r.packets[0] = dataclasses.replace(r.packets[0], obt_ns=int(obt_s * S))
+        return engine.observe(r)
+
+    for i in range(6):
+        assert feed_obt(i, 1000 + i, 100.0) == []
+    # the spacecraft reboots: its clock starts again from zero, and the fuel drops fast
+    events = [e for i, fuel in enumerate((100.0, 90.0, 80.0, 70.0)) for e in
+              feed_obt(6 + i, i, fuel)]  # fmt: skip
+    assert [e.details["rule"] for e in events] == ["BURN"]
