@@ -170,7 +170,9 @@ class RuleEngine:
             return NO_EVENTS
         craft.pending.append(packets)  # the hot path: all a frame costs between judgements
         t = result.frame.ert_ns
-        if t < craft.next_ns:
+        # judged again no sooner than the interval; a frame earlier than the last judgement
+        # (that one stamped ahead by a station clock glitch) is judged at once
+        if craft.next_ns - self.interval_ns <= t < craft.next_ns:
             return NO_EVENTS
         craft.next_ns = t + self.interval_ns
         self._ingest(craft)
@@ -304,7 +306,7 @@ class RuleEngine:
         if not changing:
             state.pending_since = None
             return None
-        if state.pending_since is None:
+        if state.pending_since is None or t < state.pending_since:
             state.pending_since = t
         hold = rule.recovery_persistence_s if state.active else rule.persistence_s
         if t - state.pending_since < int(hold * S):

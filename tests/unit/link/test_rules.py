@@ -216,3 +216,12 @@ def test_a_rate_is_measured_again_soon_after_the_on_board_clock_is_reset() -> No
     events = [e for i, fuel in enumerate((100.0, 90.0, 80.0, 70.0)) for e in
               feed_obt(6 + i, i, fuel)]  # fmt: skip
     assert [e.details["rule"] for e in events] == ["BURN"]
+
+
+def test_a_frame_stamped_a_day_ahead_does_not_suspend_the_rules() -> None:
+    engine = RuleEngine(rules(DISAGREE))
+    assert feed(engine, 0.0, est=1000, rng=1000, lock=1) == []
+    # a station clock glitch: one frame a day ahead, already disagreeing
+    assert feed(engine, 86_400.0, est=500, rng=1000, lock=1) == []
+    events = [e for t in (1.0, 2.0, 3.0, 4.0) for e in feed(engine, t, est=500, rng=1000, lock=1)]
+    assert [(e.type, e.time_ns) for e in events] == [(EventType.RULE, T0 + 3 * S)]
