@@ -7,7 +7,8 @@ certificate; there is no switch to turn that off, because a monitor that accepts
 certificate tells an attacker on the path everything a station sends.
 
 ``redact_url`` is the one place that hides credentials in a URL before it is printed or
-logged (``user:password@`` and the ``u=``/``p=``/``token=`` query parameters).
+logged (``user:password@`` and the ``p=``/``token=`` query parameters, API keys and
+signatures).
 """
 
 from __future__ import annotations
@@ -21,7 +22,23 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from groundwatch.parts import ConfigError
 
-SECRET_QUERY_KEYS = frozenset({"p", "password", "token", "key_password"})
+SECRET_QUERY_KEYS = frozenset(
+    {
+        "p",
+        "password",
+        "token",
+        "key_password",
+        "access_token",
+        "api_key",
+        "apikey",
+        "secret",
+        "client_secret",
+        "sig",
+        "signature",
+    }
+)
+# An API key of a webhook (``?key=``); in an MQTT URL ``key`` is the client key's file path.
+HTTP_SECRET_QUERY_KEYS = SECRET_QUERY_KEYS | {"key"}
 REDACTED = "***"
 
 
@@ -72,7 +89,9 @@ def client_context(files: TlsFiles, key: str = "tls") -> ssl.SSLContext:
     return ctx
 
 
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@\s:]*):[^/@\s]*@")
+# The password runs to the next "@", "/" included: an unescaped "/" in it ends the
+# authority for urlsplit, which then sees no password at all.
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@\s:]*):[^@\s]*@")
 
 
 _LOOSE_USERINFO = re.compile(r"(?P<user>[^/@\s:]*):(?!\*\*\*@)[^/@\s]+@")
@@ -91,10 +110,11 @@ def redact_url(url: str) -> str:
             netloc = f"{u.username or ''}:{REDACTED}@{host}"
         query = u.query
         if query:
+            secret = HTTP_SECRET_QUERY_KEYS if u.scheme in ("http", "https") else SECRET_QUERY_KEYS
             pairs = parse_qsl(query, keep_blank_values=True)
-            if any(k.lower() in SECRET_QUERY_KEYS for k, _ in pairs):
+            if any(k.lower() in secret for k, _ in pairs):
                 query = urlencode(
-                    [(k, REDACTED if k.lower() in SECRET_QUERY_KEYS else v) for k, v in pairs],
+                    [(k, REDACTED if k.lower() in secret else v) for k, v in pairs],
                     safe="*/",
                 )
         out = urlunsplit((u.scheme, netloc, u.path, query, u.fragment))
@@ -102,7 +122,7 @@ def redact_url(url: str) -> str:
         out = redact_text(url)
     # Not parsed as a URL with credentials (a scheme mistyped, say): anything shaped like
     # ``user:secret@`` is still hidden.
-    return _LOOSE_USERINFO.sub(lambda m: f"{m['user']}:{REDACTED}@", out)
+    return redact_text(_LOOSE_USERINFO.sub(lambda m: f"{m['user']}:{REDACTED}@", out))
 
 
 def redact_text(text: str) -> str:
@@ -115,10 +135,18 @@ class RedactingFilter(logging.Filter):
     exception message may carry a URL groundwatch never printed itself)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: the handler reports it (handleError)
+            return True
         redacted = redact_text(message)
         if redacted != message:
             record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            # the formatter prints exc_text when set: the exception's message may hold a URL
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
         return True
 
 

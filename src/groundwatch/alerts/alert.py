@@ -26,6 +26,7 @@ Payload (webhook body, MQTT event message, command-hook stdin; one JSON object):
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -105,4 +106,16 @@ class Alert:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.payload(), default=str, separators=(",", ":"))
+        return json.dumps(_strict(self.payload()), default=str, separators=(",", ":"))
+
+
+def _strict(value: Any) -> Any:
+    """NaN and infinities as text ("nan", "inf"): json.dumps would write NaN and Infinity,
+    which are not JSON, and a webhook receiver refuses the whole alert."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    return value

@@ -235,6 +235,9 @@ class AlertManager:
     ) -> Alert | None:
         """Acknowledge an alert; None if the id is unknown. Acking twice is harmless."""
         alert = self._by_id.get(alert_id)
+        if alert is None:
+            # open longer than the history holds: still open, still to be acknowledged
+            alert = next((a for a in self.active.values() if a.id == alert_id), None)
         if alert is None or alert.notification is not Notification.NEW:
             log.warning("ack for unknown alert %s by %s", alert_id, by)
             return None

@@ -40,6 +40,7 @@ from groundwatch.decoders.expr_ops import (
     MAX_SEQUENCE,
     MAX_SHIFT,
     Evaluator,
+    bounded_int,
     bounded_max,
     bounded_min,
     bounded_round,
@@ -98,7 +99,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "radians": math.radians,
     "floor": math.floor,
     "ceil": math.ceil,
-    "int": int,
+    "int": bounded_int,
     "float": float,
     # Reinterpret the bits of an unsigned integer as an IEEE 754 float (big-endian bits).
     "float32": lambda bits: struct.unpack(">f", (bits & 0xFFFFFFFF).to_bytes(4, "big"))[0],
@@ -325,7 +326,8 @@ def _compile_compare(node: ast.Compare, names: set[str], depth: int) -> _Node:
         left = first_eval(v)
         for fn, right_eval in steps:
             right = right_eval(v)
-            if type(left) is list or type(right) is list:  # compared element by element
+            # compared element by element (a ListContainer of the Construct path is a list)
+            if isinstance(left, list) or isinstance(right, list):
                 check_length(left)
                 check_length(right)
             if not fn(left, right):

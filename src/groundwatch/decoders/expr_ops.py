@@ -71,7 +71,7 @@ def mul(a: Any, b: Any) -> Any:
 
 
 def mod(a: Any, b: Any) -> Any:
-    if isinstance(a, str):  # "%0999999999d" % x would format a huge text
+    if isinstance(a, str | bytes | bytearray):  # "%0999999999d" % x would format a huge text
         raise _needs_numbers("%", a, b)
     return a % b
 
@@ -155,6 +155,15 @@ def bounded_max(*args: Any) -> Any:
     if len(args) == 1:
         check_length(args[0])
     return max(*args)
+
+
+def bounded_int(*args: Any) -> int:
+    """``int(text, 16)`` reads a number of any length: its result is held to ``MAX_INT_BITS``
+    like the results of the operators."""
+    result = int(*args)
+    if result.bit_length() > MAX_INT_BITS:
+        raise OverflowError(f"int() of {result.bit_length()} bits exceeds {MAX_INT_BITS} bits")
+    return result
 
 
 # round(x, n) of an int computes 10 ** -n: its digits must stay within what a value can have.

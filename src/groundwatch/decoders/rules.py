@@ -203,7 +203,7 @@ def _check_message(message: str, names: set[str], inputs: dict[str, TimeInput], 
             try:
                 tree = ast.parse(name.strip(), mode="eval")
                 node = _TimeFunctions(inputs).visit(tree).body
-            except (SyntaxError, UnsafeExpression):
+            except (SyntaxError, UnsafeExpression, RecursionError, MemoryError):
                 node = None
             if not isinstance(node, ast.Name):
                 raise fail(f"message names {name!r}, not a value of this rule")
@@ -268,9 +268,12 @@ def _constant_value(node: ast.expr) -> Any:
 def _compile_condition(source: str, inputs: dict[str, TimeInput]) -> CompiledExpression:
     try:
         tree = ast.parse(source.strip(), mode="eval")
+        tree = ast.fix_missing_locations(_TimeFunctions(inputs).visit(tree))
+        text = ast.unparse(tree)
     except SyntaxError as exc:
         raise UnsafeExpression(f"does not parse: {exc.msg}") from None
-    tree = ast.fix_missing_locations(_TimeFunctions(inputs).visit(tree))
-    compiled = compile_expression(ast.unparse(tree))
+    except (RecursionError, MemoryError):  # parsed, rewritten or unparsed recursively
+        raise UnsafeExpression("nested too deeply") from None
+    compiled = compile_expression(text)
     compiled.source = source  # errors and views show what the dictionary says
     return compiled

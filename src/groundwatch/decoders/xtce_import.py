@@ -49,7 +49,10 @@ def parse_xml(path: Path) -> Any:
         dtd_validation=False,
         remove_comments=True,
     )
-    data = path.read_bytes()
+    with path.open("rb") as f:  # a pipe or device has no size to check first
+        data = f.read(MAX_XTCE_BYTES + 1)
+    if len(data) > MAX_XTCE_BYTES:
+        raise XtceError(None, f"larger than the {MAX_XTCE_BYTES}-byte limit")
     if b"<!doctype" in data.lower():  # refused before the parser sees any entity
         raise XtceError(None, "a DOCTYPE (entity declarations) is not accepted in XTCE")
     try:

@@ -154,6 +154,10 @@ class LimitChecker:
             return None
         if state == track.candidate:
             track.count += 1
+            if t_ns is not None and track.since_ns is not None and t_ns < track.since_ns:
+                # an earlier sample than the first: a first one stamped ahead (a station
+                # clock glitch) must not hold the change back until pass time catches up
+                track.since_ns = t_ns
         else:
             track.candidate, track.count, track.since_ns = state, 1, t_ns
         if track.count < self.persistence:

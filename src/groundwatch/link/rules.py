@@ -170,7 +170,9 @@ class RuleEngine:
             return NO_EVENTS
         craft.pending.append(packets)  # the hot path: all a frame costs between judgements
         t = result.frame.ert_ns
-        if t < craft.next_ns:
+        # judged again no sooner than the interval; a frame earlier than the last judgement
+        # (that one stamped ahead by a station clock glitch) is judged at once
+        if craft.next_ns - self.interval_ns <= t < craft.next_ns:
             return NO_EVENTS
         craft.next_ns = t + self.interval_ns
         self._ingest(craft)
@@ -250,6 +252,10 @@ class RuleEngine:
         if not isinstance(value, int | float):
             return
         hist = craft.history[name]
+        if hist and clock_s < hist[-1][0]:
+            # the clock went back (an on-board clock reset): the older samples, later by
+            # that clock, would keep every rate out of reach until they aged out
+            hist.clear()
         hist.append((clock_s, float(value)))
         edge = clock_s - craft.windows[name]
         # keep one sample at or before the window's start, so the rate spans it whole
@@ -300,7 +306,7 @@ class RuleEngine:
         if not changing:
             state.pending_since = None
             return None
-        if state.pending_since is None:
+        if state.pending_since is None or t < state.pending_since:
             state.pending_since = t
         hold = rule.recovery_persistence_s if state.active else rule.persistence_s
         if t - state.pending_since < int(hold * S):

@@ -152,3 +152,30 @@ async def test_full_queue_drops_without_blocking() -> None:
         m.submit([ev(EventType.LIMIT_ENTER, T0 + i, condition=f"c{i}", sev=Severity.WARNING)])
     assert sink.counters.received == 5 and sink.counters.dropped == 3
     await asyncio.sleep(0)
+
+
+def test_an_alert_open_longer_than_the_history_can_still_be_acknowledged() -> None:
+    # months-long run: many short alerts come and go while one critical stays open
+    pager = Recorder(True)
+    m = AlertManager([pager], renotify_interval=60, history=4)
+    (a,) = m.submit([ev(EventType.UNEXPECTED_LOS, T0)])
+    for i in range(1, 6):
+        m.submit(
+            [ev(EventType.LIMIT_ENTER, T0 + i * S, f"LIMIT/lander/p{i}", sev=Severity.WARNING)]
+        )
+    notice = m.ack(a.id, "flight", now_ns=T0 + 10 * S)
+    assert notice is not None and notice.id == a.id
+    assert m.tick(T0 + 1000 * S) == []  # acknowledged: no more reminders
+
+
+def test_an_alert_with_a_value_that_is_not_a_number_is_strict_json() -> None:
+    # a webhook receiver's JSON parser refuses NaN and Infinity, which are not JSON
+    e = ev(EventType.RULE, T0, "RULE/lander/R", sev=Severity.WARNING)
+    e.details["values"] = {"x": 12.0, "y": float("nan"), "z": [float("inf")]}
+    (a,) = AlertManager([]).submit([e])
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    body = json.loads(a.to_json(), parse_constant=refuse)
+    assert body["details"]["values"] == {"x": 12.0, "y": "nan", "z": ["inf"]}

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import typer
+from construct import ListContainer
 from typer.testing import CliRunner
 
 from groundwatch.decoders.api import DictionaryError
@@ -34,6 +35,8 @@ LABEL = {
     "samples": [1, 2, 3],
     "text": "x" * 60_000,  # a string field of a large packet
     "wave": [0.5] * 30_000,  # an array field of a large packet
+    "hex": "f" * 5000,
+    "raw:blob": b"%0999999d",  # the raw value of a binary field is bytes
 }
 
 
@@ -68,6 +71,7 @@ def test_what_can_be_decided_is_refused_at_load(source: str, problem: str) -> No
         ("10 ** 8 * mode", TypeError),
         ("samples * 100000000", TypeError),  # an array repeated
         ("mode % x", TypeError),  # text formatting
+        ("raw(blob) % x", TypeError),  # bytes formatting: a width of 10 ** 9 is 1 GB
         ("(big ** 8) ** 8", OverflowError),  # 41 bits ** 64
         ("(x << 256) ** 4", OverflowError),
         ("big << 1000", OverflowError),
@@ -80,6 +84,7 @@ def test_what_can_be_decided_is_refused_at_load(source: str, problem: str) -> No
         ("min(wave) < 1", OverflowError),
         ("wave == wave", OverflowError),
         ("round(x, -big)", OverflowError),  # 10 ** (2 ** 40)
+        ("int(hex, 16)", OverflowError),  # 20,000 bits: too long to write as text
     ],
 )
 def test_what_cannot_be_decided_is_bounded_at_evaluation(
@@ -88,6 +93,13 @@ def test_what_cannot_be_decided_is_bounded_at_evaluation(
     expression = compile_expression(source)
     with pytest.raises(error):
         expression(LABEL)
+
+
+@pytest.mark.parametrize("source", ["wave == wave", "wave < wave", "1 < wave"])
+def test_arrays_decoded_by_construct_are_bounded_in_comparisons(source: str) -> None:
+    # the Construct decode path gives an array as a ListContainer, a subclass of list
+    with pytest.raises(OverflowError):
+        compile_expression(source)({"wave": ListContainer([0.5] * 30_000)})
 
 
 def test_ordinary_expressions_keep_their_values() -> None:

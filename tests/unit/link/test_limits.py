@@ -75,3 +75,14 @@ def test_checker_ignores_parameters_without_limits() -> None:
     assert c.sample("x", 5, LimitState.RED_HIGH) is None
     ch = c.sample("x", 5, LimitState.RED_HIGH)
     assert ch is not None and ch.entered == (LimitState.YELLOW_HIGH, LimitState.RED_HIGH)
+
+
+def test_a_future_time_on_the_first_sample_does_not_hold_the_change_back() -> None:
+    # A frame stamped far ahead (a station clock glitch) starts the violation; the samples
+    # after it, on the right time, still confirm it once they span the persistence time.
+    checker = LimitChecker(2, {"temp": LIM}, persistence_ns=S)
+    changes = [
+        checker.sample("temp", 105.0, LimitState.RED_HIGH, t)
+        for t in (T0 + 3600 * S, T0, T0 + S // 2, T0 + S, T0 + 2 * S)
+    ]
+    assert [c.new for c in changes if c is not None] == [LimitState.RED_HIGH]

@@ -3,6 +3,7 @@ and the same events whatever the processing clock (live with jitter and ticks, o
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,9 @@ DISAGREE = {
         ({"condition": "rate(est) > 1"}, "rate() takes rate(parameter, window_seconds)"),
         ({"condition": "est > 1", "when": "__import__('os')"}, "not allowed"),
         ({"condition": "age(ghost) > 1"}, "unknown parameters ['ghost']"),
+        ({"condition": "-" * 1500 + "est > 1"}, "nested too deeply"),
+        ({"condition": "est" + "+est" * 3000 + " > 1"}, "nested too deeply"),
+        ({"condition": "est > 1", "message": "{" + "-" * 1500 + "est}"}, "not a value"),
     ],
 )
 def test_load_errors_name_file_rule_and_problem(rule: dict[str, Any], problem: str) -> None:
@@ -196,3 +200,28 @@ def test_inputs_from_packets_of_different_frames_are_both_read() -> None:
     (raised,) = frame(3.5, "lidar", rng=1000.0, lock=1.0)
     assert raised.details["values"]["est"] == 110.0
     assert engine.counters["skipped"] == 1
+
+
+def test_a_rate_is_measured_again_soon_after_the_on_board_clock_is_reset() -> None:
+    engine = RuleEngine(rules({"name": "BURN", "condition": "rate(fuel, 4) < -2"}))
+
+    def feed_obt(t_s: float, obt_s: float, fuel: float) -> list[Any]:
+        r = result(T0 + int(t_s * S), params={"fuel": fuel})
+        r.packets[0] = dataclasses.replace(r.packets[0], obt_ns=int(obt_s * S))
+        return engine.observe(r)
+
+    for i in range(6):
+        assert feed_obt(i, 1000 + i, 100.0) == []
+    # the spacecraft reboots: its clock starts again from zero, and the fuel drops fast
+    events = [e for i, fuel in enumerate((100.0, 90.0, 80.0, 70.0)) for e in
+              feed_obt(6 + i, i, fuel)]  # fmt: skip
+    assert [e.details["rule"] for e in events] == ["BURN"]
+
+
+def test_a_frame_stamped_a_day_ahead_does_not_suspend_the_rules() -> None:
+    engine = RuleEngine(rules(DISAGREE))
+    assert feed(engine, 0.0, est=1000, rng=1000, lock=1) == []
+    # a station clock glitch: one frame a day ahead, already disagreeing
+    assert feed(engine, 86_400.0, est=500, rng=1000, lock=1) == []
+    events = [e for t in (1.0, 2.0, 3.0, 4.0) for e in feed(engine, t, est=500, rng=1000, lock=1)]
+    assert [(e.type, e.time_ns) for e in events] == [(EventType.RULE, T0 + 3 * S)]

@@ -3,15 +3,19 @@ are named with their line; ``groundwatch dictionary`` commands report and exit 2
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from groundwatch.cli import app
+from groundwatch.decoders import xtce_import
 from groundwatch.decoders.api import DictionaryError
 from groundwatch.decoders.dictionary import load_dictionary
 from groundwatch.decoders.xtce_import import MAX_XTCE_BYTES
+from groundwatch.decoders.xtce_types import XtceError
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 JPSS = DATA / "jpss1" / "jpss1_geolocation_xtce_v1.xml"
@@ -168,3 +172,19 @@ def test_format_xtce_reads_any_file_name(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["check-config", str(config)])
     assert result.exit_code == 0, result.output
     assert "mission JPSS_Geolocation_Packets" in result.output
+
+
+def test_a_stream_without_a_size_is_read_no_further_than_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a named pipe (or /dev/zero) has no size to check first: the read itself is bounded
+    monkeypatch.setattr(xtce_import, "MAX_XTCE_BYTES", 1024)
+    fifo = tmp_path / "stream.xml"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_bytes, args=(b" " * 4096,))
+    writer.start()
+    try:
+        with pytest.raises(XtceError, match="larger than"):
+            xtce_import.parse_xml(fifo)
+    finally:
+        writer.join(timeout=10)
