@@ -68,6 +68,8 @@ def _text(s: str) -> bytes:
 META = struct.Struct(">BBqqddddB")  # source, present bits, 2 x i64, 4 x f64, crc
 ERT_SOURCES = (ErtSource.RECEIPT, ErtSource.STATION, ErtSource.REPLACED)
 _SOURCE_CODE = {s: i for i, s in enumerate(ERT_SOURCES)}
+# json.dumps(..., separators=(",", ":"), ensure_ascii=False), its encoder made once.
+_extra_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def encode_meta(meta: FrameMeta) -> bytes:
@@ -93,7 +95,7 @@ def encode_meta(meta: FrameMeta) -> bytes:
         meta.crc_ok is True,
     )
     if meta.extra:
-        extra = json.dumps(dict(meta.extra), separators=(",", ":"), ensure_ascii=False)
+        extra = _extra_json(dict(meta.extra))
         block += extra.encode()[: 65535 - META.size]
     return U16.pack(len(block)) + block
 
