@@ -167,6 +167,21 @@ _RFC3339 = re.compile(
 )
 
 
+# Seconds since the epoch of "YYYY-MM-DDTHH:MM" texts already checked (ERT text start).
+_minute_secs: dict[str, int] = {}
+
+
+def _minute_of(value: str, year: str, month: str, day: str, hh: str, mm: str) -> int:
+    """The epoch seconds of an ERT's minute; EnvelopeError when it is not a valid date."""
+    try:
+        secs = calendar.timegm((int(year), int(month), int(day), int(hh), int(mm), 0, 0, 0, 0))
+    except (ValueError, OverflowError) as exc:
+        raise EnvelopeError(RejectReason.BAD_ERT, f"ert {value!r}: {exc}") from exc
+    if not (1 <= int(month) <= 12 and 1 <= int(day) <= 31 and int(hh) < 24):
+        raise EnvelopeError(RejectReason.BAD_ERT, f"ert {value!r} is not a valid date")
+    return secs
+
+
 def parse_ert(value: Any, unit_ns: int = 1) -> int:
     """An ERT as RFC 3339 text or an integer count of ``unit_ns``; EnvelopeError if not."""
     if isinstance(value, bool):
@@ -179,14 +194,14 @@ def parse_ert(value: Any, unit_ns: int = 1) -> int:
         t = int(value.strip()) * unit_ns
     elif isinstance(value, str) and (m := _RFC3339.fullmatch(value.strip())):
         year, month, day, hh, mm, ss, frac, zone = m.groups()
-        try:
-            secs = calendar.timegm(
-                (int(year), int(month), int(day), int(hh), int(mm), int(ss), 0, 0, 0)
-            )
-        except (ValueError, OverflowError) as exc:
-            raise EnvelopeError(RejectReason.BAD_ERT, f"ert {value!r}: {exc}") from exc
-        if not (1 <= int(month) <= 12 and 1 <= int(day) <= 31 and int(hh) < 24):
-            raise EnvelopeError(RejectReason.BAD_ERT, f"ert {value!r} is not a valid date")
+        minute = m.group(0)[:16]  # a station's frames share it: its calendar work once
+        base = _minute_secs.get(minute)
+        if base is None:
+            base = _minute_of(value, year, month, day, hh, mm)
+            if len(_minute_secs) >= 256:  # bounded: the text comes from the wire
+                _minute_secs.clear()
+            _minute_secs[minute] = base
+        secs = base + int(ss)
         if zone not in ("Z", "z"):
             sign = 1 if zone[0] == "+" else -1
             secs -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
