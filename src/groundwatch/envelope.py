@@ -150,9 +150,10 @@ _json_object = json.JSONDecoder().decode
 Place = Callable[[str | None, int | None], tuple[int, ErtSource]]
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Envelope:
-    """What one message carried: the frame, and what the station said about it."""
+    """What one message carried: the frame, and what the station said about it. Not
+    frozen (made for every message; frozen costs a microsecond more): treat it as a value."""
 
     data: bytes
     station: str | None  # None: the source's own rule (topic, fixed name)
@@ -213,6 +214,9 @@ def parse_ert(value: Any, unit_ns: int = 1) -> int:
     return t
 
 
+_PLAIN = (float, int)  # a JSON number as such (bool, an int subclass, is not one)
+
+
 def _number(name: str, value: Any, text_ok: bool) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
         f = float(value)
@@ -252,7 +256,17 @@ class EnvelopeReader:
         self.mapping = replace(base, **overrides) if overrides else base
         self._known = self.mapping.keys()
         m = self.mapping
-        self._radio_keys = (m.rssi_dbm, m.snr_db, m.freq_offset_hz, m.frequency_hz)
+        # None for a field the envelope has no key for (an empty name too): dict.get(None)
+        # finds nothing, so each field is one lookup per frame.
+        self._radio_keys = (
+            m.rssi_dbm or None,
+            m.snr_db or None,
+            m.freq_offset_hz or None,
+            m.frequency_hz or None,
+        )
+        self._station_key = m.station or None
+        self._ert_key = m.ert or None
+        self._extra_key = m.extra or None
 
     def read(
         self,
@@ -289,23 +303,26 @@ class EnvelopeReader:
         m = self.mapping
         if data is None:
             data = self._frame(obj)
-        get = obj.get
-        station = get(m.station) if m.station else None
+        get = obj.get  # get(None) is None: an envelope's keys are all text
+        station = get(self._station_key)
         if station is not None and type(station) is not str:
             station = str(station)
-        given = get(m.ert) if m.ert else None
+        given = get(self._ert_key)
         station_ert = parse_ert(given, m.ert_unit_ns) if given is not None else None
-        radio: list[float | None] = []
-        for key in self._radio_keys:
-            value = get(key) if key else None
-            if value is None:
-                radio.append(None)
-            elif type(value) is float or type(value) is int:
-                radio.append(float(value))
-            else:
-                radio.append(_number(str(key), value, text_ok))
-        rssi, snr, foff, freq = radio
+        # Unrolled, in the order their errors are reported: rssi, snr, offset, frequency.
+        rssi_key, snr_key, foff_key, freq_key = self._radio_keys
+        rssi = get(rssi_key)
+        if rssi is not None:
+            rssi = float(rssi) if type(rssi) in _PLAIN else _number(str(rssi_key), rssi, text_ok)
+        snr = get(snr_key)
+        if snr is not None:
+            snr = float(snr) if type(snr) in _PLAIN else _number(str(snr_key), snr, text_ok)
+        foff = get(foff_key)
+        if foff is not None:
+            foff = float(foff) if type(foff) in _PLAIN else _number(str(foff_key), foff, text_ok)
+        freq = get(freq_key)
         if freq is not None:
+            freq = float(freq) if type(freq) in _PLAIN else _number(str(freq_key), freq, text_ok)
             freq *= m.frequency_scale
         crc_ok = None
         if m.crc_ok and (flag := get(m.crc_ok)) is not None:
@@ -315,11 +332,11 @@ class EnvelopeReader:
             if not crc_ok:
                 raise EnvelopeError(RejectReason.STATION_CRC, f"{m.crc_error} is true")
         extra: tuple[tuple[str, str], ...] = ()
-        unknown = obj.keys() - self._known
-        nested = get(m.extra) if m.extra else None
-        if unknown or nested:
+        nested = get(self._extra_key)
+        if nested or not self._known.issuperset(obj):  # no set built when all keys known
+            known = self._known
             items = list(nested.items()) if isinstance(nested, dict) else []
-            extra = bounded_extra(items + [(k, obj[k]) for k in obj if k in unknown])
+            extra = bounded_extra(items + [(k, obj[k]) for k in obj if k not in known])
         ert_ns: int | None
         if place is not None:
             ert_ns, source = place(station, station_ert)
