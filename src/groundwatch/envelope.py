@@ -144,7 +144,23 @@ PRESETS = {
 
 
 # json.loads without its encoding detection (an envelope is UTF-8): once per message.
-_json_object = json.JSONDecoder().decode
+_decoder = json.JSONDecoder()
+_json_object = _decoder.decode
+_scan_once = _decoder.scan_once  # what decode() runs, without its whitespace matching
+
+
+def _loads(text: str) -> Any:
+    """``_json_object(text)``: a message that is exactly one object (no surrounding
+    whitespace, the usual envelope) is scanned directly; anything else, and every error,
+    goes through ``decode`` so its result and error message are the stdlib's."""
+    if text[:1] == "{":
+        try:
+            obj, end = _scan_once(text, 0)
+        except (StopIteration, ValueError):
+            end = -1
+        if end == len(text):
+            return obj
+    return _json_object(text)
 
 # The clock guard a source applies: (station, station ERT or None) -> (ERT, its source).
 Place = Callable[[str | None, int | None], tuple[int, ErtSource]]
@@ -280,7 +296,7 @@ class EnvelopeReader:
         used as given. ``receipt_ns``: when the message was read (kept in the metadata)."""
         if self.payload == "json":
             try:
-                obj = _json_object(bytes(payload).decode("utf-8"))
+                obj = _loads(bytes(payload).decode("utf-8"))
             except (ValueError, UnicodeDecodeError) as exc:
                 raise EnvelopeError(RejectReason.BAD_ENVELOPE, f"not JSON: {exc}") from exc
             if type(obj) is not dict:
