@@ -182,6 +182,8 @@ class Envelope:
 _RFC3339 = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|z|[+-]\d\d:\d\d)"
 )
+# The same from the seconds on (the first 16 characters, the minute, are fixed width).
+_RFC3339_REST = re.compile(r":(\d\d)(?:\.(\d{1,9}))?(Z|z|[+-]\d\d:\d\d)")
 
 
 # Seconds since the epoch of "YYYY-MM-DDTHH:MM" texts already checked (ERT text start).
@@ -199,6 +201,14 @@ def _minute_of(value: str, year: str, month: str, day: str, hh: str, mm: str) ->
     return secs
 
 
+def _ert_ns(minute_secs: int, ss: str, frac: str | None, zone: str) -> int:
+    secs = minute_secs + int(ss)
+    if zone not in ("Z", "z"):
+        sign = 1 if zone[0] == "+" else -1
+        secs -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+    return secs * S + int((frac or "").ljust(9, "0"))
+
+
 def parse_ert(value: Any, unit_ns: int = 1) -> int:
     """An ERT as RFC 3339 text or an integer count of ``unit_ns``; EnvelopeError if not."""
     if isinstance(value, bool):
@@ -207,6 +217,12 @@ def parse_ert(value: Any, unit_ns: int = 1) -> int:
         t = value * unit_ns
     elif isinstance(value, float) and math.isfinite(value):
         t = round(value * unit_ns)
+    elif (
+        type(value) is str
+        and (base := _minute_secs.get(value[:16])) is not None
+        and (rest := _RFC3339_REST.fullmatch(value, 16))
+    ):  # a minute already read (the usual case): only the seconds onwards are new
+        t = _ert_ns(base, *rest.groups())
     elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
         t = int(value.strip()) * unit_ns
     elif isinstance(value, str) and (m := _RFC3339.fullmatch(value.strip())):
@@ -218,11 +234,7 @@ def parse_ert(value: Any, unit_ns: int = 1) -> int:
             if len(_minute_secs) >= 256:  # bounded: the text comes from the wire
                 _minute_secs.clear()
             _minute_secs[minute] = base
-        secs = base + int(ss)
-        if zone not in ("Z", "z"):
-            sign = 1 if zone[0] == "+" else -1
-            secs -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
-        t = secs * S + int((frac or "").ljust(9, "0"))
+        t = _ert_ns(base, ss, frac, zone)
     else:
         raise EnvelopeError(RejectReason.BAD_ERT, f"ert {str(value)[:64]!r} is not a time")
     if not 0 <= t < ERT_MAX_NS:
