@@ -4,7 +4,8 @@ Run: ``.venv/bin/python bench/bench_envelope.py [--messages N] [--envelope json|
 [--profile]``. For each message it does exactly the per-message work the MQTT source and the
 pipeline do around an enveloped frame and around a raw one: ``EnvelopeFrames.make`` (envelope,
 station-time guard, unique-timestamp rule), the archive record (``encode_record``, version 2
-with metadata) and the station radio accounting. Decoding and storing are left out: they are
+with metadata), the station radio accounting and the link monitor's look at the station's
+RSSI/SNR. Decoding and storing are left out: they are
 the same for both. Prints µs per message for each, the difference and the ratio
 envelope/raw, measured in the same run (CPU time, ``time.process_time``, best of rounds).
 ``--profile`` prints the cProfile of the envelope path.
@@ -20,10 +21,12 @@ import time
 from collections.abc import Callable
 
 from groundwatch.archive.format import encode_record
+from groundwatch.config import LinkConfig
 from groundwatch.envelope import EnvelopeSettings
 from groundwatch.ingest.station_time import EnvelopeFrames
+from groundwatch.link.monitor import LinkMonitor
 from groundwatch.link.radio import RadioAccounting
-from groundwatch.model import RawFrame
+from groundwatch.model import LinkKey, RawFrame
 from groundwatch.sim.envelopes import Envelope, Radio, wrap
 
 S = 1_000_000_000
@@ -49,12 +52,15 @@ def path(kind: Envelope) -> Callable[[list[tuple[bytes, list[tuple[str, str]]]],
     def run(msgs: list[tuple[bytes, list[tuple[str, str]]]], t0: int) -> None:
         frames = EnvelopeFrames(settings, "mqtt")
         radio = RadioAccounting()
+        monitor = LinkMonitor.from_config(LinkConfig(), [], {}, None)
+        key = LinkKey("sc", STATION)
         for i, (body, props) in enumerate(msgs):
             item = frames.make(body, STATION, props, receipt_ns=t0 + i * 10**6 + 5 * 10**6)
             assert isinstance(item, RawFrame), item
             encode_record(item)
             if item.meta is not None:
                 radio.observe("sc", item.station, item.meta)
+                monitor.observe_radio(key, item.meta, item.ert_ns)
 
     return run
 

@@ -162,6 +162,7 @@ def _loads(text: str) -> Any:
             return obj
     return _json_object(text)
 
+
 # The clock guard a source applies: (station, station ERT or None) -> (ERT, its source).
 Place = Callable[[str | None, int | None], tuple[int, ErtSource]]
 
