@@ -146,7 +146,9 @@ PRESETS = {
 # json.loads without its encoding detection (an envelope is UTF-8): once per message.
 _decoder = json.JSONDecoder()
 _json_object = _decoder.decode
-_scan_once = _decoder.scan_once  # what decode() runs, without its whitespace matching
+# The scanner decode() runs, without its whitespace matching (an attribute JSONDecoder sets
+# in __init__ that its type stubs do not declare).
+_scan_once: Callable[[str, int], tuple[Any, int]] = _decoder.scan_once  # type: ignore[attr-defined]
 
 
 def _loads(text: str) -> Any:
@@ -332,7 +334,8 @@ class EnvelopeReader:
         m = self.mapping
         if data is None:
             data = self._frame(obj)
-        get = obj.get  # get(None) is None: an envelope's keys are all text
+        keyed: dict[Any, Any] = obj  # looked up with None too: an envelope's keys are text
+        get = keyed.get
         station = get(self._station_key)
         if station is not None and type(station) is not str:
             station = str(station)
