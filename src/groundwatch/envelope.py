@@ -212,13 +212,18 @@ def _ert_ns(minute_secs: int, ss: str, frac: str | None, zone: str) -> int:
     return secs * S + int((frac or "").ljust(9, "0"))
 
 
+# An integer ERT as text: ASCII digits only (str.isdigit() also takes "²", which int()
+# refuses) and a bounded count of them (past 4300 digits int() itself raises).
+_INTEGER = re.compile(r"-?[0-9]{1,63}")
+
+
 def parse_ert(value: Any, unit_ns: int = 1) -> int:
     """An ERT as RFC 3339 text or an integer count of ``unit_ns``; EnvelopeError if not."""
     if isinstance(value, bool):
         raise EnvelopeError(RejectReason.BAD_ERT, f"ert {value!r} is not a time")
     if isinstance(value, int):
         t = value * unit_ns
-    elif isinstance(value, float) and math.isfinite(value):
+    elif isinstance(value, float) and math.isfinite(value * unit_ns):
         t = round(value * unit_ns)
     elif (
         type(value) is str
@@ -226,7 +231,7 @@ def parse_ert(value: Any, unit_ns: int = 1) -> int:
         and (rest := _RFC3339_REST.fullmatch(value, 16))
     ):  # a minute already read (the usual case): only the seconds onwards are new
         t = _ert_ns(base, *rest.groups())
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    elif isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
         t = int(value.strip()) * unit_ns
     elif isinstance(value, str) and (m := _RFC3339.fullmatch(value.strip())):
         year, month, day, hh, mm, ss, frac, zone = m.groups()
@@ -245,7 +250,12 @@ def parse_ert(value: Any, unit_ns: int = 1) -> int:
     return t
 
 
-_PLAIN = (float, int)  # a JSON number as such (bool, an int subclass, is not one)
+def _radio(key: str | None, value: Any, text_ok: bool) -> float:
+    """A radio figure: a JSON number as such (not a bool, an int subclass), or _number's
+    answer; Python's JSON reads NaN, Infinity and 1e400: those take _number's error."""
+    if type(value) is int or (type(value) is float and math.isfinite(value)):
+        return float(value)
+    return _number(str(key), value, text_ok)
 
 
 def _number(name: str, value: Any, text_ok: bool) -> float:
@@ -312,7 +322,8 @@ class EnvelopeReader:
         if self.payload == "json":
             try:
                 obj = _loads(bytes(payload).decode("utf-8"))
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+                # RecursionError: arrays or objects nested deeper than the parser's stack
                 raise EnvelopeError(RejectReason.BAD_ENVELOPE, f"not JSON: {exc}") from exc
             if type(obj) is not dict:
                 raise EnvelopeError(RejectReason.BAD_ENVELOPE, "JSON envelope is not an object")
@@ -345,17 +356,19 @@ class EnvelopeReader:
         rssi_key, snr_key, foff_key, freq_key = self._radio_keys
         rssi = get(rssi_key)
         if rssi is not None:
-            rssi = float(rssi) if type(rssi) in _PLAIN else _number(str(rssi_key), rssi, text_ok)
+            rssi = _radio(rssi_key, rssi, text_ok)
         snr = get(snr_key)
         if snr is not None:
-            snr = float(snr) if type(snr) in _PLAIN else _number(str(snr_key), snr, text_ok)
+            snr = _radio(snr_key, snr, text_ok)
         foff = get(foff_key)
         if foff is not None:
-            foff = float(foff) if type(foff) in _PLAIN else _number(str(foff_key), foff, text_ok)
+            foff = _radio(foff_key, foff, text_ok)
         freq = get(freq_key)
         if freq is not None:
-            freq = float(freq) if type(freq) in _PLAIN else _number(str(freq_key), freq, text_ok)
+            freq = _radio(freq_key, freq, text_ok)
             freq *= m.frequency_scale
+            if not math.isfinite(freq):  # MHz scaled to Hz past the float range
+                raise EnvelopeError(RejectReason.BAD_RADIO_FIELD, f"{m.frequency_hz} is too large")
         crc_ok = None
         if m.crc_ok and (flag := get(m.crc_ok)) is not None:
             crc_ok = _flag(m.crc_ok, flag, text_ok)
@@ -402,6 +415,10 @@ class EnvelopeReader:
         raise EnvelopeError(RejectReason.MISSING_FRAME, f"no frame field ({names})")
 
 
+# A 64 KiB frame is 88 KiB in base64; the rest of an envelope is small.
+MAX_LINE_BYTES = 1 << 20
+
+
 def read_lines(
     stream: IO[bytes], preset: str = "groundwatch"
 ) -> Iterator[tuple[int, Envelope | EnvelopeError]]:
@@ -409,7 +426,19 @@ def read_lines(
     (line number, the envelope or why the line is not one). Blank and ``#`` lines skipped."""
     settings = EnvelopeSettings.model_validate({"payload": "json", "json_preset": preset})
     reader = EnvelopeReader(settings)
-    for line_no, raw in enumerate(stream, 1):
+    line_no = 0
+    while raw := stream.readline(MAX_LINE_BYTES + 1):
+        line_no += 1
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            # A line no envelope needs (a file without newlines, say): skipped, not read
+            # whole into memory.
+            while (rest := stream.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass
+            yield (
+                line_no,
+                EnvelopeError(RejectReason.OVERSIZED, f"line longer than {MAX_LINE_BYTES} bytes"),
+            )
+            continue
         line = raw.strip()
         if not line or line.startswith(b"#"):
             continue

@@ -130,5 +130,13 @@ def bounded_extra(items: Iterable[tuple[Any, Any]]) -> tuple[tuple[str, str], ..
             text = str(v)
         else:
             text = _as_json(v)
-        out.append((str(k)[:MAX_EXTRA_CHARS], text[:MAX_EXTRA_CHARS]))
+        out.append((_utf8(str(k)[:MAX_EXTRA_CHARS]), _utf8(text[:MAX_EXTRA_CHARS])))
     return tuple(out)
+
+
+def _utf8(text: str) -> str:
+    """``text`` with lone surrogates (JSON's "\\ud800" reads as one) replaced: the archive
+    and the store write UTF-8, which cannot encode them."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "replace").decode("utf-8")

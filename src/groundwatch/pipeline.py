@@ -186,6 +186,16 @@ class Pipeline:
                     item = dataclasses.replace(item, station=INVALID_STATION)
                 else:
                     stations[item.station] = time.monotonic()
+            elif isinstance(item, RefusedFrame) and item.frame.station != INVALID_STATION:
+                # An oversized frame is counted per station too: the same bound applies
+                stations = self._stations
+                if item.frame.station in stations:
+                    stations[item.frame.station] = time.monotonic()
+                elif len(stations) >= self.max_stations:
+                    frame = dataclasses.replace(item.frame, station=INVALID_STATION)
+                    item = dataclasses.replace(item, frame=frame)
+                else:
+                    stations[item.frame.station] = time.monotonic()
             if isinstance(item, RawFrame):
                 self._in_frame = True  # the decode stage is inside a frame (see _tick_loop)
                 try:
@@ -302,8 +312,14 @@ class Pipeline:
 
     async def _rejected_input(self, item: RejectedInput) -> None:
         """A message a source could not read (e.g. a malformed envelope): counted per
-        station and reason, kept raw in ``rejected``, acknowledged once stored."""
+        station and reason, archived raw (its ``rejected`` point keeps only a prefix) and
+        acknowledged once archived."""
         frame = RawFrame(item.data, item.time_ns, item.station, self.source_label, item.ingest)
+        position = None
+        if self.archive is not None:
+            position = self.archive.append(frame, f"unknown-{frame.station}")
+        if item.ack is not None and (position is not None or self.archive is None):
+            item.ack()
         rejection = Rejection(
             item.reason, item.detail, item.data, item.time_ns, item.station, self.source_label
         )
@@ -312,9 +328,7 @@ class Pipeline:
         self._count_rejections(result)
         points = self.to_points(result)
         self.stats.points += len(points)
-        await self.store.put(points, None)
-        if item.ack is not None:
-            item.ack()
+        await self.store.put(points, position)
 
     async def _refused(
         self, frame: RawFrame, reason: RejectReason, detail: str, recovered_position: Any

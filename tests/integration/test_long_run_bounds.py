@@ -110,3 +110,24 @@ async def test_stations_silent_for_long_are_forgotten_and_make_room(
         assert links == {f"new{i}" for i in range(5)}
         assert {k.station for k in pipeline.accounting.counts()} == {f"new{i}" for i in range(5)}
         assert set(pipeline.merger.counts()) == {f"new{i}" for i in range(5)}
+
+
+async def test_oversized_frames_of_stations_past_the_bound_grow_nothing(
+    mosquitto: ServiceHandle, influxd: ServiceHandle, influx_db: str, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path / "gw.toml", mosquitto, influxd, influx_db, client_id="gw-big")
+    cfg.write_text(cfg.read_text().replace("[store]", "max_frame_bytes = 16\n\n[store]"))
+    settings = settings_for(cfg)
+    settings.link.max_stations = 3
+    async with running_pipeline(settings) as pipeline:
+        async with aiomqtt.Client("127.0.0.1", mosquitto.port) as pub:
+            for i in range(8):
+                await pub.publish(f"gs/big{i}/frames", bytes(64), qos=1)
+        await wait_for(lambda: pipeline.stats.frames >= 8, 30, "every frame")
+        status = pipeline.status()
+        assert status["rejected"]["oversized"] == 8
+        assert status["stations_known"] == 3
+        assert {k.station for k in pipeline.accounting.counts()} == {
+            *(f"big{i}" for i in range(3)),
+            INVALID_STATION,
+        }

@@ -6,10 +6,15 @@ series carries the stations' radio metadata, and a station clock 30 s ahead is f
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import time
 from pathlib import Path
 
+import aiomqtt
 import pytest
 
+from groundwatch.archive.reader import ArchiveReader
 from groundwatch.services import ServiceHandle
 
 from .pipeline_helpers import (
@@ -147,3 +152,20 @@ async def test_a_station_clock_30_s_ahead_is_flagged(
     assert points
     latest_ert = max(r["ert_ns"] for r in recs.values())
     assert all(p["time"] < latest_ert - 20_000_000_000 for p in points if "seq_count" in p)
+
+
+async def test_a_rejected_envelope_is_archived_whole_before_its_ack(
+    mosquitto: ServiceHandle, influxd: ServiceHandle, influx_db: str, tmp_path: Path
+) -> None:
+    cfg = envelope_config(tmp_path, mosquitto, influxd, influx_db, "json")
+    frame = bytes(range(256)) * 8  # longer than the prefix a rejected point keeps
+    future = time.time_ns() + 3600 * 1_000_000_000  # a station clock an hour ahead
+    message = json.dumps({"frame": base64.b64encode(frame).decode(), "ert": future}).encode()
+    async with running_pipeline(settings_for(cfg)) as pipeline:
+        async with aiomqtt.Client("127.0.0.1", mosquitto.port) as pub:
+            await pub.publish("gs/gs10/frames", message, qos=1)
+        await wait_for(lambda: pipeline.stats.rejected.get("ert_future") == 1, 30, "the reject")
+        archive = pipeline.archive
+    assert archive is not None
+    archived = [f for f, _ in ArchiveReader(archive.files()) if f.station == "gs10"]
+    assert [f.data for f in archived] == [message]

@@ -22,7 +22,13 @@ import time
 from collections import deque
 from typing import Any
 
-from groundwatch.model import ERT_MIN_SPACING_NS, RawFrame, RefusedFrame, StationStatus
+from groundwatch.model import (
+    ERT_MIN_SPACING_NS,
+    RawFrame,
+    RefusedFrame,
+    RejectedInput,
+    StationStatus,
+)
 
 ITEM_OVERHEAD = 200  # bytes an item costs besides its payload (objects, station name)
 
@@ -55,6 +61,8 @@ def item_bytes(item: Any) -> int:
         return len(item.frame.data) + ITEM_OVERHEAD
     if isinstance(item, StationStatus):
         return len(item.payload) + ITEM_OVERHEAD
+    if isinstance(item, RejectedInput):  # the whole message, up to max_frame_bytes
+        return len(item.data) + ITEM_OVERHEAD
     return ITEM_OVERHEAD
 
 

@@ -43,8 +43,11 @@ class StationTimeCounts:
 
 
 class StationTime:
-    def __init__(self, settings: EnvelopeSettings | None = None) -> None:
+    def __init__(
+        self, settings: EnvelopeSettings | None = None, counters: Counters | None = None
+    ) -> None:
         s = settings or EnvelopeSettings()
+        self.counters = counters  # the source's: ``ert_backwards`` shows in /health
         self.tolerance_ns = int(s.clock_tolerance * S)
         self.window_ns = int(s.redelivery_window * S)
         self.replace_bad = s.bad_station_time == "receipt"
@@ -87,6 +90,8 @@ class StationTime:
         if last is not None and ert < last + ERT_MIN_SPACING_NS:
             if count and ert <= last:
                 self.counts.backwards += 1
+                if self.counters is not None:
+                    self.counters.bump("ert_backwards")
             ert = last + ERT_MIN_SPACING_NS
         if last is None and len(self._last) >= MAX_STATIONS:
             self._last.clear()
@@ -101,10 +106,10 @@ class EnvelopeFrames:
         self, settings: EnvelopeSettings, ingest: str, counters: Counters | None = None
     ) -> None:
         self.reader = EnvelopeReader(settings)
-        self.time = StationTime(settings)
         self.ingest = ingest
         self.raw = settings.payload == "raw"
         self.counters = counters if counters is not None else Counters()
+        self.time = StationTime(settings, self.counters)
 
     def make(
         self,

@@ -8,6 +8,7 @@ frame-count gap on its link. Use MQTT (QoS 1) where no frame may be lost.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -16,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from groundwatch.config import parse_part_options
 from groundwatch.envelope import EnvelopeSettings
-from groundwatch.ingest.base import station_problem
+from groundwatch.ingest.base import INVALID_STATION, station_problem
 from groundwatch.ingest.station_time import EnvelopeFrames
-from groundwatch.model import RawFrame, RejectedInput
+from groundwatch.model import RawFrame, RefusedFrame, RejectedInput, RejectReason
 from groundwatch.parts import ConfigError, Counters, FrameQueue
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,9 @@ class UdpSource:
         self.connected = False
         self.bound_port: int | None = None
         self._frames = EnvelopeFrames(cfg, cfg.name, self.counters)
-        self._buffer: asyncio.Queue[RawFrame | RejectedInput] = asyncio.Queue(maxsize=cfg.buffer)
+        self._buffer: asyncio.Queue[RawFrame | RejectedInput | RefusedFrame] = asyncio.Queue(
+            maxsize=cfg.buffer
+        )
         self._stopping = asyncio.Event()
         self._transport: asyncio.DatagramTransport | None = None
 
@@ -71,7 +74,15 @@ class UdpSource:
 
     def received(self, data: bytes) -> None:
         self.counters.received += 1
-        frame = self._frames.make(data, self.cfg.station)
+        frame: RawFrame | RejectedInput | RefusedFrame = self._frames.make(data, self.cfg.station)
+        if (
+            isinstance(frame, RawFrame)
+            and frame.station != self.cfg.station  # named by its envelope: the same name rule
+            and (problem := station_problem(frame.station)) is not None
+        ):
+            self.counters.bump("bad_station")
+            refused = dataclasses.replace(frame, station=INVALID_STATION)
+            frame = RefusedFrame(refused, RejectReason.BAD_STATION, problem)
         try:
             self._buffer.put_nowait(frame)
         except asyncio.QueueFull:

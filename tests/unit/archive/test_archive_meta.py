@@ -93,3 +93,15 @@ def test_replay_reads_a_version_1_file() -> None:
         (T0 + i * S, "gs1", None) for i in range(5)
     ]
     assert rec.problems == []
+
+
+def test_extras_that_are_not_utf_8_are_archived(tmp_path: Path) -> None:
+    # JSON's \ud800 escape reads as a lone surrogate, which UTF-8 cannot encode
+    extra = bounded_extra([("\ud800key", "value \udfff"), ("nested", {"a": "\ud83d"})])
+    meta = FrameMeta(ErtSource.RECEIPT, receipt_ns=T0, extra=extra)
+    archive = FrameArchive(tmp_path)
+    assert archive.append(RawFrame(b"\x01\x02", T0, "gs1", meta=meta), "sc-gs1") is not None
+    archive.close()
+    ((frame, _),) = list(ArchiveReader(archive.files()))
+    assert frame.data == b"\x01\x02" and frame.meta is not None
+    assert frame.meta.extra[0] == ("?key", "value ?")

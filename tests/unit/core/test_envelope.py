@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 
 import pytest
 
+from groundwatch import envelope
 from groundwatch.envelope import EnvelopeError, EnvelopeReader, EnvelopeSettings, parse_ert
 from groundwatch.ingest.station_time import EnvelopeFrames, StationTime
 from groundwatch.model import ERT_MIN_SPACING_NS, ErtSource, RawFrame, RejectedInput, RejectReason
@@ -194,3 +196,56 @@ def test_frames_and_rejects_from_one_source() -> None:
     assert frames.counters.extra == {"rejected_bad_envelope": 1}
     raw = EnvelopeFrames(EnvelopeSettings(), "mqtt").make(FRAME, "gs1", receipt_ns=T0)
     assert isinstance(raw, RawFrame) and raw.meta is None and raw.ert_ns == T0
+
+
+@pytest.mark.parametrize(
+    ("payload", "preset", "reason"),
+    [
+        (b"[" * 70_000, "groundwatch", RejectReason.BAD_ENVELOPE),  # nested past the stack
+        (b'{"data": "AAAA", "usec_time": 1e306}', "tinygs", RejectReason.BAD_ERT),  # µs to inf
+        (gw(ert="1" * 5000), "groundwatch", RejectReason.BAD_ERT),  # past int()'s digit limit
+        (gw(ert="\u00b2"), "groundwatch", RejectReason.BAD_ERT),  # a digit to isdigit(), not int()
+        (gw(ert="--5"), "groundwatch", RejectReason.BAD_ERT),
+    ],
+)
+def test_hostile_envelope_is_rejected_not_raised(
+    payload: bytes, preset: str, reason: RejectReason
+) -> None:
+    frames = EnvelopeFrames(EnvelopeSettings(payload="json", json_preset=preset), "mqtt")
+    item = frames.make(payload, "gs1", receipt_ns=T0)
+    assert isinstance(item, RejectedInput) and item.reason is reason
+    assert item.data == payload
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+@pytest.mark.parametrize("field", ["rssi_dbm", "snr_db", "freq_offset_hz", "frequency_hz"])
+def test_non_finite_radio_figure_is_rejected(field: str, number: str) -> None:
+    payload = gw()[:-1] + f', "{field}": {number}}}'.encode()
+    with pytest.raises(EnvelopeError) as exc:
+        reader(payload="json").read(payload)
+    assert exc.value.reason is RejectReason.BAD_RADIO_FIELD
+
+
+def test_frequency_scaled_past_float_range_is_rejected() -> None:
+    msg = b'{"data": "AAAA", "frequency": 1e305}'  # MHz, so 1e311 Hz
+    with pytest.raises(EnvelopeError) as exc:
+        reader(payload="json", json_preset="tinygs").read(msg)
+    assert exc.value.reason is RejectReason.BAD_RADIO_FIELD
+
+
+def test_backwards_station_times_are_counted_in_the_source_counters() -> None:
+    frames = EnvelopeFrames(EnvelopeSettings(payload="json"), "mqtt")
+    frames.make(gw(ert=T0), "gs1", receipt_ns=T0 + S)
+    later = frames.make(gw(ert=T0 - S), "gs1", receipt_ns=T0 + S)  # the clock stepped back
+    assert isinstance(later, RawFrame) and later.ert_ns == T0 + ERT_MIN_SPACING_NS
+    assert frames.counters.as_dict()["ert_backwards"] == 1
+
+
+def test_a_line_longer_than_any_envelope_is_rejected_and_the_next_line_still_read() -> None:
+    good = json.dumps({"frame_hex": "0102", "ert": 1_800_000_000_000_000_000}).encode()
+    huge = b'{"frame_hex": "' + b"00" * envelope.MAX_LINE_BYTES + b'"}'
+    got = list(envelope.read_lines(io.BytesIO(huge + b"\n" + good + b"\n")))
+    assert [n for n, _ in got] == [1, 2]
+    assert isinstance(got[0][1], envelope.EnvelopeError)
+    assert got[0][1].reason == RejectReason.OVERSIZED
+    assert not isinstance(got[1][1], envelope.EnvelopeError) and got[1][1].data == b"\x01\x02"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from groundwatch.ingest.base import ITEM_OVERHEAD, BoundedItemQueue
-from groundwatch.model import RawFrame, RefusedFrame, RejectReason
+from groundwatch.model import RawFrame, RefusedFrame, RejectedInput, RejectReason
 
 
 def _frame(n: int) -> RawFrame:
@@ -40,3 +40,11 @@ async def test_items_bound_still_holds() -> None:
     q.put_nowait(_frame(1))
     q.put_nowait(_frame(1))
     assert q.full()
+
+
+async def test_rejected_inputs_count_their_bytes() -> None:
+    q = BoundedItemQueue(maxsize=100, max_bytes=10_000)
+    bad = RejectedInput(bytes(6_000), 0, "gs1", RejectReason.BAD_ENVELOPE, "not JSON")
+    await q.put(bad)
+    await q.put(bad)
+    assert q.full() and q.nbytes == 12_000 + 2 * ITEM_OVERHEAD
