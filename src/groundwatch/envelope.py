@@ -144,15 +144,35 @@ PRESETS = {
 
 
 # json.loads without its encoding detection (an envelope is UTF-8): once per message.
-_json_object = json.JSONDecoder().decode
+_decoder = json.JSONDecoder()
+_json_object = _decoder.decode
+# The scanner decode() runs, without its whitespace matching (an attribute JSONDecoder sets
+# in __init__ that its type stubs do not declare).
+_scan_once: Callable[[str, int], tuple[Any, int]] = _decoder.scan_once  # type: ignore[attr-defined]
+
+
+def _loads(text: str) -> Any:
+    """``_json_object(text)``: a message that is exactly one object (no surrounding
+    whitespace, the usual envelope) is scanned directly; anything else, and every error,
+    goes through ``decode`` so its result and error message are the stdlib's."""
+    if text[:1] == "{":
+        try:
+            obj, end = _scan_once(text, 0)
+        except (StopIteration, ValueError):
+            end = -1
+        if end == len(text):
+            return obj
+    return _json_object(text)
+
 
 # The clock guard a source applies: (station, station ERT or None) -> (ERT, its source).
 Place = Callable[[str | None, int | None], tuple[int, ErtSource]]
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Envelope:
-    """What one message carried: the frame, and what the station said about it."""
+    """What one message carried: the frame, and what the station said about it. Not
+    frozen (made for every message; frozen costs a microsecond more): treat it as a value."""
 
     data: bytes
     station: str | None  # None: the source's own rule (topic, fixed name)
@@ -165,6 +185,31 @@ class Envelope:
 _RFC3339 = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|z|[+-]\d\d:\d\d)"
 )
+# The same from the seconds on (the first 16 characters, the minute, are fixed width).
+_RFC3339_REST = re.compile(r":(\d\d)(?:\.(\d{1,9}))?(Z|z|[+-]\d\d:\d\d)")
+
+
+# Seconds since the epoch of "YYYY-MM-DDTHH:MM" texts already checked (ERT text start).
+_minute_secs: dict[str, int] = {}
+
+
+def _minute_of(value: str, year: str, month: str, day: str, hh: str, mm: str) -> int:
+    """The epoch seconds of an ERT's minute; EnvelopeError when it is not a valid date."""
+    try:
+        secs = calendar.timegm((int(year), int(month), int(day), int(hh), int(mm), 0, 0, 0, 0))
+    except (ValueError, OverflowError) as exc:
+        raise EnvelopeError(RejectReason.BAD_ERT, f"ert {value!r}: {exc}") from exc
+    if not (1 <= int(month) <= 12 and 1 <= int(day) <= 31 and int(hh) < 24):
+        raise EnvelopeError(RejectReason.BAD_ERT, f"ert {value!r} is not a valid date")
+    return secs
+
+
+def _ert_ns(minute_secs: int, ss: str, frac: str | None, zone: str) -> int:
+    secs = minute_secs + int(ss)
+    if zone not in ("Z", "z"):
+        sign = 1 if zone[0] == "+" else -1
+        secs -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+    return secs * S + int((frac or "").ljust(9, "0"))
 
 
 # An integer ERT as text: ASCII digits only (str.isdigit() also takes "²", which int()
@@ -180,27 +225,37 @@ def parse_ert(value: Any, unit_ns: int = 1) -> int:
         t = value * unit_ns
     elif isinstance(value, float) and math.isfinite(value * unit_ns):
         t = round(value * unit_ns)
+    elif (
+        type(value) is str
+        and (base := _minute_secs.get(value[:16])) is not None
+        and (rest := _RFC3339_REST.fullmatch(value, 16))
+    ):  # a minute already read (the usual case): only the seconds onwards are new
+        t = _ert_ns(base, *rest.groups())
     elif isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
         t = int(value.strip()) * unit_ns
     elif isinstance(value, str) and (m := _RFC3339.fullmatch(value.strip())):
         year, month, day, hh, mm, ss, frac, zone = m.groups()
-        try:
-            secs = calendar.timegm(
-                (int(year), int(month), int(day), int(hh), int(mm), int(ss), 0, 0, 0)
-            )
-        except (ValueError, OverflowError) as exc:
-            raise EnvelopeError(RejectReason.BAD_ERT, f"ert {value!r}: {exc}") from exc
-        if not (1 <= int(month) <= 12 and 1 <= int(day) <= 31 and int(hh) < 24):
-            raise EnvelopeError(RejectReason.BAD_ERT, f"ert {value!r} is not a valid date")
-        if zone not in ("Z", "z"):
-            sign = 1 if zone[0] == "+" else -1
-            secs -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
-        t = secs * S + int((frac or "").ljust(9, "0"))
+        minute = m.group(0)[:16]  # a station's frames share it: its calendar work once
+        base = _minute_secs.get(minute)
+        if base is None:
+            base = _minute_of(value, year, month, day, hh, mm)
+            if len(_minute_secs) >= 256:  # bounded: the text comes from the wire
+                _minute_secs.clear()
+            _minute_secs[minute] = base
+        t = _ert_ns(base, ss, frac, zone)
     else:
         raise EnvelopeError(RejectReason.BAD_ERT, f"ert {str(value)[:64]!r} is not a time")
     if not 0 <= t < ERT_MAX_NS:
         raise EnvelopeError(RejectReason.BAD_ERT, f"ert {str(value)[:64]!r} is outside 1970-2200")
     return t
+
+
+def _radio(key: str | None, value: Any, text_ok: bool) -> float:
+    """A radio figure: a JSON number as such (not a bool, an int subclass), or _number's
+    answer; Python's JSON reads NaN, Infinity and 1e400: those take _number's error."""
+    if type(value) is int or (type(value) is float and math.isfinite(value)):
+        return float(value)
+    return _number(str(key), value, text_ok)
 
 
 def _number(name: str, value: Any, text_ok: bool) -> float:
@@ -242,7 +297,17 @@ class EnvelopeReader:
         self.mapping = replace(base, **overrides) if overrides else base
         self._known = self.mapping.keys()
         m = self.mapping
-        self._radio_keys = (m.rssi_dbm, m.snr_db, m.freq_offset_hz, m.frequency_hz)
+        # None for a field the envelope has no key for (an empty name too): dict.get(None)
+        # finds nothing, so each field is one lookup per frame.
+        self._radio_keys = (
+            m.rssi_dbm or None,
+            m.snr_db or None,
+            m.freq_offset_hz or None,
+            m.frequency_hz or None,
+        )
+        self._station_key = m.station or None
+        self._ert_key = m.ert or None
+        self._extra_key = m.extra or None
 
     def read(
         self,
@@ -256,7 +321,7 @@ class EnvelopeReader:
         used as given. ``receipt_ns``: when the message was read (kept in the metadata)."""
         if self.payload == "json":
             try:
-                obj = _json_object(bytes(payload).decode("utf-8"))
+                obj = _loads(bytes(payload).decode("utf-8"))
             except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                 # RecursionError: arrays or objects nested deeper than the parser's stack
                 raise EnvelopeError(RejectReason.BAD_ENVELOPE, f"not JSON: {exc}") from exc
@@ -280,24 +345,27 @@ class EnvelopeReader:
         m = self.mapping
         if data is None:
             data = self._frame(obj)
-        get = obj.get
-        station = get(m.station) if m.station else None
+        keyed: dict[Any, Any] = obj  # looked up with None too: an envelope's keys are text
+        get = keyed.get
+        station = get(self._station_key)
         if station is not None and type(station) is not str:
             station = str(station)
-        given = get(m.ert) if m.ert else None
+        given = get(self._ert_key)
         station_ert = parse_ert(given, m.ert_unit_ns) if given is not None else None
-        radio: list[float | None] = []
-        for key in self._radio_keys:
-            value = get(key) if key else None
-            if value is None:
-                radio.append(None)
-            elif type(value) is int or (type(value) is float and math.isfinite(value)):
-                # Python's JSON reads NaN, Infinity and 1e400: those take _number's error
-                radio.append(float(value))
-            else:
-                radio.append(_number(str(key), value, text_ok))
-        rssi, snr, foff, freq = radio
+        # Unrolled, in the order their errors are reported: rssi, snr, offset, frequency.
+        rssi_key, snr_key, foff_key, freq_key = self._radio_keys
+        rssi = get(rssi_key)
+        if rssi is not None:
+            rssi = _radio(rssi_key, rssi, text_ok)
+        snr = get(snr_key)
+        if snr is not None:
+            snr = _radio(snr_key, snr, text_ok)
+        foff = get(foff_key)
+        if foff is not None:
+            foff = _radio(foff_key, foff, text_ok)
+        freq = get(freq_key)
         if freq is not None:
+            freq = _radio(freq_key, freq, text_ok)
             freq *= m.frequency_scale
             if not math.isfinite(freq):  # MHz scaled to Hz past the float range
                 raise EnvelopeError(RejectReason.BAD_RADIO_FIELD, f"{m.frequency_hz} is too large")
@@ -309,11 +377,11 @@ class EnvelopeReader:
             if not crc_ok:
                 raise EnvelopeError(RejectReason.STATION_CRC, f"{m.crc_error} is true")
         extra: tuple[tuple[str, str], ...] = ()
-        unknown = obj.keys() - self._known
-        nested = get(m.extra) if m.extra else None
-        if unknown or nested:
+        nested = get(self._extra_key)
+        if nested or not self._known.issuperset(obj):  # no set built when all keys known
+            known = self._known
             items = list(nested.items()) if isinstance(nested, dict) else []
-            extra = bounded_extra(items + [(k, obj[k]) for k in obj if k in unknown])
+            extra = bounded_extra(items + [(k, obj[k]) for k in obj if k not in known])
         ert_ns: int | None
         if place is not None:
             ert_ns, source = place(station, station_ert)
@@ -366,8 +434,9 @@ def read_lines(
             # whole into memory.
             while (rest := stream.readline(1 << 20)) and not rest.endswith(b"\n"):
                 pass
-            yield line_no, EnvelopeError(
-                RejectReason.OVERSIZED, f"line longer than {MAX_LINE_BYTES} bytes"
+            yield (
+                line_no,
+                EnvelopeError(RejectReason.OVERSIZED, f"line longer than {MAX_LINE_BYTES} bytes"),
             )
             continue
         line = raw.strip()

@@ -113,13 +113,23 @@ class FrameMeta:
         )
 
 
+# json.dumps(v, separators=(",", ":"), default=str) without building an encoder per call
+# (a TinyGS message has four such keys per frame).
+_as_json = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+
 def bounded_extra(items: Iterable[tuple[Any, Any]]) -> tuple[tuple[str, str], ...]:
     """Free-form envelope keys as text, at most ``MAX_EXTRA_ITEMS`` of ``MAX_EXTRA_CHARS``."""
     out: list[tuple[str, str]] = []
     for k, v in items:
         if len(out) >= MAX_EXTRA_ITEMS:
             break
-        text = v if isinstance(v, str) else json.dumps(v, separators=(",", ":"), default=str)
+        if isinstance(v, str):
+            text = v
+        elif type(v) is int:  # what JSON writes for an int, without the encoder
+            text = str(v)
+        else:
+            text = _as_json(v)
         out.append((_utf8(str(k)[:MAX_EXTRA_CHARS]), _utf8(text[:MAX_EXTRA_CHARS])))
     return tuple(out)
 

@@ -68,32 +68,42 @@ def _text(s: str) -> bytes:
 META = struct.Struct(">BBqqddddB")  # source, present bits, 2 x i64, 4 x f64, crc
 ERT_SOURCES = (ErtSource.RECEIPT, ErtSource.STATION, ErtSource.REPLACED)
 _SOURCE_CODE = {s: i for i, s in enumerate(ERT_SOURCES)}
+# json.dumps(..., separators=(",", ":"), ensure_ascii=False), its encoder made once.
+_extra_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def encode_meta(meta: FrameMeta) -> bytes:
     """The metadata block with its u16 length (extras are bounded well below 65535)."""
-    values = (
+    # Unrolled (written for every archived frame): bit k set when value k is present.
+    station_ert, receipt, rssi, snr = (
         meta.station_ert_ns,
         meta.receipt_ns,
         meta.rssi_dbm,
         meta.snr_db,
-        meta.freq_offset_hz,
-        meta.frequency_hz,
-        meta.crc_ok,
     )
-    present = 0
-    for bit, value in enumerate(values):
-        if value is not None:
-            present |= 1 << bit
+    foff, freq, crc = meta.freq_offset_hz, meta.frequency_hz, meta.crc_ok
+    present = (
+        (station_ert is not None)
+        | (receipt is not None) << 1
+        | (rssi is not None) << 2
+        | (snr is not None) << 3
+        | (foff is not None) << 4
+        | (freq is not None) << 5
+        | (crc is not None) << 6
+    )
     block = META.pack(
         _SOURCE_CODE[meta.ert_source],
         present,
-        *(v or 0 for v in values[:2]),
-        *(v or 0.0 for v in values[2:6]),
-        meta.crc_ok is True,
+        station_ert or 0,
+        receipt or 0,
+        rssi or 0.0,
+        snr or 0.0,
+        foff or 0.0,
+        freq or 0.0,
+        crc is True,
     )
     if meta.extra:
-        extra = json.dumps(dict(meta.extra), separators=(",", ":"), ensure_ascii=False)
+        extra = _extra_json(dict(meta.extra))
         block += extra.encode()[: 65535 - META.size]
     return U16.pack(len(block)) + block
 

@@ -75,7 +75,13 @@ class StationTime:
     ) -> tuple[int, ErtSource]:
         """(ERT, where it comes from) of a station's frame; EnvelopeError when refused."""
         ert, source = self.guard(station_ert, receipt_ns)
-        setattr(self.counts, source.value, getattr(self.counts, source.value) + 1)
+        counts = self.counts  # plain branches: once per enveloped frame
+        if source is ErtSource.STATION:
+            counts.station += 1
+        elif source is ErtSource.RECEIPT:
+            counts.receipt += 1
+        else:
+            counts.replaced += 1
         return self.unique(station, ert, count=station_ert is not None), source
 
     def unique(self, station: str, ert: int, count: bool = True) -> int:

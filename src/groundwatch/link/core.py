@@ -518,6 +518,8 @@ class LinkCore:
         ``degraded_station_rssi`` / ``degraded_station_snr`` (smoothed over the last frames,
         1 dB of hysteresis) the link is degraded like on a low signal parameter."""
         cfg = self.cfg
+        if cfg.degraded_station_rssi is None and cfg.degraded_station_snr is None:
+            return []  # no station thresholds (the default): nothing to judge, every frame
         checks = (
             ("station_rssi", meta.rssi_dbm, cfg.degraded_station_rssi),
             ("station_snr", meta.snr_db, cfg.degraded_station_snr),

@@ -59,6 +59,36 @@ def test_rfc3339_offsets_and_precision() -> None:
     assert parse_ert("1970-01-01T00:00:00Z") == 0
 
 
+def test_ert_in_a_minute_already_read_is_read_the_same() -> None:
+    # The second read of a minute takes the short path: same value, same errors.
+    for _ in range(2):
+        assert parse_ert("2026-09-21T14:13:20.000000001Z") == T0 + 1
+        assert parse_ert("2026-09-21T14:13:59+00:30") == T0 + 39 * S - 1800 * S
+        assert parse_ert(" 2026-09-21T14:13:20Z ") == T0
+        for bad in ("2026-09-21T14:13:2Z", "2026-09-21T14:13:20.Z", "2026-09-21T14:13:20"):
+            with pytest.raises(EnvelopeError) as exc:
+                parse_ert(bad)
+            assert exc.value.reason is RejectReason.BAD_ERT
+            assert "is not a time" in exc.value.detail
+
+
+@pytest.mark.parametrize(
+    "payload", [b'{"a": 1} x', b'{"a": 1}{}', b'{"a": }', b'{"a": 1', b"{", b" {x"]
+)
+def test_bad_json_is_rejected_with_the_json_module_error(payload: bytes) -> None:
+    with pytest.raises(ValueError) as parsed:
+        json.loads(payload)
+    with pytest.raises(EnvelopeError) as exc:
+        reader(payload="json").read(payload)
+    assert exc.value.reason is RejectReason.BAD_ENVELOPE
+    assert exc.value.detail == f"not JSON: {parsed.value}"
+
+
+def test_json_envelope_with_surrounding_whitespace() -> None:
+    env = reader(payload="json").read(b" \t" + gw(rssi_dbm=-99) + b"\r\n")
+    assert env.data == FRAME and env.meta.rssi_dbm == -99.0
+
+
 def test_tinygs_envelope() -> None:
     msg = {
         "data": base64.b64encode(FRAME).decode(),
