@@ -91,6 +91,11 @@ async def test_only_a_signed_ack_silences_a_critical_alert(
         await _raw_publish(secure_mosquitto, "op2", "groundwatch/ack", forged)
         await _settle(alerts, "acks_refused", 2)
         assert not alerts.active["LOS/lander"].acknowledged
+        # signed, but longer than any acknowledgement: not even parsed
+        huge = sign(b"first-secret", alert.id, "op1", "x" * 10_000)
+        await _raw_publish(secure_mosquitto, "op1", "groundwatch/ack", huge)
+        await _settle(alerts, "bad_ack_commands", 1)
+        assert not alerts.active["LOS/lander"].acknowledged
 
         # signed by op1 through the ack command (its secret from a file)
         own = tmp_path / "op1-secret"

@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import secrets
 import time
 from collections import OrderedDict
@@ -114,7 +115,11 @@ class AckVerifier:
             raise AckRefused("unsigned")
         if not isinstance(by, str) or by not in self.secrets:
             raise AckRefused(f"unknown operator {str(by)[:64]!r}")
-        if not isinstance(ts, int | float) or abs(now - ts) > self.max_age:
+        if (
+            not isinstance(ts, int | float)
+            or not math.isfinite(ts)  # NaN would pass the window and leave the replay cache
+            or abs(now - ts) > self.max_age
+        ):
             raise AckRefused("timestamp missing or outside the accepted window")
         want = hmac.new(self.secrets[by], _message(data), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(want, sig):

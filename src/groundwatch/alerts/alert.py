@@ -106,7 +106,12 @@ class Alert:
         }
 
     def to_json(self) -> str:
-        return json.dumps(_strict(self.payload()), default=str, separators=(",", ":"))
+        return strict_json(self.payload(), separators=(",", ":"))
+
+
+def strict_json(value: Any, separators: tuple[str, str] | None = None) -> str:
+    """JSON that strict parsers accept: non-finite floats as text (see ``_strict``)."""
+    return json.dumps(_strict(value), default=str, separators=separators)
 
 
 def _strict(value: Any) -> Any:

@@ -41,7 +41,7 @@ import aiomqtt
 from pydantic import Field
 
 from groundwatch.alerts.ack_auth import AckRefused, AckVerifier, read_secrets
-from groundwatch.alerts.alert import Alert, Notification, iso
+from groundwatch.alerts.alert import Alert, Notification, iso, strict_json
 from groundwatch.alerts.sinks import AlertSink, AlertSinkOptions
 from groundwatch.config import parse_part_options, read_secret
 from groundwatch.model import EventType
@@ -50,6 +50,9 @@ from groundwatch.parts import ConfigError
 from groundwatch.tls import TlsFiles, redact_url
 
 log = logging.getLogger("groundwatch.alerts.mqtt")
+
+# An acknowledgement is an id, a name, a comment, a time, a nonce and a signature.
+MAX_ACK_BYTES = 4096
 
 LOS_TYPES = {EventType.LOS, EventType.EXPECTED_LOS, EventType.UNEXPECTED_LOS}
 
@@ -219,7 +222,7 @@ class MqttSink(AlertSink):
             topic = self.opts.ack_topic
             await client.subscribe(f"{topic}/+" if self.opts.ack_auth == "broker" else topic, qos=1)
         for topic, st in self.state.items():
-            await client.publish(topic, json.dumps(st, default=str), qos=self.opts.qos, retain=True)
+            await client.publish(topic, strict_json(st), qos=self.opts.qos, retain=True)
         self.connected.set()
         # Not a TaskGroup: its ExceptionGroup would hide the MqttError the reconnect loop
         # catches. Whichever task fails first ends the session; the other is cancelled.
@@ -252,13 +255,16 @@ class MqttSink(AlertSink):
         await client.publish(topic, alert.to_json(), qos=self.opts.qos)
         state_topic, st = self.update_state(alert)
         await client.publish(
-            state_topic, json.dumps(st, default=str), qos=self.opts.qos, retain=True
+            state_topic, strict_json(st), qos=self.opts.qos, retain=True
         )
 
     async def _listen(self, client: aiomqtt.Client) -> None:
         async for msg in client.messages:
             try:
-                data = json.loads(bytes(msg.payload).decode())
+                payload = bytes(msg.payload)
+                if len(payload) > MAX_ACK_BYTES:  # anyone on the topic could send megabytes
+                    raise ValueError("acknowledgement too long")
+                data = json.loads(payload.decode())
                 alert_id = str(data["id"])
             except (ValueError, KeyError, TypeError, UnicodeDecodeError):
                 self.counters.bump("bad_ack_commands")

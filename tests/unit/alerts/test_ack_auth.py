@@ -59,3 +59,11 @@ def test_secrets_files(tmp_path: Path) -> None:
         read_secrets(f)
     with pytest.raises(ConfigError, match="cannot read"):
         read_secrets(tmp_path / "missing")
+
+
+def test_a_signed_ack_with_a_time_that_is_not_a_number_is_refused() -> None:
+    # NaN compares false with everything: it passed the window and left the replay cache
+    # at once, so the same signed ack could be replayed forever.
+    ack = sign(b"first", "a1", "op1", None, now=float("nan"))
+    with pytest.raises(AckRefused, match="window"):
+        AckVerifier(SECRETS, max_age=60).verify(ack)

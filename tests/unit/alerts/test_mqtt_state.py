@@ -43,3 +43,19 @@ def test_retained_state_shows_an_escalated_alert_at_its_new_severity() -> None:
     entry = st["active"]["LIMIT/lander/ebn0"]
     assert entry["severity"] == "critical" and entry["id"] == "a1"
     assert st["last"]["notification"] == "escalation"
+
+
+def test_retained_state_is_strict_json_when_a_value_is_not_finite() -> None:
+    import json
+
+    from groundwatch.alerts.alert import strict_json
+
+    sink = MqttSink(MqttSinkOptions())
+    a = alert(EventType.RULE, Notification.NEW, "RULE/lander/X")
+    a.event.details = {"values": {"x": float("nan"), "y": float("inf")}}
+    _, st = sink.update_state(a)
+
+    def refuse(constant: str) -> None:
+        raise ValueError(constant)
+
+    json.loads(strict_json(st), parse_constant=refuse)  # NaN/Infinity would raise here
