@@ -209,6 +209,12 @@ def simulate_file(
     return output
 
 
+
+def simulated_frames(tmp_path: Path, n: int) -> list[bytes]:
+    """``n`` simulated frames of the demo dictionary, as bytes."""
+    hexfile = simulate_file(tmp_path / "frames.hex", "hex", count=n)
+    return [bytes.fromhex(line) for line in hexfile.read_text().split()]
+
 def groundwatch_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Any ``groundwatch`` command as a subprocess; output captured as text, never checked."""
     return subprocess.run(

@@ -21,10 +21,10 @@ from groundwatch.model import EventType, RawFrame
 from groundwatch.services import ServiceHandle
 
 from .pipeline_helpers import (
-    DEMO_DICTIONARY,
     GROUNDWATCH,
     running_pipeline,
     settings_for,
+    simulated_frames,
     wait_for,
     write_config,
 )
@@ -33,14 +33,6 @@ STATIONS = 1_500
 NOFILE = 256
 
 
-def _frames(tmp_path: Path, n: int) -> list[bytes]:
-    out = tmp_path / "frames.hex"
-    subprocess.run(
-        [*GROUNDWATCH, "simulate", "--dictionary", str(DEMO_DICTIONARY), "--no-mqtt",
-         "--count", str(n), "--rate", "0", "--output", str(out), "--format", "hex"],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
-    return [bytes.fromhex(line) for line in out.read_text().split()]
 
 
 def _low_nofile() -> None:
@@ -67,7 +59,7 @@ async def test_fifteen_hundred_stations_under_a_low_descriptor_limit(
     )
     text = cfg.read_text().replace("[link]\n", "[link]\nmax_stations = 2000\n")
     cfg.write_text(text.replace("[archive]\n", "[archive]\nmax_open_files = 64\n"))
-    frames = _frames(tmp_path, 50)
+    frames = simulated_frames(tmp_path, 50)
     log = tmp_path / "run.log"
     proc = subprocess.Popen(  # noqa: ASYNC220
         [*GROUNDWATCH, "run", "--config", str(cfg), "--no-status"],
@@ -121,7 +113,7 @@ async def test_a_frame_not_archived_is_not_acknowledged(
         )
     )
     settings = settings_for(cfg)
-    frames = _frames(tmp_path, 10)
+    frames = simulated_frames(tmp_path, 10)
     archive_dir = tmp_path / "var" / "archive"
     async with running_pipeline(settings) as pipeline:
         async with aiomqtt.Client("127.0.0.1", own_mosquitto.port) as pub:

@@ -4,7 +4,6 @@ counted as lost frames (real Mosquitto and influxd)."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from pathlib import Path
 
 import aiomqtt
@@ -14,23 +13,12 @@ from groundwatch.ingest.base import INVALID_STATION
 from groundwatch.services import ServiceHandle
 
 from .pipeline_helpers import (
-    DEMO_DICTIONARY,
-    GROUNDWATCH,
     running_pipeline,
     settings_for,
+    simulated_frames,
     wait_for,
     write_config,
 )
-
-
-def _frames(tmp_path: Path, n: int) -> list[bytes]:
-    out = tmp_path / "frames.hex"
-    subprocess.run(
-        [*GROUNDWATCH, "simulate", "--dictionary", str(DEMO_DICTIONARY), "--no-mqtt",
-         "--count", str(n), "--rate", "0", "--output", str(out), "--format", "hex"],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
-    return [bytes.fromhex(line) for line in out.read_text().split()]
 
 
 def _last_link(influx: ServiceHandle, db: str, station: str) -> dict[str, float]:
@@ -47,7 +35,7 @@ def _last_link(influx: ServiceHandle, db: str, station: str) -> dict[str, float]
 async def test_out_of_order_redelivery_counts_no_missing_frames(
     mosquitto: ServiceHandle, influxd: ServiceHandle, influx_db: str, tmp_path: Path
 ) -> None:
-    frames = _frames(tmp_path, 200)
+    frames = simulated_frames(tmp_path, 200)
     order = [*range(0, 60), *range(100, 130), *range(60, 100), *range(130, 200)]
     cfg = write_config(tmp_path / "gw.toml", mosquitto, influxd, influx_db, client_id="gw-ooo")
     async with running_pipeline(settings_for(cfg)) as pipeline:
@@ -63,7 +51,7 @@ async def test_out_of_order_redelivery_counts_no_missing_frames(
 async def test_stations_past_the_bound_are_rejected_and_counted(
     mosquitto: ServiceHandle, influxd: ServiceHandle, influx_db: str, tmp_path: Path
 ) -> None:
-    frames = _frames(tmp_path, 8)
+    frames = simulated_frames(tmp_path, 8)
     cfg = write_config(tmp_path / "gw.toml", mosquitto, influxd, influx_db, client_id="gw-many")
     settings = settings_for(cfg)
     settings.link.max_stations = 5
@@ -88,7 +76,7 @@ async def test_stations_past_the_bound_are_rejected_and_counted(
 async def test_stations_silent_for_long_are_forgotten_and_make_room(
     mosquitto: ServiceHandle, influxd: ServiceHandle, influx_db: str, tmp_path: Path
 ) -> None:
-    frames = _frames(tmp_path, 10)
+    frames = simulated_frames(tmp_path, 10)
     cfg = write_config(tmp_path / "gw.toml", mosquitto, influxd, influx_db, client_id="gw-forget")
     settings = settings_for(cfg)
     settings.link.max_stations = 5

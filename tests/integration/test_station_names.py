@@ -15,10 +15,9 @@ from groundwatch.model import EventType
 from groundwatch.services import ServiceHandle
 
 from .pipeline_helpers import (
-    DEMO_DICTIONARY,
-    GROUNDWATCH,
     running_pipeline,
     settings_for,
+    simulated_frames,
     wait_for,
     write_config,
 )
@@ -27,16 +26,6 @@ GOOD = "Ok-station.1_" + "x" * 51  # 64 characters, every allowed kind
 BAD = ["a\\b", "s" * 300, "q\"uo'te", "sta tion", "..", "-lead"]
 
 
-def _frames(tmp_path: Path, n: int) -> list[bytes]:
-    import subprocess
-
-    out = tmp_path / "frames.hex"
-    subprocess.run(
-        [*GROUNDWATCH, "simulate", "--dictionary", str(DEMO_DICTIONARY), "--no-mqtt",
-         "--count", str(n), "--rate", "0", "--output", str(out), "--format", "hex"],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
-    return [bytes.fromhex(line) for line in out.read_text().split()]
 
 
 def _stations(influx: ServiceHandle, db: str, measurement: str) -> set[str]:
@@ -51,7 +40,7 @@ async def test_station_names_outside_the_rule_are_rejected_not_altered(
     mosquitto: ServiceHandle, influxd: ServiceHandle, influx_db: str, tmp_path: Path
 ) -> None:
     cfg = write_config(tmp_path / "gw.toml", mosquitto, influxd, influx_db, client_id="gw-names")
-    frames = _frames(tmp_path, 5 + len(BAD))
+    frames = simulated_frames(tmp_path, 5 + len(BAD))
     async with running_pipeline(settings_for(cfg)) as pipeline:
         async with aiomqtt.Client("127.0.0.1", mosquitto.port) as pub:
             for data in frames[:5]:
