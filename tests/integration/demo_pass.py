@@ -58,6 +58,17 @@ def write_replay_config(tmp: Path, influx_url: str, database: str, variant: str,
         f"  - {{spacecraft: demo-lander, station: {STATION}, start: '{iso(first_ns - 60 * 10**9)}',"
         f" end: '{iso(end)}'}}\n"
     )
+    return demo_settings_file(tmp, schedule, influx_url, database)
+
+
+def demo_settings_file(
+    tmp: Path,
+    schedule: Path,
+    influx_url: str,
+    database: str,
+    los_threshold: float = LOS_THRESHOLD_S,
+) -> Path:
+    """The demo's settings (LOS threshold, influx alert sink, no archive) with a contact plan."""
     cfg = tmp / "gw.toml"
     cfg.write_text(f"""
 [mission]
@@ -75,7 +86,7 @@ enabled = false
 dir = "{tmp}/archive"
 
 [link]
-los_threshold = {LOS_THRESHOLD_S}
+los_threshold = {los_threshold}
 
 [[alerts]]
 type = "influx"

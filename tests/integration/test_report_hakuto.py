@@ -30,6 +30,8 @@ from groundwatch.sim.framer import SimFrame, SimFramer
 from groundwatch.sim.link_model import FrameFate
 from groundwatch.wiring import build_pipeline
 
+from .demo_pass import demo_settings_file
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,29 +91,7 @@ def write_config(tmp: Path, influx: ServiceHandle, db: str, end_ns: int) -> Path
         f"  - {{spacecraft: demo-lander, station: gs1, start: '{iso(START_NS - 60 * S)}',"
         f" end: '{iso(end_ns + 3600 * S)}'}}\n"
     )
-    cfg = tmp / "gw.toml"
-    cfg.write_text(f"""
-[mission]
-dictionary = "{DICTIONARY}"
-schedule = "{schedule}"
-
-[store]
-url = "{influx.url}"
-database = "{db}"
-spool_dir = "{tmp}/spool"
-dead_letter = "{tmp}/dead-letter.lp"
-
-[archive]
-enabled = false
-dir = "{tmp}/archive"
-
-[link]
-los_threshold = {LOS_THRESHOLD_S}
-
-[[alerts]]
-type = "influx"
-""")
-    return cfg
+    return demo_settings_file(tmp, schedule, influx.url, db, LOS_THRESHOLD_S)
 
 
 async def fill(frames: list[SimFrame], cfg: Path) -> None:
