@@ -422,6 +422,7 @@ class Pipeline:
                 listener(e)
 
     def _keep_event(self, e: Event) -> None:
+        """Into the history of a live run: the newest ``maxlen`` events within EVENTS_BYTES."""
         stats, events, sizes = self.stats, self.stats.events, self.stats.event_sizes
         if events.maxlen is None:  # a replay, which ends, keeps every event
             events.append(e)
