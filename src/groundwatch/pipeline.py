@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import sys
 import time
 import zlib
 from collections import deque
@@ -56,6 +57,7 @@ class StageDeadlines:
 
 
 EVENTS_KEPT = 10_000
+EVENTS_BYTES = 16 << 20  # and within this many bytes (a LOS names every station of its pass)
 MAX_STATIONS = 1_000
 FORGET_SWEEP_S = 10.0  # seconds between looks for silent stations
 
@@ -70,10 +72,23 @@ class PipelineStats:
     # The latest events (a live run raises them for months: only the newest are kept; a
     # replay, which ends, keeps them all), and how many there were of each type.
     events: deque[Event] = field(default_factory=lambda: deque(maxlen=EVENTS_KEPT))
+    event_sizes: deque[int] = field(default_factory=deque)  # estimated bytes, as ``events``
+    events_bytes: int = 0
     event_counts: dict[str, int] = field(default_factory=dict)
     recovered_frames: int = 0
     refused_stations: int = 0  # frames and heartbeats of new stations past max_stations
     forgotten_stations: int = 0  # dropped after station_forget_after_s of silence
+
+
+def _nested_bytes(value: object) -> int:
+    """About what ``value`` keeps in memory, containers included (sys.getsizeof counts a
+    container without its items): a few lines, not a dependency for it."""
+    if isinstance(value, dict):
+        items = sum(_nested_bytes(k) + _nested_bytes(v) for k, v in value.items())
+        return sys.getsizeof(value) + items
+    if isinstance(value, list | tuple | set | frozenset):
+        return sys.getsizeof(value) + sum(_nested_bytes(v) for v in value)
+    return sys.getsizeof(value)
 
 
 class RateLimitedLog:
@@ -399,12 +414,28 @@ class Pipeline:
         for e in events:
             if not e.source or e.source == "live":
                 e.source = self.source_label
-            self.stats.events.append(e)
+            self._keep_event(e)
             counts = self.stats.event_counts
             counts[e.type.value] = counts.get(e.type.value, 0) + 1
             self.alerts.submit([e])
             for listener in self._listeners:
                 listener(e)
+
+    def _keep_event(self, e: Event) -> None:
+        """Into the history of a live run: the newest ``maxlen`` events within EVENTS_BYTES."""
+        stats, events, sizes = self.stats, self.stats.events, self.stats.event_sizes
+        if events.maxlen is None:  # a replay, which ends, keeps every event
+            events.append(e)
+            return
+        if len(events) == events.maxlen:
+            stats.events_bytes -= sizes.popleft()
+        size = _nested_bytes((e.title, e.text, e.condition, e.details)) + 200
+        events.append(e)
+        sizes.append(size)
+        stats.events_bytes += size
+        while stats.events_bytes > EVENTS_BYTES and len(events) > 1:
+            events.popleft()
+            stats.events_bytes -= sizes.popleft()
 
     # --- tasks ----------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import operator
 import re
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -152,12 +153,16 @@ class LineEncoder:
     """Encodes points; caches the escaped text of names, which repeat on every point.
 
     The caches are bounded (cleared past ``max_cached`` entries) so that a stream of
-    ever-new tag values cannot grow memory without limit.
+    ever-new tag values cannot grow memory without limit; the series cache, whose tag values
+    come from the wire (a station name), also past ``max_cached_bytes``.
     """
+
+    max_cached_bytes = 8 << 20
 
     def __init__(self, stats: EncodeStats | None = None, max_cached: int = 100_000) -> None:
         self.stats = stats if stats is not None else EncodeStats()
         self.max_cached = max_cached
+        self._tagset_bytes = 0
         self._keys: dict[str, str] = {}
         self._measurements: dict[str, str] = {}
         self._tagsets: dict[tuple[tuple[str, str], ...], str] = {}
@@ -180,13 +185,17 @@ class LineEncoder:
         key = (("", point.measurement), *tags)
         text = self._tagsets.get(key)
         if text is None:
-            if len(self._tagsets) >= self.max_cached:
+            if len(self._tagsets) >= self.max_cached or self._tagset_bytes >= self.max_cached_bytes:
                 self._tagsets.clear()
+                self._tagset_bytes = 0
             # Tags sorted by key: InfluxDB's recommended order.
             text = escape_measurement(point.measurement) + "".join(
                 f",{escape_key(k)}={escape_key(v)}" for k, v in sorted(tags) if v != ""
             )
             self._tagsets[key] = text
+            # What the entry keeps alive (tag values outlive their point), its dict slot too.
+            self._tagset_bytes += sys.getsizeof(key) + sys.getsizeof(text) + 100
+            self._tagset_bytes += sum(sys.getsizeof(t) + sys.getsizeof(t[1]) for t in tags)
         return text
 
     def _field_keys(self, names: tuple[str, ...]) -> list[str]:
