@@ -67,6 +67,11 @@ def test_console_redraws_in_place(
                 stream.feed(child.read_nonblocking(65536, timeout=0.1))
             except pexpect.TIMEOUT:
                 continue
+        for _ in range(50):  # stop between two redraws, never inside one
+            try:
+                stream.feed(child.read_nonblocking(65536, timeout=0.1))
+            except pexpect.TIMEOUT:
+                break
         shown = list(screen.display)
         scrolled = ["".join(ch.data for ch in row.values()) for row in screen.history.top]
         everything = scrolled + shown
