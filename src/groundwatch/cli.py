@@ -8,7 +8,6 @@ the module that adds it when ``_COMMAND_MODULES`` lists its name (all of them ot
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import logging
 import signal
@@ -132,6 +131,7 @@ async def _run(config: Path | None, show_status: bool, err: Console) -> int:
     import asyncio
 
     from groundwatch.store.spool import SpoolLocked
+    from groundwatch.tasks import cancel_and_wait
 
     settings, pipeline = load_or_exit(config, err)
     stop = asyncio.Event()
@@ -160,9 +160,7 @@ async def _run(config: Path | None, show_status: bool, err: Console) -> int:
         return 1
     finally:
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
     err.print(
         f"stopped: {stats.frames} frames, {stats.packets} packets, {stats.points} points, "
         f"rejected {sum(stats.rejected.values())}",

@@ -42,6 +42,7 @@ from groundwatch.model import (
 )
 from groundwatch.parts import ConfigError, Counters, Decoder, IngestItem, Source, StoreSink
 from groundwatch.rejects import count_rejections, seeded
+from groundwatch.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -592,8 +593,7 @@ class Pipeline:
                     log.warning(
                         "shutdown: sources did not stop within %.0f s", self.deadlines.sources
                     )
-                    for t in src_tasks:
-                        t.cancel()
+                    await cancel_and_wait(src_tasks)
                 # Stage 2: the decode stage drains the frame queue.
                 await self.queue.put(_END)
                 try:
@@ -602,8 +602,8 @@ class Pipeline:
                     log.error(
                         "shutdown: decode stage did not drain within %.0f s", self.deadlines.decode
                     )
-                    decode.cancel()
-                ticker.cancel()
+                    await cancel_and_wait(decode)
+                await cancel_and_wait(ticker)
                 # Last link series with the final counts, whatever the second.
                 end = finish_at_ns if finish_at_ns is not None else self.clock.now_ns()
                 await self.advance(end, force=True)

@@ -47,6 +47,7 @@ from groundwatch.config import parse_part_options, read_secret
 from groundwatch.model import EventType
 from groundwatch.mqtt_url import MqttClientOptions, mqtt_connection
 from groundwatch.parts import ConfigError
+from groundwatch.tasks import cancel_and_wait
 from groundwatch.tls import TlsFiles, redact_url
 
 log = logging.getLogger("groundwatch.alerts.mqtt")
@@ -236,9 +237,7 @@ class MqttSink(AlertSink):
                 t.result()
             raise aiomqtt.MqttError("session ended")
         finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await cancel_and_wait(tasks)
 
     async def _publish_loop(self, client: aiomqtt.Client) -> None:
         while True:
@@ -254,9 +253,7 @@ class MqttSink(AlertSink):
         topic = f"{self.opts.event_topic}/{e.spacecraft or 'ground'}"
         await client.publish(topic, alert.to_json(), qos=self.opts.qos)
         state_topic, st = self.update_state(alert)
-        await client.publish(
-            state_topic, strict_json(st), qos=self.opts.qos, retain=True
-        )
+        await client.publish(state_topic, strict_json(st), qos=self.opts.qos, retain=True)
 
     async def _listen(self, client: aiomqtt.Client) -> None:
         async for msg in client.messages:
@@ -269,9 +266,7 @@ class MqttSink(AlertSink):
             except (ValueError, KeyError, TypeError, UnicodeDecodeError):
                 self.counters.bump("bad_ack_commands")
                 if self._may_log():
-                    log.warning(
-                        "alert sink %s: ignored malformed ack on %s", self.name, msg.topic
-                    )
+                    log.warning("alert sink %s: ignored malformed ack on %s", self.name, msg.topic)
                 continue
             try:
                 by = self.authorise(str(msg.topic), data)

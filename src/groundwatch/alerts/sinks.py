@@ -26,6 +26,7 @@ from groundwatch.alerts.alert import Alert, Notification
 from groundwatch.config import parse_part_options
 from groundwatch.model import Event, Point, Severity
 from groundwatch.parts import ConfigError, Counters
+from groundwatch.tasks import cancel_and_wait
 
 log = logging.getLogger("groundwatch.alerts")
 
@@ -96,9 +97,7 @@ class AlertSink:
         if self._task is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.queue.join(), drain_timeout)
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         self.counters.dropped += self.queue.qsize()
         await self.close()

@@ -31,6 +31,7 @@ from groundwatch.console.radio import RADIO_FIELDS
 from groundwatch.console.state import ConsoleModel
 from groundwatch.influx_access import InfluxAccess
 from groundwatch.influxql import quote_ident, quote_str, series_rows
+from groundwatch.tasks import cancel_and_wait
 from groundwatch.tls import redact_url
 
 log = logging.getLogger(__name__)
@@ -246,10 +247,7 @@ class MqttFeed:
                     listen = asyncio.ensure_future(self._listen(client))
                     stopped = asyncio.ensure_future(stop.wait())
                     await asyncio.wait({listen, stopped}, return_when=asyncio.FIRST_COMPLETED)
-                    for f in (listen, stopped):
-                        f.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await listen
+                    await cancel_and_wait((listen, stopped))
                     if listen.done() and not listen.cancelled() and listen.exception():
                         raise listen.exception()  # type: ignore[misc]
             except aiomqtt.MqttError as exc:

@@ -39,6 +39,7 @@ from groundwatch.sim.connection import BrokerLink
 from groundwatch.sim.envelopes import Envelope, StationClock, radio_of, wrap
 from groundwatch.sim.framer import SimFrame, SimFramer
 from groundwatch.sim.scenario import Scenario
+from groundwatch.tasks import cancel_and_wait
 
 if TYPE_CHECKING:  # aiomqtt loads when publishing starts, not when the CLI lists commands
     import aiomqtt
@@ -192,9 +193,7 @@ class SimPublisher:
                             await asyncio.wait_for(self._stop.wait(), s.linger)
                 finally:
                     if beats is not None:
-                        beats.cancel()
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await beats
+                        await cancel_and_wait(beats)
             finally:
                 self.summary.reconnects, self.summary.unacked = link.reconnects, link.unacked
                 await link.close()
