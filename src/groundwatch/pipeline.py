@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import sys
 import time
 import zlib
 from collections import deque
@@ -79,17 +78,6 @@ class PipelineStats:
     recovered_frames: int = 0
     refused_stations: int = 0  # frames and heartbeats of new stations past max_stations
     forgotten_stations: int = 0  # dropped after station_forget_after_s of silence
-
-
-def _nested_bytes(value: object) -> int:
-    """About what ``value`` keeps in memory, containers included (sys.getsizeof counts a
-    container without its items): a few lines, not a dependency for it."""
-    if isinstance(value, dict):
-        items = sum(_nested_bytes(k) + _nested_bytes(v) for k, v in value.items())
-        return sys.getsizeof(value) + items
-    if isinstance(value, list | tuple | set | frozenset):
-        return sys.getsizeof(value) + sum(_nested_bytes(v) for v in value)
-    return sys.getsizeof(value)
 
 
 class RateLimitedLog:
@@ -430,7 +418,7 @@ class Pipeline:
             return
         if len(events) == events.maxlen:
             stats.events_bytes -= sizes.popleft()
-        size = _nested_bytes((e.title, e.text, e.condition, e.details)) + 200
+        size = e.approx_bytes()
         events.append(e)
         sizes.append(size)
         stats.events_bytes += size

@@ -44,6 +44,9 @@ FOLDED = frozenset(
     {EventType.LIMIT_LEAVE, EventType.LINK_RECOVERED, EventType.FRESH, EventType.RULE_CLEAR}
 )
 S = 1_000_000_000
+# Alerts kept for acknowledgement by id: an event can be large (a LOS names the stations of
+# its pass), so the history is bounded in bytes as well as in alerts.
+HISTORY_BYTES = 16 << 20
 
 
 class AlertManager:
@@ -55,6 +58,7 @@ class AlertManager:
         clock: Callable[[], int] = time.time_ns,
         history: int = 10_000,
         flap_window: float = 0.0,
+        history_bytes: int = HISTORY_BYTES,
     ) -> None:
         self.sinks = list(sinks)
         self.flap_ns = int(flap_window * S)
@@ -66,8 +70,12 @@ class AlertManager:
         self.page_replays = page_replays
         self.clock = clock
         self.active: dict[str, Alert] = {}  # condition -> open alert
+        # Alerts by id, for acknowledgements: the newest ``history`` within ``history_bytes``.
         self._by_id: OrderedDict[str, Alert] = OrderedDict()
+        self._sizes: dict[str, int] = {}  # estimated bytes of each alert in _by_id
         self._history = history
+        self._history_bytes = history_bytes
+        self.history_bytes = 0
         self.deduplicated = 0
         for sink in self.sinks:
             sink.on_ack = self._ack_command
@@ -165,6 +173,7 @@ class AlertManager:
         self.active[new.event.condition] = new
         if alert.id in self._by_id:
             self._by_id[alert.id] = new
+            self._resize(new)
         return new
 
     def _recovery(self, e: Event, opened: Alert | None) -> Alert:
@@ -197,9 +206,19 @@ class AlertManager:
 
     def _remember(self, alert: Alert) -> Alert:
         self._by_id[alert.id] = alert
-        while len(self._by_id) > self._history:
-            self._by_id.popitem(last=False)
+        self._by_id.move_to_end(alert.id)
+        self._resize(alert)
+        while len(self._by_id) > 1 and (
+            len(self._by_id) > self._history or self.history_bytes > self._history_bytes
+        ):
+            old_id, _ = self._by_id.popitem(last=False)
+            self.history_bytes -= self._sizes.pop(old_id)
         return alert
+
+    def _resize(self, alert: Alert) -> None:
+        size = alert.event.approx_bytes()
+        self.history_bytes += size - self._sizes.get(alert.id, 0)
+        self._sizes[alert.id] = size
 
     def _dispatch(self, alert: Alert) -> None:
         replay = alert.event.source != "live"
@@ -269,6 +288,8 @@ class AlertManager:
         out = {s.name: s.counters.as_dict() for s in self.sinks}
         out["manager"] = {
             "active": len(self.active),
+            "history": len(self._by_id),
+            "history_bytes": self.history_bytes,
             "deduplicated": self.deduplicated,
             "escalated": self.escalated,
             "deescalated": self.deescalated,
