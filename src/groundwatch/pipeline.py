@@ -256,17 +256,19 @@ class Pipeline:
         position = recovered_position  # a recovered frame is archived already
         if recovered:
             self.stats.recovered_frames += 1
-        elif self._tick(now, frame=True):
-            await self._write_link_series(now)
         identity = self.decoder.peek(frame)
         spacecraft = identity.spacecraft if identity is not None else None
         if not recovered:
+            # Archived and acknowledged before anything else can fail: a frame left
+            # unacknowledged would hold one of the broker's in-flight slots for the session.
             if self.archive is not None:
                 position = self.archive.append(frame, f"{spacecraft or 'unknown'}-{frame.station}")
             # Not archived (the archive raised ARCHIVE_FAILED): not acknowledged either, so
             # the broker keeps it and delivers it again on the next session.
             if frame.ack is not None and (position is not None or self.archive is None):
                 frame.ack()
+            if self._tick(now, frame=True):
+                await self._write_link_series(now)
         if frame.meta is not None:  # what the station said about its reception
             self.accounting.observe_copy(spacecraft, frame.station, frame.meta)
             if spacecraft is not None and not recovered:
