@@ -63,6 +63,8 @@ class AlertManager:
         self.sinks = list(sinks)
         self.flap_ns = int(flap_window * S)
         self.held: dict[str, Event] = {}  # condition -> recovery being held
+        self._held_until: dict[str, int] = {}  # condition -> when its recovery is released
+        self._now_ns: int | None = None  # the latest pipeline time ``tick`` was given
         self.escalated = 0
         self.deescalated = 0
         self.flaps_suppressed = 0
@@ -140,9 +142,14 @@ class AlertManager:
         if e.recovery:
             if self.flap_ns > 0 and e.type in FOLDED and e.condition in self.active:
                 self.held[e.condition] = e  # notified once the window is quiet
+                # From the event's time, or from now if the station stamped it ahead: a
+                # recovery must not wait for a clock that is hours fast.
+                start = e.time_ns if self._now_ns is None else min(e.time_ns, self._now_ns)
+                self._held_until[e.condition] = start + self.flap_ns
                 return None
             return self._recovery(e, self.active.pop(e.condition, None))
         held = self.held.pop(e.condition, None)
+        self._held_until.pop(e.condition, None)
         opened = self.active.get(e.condition)
         if held is not None and opened is not None:
             # back within the flap window: the same alert, one more flap
@@ -189,8 +196,8 @@ class AlertManager:
         """Recoveries held for the flap window whose window has passed quietly."""
         out = []
         for condition, e in list(self.held.items()):
-            if everything or now_ns - e.time_ns >= self.flap_ns:
-                del self.held[condition]
+            if everything or now_ns >= self._held_until[condition]:
+                del self.held[condition], self._held_until[condition]
                 alert = self._recovery(e, self.active.pop(condition, None))
                 self._dispatch(alert)
                 out.append(alert)
@@ -229,6 +236,7 @@ class AlertManager:
 
     def tick(self, now_ns: int) -> list[Alert]:
         """Re-notify unacknowledged critical alerts every ``renotify_interval``."""
+        self._now_ns = now_ns if self._now_ns is None else max(self._now_ns, now_ns)
         out = self._release(now_ns)
         for condition, alert in list(self.active.items()):
             e = alert.event
