@@ -21,7 +21,6 @@ import time
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from groundwatch.clock import Clock, ReplayClock, WallClock
@@ -40,63 +39,15 @@ from groundwatch.model import (
     StationStatus,
 )
 from groundwatch.parts import ConfigError, Counters, Decoder, IngestItem, Source, StoreSink
-from groundwatch.rejects import count_rejections, seeded
+from groundwatch.pipeline_stats import EVENTS_KEPT, PipelineStats, RateLimitedLog, StageDeadlines
+from groundwatch.pipeline_status import pipeline_status
+from groundwatch.rejects import count_rejections
+from groundwatch.stations import MAX_STATIONS, StationRoster
 from groundwatch.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
 _END = object()  # tells the decode stage that every source has stopped
-
-
-@dataclass(slots=True)
-class StageDeadlines:
-    sources: float = 15.0
-    decode: float = 60.0
-    alerts: float = 5.0
-    store: float = 60.0
-
-
-EVENTS_KEPT = 10_000
-EVENTS_BYTES = 16 << 20  # and within this many bytes (a LOS names every station of its pass)
-MAX_STATIONS = 1_000
-FORGET_SWEEP_S = 10.0  # seconds between looks for silent stations
-
-
-@dataclass(slots=True)
-class PipelineStats:
-    frames: int = 0
-    duplicates: int = 0
-    packets: int = 0
-    points: int = 0
-    rejected: dict[str, int] = field(default_factory=dict)
-    # The latest events (a live run raises them for months: only the newest are kept; a
-    # replay, which ends, keeps them all), and how many there were of each type.
-    events: deque[Event] = field(default_factory=lambda: deque(maxlen=EVENTS_KEPT))
-    event_sizes: deque[int] = field(default_factory=deque)  # estimated bytes, as ``events``
-    events_bytes: int = 0
-    event_counts: dict[str, int] = field(default_factory=dict)
-    recovered_frames: int = 0
-    refused_stations: int = 0  # frames and heartbeats of new stations past max_stations
-    forgotten_stations: int = 0  # dropped after station_forget_after_s of silence
-
-
-class RateLimitedLog:
-    """At most one log line per second per kind (a flood of bad frames must not flood logs)."""
-
-    def __init__(self, interval_s: float = 1.0) -> None:
-        self._interval = interval_s
-        self._last: dict[str, float] = {}
-        self._suppressed: dict[str, int] = {}
-
-    def warning(self, kind: str, msg: str, *args: object) -> None:
-        now = time.monotonic()
-        if now - self._last.get(kind, -1e9) >= self._interval:
-            extra = self._suppressed.pop(kind, 0)
-            suffix = f" (+{extra} more since last report)" if extra else ""
-            log.warning(msg + suffix, *args)
-            self._last[kind] = now
-        else:
-            self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
 
 
 class Pipeline:
@@ -148,14 +99,9 @@ class Pipeline:
         self.counters = Counters()
         self.stats = PipelineStats(events=deque(maxlen=events_kept))
         # Stations come from the wire: every per-station structure downstream (link state,
-        # accounting, merge counters, archive files, series) is bounded by this many.
-        self.max_stations = max_stations
-        # ... counting the stations heard (frame, heartbeat) within station_forget_after_s;
-        # what is kept for a station silent longer is dropped (_forget_silent_stations).
-        self._stations: dict[str, float] = {}  # station -> last heard, monotonic seconds
-        self.station_forget_after_s = station_forget_after_s
-        self._forget_sweep_s = min(FORGET_SWEEP_S, station_forget_after_s / 2)
-        self._next_forget = time.monotonic() + self._forget_sweep_s
+        # accounting, merge counters, archive files, series) is bounded by the roster's
+        # max_stations, counting the stations heard within station_forget_after_s.
+        self.stations = StationRoster(max_stations, station_forget_after_s)
         self._next_accounting: int | None = None
         self._listeners = list(event_listeners)
         self._result_listeners = list(result_listeners)  # e.g. the demo's live console
@@ -180,26 +126,16 @@ class Pipeline:
         """Handle one item from a source. Never raises: a bug here is counted and logged."""
         try:
             if isinstance(item, RawFrame | StationStatus | RejectedInput):
-                stations = self._stations
-                if item.station in stations:
-                    stations[item.station] = time.monotonic()
-                elif len(stations) >= self.max_stations:
+                if not self.stations.heard(item.station):
                     if not isinstance(item, RejectedInput):
                         await self._too_many_stations(item, recovered_position)
                         return
                     item = dataclasses.replace(item, station=INVALID_STATION)
-                else:
-                    stations[item.station] = time.monotonic()
             elif isinstance(item, RefusedFrame) and item.frame.station != INVALID_STATION:
                 # An oversized frame is counted per station too: the same bound applies
-                stations = self._stations
-                if item.frame.station in stations:
-                    stations[item.frame.station] = time.monotonic()
-                elif len(stations) >= self.max_stations:
+                if not self.stations.heard(item.frame.station):
                     frame = dataclasses.replace(item.frame, station=INVALID_STATION)
                     item = dataclasses.replace(item, frame=frame)
-                else:
-                    stations[item.frame.station] = time.monotonic()
             if isinstance(item, RawFrame):
                 self._in_frame = True  # the decode stage is inside a frame (see _tick_loop)
                 try:
@@ -231,10 +167,11 @@ class Pipeline:
             "too_many_stations",
             "station %s refused: already %d stations (max_stations)",
             item.station,
-            self.max_stations,
+            self.stations.max_stations,
         )
         if isinstance(item, RawFrame):
-            detail = f"station {item.station}: more than max_stations ({self.max_stations})"
+            most = self.stations.max_stations
+            detail = f"station {item.station}: more than max_stations ({most})"
             frame = dataclasses.replace(item, station=INVALID_STATION)
             await self._refused(frame, RejectReason.TOO_MANY_STATIONS, detail, recovered_position)
 
@@ -405,28 +342,10 @@ class Pipeline:
         for e in events:
             if not e.source or e.source == "live":
                 e.source = self.source_label
-            self._keep_event(e)
-            counts = self.stats.event_counts
-            counts[e.type.value] = counts.get(e.type.value, 0) + 1
+            self.stats.keep_event(e)
             self.alerts.submit([e])
             for listener in self._listeners:
                 listener(e)
-
-    def _keep_event(self, e: Event) -> None:
-        """Into the history of a live run: the newest ``maxlen`` events within EVENTS_BYTES."""
-        stats, events, sizes = self.stats, self.stats.events, self.stats.event_sizes
-        if events.maxlen is None:  # a replay, which ends, keeps every event
-            events.append(e)
-            return
-        if len(events) == events.maxlen:
-            stats.events_bytes -= sizes.popleft()
-        size = e.approx_bytes()
-        events.append(e)
-        sizes.append(size)
-        stats.events_bytes += size
-        while stats.events_bytes > EVENTS_BYTES and len(events) > 1:
-            events.popleft()
-            stats.events_bytes -= sizes.popleft()
 
     # --- tasks ----------------------------------------------------------------------------
 
@@ -465,24 +384,20 @@ class Pipeline:
                     now = min(now, *dues)
             try:
                 await self.advance(now)
-                if time.monotonic() >= self._next_forget:
+                if self.stations.sweep_due():
                     self._forget_silent_stations()
             except Exception:
                 self.counters.errors += 1
                 log.exception("pipeline: link monitor tick failed")
 
     def _forget_silent_stations(self) -> None:
-        """Stations come from the wire: what every part keeps per station is dropped once
-        the station has been silent (no frame, no heartbeat) for ``station_forget_after_s``,
-        so ``max_stations`` bounds the stations heard lately, not every name ever seen."""
-        now = time.monotonic()
-        self._next_forget = now + self._forget_sweep_s
-        edge = now - self.station_forget_after_s
-        silent = [name for name, heard in self._stations.items() if heard < edge]
+        """What every part keeps for a station silent (no frame, no heartbeat) for
+        ``station_forget_after_s`` is dropped (see ``stations``)."""
+        silent = self.stations.silent()
         for name in silent:
             if not self.monitor.forget_station(name):
                 continue  # in the contact plan: kept
-            del self._stations[name]
+            self.stations.forget(name)
             self.accounting.forget_station(name)
             self.merger.forget_station(name)
             for lk in [k for k in self._link_keys if k[1] == name]:
@@ -490,7 +405,7 @@ class Pipeline:
             self.stats.forgotten_stations += 1
         if silent:
             log.info(
-                "forgot %d station(s) silent for %.0f s", len(silent), self.station_forget_after_s
+                "forgot %d station(s) silent for %.0f s", len(silent), self.stations.forget_after_s
             )
 
     async def _source_task(self, source: Source) -> None:
@@ -622,57 +537,6 @@ class Pipeline:
         await asyncio.sleep(0.3)  # subscriptions are sent right after CONNACK
 
     def status(self) -> dict[str, Any]:
-        """What the one-line status, /health, /metrics and the console show: every part's
-        counters (``store.health`` renders /metrics from it, see its rules for names)."""
-        per_link: list[dict[str, Any]] = []
-        for key, c in self.accounting.counts().items():
-            row: dict[str, Any] = {
-                "spacecraft": key.spacecraft,
-                "station": key.station,
-                "vcid": key.vcid,
-            }
-            for name in (
-                "frames",
-                "bytes",
-                "valid_frames",
-                "crc_failures",
-                "frame_gaps",
-                "frames_missing",
-                "packets",
-            ):
-                row[name] = getattr(c, name)
-            row["rejected"] = c.rejected_total()
-            per_link.append(row)
-        alerts = self.alerts.counters()
-        not_computed = [  # derived values without a sample, per packet, parameter and reason
-            {"packet": p, "parameter": n, "reason": r, "values": count}
-            for (p, n, r), count in self.decoder.not_computed().items()
-        ]
-        return {
-            "frames": self.stats.frames,
-            "packets": self.stats.packets,
-            "points": self.stats.points,
-            "duplicates": self.stats.duplicates,
-            "rejected": seeded(self.stats.rejected),
-            "events": dict(self.stats.event_counts),
-            "stations_known": len(self._stations),
-            "stations_refused": self.stats.refused_stations,
-            "stations_forgotten": self.stats.forgotten_stations,
-            "tasks": len(asyncio.all_tasks()),
-            "queue": self.queue.qsize(),
-            "queue_size": self.queue.maxsize,
-            "store": self.store.health(),
-            "link": per_link,
-            "not_computed": not_computed,
-            "links": self.monitor.snapshot(),
-            "radio": self.accounting.radio.latest(),  # what the stations say of their reception
-            # dictionary rules: judged, skipped (a value could not be computed), raised, cleared
-            "rules": dict(self.monitor.rules.counters) if self.monitor.rules is not None else {},
-            "stations": self.merger.counts(),
-            "sources": {s.name: s.counters.as_dict() for s in self.sources},
-            "decoder": self.decoder.counters.as_dict(),
-            "archive": self.archive.health() if self.archive is not None else {},
-            "alerts": {**alerts.pop("manager", {}), "sinks": alerts},
-            "pipeline": self.counters.as_dict(),
-            "errors": self.counters.errors,
-        }
+        """What the one-line status, /health, /metrics and the console show (see
+        ``pipeline_status``)."""
+        return pipeline_status(self)

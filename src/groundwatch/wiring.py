@@ -26,7 +26,8 @@ from groundwatch.link.rules import RuleEngine
 from groundwatch.link.schedule import Schedule
 from groundwatch.model import DecodeResult, Event, Point
 from groundwatch.parts import ConfigError, Registry, StoreSink
-from groundwatch.pipeline import EVENTS_KEPT, Pipeline
+from groundwatch.pipeline import Pipeline
+from groundwatch.pipeline_stats import EVENTS_KEPT
 from groundwatch.plugins import default_registry
 from groundwatch.store.health import HealthServer
 from groundwatch.store.points import PacketPoints, event_point, float_params_of, rejected_point

@@ -21,7 +21,8 @@ from typing import Any
 
 from groundwatch import services
 from groundwatch.config import Settings, load_config
-from groundwatch.pipeline import Pipeline, PipelineStats
+from groundwatch.pipeline import Pipeline
+from groundwatch.pipeline_stats import PipelineStats
 from groundwatch.services import ServiceHandle
 from groundwatch.wiring import build_pipeline
 

@@ -25,7 +25,8 @@ from groundwatch.decoders.api import TelemetryDictionary
 from groundwatch.decoders.decode_input import parse_timestamp
 from groundwatch.model import Event, RawFrame
 from groundwatch.mqtt_url import mqtt_connection
-from groundwatch.pipeline import Pipeline, PipelineStats
+from groundwatch.pipeline import Pipeline
+from groundwatch.pipeline_stats import PipelineStats
 from groundwatch.replay.detect import ReplayFormat
 from groundwatch.replay.recording import DEFAULT_STATION, Recording, TimeLine, Unreadable
 from groundwatch.replay.session import default_session_name, validate_session_name

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from groundwatch.model import Event, EventType, Severity
-from groundwatch.pipeline import EVENTS_KEPT, Pipeline
+from groundwatch.pipeline import Pipeline
+from groundwatch.pipeline_stats import EVENTS_KEPT
 
 
 class _Alerts:
@@ -58,7 +59,7 @@ def test_live_events_are_bounded_in_bytes() -> None:
     import gc
     import tracemalloc
 
-    from groundwatch.pipeline import EVENTS_BYTES
+    from groundwatch.pipeline_stats import EVENTS_BYTES
 
     pipeline, alerts = _pipeline()
     gc.collect()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from groundwatch.model import Event, EventType, Severity
-from groundwatch.pipeline import PipelineStats
+from groundwatch.pipeline_stats import PipelineStats
 from groundwatch.replay.progress import summary_text
 from groundwatch.replay.recording import Unreadable
 from groundwatch.replay.runner import ReplayResult
