@@ -164,7 +164,7 @@ def load_dictionary(
     if snapshot is not None:
         try:
             return compile_dictionary(snapshot, file, path.parent)
-        except Exception:  # noqa: BLE001 - a snapshot that does not compile is not trusted
+        except Exception:  # a snapshot that does not compile is not trusted: load the file
             pass
         cache.discard(key)
     model = _validated(path, is_xtce, content)

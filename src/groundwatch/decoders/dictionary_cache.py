@@ -130,6 +130,7 @@ class DictionaryCache:
         expected = {"format": FORMAT, "key": key, "sha256": hashlib.sha256(payload).hexdigest()}
         if header != expected:
             raise CorruptEntry("header does not match the entry")
+        snapshot: Any
         try:
             snapshot = decode(json.loads(payload))
         except (ValueError, TypeError, KeyError, RecursionError) as exc:
@@ -234,7 +235,9 @@ class Record(SimpleNamespace):
 
 
 # One record class per model class, named alike (``type(record).__name__``).
-_RECORDS = {kind: type(kind, (Record,), {}) for kind in RECORD_KINDS - {"FramingDef"}}
+_RECORDS: dict[str, type[Record]] = {
+    kind: type(kind, (Record,), {}) for kind in RECORD_KINDS - {"FramingDef"}
+}
 
 
 def _record(tagged: dict[str, Any]) -> Any:
