@@ -75,3 +75,11 @@ def test_decode_loads_only_what_decoding_needs(tmp_path: Path) -> None:
     areas = {n.split(".")[1] for n in names if n.startswith("groundwatch.")}
     assert sorted(areas & set(others)) == []
     assert heavy_in(names) == [] and "asyncio" not in names
+    # A plain decode command line needs no CLI framework, and a dictionary loaded before
+    # (the first run cached it) needs no validation: neither typer nor pydantic nor YAML.
+    names, out = imported_modules(
+        "decode", "-d", str(JPSS1_DICTIONARY), "--format", "raw", "-i", str(capture)
+    )
+    assert '"kind": "packet"' in out
+    frameworks = {n.split(".")[0] for n in names} & {"typer", "click", "rich", "pydantic", "yaml"}
+    assert sorted(frameworks) == []
