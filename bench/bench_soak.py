@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -168,10 +169,17 @@ async def soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     cfg = tmp / "gw.toml"
     write_config(cfg, mosq, influx.url, port, args.forget_after)
     log = tmp / "run.log"
+    command = ["-m", "groundwatch"]
+    env = dict(os.environ)
+    if args.trace_memory is not None:  # snapshots on SIGUSR1, see bench.memory_trace
+        command = ["-m", "bench.memory_trace"]
+        env["GW_TRACE_DIR"] = str(args.trace_memory)
     gw = subprocess.Popen(  # noqa: ASYNC220 (started once, before any work)
-        [sys.executable, "-m", "groundwatch", "run", "--config", str(cfg), "--no-status"],
+        [sys.executable, *command, "run", "--config", str(cfg), "--no-status"],
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
+        cwd=REPO,
+        env=env,
     )
     samples: list[tuple[float, float, int, int]] = []  # t, rss MB, fds, tasks
     outages = {"broker": 0, "influx": 0}
@@ -183,12 +191,16 @@ async def soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         publishing = asyncio.create_task(pub.run(args.duration))
         t0 = time.monotonic()
         next_broker, next_influx = args.broker_every, args.influx_every
+        next_trace = 60.0  # the first snapshot once the run has warmed up
         while not publishing.done():
             await asyncio.sleep(2)
             t = time.monotonic() - t0
             h = await asyncio.to_thread(health, port)
             rss, fds = proc_sample(gw.pid)
             samples.append((t, rss, fds, h["tasks"] if h else -1))
+            if args.trace_memory is not None and t >= next_trace:
+                next_trace += args.duration / 3
+                gw.send_signal(signal.SIGUSR1)
             if t >= next_broker and t < args.duration - 10:
                 next_broker += args.broker_every
                 outages["broker"] += 1
@@ -213,6 +225,9 @@ async def soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         rss, fds = proc_sample(gw.pid)
         h = await asyncio.to_thread(health, port)
         samples.append((time.monotonic() - t0, rss, fds, h["tasks"] if h else -1))
+        if args.trace_memory is not None:
+            gw.send_signal(signal.SIGUSR1)
+            await asyncio.sleep(30)  # writing a snapshot takes a while
         events = await asyncio.to_thread(
             query, influx.url, 'SELECT "condition", "type" FROM "events"'
         )
@@ -229,13 +244,26 @@ async def soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         vals = [s[i] for s in samples]
         return {"start": vals[0], "peak": max(vals), "end": vals[-1]}
 
+    def rss_at(t: float) -> float:  # the first sample at or after t seconds
+        return next((s[1] for s in samples if s[0] >= t), samples[-1][1])
+
+    # Per-station state fills up to its bounds while stations are remembered (forget_after),
+    # so flat means: no growth once the run has been going for longer than that.
+    marks = range(0, int(args.duration) + 1, int(args.report_every))
+    settled = min(args.forget_after + 60, args.duration / 2)
+
     return {
         "duration_s": args.duration,
         "rate": args.rate,
         "stations": pub.stations,
         "stations_forgotten": h["stations_forgotten"] if h else -1,
         "stations_refused": h["stations_refused"] if h else -1,
+        "alerts_active": h["alerts"]["active"] if h else -1,
+        "alert_history": h["alerts"].get("history", -1) if h else -1,
         "rss_mb": trio(1),
+        "rss_mb_every": {f"{t}s": rss_at(t) for t in marks},
+        "rss_growth_after_settling_mb": round(samples[-1][1] - rss_at(settled), 1),
+        "settled_at_s": settled,
         "open_fds": trio(2),
         "tasks": trio(3),
         "packets_published": pub.packets,
@@ -258,6 +286,15 @@ def main() -> None:
     ap.add_argument("--influx-every", type=float, default=420, help="seconds between restarts")
     ap.add_argument(
         "--forget-after", type=float, default=600, help="[link] station_forget_after, seconds"
+    )
+    ap.add_argument(
+        "--report-every", type=float, default=300, help="seconds between RSS figures reported"
+    )
+    ap.add_argument(
+        "--trace-memory",
+        type=Path,
+        default=None,
+        help="DIR: run groundwatch under tracemalloc, snapshots in DIR (see bench.memory_trace)",
     )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="gw-soak-") as tmp:

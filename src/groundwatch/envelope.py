@@ -34,6 +34,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import IO, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -195,20 +196,23 @@ _minute_secs: dict[str, int] = {}
 
 def _minute_of(value: str, year: str, month: str, day: str, hh: str, mm: str) -> int:
     """The epoch seconds of an ERT's minute; EnvelopeError when it is not a valid date."""
-    try:
-        secs = calendar.timegm((int(year), int(month), int(day), int(hh), int(mm), 0, 0, 0, 0))
-    except (ValueError, OverflowError) as exc:
-        raise EnvelopeError(RejectReason.BAD_ERT, f"ert {value!r}: {exc}") from exc
-    if not (1 <= int(month) <= 12 and 1 <= int(day) <= 31 and int(hh) < 24):
-        raise EnvelopeError(RejectReason.BAD_ERT, f"ert {value!r} is not a valid date")
-    return secs
+    try:  # datetime checks the calendar (month, day of that month, hour, minute)
+        datetime(int(year), int(month), int(day), int(hh), int(mm))
+    except ValueError as exc:
+        raise EnvelopeError(RejectReason.BAD_ERT, f"ert {value[:64]!r}: {exc}") from exc
+    return calendar.timegm((int(year), int(month), int(day), int(hh), int(mm), 0, 0, 0, 0))
 
 
-def _ert_ns(minute_secs: int, ss: str, frac: str | None, zone: str) -> int:
-    secs = minute_secs + int(ss)
+def _ert_ns(minute_secs: int, ss: str, frac: str | None, zone: str, value: str) -> int:
+    second = int(ss)
+    if second > 60:  # 60: a leap second
+        raise EnvelopeError(RejectReason.BAD_ERT, f"ert {value[:64]!r}: second out of range")
+    secs = minute_secs + second
     if zone not in ("Z", "z"):
-        sign = 1 if zone[0] == "+" else -1
-        secs -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+        zh, zm = int(zone[1:3]), int(zone[4:6])
+        if zh > 23 or zm > 59:
+            raise EnvelopeError(RejectReason.BAD_ERT, f"ert {value[:64]!r}: bad UTC offset")
+        secs -= (1 if zone[0] == "+" else -1) * (zh * 3600 + zm * 60)
     return secs * S + int((frac or "").ljust(9, "0"))
 
 
@@ -230,7 +234,8 @@ def parse_ert(value: Any, unit_ns: int = 1) -> int:
         and (base := _minute_secs.get(value[:16])) is not None
         and (rest := _RFC3339_REST.fullmatch(value, 16))
     ):  # a minute already read (the usual case): only the seconds onwards are new
-        t = _ert_ns(base, *rest.groups())
+        ss, frac, zone = rest.groups()
+        t = _ert_ns(base, ss, frac, zone, value)
     elif isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
         t = int(value.strip()) * unit_ns
     elif isinstance(value, str) and (m := _RFC3339.fullmatch(value.strip())):
@@ -242,7 +247,7 @@ def parse_ert(value: Any, unit_ns: int = 1) -> int:
             if len(_minute_secs) >= 256:  # bounded: the text comes from the wire
                 _minute_secs.clear()
             _minute_secs[minute] = base
-        t = _ert_ns(base, ss, frac, zone)
+        t = _ert_ns(base, ss, frac, zone, value)
     else:
         raise EnvelopeError(RejectReason.BAD_ERT, f"ert {str(value)[:64]!r} is not a time")
     if not 0 <= t < ERT_MAX_NS:

@@ -10,6 +10,7 @@ it passed the clock guard (``FrameMeta.ert_source``), else the time the ingestor
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
@@ -406,3 +407,19 @@ class Event:
     recovery: bool = False
     source: str = "live"
     details: dict[str, Any] = field(default_factory=dict)
+
+    def approx_bytes(self) -> int:
+        """About what the event keeps in memory: what holds events for long (the live
+        history, the alert history) is bounded in bytes by it."""
+        return nested_bytes((self.title, self.text, self.condition, self.id, self.details)) + 200
+
+
+def nested_bytes(value: object) -> int:
+    """About what ``value`` keeps in memory, containers included (sys.getsizeof counts a
+    container without its items): a few lines, not a dependency for it."""
+    if isinstance(value, dict):
+        items = sum(nested_bytes(k) + nested_bytes(v) for k, v in value.items())
+        return sys.getsizeof(value) + items
+    if isinstance(value, list | tuple | set | frozenset):
+        return sys.getsizeof(value) + sum(nested_bytes(v) for v in value)
+    return sys.getsizeof(value)

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import sys
 import time
 import zlib
 from collections import deque
@@ -79,17 +78,6 @@ class PipelineStats:
     recovered_frames: int = 0
     refused_stations: int = 0  # frames and heartbeats of new stations past max_stations
     forgotten_stations: int = 0  # dropped after station_forget_after_s of silence
-
-
-def _nested_bytes(value: object) -> int:
-    """About what ``value`` keeps in memory, containers included (sys.getsizeof counts a
-    container without its items): a few lines, not a dependency for it."""
-    if isinstance(value, dict):
-        items = sum(_nested_bytes(k) + _nested_bytes(v) for k, v in value.items())
-        return sys.getsizeof(value) + items
-    if isinstance(value, list | tuple | set | frozenset):
-        return sys.getsizeof(value) + sum(_nested_bytes(v) for v in value)
-    return sys.getsizeof(value)
 
 
 class RateLimitedLog:
@@ -268,17 +256,19 @@ class Pipeline:
         position = recovered_position  # a recovered frame is archived already
         if recovered:
             self.stats.recovered_frames += 1
-        elif self._tick(now, frame=True):
-            await self._write_link_series(now)
         identity = self.decoder.peek(frame)
         spacecraft = identity.spacecraft if identity is not None else None
         if not recovered:
+            # Archived and acknowledged before anything else can fail: a frame left
+            # unacknowledged would hold one of the broker's in-flight slots for the session.
             if self.archive is not None:
                 position = self.archive.append(frame, f"{spacecraft or 'unknown'}-{frame.station}")
             # Not archived (the archive raised ARCHIVE_FAILED): not acknowledged either, so
             # the broker keeps it and delivers it again on the next session.
             if frame.ack is not None and (position is not None or self.archive is None):
                 frame.ack()
+            if self._tick(now, frame=True):
+                await self._write_link_series(now)
         if frame.meta is not None:  # what the station said about its reception
             self.accounting.observe_copy(spacecraft, frame.station, frame.meta)
             if spacecraft is not None and not recovered:
@@ -430,7 +420,7 @@ class Pipeline:
             return
         if len(events) == events.maxlen:
             stats.events_bytes -= sizes.popleft()
-        size = _nested_bytes((e.title, e.text, e.condition, e.details)) + 200
+        size = e.approx_bytes()
         events.append(e)
         sizes.append(size)
         stats.events_bytes += size

@@ -17,27 +17,13 @@ from groundwatch.alerts.commands import publish_ack
 from groundwatch.alerts.manager import AlertManager
 from groundwatch.alerts.mqtt import MqttSink
 from groundwatch.config import PartConfig
-from groundwatch.model import Event, EventType, Severity
 from groundwatch.mqtt_url import mqtt_connection
 from groundwatch.plugins import builtin_registry
 from groundwatch.tls import TlsFiles
+from tests.helpers.events import unexpected_los
 from tests.integration.conftest import SecureBroker
 
 pytestmark = pytest.mark.integration
-
-
-def _critical() -> Event:
-    return Event(
-        type=EventType.UNEXPECTED_LOS,
-        severity=Severity.CRITICAL,
-        time_ns=time.time_ns(),
-        spacecraft="lander",
-        station="gs1",
-        title="UNEXPECTED_LOS lander",
-        text="link lost inside a planned contact",
-        condition="LOS/lander",
-        id=f"los-{time.time_ns()}",
-    )
 
 
 async def _manager(broker: SecureBroker, **opts: Any) -> AlertManager:
@@ -81,7 +67,7 @@ async def test_only_a_signed_ack_silences_a_critical_alert(
     secrets_file.chmod(0o600)
     alerts = await _manager(secure_mosquitto, ack_secrets_file=str(secrets_file))
     try:
-        (alert,) = alerts.submit([_critical()])
+        (alert,) = alerts.submit([unexpected_los()])
         # unsigned, by an operator the broker lets publish on the ack topic
         await _raw_publish(
             secure_mosquitto, "op2", "groundwatch/ack", {"id": alert.id, "by": "op1"}
@@ -123,7 +109,7 @@ async def test_a_replayed_signed_ack_is_refused(
     secrets_file.write_text("op1:first-secret\n")
     alerts = await _manager(secure_mosquitto, ack_secrets_file=str(secrets_file))
     try:
-        (first,) = alerts.submit([_critical()])
+        (first,) = alerts.submit([unexpected_los()])
         signed = sign(b"first-secret", first.id, "op1", None)
         await _raw_publish(secure_mosquitto, "op1", "groundwatch/ack", signed)
         await _settle(alerts, "acks_accepted", 1)
@@ -141,7 +127,7 @@ async def test_broker_acl_mode_takes_the_operator_from_its_own_topic(
 ) -> None:
     alerts = await _manager(secure_mosquitto, ack_auth="broker")
     try:
-        (alert,) = alerts.submit([_critical()])
+        (alert,) = alerts.submit([unexpected_los()])
         # a station and another operator cannot write op1's topic: the ACL drops both
         await _raw_publish(secure_mosquitto, "gs1", "groundwatch/ack/op1", {"id": alert.id})
         await _raw_publish(secure_mosquitto, "op2", "groundwatch/ack/op1", {"id": alert.id})

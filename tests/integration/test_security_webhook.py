@@ -10,26 +10,12 @@ import pytest
 
 from groundwatch.alerts.manager import AlertManager
 from groundwatch.config import PartConfig
-from groundwatch.model import Event, EventType, Severity
 from groundwatch.store.health import render_metrics
 
+from ..helpers.events import unexpected_los
 from ..helpers.http import http_receiver
 
 pytestmark = pytest.mark.integration
-
-
-def _event() -> Event:
-    return Event(
-        type=EventType.UNEXPECTED_LOS,
-        severity=Severity.CRITICAL,
-        time_ns=time.time_ns(),
-        spacecraft="lander",
-        station="gs1",
-        title="UNEXPECTED_LOS",
-        text="lost",
-        condition="LOS/lander",
-        id="los-1",
-    )
 
 
 @pytest.mark.parametrize("status", [302, 307])
@@ -51,7 +37,7 @@ async def test_a_redirect_is_a_failure_and_is_not_followed(status: int) -> None:
         )
         await alerts.start()
         try:
-            alerts.submit([_event()])
+            alerts.submit([unexpected_los()])
             sink = alerts.sink("webhook")
             deadline = time.monotonic() + 5
             while sink.counters.extra["failed"] < 1:
@@ -75,8 +61,8 @@ async def test_a_redirect_is_a_failure_and_is_not_followed(status: int) -> None:
 async def test_every_sink_counts_sent_failed_and_dropped() -> None:
     alerts = AlertManager.from_config([PartConfig(type="log", queue_size=1)])
     sink = alerts.sink("log")
-    alerts.submit([_event()])
-    e2 = _event()
+    alerts.submit([unexpected_los()])
+    e2 = unexpected_los()
     e2.condition, e2.id = "other", "x2"
     alerts.submit([e2])  # the queue holds one: dropped
     await alerts.start()

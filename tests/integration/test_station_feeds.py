@@ -48,6 +48,14 @@ def envelope_config(
     return cfg
 
 
+async def station_sends(
+    mosquitto: ServiceHandle, record: Path, station: str, envelope: str, n: int, *extra: str
+) -> None:
+    """The simulator as one station sending ``n`` frames in ``envelope``s, 200 a second."""
+    args = ("--station", station, "--envelope", envelope, *extra)
+    await asyncio.to_thread(simulate, mosquitto, record, *args, count=n, rate=200)
+
+
 @pytest.mark.parametrize("envelope", ["json", "tinygs", "mqtt5"])
 async def test_points_land_at_the_station_ert(
     envelope: str, mosquitto: ServiceHandle, influxd: ServiceHandle, influx_db: str, tmp_path: Path
@@ -56,19 +64,8 @@ async def test_points_land_at_the_station_ert(
     record = tmp_path / "record.jsonl"
     n = 120
     async with running_pipeline(settings_for(cfg)) as pipeline:
-        await asyncio.to_thread(
-            simulate,
-            mosquitto,
-            record,
-            "--station",
-            "gs4",
-            "--envelope",
-            envelope,
-            "--latency",
-            "250",  # the station's ERT is 250 ms before the message is published
-            count=n,
-            rate=200,
-        )
+        # the station's ERT is 250 ms before the message is published
+        await station_sends(mosquitto, record, "gs4", envelope, n, "--latency", "250")
         await wait_for(lambda: pipeline.stats.frames >= n, 60, f"{n} frames")
     assert not pipeline.stats.rejected
     checked = 0
@@ -113,19 +110,7 @@ async def test_a_station_clock_30_s_ahead_is_flagged(
     record = tmp_path / "record.jsonl"
     n = 40
     async with running_pipeline(settings_for(cfg)) as pipeline:
-        await asyncio.to_thread(
-            simulate,
-            mosquitto,
-            record,
-            "--station",
-            "gs9",
-            "--envelope",
-            "json",
-            "--station-clock-offset",
-            "30",
-            count=n,
-            rate=200,
-        )
+        await station_sends(mosquitto, record, "gs9", "json", n, "--station-clock-offset", "30")
         if handling == "reject":
             await wait_for(lambda: sum(pipeline.stats.rejected.values()) >= n, 30, "rejects")
         else:

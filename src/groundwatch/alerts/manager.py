@@ -44,6 +44,9 @@ FOLDED = frozenset(
     {EventType.LIMIT_LEAVE, EventType.LINK_RECOVERED, EventType.FRESH, EventType.RULE_CLEAR}
 )
 S = 1_000_000_000
+# Alerts kept for acknowledgement by id: an event can be large (a LOS names the stations of
+# its pass), so the history is bounded in bytes as well as in alerts.
+HISTORY_BYTES = 16 << 20
 
 
 class AlertManager:
@@ -55,10 +58,13 @@ class AlertManager:
         clock: Callable[[], int] = time.time_ns,
         history: int = 10_000,
         flap_window: float = 0.0,
+        history_bytes: int = HISTORY_BYTES,
     ) -> None:
         self.sinks = list(sinks)
         self.flap_ns = int(flap_window * S)
         self.held: dict[str, Event] = {}  # condition -> recovery being held
+        self._held_until: dict[str, int] = {}  # condition -> when its recovery is released
+        self._now_ns: int | None = None  # the latest pipeline time ``tick`` was given
         self.escalated = 0
         self.deescalated = 0
         self.flaps_suppressed = 0
@@ -66,8 +72,12 @@ class AlertManager:
         self.page_replays = page_replays
         self.clock = clock
         self.active: dict[str, Alert] = {}  # condition -> open alert
+        # Alerts by id, for acknowledgements: the newest ``history`` within ``history_bytes``.
         self._by_id: OrderedDict[str, Alert] = OrderedDict()
+        self._sizes: dict[str, int] = {}  # estimated bytes of each alert in _by_id
         self._history = history
+        self._history_bytes = history_bytes
+        self.history_bytes = 0
         self.deduplicated = 0
         for sink in self.sinks:
             sink.on_ack = self._ack_command
@@ -132,9 +142,14 @@ class AlertManager:
         if e.recovery:
             if self.flap_ns > 0 and e.type in FOLDED and e.condition in self.active:
                 self.held[e.condition] = e  # notified once the window is quiet
+                # From the event's time, or from now if the station stamped it ahead: a
+                # recovery must not wait for a clock that is hours fast.
+                start = e.time_ns if self._now_ns is None else min(e.time_ns, self._now_ns)
+                self._held_until[e.condition] = start + self.flap_ns
                 return None
             return self._recovery(e, self.active.pop(e.condition, None))
         held = self.held.pop(e.condition, None)
+        self._held_until.pop(e.condition, None)
         opened = self.active.get(e.condition)
         if held is not None and opened is not None:
             # back within the flap window: the same alert, one more flap
@@ -165,6 +180,7 @@ class AlertManager:
         self.active[new.event.condition] = new
         if alert.id in self._by_id:
             self._by_id[alert.id] = new
+            self._resize(new)
         return new
 
     def _recovery(self, e: Event, opened: Alert | None) -> Alert:
@@ -180,8 +196,8 @@ class AlertManager:
         """Recoveries held for the flap window whose window has passed quietly."""
         out = []
         for condition, e in list(self.held.items()):
-            if everything or now_ns - e.time_ns >= self.flap_ns:
-                del self.held[condition]
+            if everything or now_ns >= self._held_until[condition]:
+                del self.held[condition], self._held_until[condition]
                 alert = self._recovery(e, self.active.pop(condition, None))
                 self._dispatch(alert)
                 out.append(alert)
@@ -197,9 +213,19 @@ class AlertManager:
 
     def _remember(self, alert: Alert) -> Alert:
         self._by_id[alert.id] = alert
-        while len(self._by_id) > self._history:
-            self._by_id.popitem(last=False)
+        self._by_id.move_to_end(alert.id)
+        self._resize(alert)
+        while len(self._by_id) > 1 and (
+            len(self._by_id) > self._history or self.history_bytes > self._history_bytes
+        ):
+            old_id, _ = self._by_id.popitem(last=False)
+            self.history_bytes -= self._sizes.pop(old_id)
         return alert
+
+    def _resize(self, alert: Alert) -> None:
+        size = alert.event.approx_bytes()
+        self.history_bytes += size - self._sizes.get(alert.id, 0)
+        self._sizes[alert.id] = size
 
     def _dispatch(self, alert: Alert) -> None:
         replay = alert.event.source != "live"
@@ -210,6 +236,7 @@ class AlertManager:
 
     def tick(self, now_ns: int) -> list[Alert]:
         """Re-notify unacknowledged critical alerts every ``renotify_interval``."""
+        self._now_ns = now_ns if self._now_ns is None else max(self._now_ns, now_ns)
         out = self._release(now_ns)
         for condition, alert in list(self.active.items()):
             e = alert.event
@@ -269,6 +296,8 @@ class AlertManager:
         out = {s.name: s.counters.as_dict() for s in self.sinks}
         out["manager"] = {
             "active": len(self.active),
+            "history": len(self._by_id),
+            "history_bytes": self.history_bytes,
             "deduplicated": self.deduplicated,
             "escalated": self.escalated,
             "deescalated": self.deescalated,

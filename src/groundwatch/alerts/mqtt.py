@@ -33,6 +33,7 @@ import json
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -51,6 +52,9 @@ from groundwatch.tasks import cancel_and_wait
 from groundwatch.tls import TlsFiles, redact_url
 
 log = logging.getLogger("groundwatch.alerts.mqtt")
+# Link states kept (and published again after a reconnect): the least recently updated go
+# first (their retained messages stay on the broker).
+MAX_STATE_TOPICS = 2_000
 
 # An acknowledgement is an id, a name, a comment, a time, a nonce and a signature.
 MAX_ACK_BYTES = 4096
@@ -115,7 +119,9 @@ class MqttSink(AlertSink):
         if opts.ack_topic and opts.ack_auth == "hmac" and opts.ack_secrets_file is not None:
             self.verifier = AckVerifier(read_secrets(opts.ack_secrets_file), opts.ack_max_age)
         self._last_refusal_log = -1e9
-        self.state: dict[str, dict[str, Any]] = {}  # retained topic -> state
+        # retained topic -> state, least recently updated first (bounded: MAX_STATE_TOPICS)
+        self.state: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.counters.extra["state_topics_dropped"] = 0
         self._inflight: Alert | None = None
         self.connected = asyncio.Event()
 
@@ -155,6 +161,10 @@ class MqttSink(AlertSink):
         st = self.state.setdefault(
             topic, {"spacecraft": e.spacecraft, "station": e.station, "state": None, "active": {}}
         )
+        self.state.move_to_end(topic)
+        while len(self.state) > MAX_STATE_TOPICS:  # stations come from the wire
+            self.state.popitem(last=False)
+            self.counters.bump("state_topics_dropped")
         if alert.notification in (Notification.NEW, Notification.ESCALATION):
             st["active"][e.condition] = {
                 "id": alert.id,
@@ -242,10 +252,10 @@ class MqttSink(AlertSink):
     async def _publish_loop(self, client: aiomqtt.Client) -> None:
         while True:
             if self._inflight is None:
-                self._inflight = await self.queue.get()
+                self._inflight = await self.take()
             await self._publish(client, self._inflight)
             self._inflight = None  # published: a reconnect does not send it again
-            self.queue.task_done()
+            self.delivered()
             self.counters.sent += 1
 
     async def _publish(self, client: aiomqtt.Client, alert: Alert) -> None:

@@ -1,7 +1,9 @@
 """Alert sinks: each a small part with its own task and its own bounded queue.
 
 The manager only ever calls ``offer`` (never blocks): a sink that hangs or fails fills its
-own queue and drops its own alerts (counted), and the other sinks go on. ``paging`` sinks
+own queue (bounded in alerts and in bytes) and drops its own alerts (counted), and the other
+sinks go on. An alert still queued, or being delivered, when the sink is stopped is counted
+dropped too. ``paging`` sinks
 (MQTT events, webhook, command) do not get alerts raised during a replay unless the manager
 is told ``page_replays``.
 
@@ -17,6 +19,7 @@ import inspect
 import logging
 import shlex
 import shutil
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -29,6 +32,7 @@ from groundwatch.parts import ConfigError, Counters
 from groundwatch.tasks import cancel_and_wait
 
 log = logging.getLogger("groundwatch.alerts")
+QUEUE_BYTES = 16 << 20  # estimated bytes of alerts a sink holds (and items: queue_size)
 
 
 class AlertSinkOptions(BaseModel):
@@ -56,22 +60,44 @@ class AlertSink:
     type: ClassVar[str] = "sink"
     paging: ClassVar[bool] = False
 
-    def __init__(self, name: str | None = None, queue_size: int = 1000) -> None:
+    def __init__(
+        self, name: str | None = None, queue_size: int = 1000, queue_bytes: int = QUEUE_BYTES
+    ) -> None:
         self.name = name or self.type
         self.counters = Counters()
         self.counters.extra["failed"] = 0  # alerts not delivered after the sink's retries
         self.queue: asyncio.Queue[Alert] = asyncio.Queue(maxsize=queue_size)
+        self.queue_bytes = queue_bytes
+        self.queued_bytes = 0  # estimated, of the alerts in ``queue``
+        self._queued_sizes: deque[int] = deque()  # each queued alert's, in queue order
+        self._delivering: Alert | None = None  # taken from the queue, not yet delivered
         self._task: asyncio.Task[None] | None = None
         self.on_ack: Callable[[str, str, str | None], object] | None = None
 
     def offer(self, alert: Alert) -> bool:
         self.counters.received += 1
-        try:
-            self.queue.put_nowait(alert)
-        except asyncio.QueueFull:
+        size = alert.event.approx_bytes()
+        over = self.queued_bytes + size > self.queue_bytes and not self.queue.empty()
+        if over or self.queue.full():
             self.counters.dropped += 1
             return False
+        self.queue.put_nowait(alert)
+        self._queued_sizes.append(size)
+        self.queued_bytes += size
         return True
+
+    async def take(self) -> Alert:
+        """The next alert to deliver; it counts as dropped if the sink stops before
+        ``delivered`` is called for it."""
+        alert = await self.queue.get()
+        self.queued_bytes -= self._queued_sizes.popleft()
+        self._delivering = alert
+        return alert
+
+    def delivered(self) -> None:
+        """The alert ``take`` returned is done with (sent, or failed and counted)."""
+        self._delivering = None
+        self.queue.task_done()
 
     async def start(self) -> None:
         await self.open()
@@ -79,18 +105,17 @@ class AlertSink:
 
     async def _run(self) -> None:
         while True:
-            alert = await self.queue.get()
+            alert = await self.take()
             try:
                 await self.deliver(alert)
                 self.counters.sent += 1
             except asyncio.CancelledError:
-                raise
+                raise  # stopped while delivering it: ``stop`` counts it dropped
             except Exception as exc:
                 self.counters.errors += 1
                 self.counters.bump("failed")
                 log.warning("alert sink %s: %s failed: %s", self.name, alert.id, exc)
-            finally:
-                self.queue.task_done()
+            self.delivered()
 
     async def stop(self, drain_timeout: float = 5.0) -> None:
         """Deliver what is queued (bounded by ``drain_timeout``), then close."""
@@ -99,7 +124,8 @@ class AlertSink:
                 await asyncio.wait_for(self.queue.join(), drain_timeout)
             await cancel_and_wait(self._task)
             self._task = None
-        self.counters.dropped += self.queue.qsize()
+        self.counters.dropped += self.queue.qsize() + (self._delivering is not None)
+        self._delivering = None
         await self.close()
 
     async def open(self) -> None:

@@ -95,13 +95,20 @@ class PassFiles:
             self.end(link)
 
     def take_sync(self) -> tuple[list[Path], list[int]]:
-        """Files closed since the last call (to fsync by path) and descriptors still open."""
+        """Files closed since the last call (to fsync by path), and a duplicate of each
+        descriptor still open: ``fsync`` runs in a thread while the loop may close a file and
+        open another under the same number, so it syncs (and closes) its own copies."""
         closed, self._to_sync = self._to_sync, set()
-        return list(closed), [f.fd for f in self.passes.values() if f.fd is not None]
+        fds = []
+        for f in self.passes.values():
+            if f.fd is not None:
+                with contextlib.suppress(OSError):
+                    fds.append(os.dup(f.fd))
+        return list(closed), fds
 
     @staticmethod
     def fsync(paths: list[Path], fds: list[int]) -> None:
-        """Blocking: run off the event loop."""
+        """Blocking: run off the event loop. Closes ``fds`` (those of ``take_sync``)."""
         for path in paths:
             with contextlib.suppress(OSError):
                 fd = os.open(path, os.O_RDONLY)
@@ -110,8 +117,12 @@ class PassFiles:
                 finally:
                     os.close(fd)
         for fd in fds:
-            with contextlib.suppress(OSError):  # closed meanwhile: fsynced by path next time
+            try:
                 os.fsync(fd)
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
 
     def _opened(self) -> None:
         self.open_fds += 1

@@ -82,6 +82,7 @@ class FrameArchive:
         self._commits: dict[Path, int] = {}
         self._dirty: set[Path] = set()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._ready = False
 
     @classmethod
@@ -108,13 +109,16 @@ class FrameArchive:
 
     async def start(self) -> None:
         await asyncio.to_thread(self.open)
+        self._stopping = asyncio.Event()
         self._task = asyncio.create_task(self._sync_loop(), name="archive-sync")
 
     async def stop(self) -> None:
+        """Let the sync loop finish the round it is in (not cancelled: its fsync and commit
+        writes run in threads, which a cancel would leave running beside ``close``), then
+        close every file."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping.set()
+            await self._task
             self._task = None
         await asyncio.to_thread(self.close)
 
@@ -132,16 +136,26 @@ class FrameArchive:
 
     async def _sync_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.sync_interval_s)
-            # On the loop: the pass files and commits are the loop's; the disk work is not.
-            self._files.end_idle()
-            self._forget_commits()
-            paths, fds = self._files.take_sync()
-            await asyncio.to_thread(PassFiles.fsync, paths, fds)
-            await asyncio.to_thread(self.flush_commits)
-            if time.monotonic() - self._last_retention > 600:
-                self._last_retention = time.monotonic()
-                await asyncio.to_thread(self._apply_retention)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.sync_interval_s)
+            if self._stopping.is_set():
+                return
+            try:
+                await self._sync_round()
+            except Exception:  # counted (/health), and the next round tries again
+                self.counters.errors += 1
+                log.exception("archive: sync failed")
+
+    async def _sync_round(self) -> None:
+        # On the loop: the pass files and commits are the loop's; the disk work is not.
+        self._files.end_idle()
+        self._forget_commits()
+        paths, fds = self._files.take_sync()
+        await asyncio.to_thread(PassFiles.fsync, paths, fds)
+        await asyncio.to_thread(self.flush_commits)
+        if time.monotonic() - self._last_retention > 600:
+            self._last_retention = time.monotonic()
+            await asyncio.to_thread(self._apply_retention)
 
     # --- append ------------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ if TYPE_CHECKING:  # pydantic loads when a dictionary has rules to validate
 TIME_FUNCTIONS = ("age", "rate")
 MAX_WINDOW_S = 3600.0
 MAX_RULES = 200  # per spacecraft: each is evaluated for every packet that carries its inputs
+MAX_FORMAT_WIDTH = 64  # digits of a message field's width or precision
 
 
 @dataclass(slots=True, frozen=True)
@@ -200,6 +202,9 @@ def _check_message(message: str, names: set[str], inputs: dict[str, TimeInput], 
             field = node.id
         if conversion is not None or (spec and "{" in spec):
             raise fail(f"message field {name!r}: only a format spec is allowed")
+        if any(int(n) > MAX_FORMAT_WIDTH for n in re.findall(r"\d+", spec or "")):
+            # {x:999999999} would make (and check) a string of a gigabyte per alert
+            raise fail(f"message field {name!r}: width or precision over {MAX_FORMAT_WIDTH}")
         try:
             format(0.0, spec or "")
         except ValueError as exc:

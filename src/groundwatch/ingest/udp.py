@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from groundwatch.config import parse_part_options
 from groundwatch.envelope import EnvelopeSettings
-from groundwatch.ingest.base import INVALID_STATION, station_problem
+from groundwatch.ingest.base import INVALID_STATION, BoundedItemQueue, station_problem
 from groundwatch.ingest.station_time import EnvelopeFrames
 from groundwatch.model import RawFrame, RefusedFrame, RejectedInput, RejectReason
 from groundwatch.parts import ConfigError, Counters, FrameQueue
@@ -34,6 +34,9 @@ class UdpOptions(EnvelopeSettings):
     port: int = Field(default=10015, ge=0, lt=65536, description="UDP port (0: any free)")
     station: str = Field(description="ground station these datagrams come from")
     buffer: int = Field(default=1000, gt=0, description="datagrams held while the queue is full")
+    buffer_bytes: int = Field(
+        default=16 << 20, gt=0, description="bytes of datagrams held while the queue is full"
+    )
 
 
 class _Protocol(asyncio.DatagramProtocol):
@@ -57,9 +60,8 @@ class UdpSource:
         self.connected = False
         self.bound_port: int | None = None
         self._frames = EnvelopeFrames(cfg, cfg.name, self.counters)
-        self._buffer: asyncio.Queue[RawFrame | RejectedInput | RefusedFrame] = asyncio.Queue(
-            maxsize=cfg.buffer
-        )
+        # Bounded in bytes too: a datagram can carry 64 KiB.
+        self._buffer = BoundedItemQueue(cfg.buffer, cfg.buffer_bytes)
         self._stopping = asyncio.Event()
         self._transport: asyncio.DatagramTransport | None = None
 

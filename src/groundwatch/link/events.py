@@ -92,11 +92,26 @@ class LosReport:
     last_values: dict[str, Any]
 
 
+LOS_STATIONS = 20  # stations named in a LOS event's details
+
 _LOS_KINDS = {
     LosKind.UNEXPECTED: (EventType.UNEXPECTED_LOS, Severity.CRITICAL, "inside a planned contact"),
     LosKind.EXPECTED: (EventType.EXPECTED_LOS, Severity.INFO, "at the planned end of contact"),
     LosKind.UNPLANNED: (EventType.LOS, Severity.WARNING, "no contact planned"),
 }
+
+
+def _station_frames(frames: dict[str, int]) -> dict[str, Any]:
+    """The stations that heard the pass, busiest first: at most ``LOS_STATIONS`` by name
+    (a LOS goes into every alert payload, and station names come from the wire), the rest
+    as a count and a sum."""
+    busiest = sorted(frames.items(), key=lambda kv: (-kv[1], kv[0]))
+    out: dict[str, Any] = {"station_frames": dict(busiest[:LOS_STATIONS])}
+    rest = busiest[LOS_STATIONS:]
+    if rest:
+        out["other_stations"] = len(rest)
+        out["other_station_frames"] = sum(n for _, n in rest)
+    return out
 
 
 def los_event(r: LosReport, source: str) -> Event:
@@ -108,7 +123,7 @@ def los_event(r: LosReport, source: str) -> Event:
         "last_good_ns": r.last_good_ns,
         "threshold_s": r.threshold_ns / S,
         "frames_in_pass": r.frames_in_pass,
-        "station_frames": r.station_frames,
+        **_station_frames(r.station_frames),
         "last_values": r.last_values,
         "los_kind": r.kind.value,
     }

@@ -179,3 +179,41 @@ def test_an_alert_with_a_value_that_is_not_a_number_is_strict_json() -> None:
 
     body = json.loads(a.to_json(), parse_constant=refuse)
     assert body["details"]["values"] == {"x": 12.0, "y": "nan", "z": ["inf"]}
+
+
+def test_the_alert_history_is_bounded_in_bytes() -> None:
+    import gc
+    import tracemalloc
+
+    class Counting(Recorder):  # keeps nothing it is offered
+        def offer(self, alert: Alert) -> bool:
+            return True
+
+    bound = 1 << 20
+    m = AlertManager([Counting(False)], history_bytes=bound)
+
+    def big(type_: EventType, t: int, recovery: bool) -> Event:
+        e = ev(type_, t, recovery=recovery, sev=Severity.WARNING)
+        e.details["station_frames"] = {f"station-{t}-{s:03d}": s for s in range(200)}
+        return e
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        opened = []
+        for i in range(400):  # a pass lost and regained 400 times, ~25 KB an event
+            (a,) = m.submit([big(EventType.LOS, T0 + 2 * i * S, False)])
+            opened.append(a.id)
+            m.submit([big(EventType.AOS, T0 + (2 * i + 1) * S, True)])
+        del a
+        gc.collect()
+        retained = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert m.history_bytes <= bound
+    assert retained < bound + (256 << 10), retained
+    assert m.counters()["manager"]["history"] < 400
+    # the newest are still known by id; the oldest were let go
+    assert m.ack(opened[-1], "flight") is not None
+    assert m.ack(opened[0], "flight") is None

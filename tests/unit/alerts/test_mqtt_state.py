@@ -59,3 +59,20 @@ def test_retained_state_is_strict_json_when_a_value_is_not_finite() -> None:
         raise ValueError(constant)
 
     json.loads(strict_json(st), parse_constant=refuse)  # NaN/Infinity would raise here
+
+
+def test_link_states_are_bounded_the_least_recently_updated_go_first() -> None:
+    from groundwatch.alerts.mqtt import MAX_STATE_TOPICS
+
+    sink = MqttSink(MqttSinkOptions())
+    sink.update_state(alert(EventType.AOS, Notification.RECOVERY, "LOS/lander", id_="x"))
+    for i in range(MAX_STATE_TOPICS + 50):
+        sink.update_state(alert(EventType.AOS, Notification.RECOVERY, "LOS/lander",
+                                station=f"st{i}", id_=f"a{i}"))  # fmt: skip
+        if i == MAX_STATE_TOPICS // 2:  # gs1 updated again: it is recent
+            sink.update_state(alert(EventType.AOS, Notification.RECOVERY, "LOS/lander", id_="y"))
+    assert len(sink.state) == MAX_STATE_TOPICS
+    assert sink.counters.extra["state_topics_dropped"] == 51
+    assert "groundwatch/state/lander/gs1" in sink.state
+    assert "groundwatch/state/lander/st0" not in sink.state
+    assert f"groundwatch/state/lander/st{MAX_STATE_TOPICS + 49}" in sink.state

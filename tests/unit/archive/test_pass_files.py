@@ -63,3 +63,50 @@ def test_a_refused_write_raises_one_critical_alert_then_clears(tmp_path: Path) -
     assert [e.recovery for e in events] == [False, True]
     assert a.health()["failing"] == 0
     a.close()
+
+
+def test_the_sync_round_fsyncs_its_own_descriptors(tmp_path: Path) -> None:
+    """The fsync thread gets duplicates: the loop may close a pass file meanwhile (and the
+    number be reused), and the copies are closed once synced."""
+    a = FrameArchive(tmp_path, max_open_files=4)
+    a.append(_frame(1, "gs1"), "lander-gs1")
+    (open_fd,) = [f.fd for f in a._files.passes.values()]
+    paths, fds = a._files.take_sync()
+    assert len(fds) == 1 and fds[0] != open_fd
+    a.close()  # the loop ends the pass while the copy waits for its fsync
+    a._files.fsync(paths, fds)
+    for fd in fds:
+        try:
+            os.fstat(fd)
+        except OSError:
+            continue
+        raise AssertionError(f"descriptor {fd} left open")
+
+
+async def test_stop_waits_for_the_sync_round_instead_of_running_beside_it(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+    import threading
+
+    a = FrameArchive(tmp_path, sync_interval_s=0.05)
+    inside, most, lock = 0, 0, threading.Lock()
+    flush = a.flush_commits
+
+    def slow_flush() -> None:
+        nonlocal inside, most
+        with lock:
+            inside += 1
+            most = max(most, inside)
+        time.sleep(0.3)
+        flush()
+        with lock:
+            inside -= 1
+
+    a.flush_commits = slow_flush  # type: ignore[method-assign]
+    await a.start()
+    a.append(_frame(1, "gs1"), "lander-gs1")
+    await asyncio.sleep(0.15)  # the loop is inside a round's commit write
+    await a.stop()
+    assert most == 1  # close() wrote its commits after the round, not beside it
+    assert a.health()["open_files"] == 0

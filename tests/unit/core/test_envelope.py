@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 
@@ -70,6 +71,30 @@ def test_ert_in_a_minute_already_read_is_read_the_same() -> None:
                 parse_ert(bad)
             assert exc.value.reason is RejectReason.BAD_ERT
             assert "is not a time" in exc.value.detail
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "2026-09-21T14:99:20Z",  # minute
+        "2026-09-21T14:13:61Z",  # second (60 is a leap second)
+        "2026-09-21T24:13:20Z",  # hour
+        "2026-02-30T14:13:20Z",  # no such day in February
+        "2026-09-21T14:13:20+24:00",  # offset hours
+        "2026-09-21T14:13:20+02:60",  # offset minutes
+    ],
+)
+def test_an_rfc3339_field_out_of_range_is_a_bad_ert(bad: str) -> None:
+    for _ in range(2):  # also once its minute is known (the short path)
+        with contextlib.suppress(EnvelopeError):  # its minute, when that is valid
+            parse_ert(bad[:16] + ":00Z")
+        with pytest.raises(EnvelopeError) as exc:
+            parse_ert(bad)
+        assert exc.value.reason is RejectReason.BAD_ERT
+
+
+def test_a_leap_second_is_read() -> None:
+    assert parse_ert("2016-12-31T23:59:60Z") == parse_ert("2017-01-01T00:00:00Z")
 
 
 @pytest.mark.parametrize(

@@ -110,6 +110,18 @@ def test_flaps_inside_the_window_fold_into_one_notification_with_a_count() -> No
     assert again.notification is Notification.NEW and again.id != got[0].id
 
 
+def test_a_recovery_stamped_hours_ahead_is_released_a_window_after_now() -> None:
+    """A station's clock that runs fast must not hold a recovery until its time comes."""
+    m = AlertManager([], flap_window=10.0)
+    m.tick(T0)
+    (opened,) = m.submit([event(0, False)])
+    assert m.submit([event(3 * 3600, True)]) == []  # stamped three hours ahead: held
+    assert m.tick(T0 + 9 * S) == []
+    (done,) = m.tick(T0 + 10 * S)
+    assert done.notification is Notification.RECOVERY and done.clears == opened.id
+    assert m.active == {} and m.held == {}
+
+
 def test_degraded_needs_the_enter_delay_and_recovered_the_clear_delay() -> None:
     q = LinkQuality(10 * S, 0.2, enter_ns=2 * S, clear_ns=5 * S)
     verdicts = []

@@ -382,3 +382,22 @@ def test_station_connection_down_and_replay_ids_match_live() -> None:
     ]
     assert [x[:3] for x in live] == [x[:3] for x in replay]
     assert {x[3] for x in replay} == {"replay:pass1"}
+
+
+def test_a_los_names_the_busiest_stations_and_counts_the_rest() -> None:
+    from groundwatch.link.events import LOS_STATIONS
+
+    m = monitor()
+    extra = 7
+    for i in range(LOS_STATIONS + extra):  # station i hears i + 1 frames
+        feed(m, T0 + i * MS, T0 + (i + 1) * 100 * MS, station=f"gs{i:02d}")
+    ev = [e for e in run_ticks(m, T0 + 3 * S, T0 + 9 * S) if e.type is EventType.LOS]
+    assert len(ev) == 1
+    details = ev[0].details
+    named = details["station_frames"]
+    assert len(named) == LOS_STATIONS
+    # the busiest are named: the later stations heard it the longest
+    assert set(named) == {f"gs{i:02d}" for i in range(extra, LOS_STATIONS + extra)}
+    assert details["other_stations"] == extra
+    assert details["other_station_frames"] == sum(range(1, extra + 1))
+    assert details["frames_in_pass"] == sum(named.values()) + details["other_station_frames"]

@@ -56,6 +56,8 @@ DISAGREE = {
         ({"condition": "-" * 1500 + "est > 1"}, "nested too deeply"),
         ({"condition": "est" + "+est" * 3000 + " > 1"}, "nested too deeply"),
         ({"condition": "est > 1", "message": "{" + "-" * 1500 + "est}"}, "not a value"),
+        ({"condition": "est > 1", "message": "{est:999999999}"}, "width or precision over 64"),
+        ({"condition": "est > 1", "message": "{est:.100f}"}, "width or precision over 64"),
     ],
 )
 def test_load_errors_name_file_rule_and_problem(rule: dict[str, Any], problem: str) -> None:

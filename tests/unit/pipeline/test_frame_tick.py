@@ -118,3 +118,21 @@ async def test_link_series_still_written_each_second_without_ticks() -> None:
     await p.process(RawFrame(b"\x01", T0 + STEP, "gs1", "replay:t", "replay"))
     series = [pts for pts in store.puts if any(pt.measurement == "link" for pt in pts)]
     assert monitor.ticks == [] and len(series) == 1
+
+
+async def test_a_frame_is_acknowledged_even_when_the_tick_before_it_fails() -> None:
+    """An unacknowledged frame holds one of the broker's in-flight slots for the session:
+    acknowledged (no archive here) before the link monitor's tick, which may fail."""
+
+    class FailingMonitor(Monitor):
+        def tick(self, now_ns: int) -> list[Event]:
+            raise RuntimeError("tick failed")
+
+    p = pipeline(FailingMonitor())
+    acked: list[int] = []
+    for i in range(3):
+        frame = RawFrame(bytes([i]), T0 + i * STEP, "gs1", "replay:t", "replay",
+                         ack=lambda i=i: acked.append(i))  # fmt: skip
+        await p.process(frame)
+    assert acked == [0, 1, 2]
+    assert p.counters.errors == 3  # each failure counted
