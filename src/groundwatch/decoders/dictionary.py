@@ -21,8 +21,6 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from construct import Construct
-
 from groundwatch.decoders import dictionary_fields as build
 from groundwatch.decoders.api import (
     DictionaryError,
@@ -40,6 +38,8 @@ from groundwatch.decoders.rules import RuleDef, compile_rules
 from groundwatch.model import Ax25Header, RejectReason
 
 if TYPE_CHECKING:  # compile reads the validated model, or a cache's snapshot of it
+    from construct import Construct
+
     from groundwatch.decoders.dictionary_cache import DictionaryCache
     from groundwatch.decoders.schema import DictionaryModel, PacketModel
 
@@ -360,7 +360,7 @@ def _compile_packet(
             raise DictionaryError(
                 file, f"unknown crc {crc_name!r} (known: {known})", packet.name
             ) from None
-    struct: Construct | None = None
+    struct = None
     if packet.python is not None:
         struct, fields, meta = _python_layout(packet, file, base, model.byte_order)
     try:
@@ -390,6 +390,8 @@ def _python_layout(
 ) -> tuple[Construct, list[FieldSpec], dict[str, ParamMeta]]:
     """``python: module:OBJECT``; OBJECT has ``struct`` (Construct) and ``parameters``
     (a list of mappings with the YAML parameter keys; ``type`` tells build how to encode)."""
+    from construct import Construct
+
     assert packet.python is not None
     if not (python_layouts_allowed.get() or os.environ.get(PYTHON_LAYOUTS_ENV) == "1"):
         raise DictionaryError(
