@@ -214,6 +214,10 @@ def run_decode(
         out.write(json.dumps(obj, separators=SEPARATORS) + "\n")
 
     def handle(records: Iterator[InputRecord]) -> None:
+        # Per packet of captures of millions: bound methods and each station's source
+        # name are looked up once.
+        decode, encode, write = decoder.decode, encoder.encode, out.write
+        sources: dict[str, str] = {}
         for rec in records:
             if rec.reason is not None:
                 summary.rejected[rec.reason.value] = summary.rejected.get(rec.reason.value, 0) + 1
@@ -227,17 +231,17 @@ def run_decode(
                         }
                     )
                 continue
-            frame = RawFrame(
-                data=rec.data,
-                ert_ns=rec.ert_ns or 0,
-                station=rec.station,
-                source=f"decode:{rec.station}",
-                meta=rec.meta,
-            )
-            result = decoder.decode(frame)
-            if result.packets:
+            station = rec.station
+            source = sources.get(station)
+            if source is None:
+                source = sources[station] = f"decode:{station}"
+            result = decode(RawFrame(rec.data, rec.ert_ns or 0, station, source, meta=rec.meta))
+            packets = result.packets
+            if len(packets) == 1:
+                write(encode(packets[0], format_ert(rec.ert_ns)) + "\n")
+            elif packets:
                 ert = format_ert(rec.ert_ns)
-                out.write("".join(encoder.encode(p, ert) + "\n" for p in result.packets))
+                write("".join([encode(p, ert) + "\n" for p in packets]))
             if show_rejected:
                 for r in result.rejections:
                     emit(rejected_line(r))

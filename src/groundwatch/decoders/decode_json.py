@@ -26,6 +26,7 @@ from typing import Any
 from groundwatch.model import ColumnSchema, DecodedPacket, LimitState, PacketColumns, ParamValue
 
 SEPARATORS = (", ", ": ")
+_text = encode_basestring_ascii
 _LIMIT: dict[LimitState | None, str] = {
     None: "null",
     **{s: encode_basestring_ascii(s.label) for s in LimitState},
@@ -100,7 +101,8 @@ _KNOWN_TEXT: dict[type | None, str] = {
     int: "t{i} = repr(e{i})",
     str: "t{i} = _text(e{i})",
     bool: "t{i} = 'true' if e{i} else 'false'",
-    None: "t{i} = _value(e{i})",
+    # A derived value: of no fixed kind, but most often a finite float.
+    None: "t{i} = repr(e{i}) if type(e{i}) is float and e{i} - e{i} == 0 else _value(e{i})",
 }
 
 
@@ -216,7 +218,7 @@ class PacketLineEncoder:
             if h is None
             else f'{{"apid": {h.apid!r}, "seq_flags": {h.seq_flags!r}, '
             f'"seq_count": {h.seq_count!r}, "data_length": {h.data_length!r}, '
-            f'"name": {v(p.name)}}}'
+            f'"name": {"null" if p.name is None else _text(p.name)}}}'
         )
         params = p.params
         if type(params) is PacketColumns:
@@ -227,7 +229,8 @@ class PacketLineEncoder:
         else:
             body = _params_text(params)
         line = (
-            f'{{"kind": "packet", "ert": {v(ert)}, "frame": {frame}, "ax25": {ax25}, '
+            f'{{"kind": "packet", "ert": {"null" if ert is None else _text(ert)}, '
+            f'"frame": {frame}, "ax25": {ax25}, '
             f'"packet": {header}, "parameters": {{{body}}}'
         )
         if h is None and p.payload is not None:
