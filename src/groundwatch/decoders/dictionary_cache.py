@@ -6,8 +6,10 @@ building the schema's models, not in the file. So the validated model of a dicti
 next load of the same file reads it back as records (attribute access over plain values)
 and ``dictionary.compile_dictionary`` compiles them exactly as it compiles the model.
 
-The entry's name is the SHA-256 of the format version, the schema's source (a changed schema
-never reads an old entry), the file's kind (YAML or XTCE) and the file's bytes.
+The entry's name is the SHA-256 of the format version, the file's kind (YAML or XTCE), the
+file's bytes and what turned them into the model: the source of the schema (and of the XTCE
+importer) and the installed files of the parsing packages (pydantic, PyYAML, lxml), so a
+changed schema or an upgrade never reads an entry made by another.
 
 The cache is outside the process, so it is untrusted: an entry is data, never code. It is
 read with ``json`` only (no pickle), every tagged value must be one of the kinds below, the
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import json
 import os
 import sys
@@ -62,7 +65,16 @@ RECORD_KINDS = frozenset(
         "FramingDef",
     }
 )  # fmt: skip
-_SCHEMA_SOURCES = ("schema.py", "api.py")
+# What makes the model of a file, besides its bytes: our sources, and packages (whose files
+# an upgrade rewrites), by kind of file.
+_SOURCES = {
+    "yaml": ("schema.py", "api.py"),
+    "xtce": ("schema.py", "api.py", "xtce_import.py", "xtce_types.py", "xtce_criteria.py"),
+}
+_PACKAGES = {
+    "yaml": ("pydantic", "pydantic_core", "yaml"),
+    "xtce": ("pydantic", "pydantic_core", "lxml"),
+}
 
 
 class CorruptEntry(ValueError):
@@ -99,10 +111,20 @@ class DictionaryCache:
 
     @staticmethod
     def key(content: bytes, kind: str) -> str:
+        """The entry's name for a file's bytes; ``kind``: "yaml" or "xtce"."""
         digest = hashlib.sha256(f"groundwatch dictionary cache {FORMAT} {kind}\n".encode())
         here = Path(__file__).parent
-        for name in _SCHEMA_SOURCES:
+        for name in _SOURCES[kind]:
             digest.update((here / name).read_bytes())
+        for package in _PACKAGES[kind]:  # found, not imported
+            spec = importlib.util.find_spec(package)
+            origin = spec.origin if spec is not None and spec.origin else ""
+            try:
+                info = os.stat(origin)
+            except OSError:
+                digest.update(f"{package} not found\n".encode())
+                continue
+            digest.update(f"{package} {origin} {info.st_size} {info.st_mtime_ns}\n".encode())
         digest.update(content)
         return digest.hexdigest()
 

@@ -231,3 +231,25 @@ def test_an_unwritable_cache_only_costs_the_speed(tmp_path: Path) -> None:
     blocker.write_text("")
     cache = DictionaryCache(blocker / "cache")
     assert load_dictionary(JPSS1, cache=cache).packets
+
+
+def test_an_entry_belongs_to_the_code_and_packages_that_made_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another kind of file, another schema or importer, another installed parser: another
+    entry (an upgrade rewrites the package's files)."""
+    content = JPSS1.read_bytes()
+    yaml_key = DictionaryCache.key(content, "yaml")
+    assert yaml_key == DictionaryCache.key(content, "yaml")
+    assert DictionaryCache.key(content, "xtce") != yaml_key
+    monkeypatch.setitem(dictionary_cache._SOURCES, "yaml", ("schema.py",))
+    assert DictionaryCache.key(content, "yaml") != yaml_key
+    monkeypatch.undo()
+    site = tmp_path / "site"
+    (site / "gw_parser").mkdir(parents=True)
+    (site / "gw_parser" / "__init__.py").write_text("VERSION = 1\n")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setitem(dictionary_cache._PACKAGES, "yaml", ("gw_parser",))
+    before = DictionaryCache.key(content, "yaml")
+    (site / "gw_parser" / "__init__.py").write_text("VERSION = 2.0\n")  # upgraded
+    assert DictionaryCache.key(content, "yaml") != before
