@@ -181,7 +181,11 @@ def _cacheable_content(path: Path) -> bytes | None:
     from groundwatch.decoders.dictionary_cache import MAX_SOURCE_BYTES
 
     try:
-        with path.open("rb") as f:
+        # A pipe or device is loaded as before, without the cache: never opened here (a FIFO's
+        # writer would see this reader come and go).
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as f:
             info = os.fstat(f.fileno())
             if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_SOURCE_BYTES:
                 return None

@@ -39,6 +39,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import stat
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -136,7 +137,10 @@ class DictionaryCache:
         Raises ``CorruptEntry`` for an entry that cannot be trusted."""
         path = self.path(key)
         try:
-            with path.open("rb") as f:
+            # A regular file only: never blocked by a FIFO put in its place.
+            with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as f:
+                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                    raise CorruptEntry("not a regular file")
                 data = f.read(MAX_ENTRY_BYTES + 1)
         except FileNotFoundError:
             return None

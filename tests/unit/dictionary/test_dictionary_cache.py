@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -253,3 +254,27 @@ def test_an_entry_belongs_to_the_code_and_packages_that_made_it(
     before = DictionaryCache.key(content, "yaml")
     (site / "gw_parser" / "__init__.py").write_text("VERSION = 2.0\n")  # upgraded
     assert DictionaryCache.key(content, "yaml") != before
+
+
+def test_a_fifo_never_blocks_the_cache(tmp_path: Path) -> None:
+    """A named pipe put in an entry's place is refused unread; a dictionary read from a pipe
+    is loaded as ever, and not cached."""
+    cache = DictionaryCache(tmp_path / "cache")
+    load_dictionary(JPSS1, cache=cache)
+    [entry] = entries(cache)
+    good = entry.read_bytes()
+    entry.unlink()
+    os.mkfifo(entry)
+    with pytest.raises(dictionary_cache.CorruptEntry, match="regular"):
+        cache.get(entry.stem)
+    assert load_dictionary(JPSS1, cache=cache).packets
+    assert entry.read_bytes() == good
+    pipe = tmp_path / "dictionary.yaml"
+    os.mkfifo(pipe)
+    writer = threading.Thread(target=pipe.write_bytes, args=(JPSS1.read_bytes(),))
+    writer.start()
+    try:
+        assert load_dictionary(pipe, cache=cache).packets
+    finally:
+        writer.join(timeout=10)
+    assert entries(cache) == [entry]
