@@ -8,6 +8,7 @@ stopped at teardown whatever PID a restart gave it.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,15 @@ from groundwatch import services
 from groundwatch.services import ServiceHandle
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dictionary_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Commands the tests run (in process or as children) keep their dictionary cache here,
+    never in the user's cache directory."""
+    directory = tmp_path_factory.mktemp("dictionary-cache")
+    os.environ["GROUNDWATCH_CACHE_DIR"] = str(directory)
+    return directory
 
 
 @pytest.fixture(scope="session")

@@ -1,3 +1,3 @@
-from groundwatch.cli import app
+from groundwatch.entry import main
 
-app()
+main()

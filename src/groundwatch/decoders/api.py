@@ -12,9 +12,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from pydantic import ConfigDict, Field
-from pydantic.dataclasses import dataclass as pydantic_dataclass
-
 from groundwatch.model import Ax25Header, LimitState, ParamValue, RejectReason
 
 
@@ -60,25 +57,33 @@ class Framing(StrEnum):
     NONE = "none"  # each frame is one space packet
 
 
-@pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
+@dataclass(slots=True, frozen=True)
 class FramingDef:
-    """How the mission's downlink is framed: the dictionary's ``framing:`` section (validated
-    by pydantic when a dictionary loads) and what the frame layer reads."""
+    """How the mission's downlink is framed: what the frame layer reads. A dictionary's
+    ``framing:`` section is validated by ``schema.FramingDef`` (pydantic) and becomes this
+    plain class, so that listing the commands and decoding need no pydantic."""
 
     kind: Framing = Framing.TM
-    frame_length: int | None = Field(default=None, gt=0)  # fixed TM frame length, incl. FECF
+    frame_length: int | None = None  # fixed TM frame length, incl. FECF (> 0)
     fecf: bool = True  # frame error control field (CRC-16/CCITT-FALSE) present
     ocf: bool = False  # operational control field (4 octets, CLCW) present
     asm: bool = False  # raw byte streams carry the 0x1ACFFC1D attached sync marker
     randomized: bool = False  # CCSDS pseudo-randomiser applied on the link
     # Octet value filling a TM frame's data field after its last packet (e.g. 0xE0): a run
     # of it where a packet header would start ends the frame's packets.
-    fill: int | None = Field(default=None, ge=0, le=0xFF)
+    fill: int | None = None
     # TM frame header fields (``vcid``, ``ocf_flag``, ...) and CLCW fields (``clcw.lockout``,
     # ...) as parameters: field -> parameter name, emitted once per frame as a packet named
     # ``frame_packet``.
     parameters: dict[str, str] | None = None
     frame_packet: str = "tm_frame"
+
+    def __post_init__(self) -> None:
+        # The same bounds as the dictionary's schema, for framings built in code.
+        if self.frame_length is not None and self.frame_length <= 0:
+            raise ValueError(f"frame_length must be greater than 0, not {self.frame_length}")
+        if self.fill is not None and not 0 <= self.fill <= 0xFF:
+            raise ValueError(f"fill must be an octet value (0-255), not {self.fill}")
 
 
 @dataclass(slots=True, frozen=True)

@@ -6,7 +6,7 @@ Address field (AX.25 2.2 section 3.12): destination, source, then up to 8 digipe
 ``C/H RR SSID(4) X`` whose X bit marks the last address. Then control (0x03 for UI, 0x13
 with the poll bit), PID (0xF0: no layer 3) and the information field.
 
-``Ax25Frame`` layout below (Construct) is used to build; ``parse_ax25`` is a hand-written
+``wire_layouts.Ax25UiFrame`` (Construct) is used to build; ``parse_ax25`` is a hand-written
 reader of the same layout that checks every octet before trusting it and raises
 ``DecodeError(BAD_AX25)`` with a precise detail; a test proves the two agree.
 """
@@ -14,18 +14,6 @@ reader of the same layout that checks every octet before trusting it and raises
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-from construct import (
-    BitsInteger,
-    BitStruct,
-    Bytes,
-    Flag,
-    GreedyBytes,
-    If,
-    Int8ub,
-    RepeatUntil,
-    Struct,
-)
 
 from groundwatch.decoders.api import DecodeError
 from groundwatch.model import Ax25Header, RejectReason
@@ -35,31 +23,6 @@ MAX_DIGIPEATERS = 8
 CONTROL_UI = 0x03
 PID_NO_LAYER3 = 0xF0
 _CALL_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ")
-
-Ax25Address = Struct(
-    "callsign" / Bytes(6),  # ASCII characters, each shifted left one bit
-    "ssid_octet"
-    / BitStruct(
-        "ch" / Flag,  # command/response bit (dst/src), has-been-repeated (digipeater)
-        "reserved" / BitsInteger(2),  # 11 unless a protocol uses them
-        "ssid" / BitsInteger(4),
-        "last" / Flag,  # extension bit: 1 on the last address
-    ),
-)
-
-Ax25UiFrame = Struct(
-    "dst" / Ax25Address,
-    "src" / Ax25Address,
-    # Digipeater addresses follow until one has the extension bit set.
-    "digipeaters"
-    / If(
-        lambda ctx: not ctx.src.ssid_octet.last,
-        RepeatUntil(lambda obj, lst, ctx: obj["ssid_octet"]["last"], Ax25Address),
-    ),
-    "control" / Int8ub,
-    "pid" / Int8ub,
-    "info" / GreedyBytes,
-)
 
 
 @dataclass(slots=True, frozen=True)
@@ -115,6 +78,8 @@ def build_ax25(frame: Ax25Frame) -> bytes:
     digis = frame.digipeaters
     if len(digis) > MAX_DIGIPEATERS:
         raise ValueError("at most 8 digipeaters")
+    from groundwatch.decoders.wire_layouts import Ax25UiFrame
+
     out: bytes = Ax25UiFrame.build(
         {
             "dst": _address(frame.dst, frame.dst_ssid, frame.command, False),

@@ -216,15 +216,18 @@ def generate_columns(
         engs.append(eng)
         raws.append(raw)
     stored = [k for k, plan in enumerate(plans) if plan.meta.store]
+    # When no stored value is converted, raw and engineering values are one tuple (readers,
+    # such as the JSON lines of ``groundwatch decode``, then know it with one test).
+    same = all(engs[k] == raws[k] for k in stored)
     body.append("eng = (" + "".join(f"{engs[k]}, " for k in stored) + ")")
-    body.append("raw = (" + "".join(f"{raws[k]}, " for k in stored) + ")")
+    body.append("raw = " + ("eng" if same else "(" + "".join(f"{raws[k]}, " for k in stored) + ")"))
     if derived:
         space["_derive"] = _derive_function([p.name for p in plans], derived)
         all_eng = "(" + "".join(f"{e}, " for e in engs) + ")"
         all_raw = "(" + "".join(f"{r}, " for r in raws) + ")"
         body.append(f"x = _derive({all_eng}, {all_raw})")
         kept = "".join(f"x[{i}], " for i, d in enumerate(derived) if d.meta.store)
-        body += [f"extra = ({kept})", "eng += extra", "raw += extra"]
+        body += [f"extra = ({kept})", "eng += extra", "raw = eng" if same else "raw += extra"]
     obt = "None"
     if time is not None:
         space["_time"] = time.to_ns

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from groundwatch.decoders.api import DictionaryError, Framing, TelemetryDictionary
-from groundwatch.decoders.decode_input import DecodeCliError, InputFormat
+from groundwatch.decoders.api import Framing
+from groundwatch.decoders.decode_input import InputFormat
 
 
 def decode_command(
@@ -42,26 +41,21 @@ def decode_command(
 ) -> None:
     """Decode a capture and print one JSON object per packet, then a summary line."""
     # The decoders (and Construct) load when a capture is decoded, not to list commands.
-    from groundwatch.decoders.decode_cli import load_dictionary_file, resolve_framing, run_decode
+    from groundwatch.decoders.decode_cli import decode_main
 
-    try:
-        loaded: TelemetryDictionary | None = None
-        if dictionary is not None:
-            loaded = load_dictionary_file(dictionary)
-        framing = resolve_framing(loaded, frame, frame_length, fecf, ocf)
-        run_decode(
-            sys.stdout,
-            sys.stdin.buffer,
-            dictionary=loaded,
-            framing=framing,
-            fmt=fmt,
-            input_path=input_path,
-            show_rejected=show_rejected,
-            asm=asm,
-        )
-    except (DecodeCliError, DictionaryError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    status = decode_main(
+        dictionary=dictionary,
+        frame=frame,
+        frame_length=frame_length,
+        fecf=fecf,
+        ocf=ocf,
+        fmt=fmt,
+        input_path=input_path,
+        show_rejected=show_rejected,
+        asm=asm,
+    )
+    if status:
+        raise typer.Exit(status)
 
 
 def register(app: typer.Typer) -> None:

@@ -15,12 +15,19 @@ text without building it.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any, cast
 
-from groundwatch.decoders.api import DecodeSummary, Framing, FramingDef, TelemetryDictionary
+from groundwatch.decoders.api import (
+    DecodeSummary,
+    DictionaryError,
+    Framing,
+    FramingDef,
+    TelemetryDictionary,
+)
 from groundwatch.decoders.decode_input import (
     DecodeCliError,
     InputFormat,
@@ -37,6 +44,7 @@ from groundwatch.model import DecodedPacket, RawFrame, Rejection
 __all__ = [
     "DecodeCliError",
     "InputFormat",
+    "decode_main",
     "format_ert",
     "load_dictionary_file",
     "parse_timestamp",
@@ -132,14 +140,57 @@ def resolve_framing(
         changes["fecf"] = fecf
     if ocf is not None:
         changes["ocf"] = ocf
-    return replace(base, **changes)
+    try:
+        return replace(base, **changes)
+    except ValueError as exc:  # FramingDef's bounds, e.g. --frame-length 0
+        raise DecodeCliError(str(exc)) from None
 
 
-def load_dictionary_file(path: Path) -> TelemetryDictionary:
+def load_dictionary_file(path: Path, cached: bool = True) -> TelemetryDictionary:
+    """The dictionary of a YAML or XTCE file; ``cached``: through the user's dictionary cache
+    (a file loaded before then needs no pydantic, see ``dictionary_cache``)."""
     from groundwatch.decoders.dictionary import load_dictionary
+    from groundwatch.decoders.dictionary_cache import DictionaryCache
 
+    cache = DictionaryCache.default() if cached else None
     # cast: the dictionary implements the protocol; its own layout class is narrower.
-    return cast(TelemetryDictionary, load_dictionary(path))
+    return cast(TelemetryDictionary, load_dictionary(path, cache=cache))
+
+
+def decode_main(
+    *,
+    dictionary: Path | None = None,
+    frame: Framing | None = None,
+    frame_length: int | None = None,
+    fecf: bool | None = None,
+    ocf: bool | None = None,
+    fmt: InputFormat = InputFormat.HEX,
+    input_path: Path | None = None,
+    show_rejected: bool = False,
+    asm: bool | None = None,
+) -> int:
+    """The ``decode`` command on standard input/output, its options as the command line gave
+    them: the exit status (2 after an ``error:`` line on standard error)."""
+    try:
+        loaded: TelemetryDictionary | None = None
+        if dictionary is not None:
+            loaded = load_dictionary_file(dictionary)
+        framing = resolve_framing(loaded, frame, frame_length, fecf, ocf)
+        run_decode(
+            sys.stdout,
+            sys.stdin.buffer,
+            dictionary=loaded,
+            framing=framing,
+            fmt=fmt,
+            input_path=input_path,
+            show_rejected=show_rejected,
+            asm=asm,
+        )
+    except (DecodeCliError, DictionaryError, OSError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.flush()
+        return 2
+    return 0
 
 
 def run_decode(
@@ -163,6 +214,10 @@ def run_decode(
         out.write(json.dumps(obj, separators=SEPARATORS) + "\n")
 
     def handle(records: Iterator[InputRecord]) -> None:
+        # Per packet of captures of millions: bound methods and each station's source
+        # name are looked up once.
+        decode, encode, write = decoder.decode, encoder.encode, out.write
+        sources: dict[str, str] = {}
         for rec in records:
             if rec.reason is not None:
                 summary.rejected[rec.reason.value] = summary.rejected.get(rec.reason.value, 0) + 1
@@ -176,17 +231,17 @@ def run_decode(
                         }
                     )
                 continue
-            frame = RawFrame(
-                data=rec.data,
-                ert_ns=rec.ert_ns or 0,
-                station=rec.station,
-                source=f"decode:{rec.station}",
-                meta=rec.meta,
-            )
-            result = decoder.decode(frame)
-            if result.packets:
+            station = rec.station
+            source = sources.get(station)
+            if source is None:
+                source = sources[station] = f"decode:{station}"
+            result = decode(RawFrame(rec.data, rec.ert_ns or 0, station, source, meta=rec.meta))
+            packets = result.packets
+            if len(packets) == 1:
+                write(encode(packets[0], format_ert(rec.ert_ns)) + "\n")
+            elif packets:
                 ert = format_ert(rec.ert_ns)
-                out.write("".join(encoder.encode(p, ert) + "\n" for p in result.packets))
+                write("".join([encode(p, ert) + "\n" for p in packets]))
             if show_rejected:
                 for r in result.rejections:
                     emit(rejected_line(r))

@@ -26,6 +26,7 @@ from typing import Any
 from groundwatch.model import ColumnSchema, DecodedPacket, LimitState, PacketColumns, ParamValue
 
 SEPARATORS = (", ", ": ")
+_text = encode_basestring_ascii
 _LIMIT: dict[LimitState | None, str] = {
     None: "null",
     **{s: encode_basestring_ascii(s.label) for s in LimitState},
@@ -93,6 +94,61 @@ def _column_lines(i: int, kind: type | None, limited: bool) -> list[str]:
     return [f"if e{i} is None:", f"    c{i} = ''", "else:", *(f"    {line}" for line in lines)]
 
 
+# Statement giving ``t{i}``, the text of value ``e{i}`` of a column of the kind, when it is
+# known to be of that kind and finite (the fast path's guard).
+_KNOWN_TEXT: dict[type | None, str] = {
+    float: "t{i} = repr(e{i})",
+    int: "t{i} = repr(e{i})",
+    str: "t{i} = _text(e{i})",
+    bool: "t{i} = 'true' if e{i} else 'false'",
+    # A derived value: of no fixed kind, but most often a finite float.
+    None: "t{i} = repr(e{i}) if type(e{i}) is float and e{i} - e{i} == 0 else _value(e{i})",
+}
+
+
+def _fast_lines(schema: ColumnSchema, space: dict[str, Any]) -> list[str]:
+    """Generated statements for the usual packet: raw values are the engineering values (the
+    layout passes one tuple for both), every float is finite and every derived value was
+    computed. The texts are joined by one f-string, the fixed pieces between them (names,
+    units, keys) made here once and passed in the namespace as ``_k{j}``."""
+    kinds = schema.kinds
+    guard = ["raw is eng"]
+    floats = [i for i, kind in enumerate(kinds) if kind is float]
+    if floats:  # inf - inf and NaN are NaN: the sum is 0 only when every float is finite
+        guard.append("(" + " + ".join(f"(e{i} - e{i})" for i in floats) + ") == 0")
+    guard += [f"e{i} is not None" for i, kind in enumerate(kinds) if kind is None]
+    lines = [f"if {' and '.join(guard)}:"]
+    pieces: list[str] = []
+    fixed = ""
+
+    def flush() -> None:
+        nonlocal fixed
+        if fixed:
+            space[f"_k{len(pieces)}"] = fixed
+            pieces.append(f"{{_k{len(pieces)}}}")
+            fixed = ""
+
+    columns = zip(schema.names, schema.units, kinds, schema.limit_states, strict=True)
+    for i, (name, unit, kind, state) in enumerate(columns):
+        lines.append("    " + _KNOWN_TEXT[kind].format(i=i))
+        fixed += ("" if i == 0 else ", ") + encode_basestring_ascii(name) + ': {"raw": '
+        flush()
+        pieces.append(f"{{t{i}}}")
+        fixed += ', "eng": '
+        flush()
+        pieces.append(f"{{t{i}}}")
+        fixed += ', "unit": ' + value_json(unit) + ', "limit": '
+        if state is None:
+            fixed += "null"
+        else:
+            flush()
+            pieces.append(f"{{_limit[_s{i}(e{i})]}}")
+        fixed += "}"
+    flush()
+    lines.append("    return f'" + "".join(pieces) + "'")
+    return lines
+
+
 def _columns_function(schema: ColumnSchema) -> Callable[[tuple[Any, ...], tuple[Any, ...]], str]:
     """``text(eng, raw)``: the ``parameters`` members of a layout's packet, generated once per
     layout. Like the fast path's, the source holds generated identifiers only: names, units
@@ -108,10 +164,9 @@ def _columns_function(schema: ColumnSchema) -> Callable[[tuple[Any, ...], tuple[
     n = len(schema.names)
     if n == 0:
         return lambda _eng, _raw: ""
-    body = [
-        "(" + "".join(f"e{i}, " for i in range(n)) + ") = eng",
-        "(" + "".join(f"r{i}, " for i in range(n)) + ") = raw",
-    ]
+    body = ["(" + "".join(f"e{i}, " for i in range(n)) + ") = eng"]
+    body += _fast_lines(schema, space)
+    body.append("(" + "".join(f"r{i}, " for i in range(n)) + ") = raw")
     columns = zip(schema.names, schema.units, schema.kinds, schema.limit_states, strict=True)
     for i, (name, unit, kind, state) in enumerate(columns):
         space[f"_h{i}"] = ", " + encode_basestring_ascii(name) + ': {"raw": '
@@ -163,7 +218,7 @@ class PacketLineEncoder:
             if h is None
             else f'{{"apid": {h.apid!r}, "seq_flags": {h.seq_flags!r}, '
             f'"seq_count": {h.seq_count!r}, "data_length": {h.data_length!r}, '
-            f'"name": {v(p.name)}}}'
+            f'"name": {"null" if p.name is None else _text(p.name)}}}'
         )
         params = p.params
         if type(params) is PacketColumns:
@@ -174,7 +229,8 @@ class PacketLineEncoder:
         else:
             body = _params_text(params)
         line = (
-            f'{{"kind": "packet", "ert": {v(ert)}, "frame": {frame}, "ax25": {ax25}, '
+            f'{{"kind": "packet", "ert": {"null" if ert is None else _text(ert)}, '
+            f'"frame": {frame}, "ax25": {ax25}, '
             f'"packet": {header}, "parameters": {{{body}}}'
         )
         if h is None and p.payload is not None:

@@ -3,7 +3,9 @@
 ``load_dictionary(path)`` validates the file with pydantic, compiles every packet to a
 Construct struct plus its fast path, and returns a ``MissionDictionary`` (the
 ``TelemetryDictionary`` of ``api.py``). Every problem raises ``DictionaryError`` naming the
-file, the packet and the parameter.
+file, the packet and the parameter. Given a ``DictionaryCache``, it loads a file it has
+validated before from the cache's snapshot instead (``dictionary_cache``): no YAML, XTCE or
+pydantic then, which load only when a file must be read and validated.
 """
 
 from __future__ import annotations
@@ -11,15 +13,13 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.util
+import io
 import os
+import stat
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
-
-import yaml
-from construct import Construct
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from groundwatch.decoders import dictionary_fields as build
 from groundwatch.decoders.api import (
@@ -35,14 +35,13 @@ from groundwatch.decoders.layout import CompiledLayout, DerivedParam, ParamMeta
 from groundwatch.decoders.layout_fields import FieldSpec, LayoutError
 from groundwatch.decoders.obt import TimeCode
 from groundwatch.decoders.rules import RuleDef, compile_rules
-from groundwatch.decoders.schema import (
-    DictionaryLoader,
-    DictionaryModel,
-    PacketModel,
-    ParameterModel,
-    validation_error,
-)
 from groundwatch.model import Ax25Header, RejectReason
+
+if TYPE_CHECKING:  # compile reads the validated model, or a cache's snapshot of it
+    from construct import Construct
+
+    from groundwatch.decoders.dictionary_cache import DictionaryCache
+    from groundwatch.decoders.schema import DictionaryModel, PacketModel
 
 
 class MissionDictionary:
@@ -144,12 +143,67 @@ PYTHON_LAYOUTS_ENV = "GROUNDWATCH_ALLOW_PYTHON_LAYOUTS"
 python_layouts_allowed: ContextVar[bool] = ContextVar("python_layouts_allowed", default=False)
 
 
-def load_dictionary(path: Path | str, xtce: bool | None = None) -> MissionDictionary:
-    """``xtce``: read the file as XTCE (True), YAML (False), or by its suffix (None)."""
+def load_dictionary(
+    path: Path | str, xtce: bool | None = None, cache: DictionaryCache | None = None
+) -> MissionDictionary:
+    """``xtce``: read the file as XTCE (True), YAML (False), or by its suffix (None).
+    ``cache``: load a file validated before from its snapshot, and keep new ones there."""
     path = Path(path)
     file = str(path)
+    is_xtce = bool(xtce or (xtce is None and path.suffix.lower() == ".xml"))
+    content = _cacheable_content(path) if cache is not None else None
+    if cache is None or content is None:
+        return compile_dictionary(_validated(path, is_xtce), file, path.parent)
+    from groundwatch.decoders.dictionary_cache import CorruptEntry
+
+    key = cache.key(content, "xtce" if is_xtce else "yaml")
     try:
-        document = read_document(path, xtce)
+        snapshot = cache.get(key)
+    except CorruptEntry:
+        snapshot = None
+    if snapshot is not None:
+        try:
+            return compile_dictionary(snapshot, file, path.parent)
+        except Exception:  # a snapshot that does not compile is not trusted: load the file
+            pass
+        cache.discard(key)
+    model = _validated(path, is_xtce, content)
+    compiled = compile_dictionary(model, file, path.parent)
+    # YAML was parsed from ``content``; XTCE is read again by its parser: cached only if
+    # the file did not change in between.
+    if not is_xtce or _cacheable_content(path) == content:
+        cache.put(key, model)
+    return compiled
+
+
+def _cacheable_content(path: Path) -> bytes | None:
+    """The bytes of a regular file small enough to cache, else None (loaded as it was)."""
+    from groundwatch.decoders.dictionary_cache import MAX_SOURCE_BYTES
+
+    try:
+        # A pipe or device is loaded as before, without the cache: never opened here (a FIFO's
+        # writer would see this reader come and go).
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_SOURCE_BYTES:
+                return None
+            content = f.read(MAX_SOURCE_BYTES + 1)
+    except OSError:
+        return None  # the load below says why
+    return content if len(content) <= MAX_SOURCE_BYTES else None
+
+
+def _validated(path: Path, xtce: bool, content: bytes | None = None) -> DictionaryModel:
+    import yaml
+    from pydantic import ValidationError
+
+    from groundwatch.decoders.schema import DictionaryModel, validation_error
+
+    file = str(path)
+    try:
+        document = read_document(path, xtce, content)
     except OSError as exc:
         raise DictionaryError(file, f"cannot read: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
@@ -157,14 +211,18 @@ def load_dictionary(path: Path | str, xtce: bool | None = None) -> MissionDictio
     if not isinstance(document, dict):
         raise DictionaryError(file, "must be a mapping with mission, packets, ...")
     try:
-        model = DictionaryModel.model_validate(document)
+        return DictionaryModel.model_validate(document)
     except ValidationError as exc:
         raise validation_error(file, document, exc) from None
-    return compile_dictionary(model, file, path.parent)
 
 
-def read_document(path: Path, xtce: bool | None = None) -> Any:
-    """The dictionary document of a YAML file, or of an XTCE file (``.xml``) imported."""
+def read_document(path: Path, xtce: bool | None = None, content: bytes | None = None) -> Any:
+    """The dictionary document of a YAML file, or of an XTCE file (``.xml``) imported.
+    ``content``: the YAML file's bytes, already read."""
+    import yaml
+
+    from groundwatch.decoders.schema import DictionaryLoader
+
     if xtce or (xtce is None and path.suffix.lower() == ".xml"):
         from groundwatch.decoders.xtce_import import xtce_document  # lxml only when needed
         from groundwatch.decoders.xtce_types import XtceError
@@ -173,7 +231,11 @@ def read_document(path: Path, xtce: bool | None = None) -> Any:
             return xtce_document(path)
         except XtceError as exc:
             raise DictionaryError(str(path), f"XTCE: {exc}") from None
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=DictionaryLoader)
+    if content is None:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=DictionaryLoader)
+    # As read_text gives it: decoded, universal newlines.
+    text = io.TextIOWrapper(io.BytesIO(content), encoding="utf-8").read()
+    return yaml.load(text, Loader=DictionaryLoader)
 
 
 def compile_dictionary(model: DictionaryModel, file: str, base: Path) -> MissionDictionary:
@@ -188,7 +250,7 @@ def compile_dictionary(model: DictionaryModel, file: str, base: Path) -> Mission
         selector = None
         if packet.selector is not None:
             parts = packet.selector if isinstance(packet.selector, list) else [packet.selector]
-            selector = tuple(part.model_dump_json() for part in parts)
+            selector = tuple(repr(sorted(vars(part).items())) for part in parts)
         for key in [("apid", packet.apid, selector)] if packet.apid is not None else []:
             if key in selections:
                 raise DictionaryError(
@@ -196,9 +258,13 @@ def compile_dictionary(model: DictionaryModel, file: str, base: Path) -> Mission
                 )
             selections[key] = packet.name
         packets.append(_compile_packet(model, packet, file, base))
-    framing = model.framing
+    # The frame layer's class, from the validated section (or the snapshot's).
+    framing = FramingDef(**{f.name: getattr(model.framing, f.name) for f in _FRAMING_FIELDS})
     _check_frame_parameters(framing, file, names)
-    spacecraft = [SpacecraftDef(**s.model_dump(exclude={"rules"})) for s in model.spacecraft]
+    spacecraft = [
+        SpacecraftDef(**{f.name: getattr(s, f.name) for f in _SPACECRAFT_FIELDS})
+        for s in model.spacecraft
+    ]
     compiled = MissionDictionary(file, model.mission, framing, spacecraft, packets)
     compiled.rules = compile_rules(
         file,
@@ -209,6 +275,8 @@ def compile_dictionary(model: DictionaryModel, file: str, base: Path) -> Mission
     return compiled
 
 
+_FRAMING_FIELDS = dataclasses.fields(FramingDef)
+_SPACECRAFT_FIELDS = dataclasses.fields(SpacecraftDef)
 FRAME_FIELDS = (
     "version", "scid", "vcid", "ocf_flag", "mcfc", "vcfc", "sec_hdr_flag", "sync_flag",
     "packet_order", "segment_length_id", "fhp",
@@ -296,7 +364,7 @@ def _compile_packet(
             raise DictionaryError(
                 file, f"unknown crc {crc_name!r} (known: {known})", packet.name
             ) from None
-    struct: Construct | None = None
+    struct = None
     if packet.python is not None:
         struct, fields, meta = _python_layout(packet, file, base, model.byte_order)
     try:
@@ -326,6 +394,8 @@ def _python_layout(
 ) -> tuple[Construct, list[FieldSpec], dict[str, ParamMeta]]:
     """``python: module:OBJECT``; OBJECT has ``struct`` (Construct) and ``parameters``
     (a list of mappings with the YAML parameter keys; ``type`` tells build how to encode)."""
+    from construct import Construct
+
     assert packet.python is not None
     if not (python_layouts_allowed.get() or os.environ.get(PYTHON_LAYOUTS_ENV) == "1"):
         raise DictionaryError(
@@ -359,6 +429,10 @@ def _python_layout(
     fields: list[FieldSpec] = []
     meta: dict[str, ParamMeta] = {}
     for entry in params:
+        from pydantic import ValidationError
+
+        from groundwatch.decoders.schema import ParameterModel
+
         try:
             param = ParameterModel.model_validate(entry)
         except ValidationError as exc:

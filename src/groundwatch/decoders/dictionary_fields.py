@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from groundwatch.decoders.api import DictionaryError, Limits
 from groundwatch.decoders.calibration import (
@@ -23,7 +23,9 @@ from groundwatch.decoders.expr import UnsafeExpression, compile_expression
 from groundwatch.decoders.layout_fields import FieldKind, FieldSpec
 from groundwatch.decoders.obt import CdsTime, CucTime, TimeCode, epoch_ns
 from groundwatch.decoders.params import Condition, ParamMeta, Selector
-from groundwatch.decoders.schema import PacketModel, ParameterModel, TimeModel
+
+if TYPE_CHECKING:  # read by attribute: validated models, or their snapshot (dictionary_cache)
+    from groundwatch.decoders.schema import PacketModel, ParameterModel, TimeModel
 
 _INT_TYPE = re.compile(r"^(u|uint|i|int)(\d+)(le|be)?$")
 
@@ -157,7 +159,10 @@ def meta(param: ParameterModel, where: tuple[str, str, str]) -> ParamMeta:
             calibration = RationalCalibration(param.calibration.divide)
     except CalibrationError as exc:
         raise DictionaryError(where[0], f"calibration: {exc}", where[1], where[2]) from None
-    limits = Limits(**param.limits.model_dump()) if param.limits else None
+    limits = None
+    if param.limits is not None:
+        bounds = {f.name: getattr(param.limits, f.name) for f in dataclasses.fields(Limits)}
+        limits = Limits(**bounds)
     if (param.invalid or param.valid) and (param.count is not None or param.expr is not None):
         raise DictionaryError(
             where[0], "invalid:/valid: apply to single decoded values only", where[1], where[2]

@@ -295,6 +295,11 @@ class FrameDecoder:
             self._reject(result, RejectReason.SHORT_FRAME, f"{len(data)} octets", data)
             return
         result.spacecraft = self._default_spacecraft
+        if PRIMARY_HEADER_LEN + 1 + ((data[4] << 8) | data[5]) == len(data):
+            # The usual frame of a bare stream: exactly one packet.
+            result.valid = data[0] >> 5 == PACKET_VERSION
+            self._packet(result, data, -1, None, None)
+            return
         pos = 0
         while pos < len(data):
             if len(data) - pos < PRIMARY_HEADER_LEN:
@@ -527,4 +532,5 @@ class FrameDecoder:
             c.bump("idle_packets", result.idle_packets)
         if result.vc_gap:
             c.bump("vc_gap_frames", result.vc_gap)
-        count_rejections(s.rejected, result.rejections)  # shown by /health as "rejected"
+        if result.rejections:
+            count_rejections(s.rejected, result.rejections)  # shown by /health as "rejected"

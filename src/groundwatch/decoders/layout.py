@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
-
-from construct import Construct, Container, Struct
+from typing import TYPE_CHECKING, Any
 
 from groundwatch.decoders.api import BytesTooShort, DecodeError, Limits, ParameterInfo
 from groundwatch.decoders.columns import (
@@ -29,6 +27,7 @@ from groundwatch.decoders.layout_build import LayoutBuilder
 from groundwatch.decoders.layout_fields import (
     FieldKind,
     FieldSpec,
+    Segment,
     check_packet_size,
     compile_struct,
     plan_segments,
@@ -45,6 +44,9 @@ from groundwatch.decoders.params import (
     type_name,
 )
 from groundwatch.model import ColumnSchema, LimitState, ParamValue, RejectReason
+
+if TYPE_CHECKING:  # Construct loads when a layout's struct is first needed
+    from construct import Construct
 
 # Decode plan modes (stage 2): plain copy, calibrated/generic function, enumeration.
 _PLAIN, _FUNCTION, _ENUM = 0, 1, 2
@@ -95,10 +97,12 @@ class CompiledLayout(LayoutBuilder):
         all_fields = [*header_fields, *(time.fields() if time else []), *fields]
         self._all_fields = all_fields
         self.variable = any(f.variable for f in all_fields)
+        self._struct: Construct | None = None
+        self._segments: list[Segment] = []
         if struct is None:  # a YAML layout: fields are the whole spec
             check_packet_size(all_fields)
             segments = plan_segments(all_fields)
-            self.struct: Construct = compile_struct(segments)
+            self._segments = segments
             self._fields = value_fields(segments)
             # The fixed part's octets (the least a variable layout needs).
             self.size: int | None = sum(s.byte_length for s in segments)
@@ -107,13 +111,17 @@ class CompiledLayout(LayoutBuilder):
             values = sum(f.count or 1 for f in all_fields)
             use_fast = fast and not self.variable and values <= MAX_FAST_VALUES
             self.fast: FastPath | None = FastPath(segments) if use_fast else None
+            if self.fast is None:  # Construct parses: compiled now (and its errors raised)
+                self._struct = compile_struct(segments)
         else:  # a Python layout: its struct follows the (optional) time fields
+            from construct import Struct
+
             time_segments = plan_segments(time.fields()) if time else []
             members = list(compile_struct(time_segments).subcons)
-            self.struct = Struct(*members, "_body" / struct)
+            self._struct = Struct(*members, "_body" / struct)
             self._fields = [*value_fields(time_segments), *((f, "_body") for f in fields)]
             try:
-                self.size = self.struct.sizeof()
+                self.size = self._struct.sizeof()
             except Exception:  # variable-size struct: Construct cannot say
                 self.size = None
             self.fast = None
@@ -240,6 +248,14 @@ class CompiledLayout(LayoutBuilder):
 
     # -- decode ---------------------------------------------------------------------
 
+    @property
+    def struct(self) -> Construct:
+        """The layout's Construct struct (the spec: builds, and parses without a fast path),
+        compiled when first needed."""
+        if self._struct is None:
+            self._struct = compile_struct(self._segments)
+        return self._struct
+
     def construct_raws(self, data_field: bytes) -> list[Any]:
         """Stage 1 through Construct (the spec); raises whatever Construct raises."""
         stream = io.BytesIO(data_field)
@@ -361,4 +377,4 @@ def _worst_state(limits: Limits) -> Callable[[list[Any]], LimitState]:
     return worst
 
 
-__all__ = ["CompiledLayout", "Container", "DerivedParam", "EncodeError", "ParamMeta", "Selector"]
+__all__ = ["CompiledLayout", "DerivedParam", "EncodeError", "ParamMeta", "Selector"]

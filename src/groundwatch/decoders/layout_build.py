@@ -8,13 +8,14 @@ Construct (the spec) builds the bytes. The simulator builds every packet through
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-from construct import Construct
+from typing import TYPE_CHECKING, Any
 
 from groundwatch.decoders.layout_fields import FieldKind, FieldSpec, container_from_raws
 from groundwatch.decoders.obt import TimeCode
 from groundwatch.decoders.params import EncodeError, ParamMeta, Selector, type_name
+
+if TYPE_CHECKING:
+    from construct import Construct
 
 
 class LayoutBuilder:
@@ -23,7 +24,6 @@ class LayoutBuilder:
     name: str
     time: TimeCode | None
     selector: Selector | None
-    struct: Construct
     size: int | None
     whole_packet: bool
     header_length: int
@@ -31,6 +31,10 @@ class LayoutBuilder:
     _time_index: list[int]
     _meta: dict[str, ParamMeta]
     _reverse_enum: dict[str, dict[str, int]]
+
+    @property
+    def struct(self) -> Construct:  # the layout's Construct struct (CompiledLayout's)
+        raise NotImplementedError
 
     # -- build ----------------------------------------------------------------------
 

@@ -13,24 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from construct import (
-    Array,
-    BitsInteger,
-    BitStruct,
-    Bytes,
-    BytesInteger,
-    Bytewise,
-    Construct,
-    Container,
-    Flag,
-    FormatField,
-    If,
-    PaddedString,
-    Padding,
-    Struct,
-)
+if TYPE_CHECKING:  # Construct loads when a struct is compiled (see compile_struct)
+    from construct import Construct, Container, Struct
 
 
 class LayoutError(ValueError):
@@ -181,6 +167,8 @@ _FLOAT_FORMATS = {16: "e", 32: "f", 64: "d"}
 
 
 def _byte_element(field: FieldSpec, length: Any = None) -> Construct:
+    from construct import Bytes, BytesInteger, FormatField, PaddedString
+
     order = "<" if field.little else ">"
     if length is not None:  # a variable-length string or bytes field
         if field.kind is FieldKind.STRING:
@@ -201,6 +189,8 @@ def _byte_element(field: FieldSpec, length: Any = None) -> Construct:
 
 
 def _bit_element(field: FieldSpec) -> Construct:
+    from construct import BitsInteger, Bytewise, Flag, FormatField
+
     if field.kind in (FieldKind.UINT, FieldKind.INT):
         return BitsInteger(field.bits, signed=field.signed)
     if field.kind is FieldKind.FLOAT:  # an IEEE float not on a byte boundary (big-endian)
@@ -211,6 +201,8 @@ def _bit_element(field: FieldSpec) -> Construct:
 
 
 def _member(field: FieldSpec, bitwise: bool, length: Any = None) -> Construct:
+    from construct import Array, Padding
+
     if field.kind is FieldKind.SPARE:
         return Padding(field.total_bits if bitwise else field.total_bits // 8)
     element = _bit_element(field) if bitwise else _byte_element(field, length)
@@ -227,8 +219,11 @@ def compile_struct(segments: Sequence[Segment]) -> Struct:
 
     A variable-length field reads its length from an earlier field (through the parse
     context) or, for ``rest``, from ``_total`` (the data length passed to ``parse``/``build``)
-    less the position and the fixed fields after it.
+    less the position and the fixed fields after it. Construct loads here, when a layout
+    first needs its struct: decoding through the fast path never does.
     """
+    from construct import BitStruct, Struct
+
     members: list[Construct] = []
     groups: dict[str, str | None] = {}  # field name -> its bit group, for length references
     after = sum(s.byte_length for s in segments)  # fixed octets after the current segment
@@ -270,6 +265,8 @@ def _conditional(field: FieldSpec, member: Construct, groups: dict[str, str | No
     unknown = set(field.present_if.names) - set(groups)
     if unknown:
         raise LayoutError(field.name, f"present_if reads {sorted(unknown)}: not earlier fields")
+    from construct import If
+
     condition = field.present_if
     return field.name / If(lambda ctx: bool(condition(_RawView(ctx, groups))), member.subcon)
 

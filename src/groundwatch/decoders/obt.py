@@ -16,14 +16,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from groundwatch.decoders.api import DecodeError
 from groundwatch.decoders.layout_fields import FieldKind, FieldSpec
 from groundwatch.decoders.timecodes import (
     CCSDS_EPOCH_NS,
+    DAY_NS,
+    MAX_CDS_MS,
     decode_cds,
     decode_cuc,
     encode_cds,
     encode_cuc,
 )
+from groundwatch.model import RejectReason
 
 
 def epoch_ns(epoch: datetime) -> int:
@@ -89,6 +93,18 @@ class CdsTime:
         return out
 
     def to_ns(self, raws: Sequence[int]) -> int:
+        # Per packet, so the arithmetic of timecodes.decode_cds (its range check on the
+        # milliseconds too) is done on the integers directly; a test proves both agree.
+        ms = raws[1]
+        if ms >= MAX_CDS_MS:
+            raise DecodeError(RejectReason.BAD_PACKET, f"CDS milliseconds of day {ms} out of range")
+        ns = self.epoch + raws[0] * DAY_NS + ms * 1_000_000
+        subms = self.submillisecond_octets
+        if subms == 2:
+            return ns + raws[2] * 1000
+        return ns + raws[2] // 1000 if subms == 4 else ns
+
+    def to_ns_via_timecodes(self, raws: Sequence[int]) -> int:
         widths = [self.day_octets, 4, self.submillisecond_octets]
         octets = b"".join(r.to_bytes(w, "big") for r, w in zip(raws, widths, strict=False))
         return decode_cds(octets, self.day_octets, self.submillisecond_octets, self.epoch)[0]

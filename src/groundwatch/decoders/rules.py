@@ -37,32 +37,18 @@ import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from groundwatch.decoders.api import DictionaryError
 from groundwatch.decoders.expr import CompiledExpression, UnsafeExpression, compile_expression
+
+if TYPE_CHECKING:  # pydantic loads when a dictionary has rules to validate
+    from groundwatch.decoders.schema import RuleModel
 
 TIME_FUNCTIONS = ("age", "rate")
 MAX_WINDOW_S = 3600.0
 MAX_RULES = 200  # per spacecraft: each is evaluated for every packet that carries its inputs
 MAX_FORMAT_WIDTH = 64  # digits of a message field's width or precision
-
-
-class RuleModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
-    condition: str = Field(min_length=1)
-    when: str | None = None
-    persistence: float = 0.0
-    recovery: str | None = None
-    recovery_persistence: float | None = None
-    severity: Literal["warning", "critical"] = "warning"
-    message: str = ""
-    description: str = ""
-    pair: list[str] = []
 
 
 @dataclass(slots=True, frozen=True)
@@ -117,6 +103,10 @@ def compile_rules(
         rules = []
         for i, raw in enumerate(raw_rules):
             label = str(raw.get("name", f"#{i}")) if isinstance(raw, Mapping) else f"#{i}"
+            from pydantic import ValidationError
+
+            from groundwatch.decoders.schema import RuleModel
+
             try:
                 model = RuleModel.model_validate(raw)
             except ValidationError as exc:

@@ -47,8 +47,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
-from groundwatch.decoders.api import DictionaryError, FramingDef
+from groundwatch.decoders.api import DictionaryError, Framing
 
 
 class _Strict(BaseModel):
@@ -185,7 +186,22 @@ class PacketModel(_Strict):
     parameters: list[ParameterModel] = []
 
 
-# One framing model: the dataclass the frame layer reads, validated here by pydantic.
+@pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
+class FramingDef:
+    """The ``framing:`` section: the fields of ``api.FramingDef`` (what the frame layer
+    reads, documented there), with their bounds. Named alike: messages name this class."""
+
+    kind: Framing = Framing.TM
+    frame_length: int | None = Field(default=None, gt=0)
+    fecf: bool = True
+    ocf: bool = False
+    asm: bool = False
+    randomized: bool = False
+    fill: int | None = Field(default=None, ge=0, le=0xFF)
+    parameters: dict[str, str] | None = None
+    frame_packet: str = "tm_frame"
+
+
 FramingModel = FramingDef
 
 
@@ -195,6 +211,23 @@ class SpacecraftModel(_Strict):
     callsign: str | None = None
     frame_interval: float | None = Field(default=None, gt=0)
     rules: list[dict[str, Any]] = []  # checked by decoders.rules.compile_rules
+
+
+class RuleModel(BaseModel):
+    """One of a spacecraft's ``rules:`` (compiled and checked by ``decoders.rules``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    condition: str = Field(min_length=1)
+    when: str | None = None
+    persistence: float = 0.0
+    recovery: str | None = None
+    recovery_persistence: float | None = None
+    severity: Literal["warning", "critical"] = "warning"
+    message: str = ""
+    description: str = ""
+    pair: list[str] = []
 
 
 class DictionaryModel(_Strict):

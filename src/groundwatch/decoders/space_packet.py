@@ -1,8 +1,9 @@
 """CCSDS space packets (133.0-B-2): primary header, iteration over a buffer, builder.
 
-The Construct layout below is the spec; ``parse_primary_header`` is the fast path used on
-every packet (one ``struct`` read and masks, since Construct's ``compile()`` gives no
-speed-up on ``BitStruct``) and a hypothesis test proves it equal to the Construct parse.
+The Construct layout ``wire_layouts.SpacePacketPrimaryHeader`` is the spec (the builder uses
+it, and Construct loads only then); ``parse_primary_header`` is the fast path used on every
+packet (one ``struct`` read and masks, since Construct's ``compile()`` gives no speed-up on
+``BitStruct``) and a hypothesis test proves it equal to the Construct parse.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import IntEnum
-
-from construct import BitsInteger, BitStruct, Flag
 
 from groundwatch.decoders.api import BytesTooShort
 from groundwatch.model import SpacePacketHeader
@@ -34,17 +33,6 @@ class SequenceFlags(IntEnum):
     LAST = 0b10
     UNSEGMENTED = 0b11
 
-
-# 133.0-B-2 table 4-1: packet primary header.
-SpacePacketPrimaryHeader = BitStruct(
-    "version" / BitsInteger(3),  # packet version number, 000
-    "type" / BitsInteger(1),  # 0 telemetry, 1 telecommand
-    "sec_hdr_flag" / Flag,
-    "apid" / BitsInteger(11),
-    "seq_flags" / BitsInteger(2),
-    "seq_count" / BitsInteger(14),
-    "data_length" / BitsInteger(16),  # octets in the packet data field minus one
-)
 
 _HEADER = struct.Struct(">HHH")
 
@@ -117,6 +105,8 @@ def split_exact_space_packets(buf: bytes) -> list[bytes]:
 
 
 def build_primary_header(header: SpacePacketHeader) -> bytes:
+    from groundwatch.decoders.wire_layouts import SpacePacketPrimaryHeader
+
     return bytes(
         SpacePacketPrimaryHeader.build(
             {

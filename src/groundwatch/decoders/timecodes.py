@@ -17,6 +17,7 @@ from groundwatch.model import RejectReason
 
 NS = 1_000_000_000
 DAY_NS = 86_400 * NS
+MAX_CDS_MS = 86_401_000  # milliseconds of day: a leap-second day has 86,401,000
 CCSDS_EPOCH_NS = -378_691_200 * NS  # 1958-01-01T00:00:00
 GPS_EPOCH_NS = 315_964_800 * NS  # 1980-01-06T00:00:00
 UNIX_EPOCH_NS = 0
@@ -155,7 +156,7 @@ def decode_cds(
     used += 4
     sub = int.from_bytes(data[used : used + subms_octets], "big")
     used += subms_octets
-    if ms >= 86_401_000:  # a leap-second day has 86,401,000 ms
+    if ms >= MAX_CDS_MS:
         raise DecodeError(RejectReason.BAD_PACKET, f"CDS milliseconds of day {ms} out of range")
     sub_ns = sub * 1000 if subms_octets == 2 else sub // 1000 if subms_octets == 4 else 0
     return epoch_ns + days * DAY_NS + ms * 1_000_000 + sub_ns, used

@@ -1,9 +1,10 @@
 """CCSDS TM transfer frames (132.0-B-3): primary header, data field, OCF/CLCW, FECF.
 
 ``TmFrameFormat`` builds one Construct ``Struct`` per frame length from the mission's
-``FramingDef``; the simulator builds with it and the tests parse with it. The decoder's hot
-path (``parse_primary_header``) reads three 16-bit words and masks them: Construct's
-``compile()`` does not speed up ``BitStruct``, and a hypothesis test proves the two equal.
+``FramingDef`` and the header layouts of ``wire_layouts``; the simulator builds with it and
+the tests parse with it (Construct loads only then). The decoder's hot path
+(``parse_primary_header``) reads three 16-bit words and masks them: Construct's ``compile()``
+does not speed up ``BitStruct``, and a hypothesis test proves the two equal.
 """
 
 from __future__ import annotations
@@ -11,25 +12,14 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
-
-from construct import (
-    BitsInteger,
-    BitStruct,
-    Bytes,
-    Checksum,
-    Construct,
-    Flag,
-    If,
-    Int16ub,
-    RawCopy,
-    Struct,
-    this,
-)
+from typing import TYPE_CHECKING, Any
 
 from groundwatch.decoders.api import FramingDef
 from groundwatch.decoders.crc import crc16_ccitt
 from groundwatch.model import TmFrameHeader
+
+if TYPE_CHECKING:  # Construct loads when a frame is built, not to decode one
+    from construct import Construct
 
 PRIMARY_HEADER_LEN = 6
 OCF_LEN = 4
@@ -49,55 +39,12 @@ class SegmentLengthId(IntEnum):
     UNSEGMENTED = 0b11  # required when the synchronisation flag is 0
 
 
-# 132.0-B-3 figure 4-2: transfer frame primary header.
-TmPrimaryHeader = BitStruct(
-    "version" / BitsInteger(2),
-    "scid" / BitsInteger(10),
-    "vcid" / BitsInteger(3),
-    "ocf_flag" / Flag,
-    "mcfc" / BitsInteger(8),  # master channel frame count
-    "vcfc" / BitsInteger(8),  # virtual channel frame count
-    # transfer frame data field status:
-    "sec_hdr_flag" / Flag,
-    "sync_flag" / Flag,
-    "packet_order" / Flag,
-    "segment_length_id" / BitsInteger(2),
-    "fhp" / BitsInteger(11),  # first header pointer
-)
-
-# 132.0-B-3 4.1.3: secondary header identification, then the header data.
-TmSecondaryHeader = Struct(
-    "id"
-    / BitStruct(
-        "version" / BitsInteger(2),
-        "length" / BitsInteger(6),  # octets of the whole secondary header minus one
-    ),
-    "data" / Bytes(this.id.length),
-)
-
-# 232.0-B 4.2.1: communications link control word, carried in the OCF (type-1 report).
-Clcw = BitStruct(
-    "control_word_type" / BitsInteger(1),  # 0: CLCW
-    "clcw_version" / BitsInteger(2),
-    "status_field" / BitsInteger(3),
-    "cop_in_effect" / BitsInteger(2),
-    "vcid" / BitsInteger(6),
-    "reserved" / BitsInteger(2),
-    "no_rf_available" / Flag,
-    "no_bit_lock" / Flag,
-    "lockout" / Flag,
-    "wait" / Flag,
-    "retransmit" / Flag,
-    "farm_b_counter" / BitsInteger(2),
-    "spare" / BitsInteger(1),
-    "report_value" / BitsInteger(8),
-)
-
-
 def decode_clcw(ocf: bytes) -> dict[str, int] | None:
     """The CLCW fields of a 4-octet OCF, or None when it is not a CLCW (type bit 1)."""
     if len(ocf) != OCF_LEN or ocf[0] & 0x80:
         return None
+    from groundwatch.decoders.wire_layouts import Clcw
+
     parsed = Clcw.parse(ocf)
     return {k: int(v) for k, v in parsed.items() if not k.startswith("_")}
 
@@ -122,6 +69,10 @@ class TmFrameFormat:
         return layout
 
     def _make(self, frame_length: int) -> Construct:
+        from construct import Bytes, Checksum, If, Int16ub, RawCopy, Struct, this
+
+        from groundwatch.decoders.wire_layouts import TmPrimaryHeader, TmSecondaryHeader
+
         fixed = PRIMARY_HEADER_LEN + (FECF_LEN if self.framing.fecf else 0)
 
         def data_len(ctx: Any) -> int:

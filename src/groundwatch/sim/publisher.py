@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from groundwatch.kiss import kiss_encode
-from groundwatch.mqtt_url import mqtt_connection
 from groundwatch.parts import Counters
 from groundwatch.sim.connection import BrokerLink
 from groundwatch.sim.envelopes import Envelope, StationClock, radio_of, wrap
@@ -134,6 +133,9 @@ class SimPublisher:
         if not settings.stations:
             raise ValueError("at least one station is needed")
         if settings.mqtt_url is not None:
+            # The URL parser (pydantic) loads when a simulator runs, not to list commands.
+            from groundwatch.mqtt_url import mqtt_connection
+
             mqtt_connection(settings.mqtt_url)  # fail early on a bad URL
         self.scenario = scenario
         self.framer = framer
@@ -159,6 +161,8 @@ class SimPublisher:
                 await self._frames(None, record, output)
                 return self.summary
             import aiomqtt
+
+            from groundwatch.mqtt_url import mqtt_connection
 
             ident = s.client_id or f"groundwatch-sim-{time.time_ns() % 10**9}"
             conn: dict[str, Any] = dict(mqtt_connection(s.mqtt_url))

@@ -55,6 +55,9 @@ def test_help_lists_every_area_without_loading_heavy_stacks() -> None:
     for command in ("decode", "run", "check-config", "replay", "simulate", "report", "console"):
         assert command in out
     assert heavy_in(names) == []
+    # Nor the validation stack: pydantic loads when a command validates something (typer
+    # loads it too, to read a command's options), not to list the commands.
+    assert "pydantic" not in names and "pydantic_core" not in names
 
 
 def test_a_command_help_loads_no_heavy_stack_either() -> None:
@@ -75,3 +78,11 @@ def test_decode_loads_only_what_decoding_needs(tmp_path: Path) -> None:
     areas = {n.split(".")[1] for n in names if n.startswith("groundwatch.")}
     assert sorted(areas & set(others)) == []
     assert heavy_in(names) == [] and "asyncio" not in names
+    # A plain decode command line needs no CLI framework, and a dictionary loaded before
+    # (the first run cached it) needs no validation: neither typer nor pydantic nor YAML.
+    names, out = imported_modules(
+        "decode", "-d", str(JPSS1_DICTIONARY), "--format", "raw", "-i", str(capture)
+    )
+    assert '"kind": "packet"' in out
+    frameworks = {n.split(".")[0] for n in names} & {"typer", "click", "rich", "pydantic", "yaml"}
+    assert sorted(frameworks) == []

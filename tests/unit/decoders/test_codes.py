@@ -10,7 +10,6 @@ from groundwatch.decoders.api import DecodeError
 from groundwatch.decoders.ax25 import (
     Ax25Digipeater,
     Ax25Frame,
-    Ax25UiFrame,
     build_ax25,
     parse_ax25,
 )
@@ -24,6 +23,7 @@ from groundwatch.decoders.timecodes import (
     encode_cds,
     encode_cuc,
 )
+from groundwatch.decoders.wire_layouts import Ax25UiFrame
 from groundwatch.kiss import FEND, FESC, KissDecoder, KissError, KissFrame, kiss_encode
 
 NS = 1_000_000_000

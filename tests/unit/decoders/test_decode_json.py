@@ -67,7 +67,9 @@ def columns(draw: st.DrawFn) -> PacketColumns:
     names = draw(st.lists(st.text(min_size=1, max_size=6), min_size=n, max_size=n, unique=True))
     engs = [draw(values) for _ in range(n)]
     # A plain column's raw value is its engineering value (the same object); others differ.
-    raws = [e if draw(st.booleans()) else draw(values) for e in engs]
+    # A layout without conversions passes one tuple for both.
+    plain = draw(st.booleans())
+    raws = [e if plain or draw(st.booleans()) else draw(values) for e in engs]
     # The schema may name the exact kind of a column, as the layouts do for plain fields.
     kinds = [
         type(e) if type(e) in (float, int, str, bool) and draw(st.booleans()) else None
@@ -87,7 +89,8 @@ def columns(draw: st.DrawFn) -> PacketColumns:
         enums=tuple(False for _ in range(n)),
         limit_states=tuple(None if s is None else (lambda _v, s=s: s) for s in states),
     )
-    return PacketColumns(schema, tuple(engs), tuple(raws))
+    eng = tuple(engs)
+    return PacketColumns(schema, eng, eng if plain else tuple(raws))
 
 
 headers = st.builds(

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from groundwatch.decoders import space_packet as sp
 from groundwatch.decoders import tm_frame as tm
+from groundwatch.decoders import wire_layouts as wire
 from groundwatch.decoders.api import BytesTooShort, FramingDef
 from groundwatch.decoders.crc import crc16_ok
 
@@ -16,8 +17,8 @@ header6 = st.binary(min_size=6, max_size=6)
 
 @given(header6)
 def test_space_packet_header_build_parse(raw: bytes) -> None:
-    parsed = sp.SpacePacketPrimaryHeader.parse(raw)
-    assert sp.SpacePacketPrimaryHeader.build(parsed) == raw
+    parsed = wire.SpacePacketPrimaryHeader.parse(raw)
+    assert wire.SpacePacketPrimaryHeader.build(parsed) == raw
     fast = sp.parse_primary_header(raw)
     assert (
         fast.version,
@@ -41,8 +42,8 @@ def test_space_packet_header_build_parse(raw: bytes) -> None:
 
 @given(header6)
 def test_tm_primary_header_build_parse(raw: bytes) -> None:
-    parsed = tm.TmPrimaryHeader.parse(raw)
-    assert tm.TmPrimaryHeader.build(parsed) == raw
+    parsed = wire.TmPrimaryHeader.parse(raw)
+    assert wire.TmPrimaryHeader.build(parsed) == raw
     fast = tm.parse_primary_header(raw)
     assert {k: getattr(fast, k) for k in fast.__slots__} == {
         k: v for k, v in parsed.items() if not k.startswith("_")
@@ -51,7 +52,7 @@ def test_tm_primary_header_build_parse(raw: bytes) -> None:
 
 @given(st.binary(min_size=4, max_size=4))
 def test_clcw_build_parse(raw: bytes) -> None:
-    assert tm.Clcw.build(tm.Clcw.parse(raw)) == raw
+    assert wire.Clcw.build(wire.Clcw.parse(raw)) == raw
     clcw = tm.decode_clcw(raw)
     assert (clcw is None) == bool(raw[0] & 0x80)
     if clcw is not None:

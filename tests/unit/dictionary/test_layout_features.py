@@ -19,7 +19,7 @@ from groundwatch.decoders.space_packet import (
     build_space_packet,
     iter_space_packets,
 )
-from groundwatch.decoders.tm_frame import Clcw
+from groundwatch.decoders.wire_layouts import Clcw
 from groundwatch.model import DecodeResult, RawFrame, RejectReason
 
 DATA = Path(__file__).resolve().parents[2] / "data"

@@ -12,14 +12,10 @@ from groundwatch.decoders.dictionary import load_dictionary
 from groundwatch.decoders.frame_decoder import FrameDecoder
 from groundwatch.kiss import KissDecoder, KissFrame
 from groundwatch.model import RawFrame
+from groundwatch.mqtt_url import mqtt_connection
 from groundwatch.sim.commands import make_scenario, register
 from groundwatch.sim.framer import SimFramer
-from groundwatch.sim.publisher import (
-    OutputFormat,
-    PublisherSettings,
-    SimPublisher,
-    mqtt_connection,
-)
+from groundwatch.sim.publisher import OutputFormat, PublisherSettings, SimPublisher
 
 HERE = Path(__file__).parent
 DEMO = HERE.parents[2] / "missions" / "demo-lander.yaml"
