@@ -100,6 +100,16 @@ def health(port: int) -> dict[str, Any] | None:
         return None
 
 
+def cache_mb(h: dict[str, Any]) -> dict[str, float]:
+    """The bounded caches that fill with station churn, in MB (from /health)."""
+    mb = 1 << 20
+    return {
+        "series": round(h["store"].get("series_cache_bytes", 0) / mb, 2),
+        "events": round(h.get("events_bytes", 0) / mb, 2),
+        "alerts": round(h["alerts"].get("history_bytes", 0) / mb, 2),
+    }
+
+
 def query(url: str, q: str) -> list[list[Any]]:
     res = services.influx_query(url, q, db="groundwatch")
     series = res["results"][0].get("series", [])  # type: ignore[index]
@@ -182,6 +192,8 @@ async def soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         env=env,
     )
     samples: list[tuple[float, float, int, int]] = []  # t, rss MB, fds, tasks
+    # t -> the bounded caches' estimated MB (series cache, event and alert histories)
+    caches: list[tuple[float, dict[str, float]]] = []
     outages = {"broker": 0, "influx": 0}
     try:
         while health(port) is None:  # noqa: ASYNC110 (polling another process)
@@ -198,6 +210,8 @@ async def soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             h = await asyncio.to_thread(health, port)
             rss, fds = proc_sample(gw.pid)
             samples.append((t, rss, fds, h["tasks"] if h else -1))
+            if h:
+                caches.append((t, cache_mb(h)))
             if args.trace_memory is not None and t >= next_trace:
                 next_trace += args.duration / 3
                 gw.send_signal(signal.SIGUSR1)
@@ -247,6 +261,9 @@ async def soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     def rss_at(t: float) -> float:  # the first sample at or after t seconds
         return next((s[1] for s in samples if s[0] >= t), samples[-1][1])
 
+    def caches_at(t: float) -> dict[str, float]:
+        return next((c for ct, c in caches if ct >= t), caches[-1][1] if caches else {})
+
     # Per-station state fills up to its bounds while stations are remembered (forget_after),
     # so flat means: no growth once the run has been going for longer than that.
     marks = range(0, int(args.duration) + 1, int(args.report_every))
@@ -262,6 +279,7 @@ async def soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "alert_history": h["alerts"].get("history", -1) if h else -1,
         "rss_mb": trio(1),
         "rss_mb_every": {f"{t}s": rss_at(t) for t in marks},
+        "caches_mb_every": {f"{t}s": caches_at(t) for t in marks},
         "rss_growth_after_settling_mb": round(samples[-1][1] - rss_at(settled), 1),
         "settled_at_s": settled,
         "open_fds": trio(2),

@@ -49,6 +49,7 @@ def pipeline_status(p: Pipeline) -> dict[str, Any]:
         "duplicates": p.stats.duplicates,
         "rejected": seeded(p.stats.rejected),
         "events": dict(p.stats.event_counts),
+        "events_bytes": p.stats.events_bytes,  # the live event history, bounded
         "stations_known": len(p.stations),
         "stations_refused": p.stats.refused_stations,
         "stations_forgotten": p.stats.forgotten_stations,

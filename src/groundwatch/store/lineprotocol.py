@@ -172,6 +172,11 @@ class LineEncoder:
         # keys and kinds (the shape is kept so its id cannot be reused).
         self._row_templates: dict[int, tuple[RowShape, _Template | None]] = {}
 
+    @property
+    def series_cache_bytes(self) -> int:
+        """About what the series cache holds (bounded by ``max_cached_bytes``)."""
+        return self._tagset_bytes
+
     def _key(self, name: str) -> str:
         text = self._keys.get(name)
         if text is None:

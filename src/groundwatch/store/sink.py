@@ -506,5 +506,6 @@ class StoreSink:
             "dead_letter_lines": self.dead_letter.lines,
             "fields_unrepresentable": self.encode_stats.fields_dropped,
             "points_unrepresentable": self.encode_stats.points_dropped,
+            "series_cache_bytes": self.encoder.series_cache_bytes,
             **self.counters.as_dict(),
         }
