@@ -400,6 +400,7 @@ class Pipeline:
             self.stations.forget(name)
             self.accounting.forget_station(name)
             self.merger.forget_station(name)
+            self.alerts.forget_station(name)
             for lk in [k for k in self._link_keys if k[1] == name]:
                 del self._link_keys[lk]
             self.stats.forgotten_stations += 1

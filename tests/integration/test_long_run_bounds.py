@@ -80,12 +80,20 @@ async def test_stations_silent_for_long_are_forgotten_and_make_room(
     cfg = write_config(tmp_path / "gw.toml", mosquitto, influxd, influx_db, client_id="gw-forget")
     settings = settings_for(cfg)
     settings.link.max_stations = 5
-    settings.link.station_forget_after = 1.0
+    settings.link.station_forget_after = 2.0
+    settings.link.heartbeat_timeout = 0.5
     async with running_pipeline(settings) as pipeline:
         async with aiomqtt.Client("127.0.0.1", mosquitto.port) as pub:
             for i in range(5):
+                await pub.publish(f"gs/old{i}/status", b'{"status": "ok"}', qos=1)
                 await pub.publish(f"gs/old{i}/frames", frames[i], qos=1)
             await wait_for(lambda: pipeline.stats.frames >= 5, 30, "the first five")
+            # their heartbeats stop: each station's ground path goes down, an open alert
+            await wait_for(
+                lambda: sum(c.startswith("GROUND/old") for c in pipeline.alerts.active) == 5,
+                10,
+                "the stations' ground paths down",
+            )
             await wait_for(
                 lambda: pipeline.status()["stations_forgotten"] == 5, 10, "silent ones forgotten"
             )
@@ -98,6 +106,9 @@ async def test_stations_silent_for_long_are_forgotten_and_make_room(
         assert links == {f"new{i}" for i in range(5)}
         assert {k.station for k in pipeline.accounting.counts()} == {f"new{i}" for i in range(5)}
         assert set(pipeline.merger.counts()) == {f"new{i}" for i in range(5)}
+        # the forgotten stations' open alerts were let go with them
+        assert not any(c.startswith("GROUND/old") for c in pipeline.alerts.active)
+        assert status["alerts"]["forgotten"] >= 5
 
 
 async def test_oversized_frames_of_stations_past_the_bound_grow_nothing(

@@ -47,6 +47,8 @@ S = 1_000_000_000
 # Alerts kept for acknowledgement by id: an event can be large (a LOS names the stations of
 # its pass), so the history is bounded in bytes as well as in alerts.
 HISTORY_BYTES = 16 << 20
+# Conditions that belong to one station (the last part of the condition names it).
+STATION_SCOPED = frozenset({"GROUND", "DEGRADED", "LATE_AOS"})
 
 
 class AlertManager:
@@ -79,6 +81,7 @@ class AlertManager:
         self._history_bytes = history_bytes
         self.history_bytes = 0
         self.deduplicated = 0
+        self.forgotten = 0  # open alerts of forgotten stations let go (forget_station)
         for sink in self.sinks:
             sink.on_ack = self._ack_command
 
@@ -289,6 +292,27 @@ class AlertManager:
         self._dispatch(notice)
         return notice
 
+    def forget_station(self, station: str) -> int:
+        """A station silent for long is forgotten (stations come from the wire): its open
+        station-scoped alerts (``GROUND/<station>``, ``DEGRADED/<spacecraft>/<station>``,
+        ``LATE_AOS/<spacecraft>/<station>``) would otherwise stay open for ever. Each is
+        dropped unless it is critical and not acknowledged (that one waits for a human).
+        Returns how many were dropped (counted as ``forgotten``)."""
+        dropped = 0
+        for condition, alert in list(self.active.items()):
+            head, _, tail = condition.partition("/")
+            if head not in STATION_SCOPED or tail.rsplit("/", 1)[-1] != station:
+                continue
+            critical = alert.event.severity >= Severity.CRITICAL
+            if critical and not alert.acknowledged:
+                continue
+            del self.active[condition]
+            self.held.pop(condition, None)
+            self._held_until.pop(condition, None)
+            dropped += 1
+        self.forgotten += dropped
+        return dropped
+
     def _ack_command(self, alert_id: str, by: str, comment: str | None) -> None:
         self.ack(alert_id, by, comment)
 
@@ -299,6 +323,7 @@ class AlertManager:
             "history": len(self._by_id),
             "history_bytes": self.history_bytes,
             "deduplicated": self.deduplicated,
+            "forgotten": self.forgotten,
             "escalated": self.escalated,
             "deescalated": self.deescalated,
             "flaps_suppressed": self.flaps_suppressed,

@@ -217,3 +217,25 @@ def test_the_alert_history_is_bounded_in_bytes() -> None:
     # the newest are still known by id; the oldest were let go
     assert m.ack(opened[-1], "flight") is not None
     assert m.ack(opened[0], "flight") is None
+
+
+def test_a_forgotten_stations_open_alerts_are_let_go_unless_critical_and_unacked() -> None:
+    m = AlertManager([Recorder(False)])
+
+    def opened(type_: EventType, condition: str, station: str, sev: Severity) -> Alert:
+        e = ev(type_, T0, condition=condition, sev=sev)
+        e.station = station
+        (a,) = m.submit([e])
+        return a
+
+    opened(EventType.GROUND_PATH_DOWN, "GROUND/gs7", "gs7", Severity.WARNING)
+    opened(EventType.LINK_DEGRADED, "DEGRADED/lander/gs7", "gs7", Severity.WARNING)
+    late = opened(EventType.LATE_AOS, "LATE_AOS/lander/gs7", "gs7", Severity.CRITICAL)
+    opened(EventType.UNEXPECTED_LOS, "LOS/lander", "gs7", Severity.CRITICAL)  # the spacecraft's
+    opened(EventType.GROUND_PATH_DOWN, "GROUND/gs70", "gs70", Severity.WARNING)
+    assert m.forget_station("gs7") == 2
+    assert set(m.active) == {"LATE_AOS/lander/gs7", "LOS/lander", "GROUND/gs70"}
+    m.ack(late.id, "flight")
+    assert m.forget_station("gs7") == 1  # acknowledged: let go too
+    assert set(m.active) == {"LOS/lander", "GROUND/gs70"}
+    assert m.counters()["manager"]["forgotten"] == 3
