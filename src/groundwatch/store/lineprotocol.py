@@ -28,12 +28,12 @@ from __future__ import annotations
 import math
 import operator
 import re
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from groundwatch.model import FieldRow, FieldValue, Point, RowShape
+from groundwatch.store.series_cache import SeriesCache
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -154,18 +154,21 @@ class LineEncoder:
 
     The caches are bounded (cleared past ``max_cached`` entries) so that a stream of
     ever-new tag values cannot grow memory without limit; the series cache, whose tag values
-    come from the wire (a station name), also past ``max_cached_bytes``.
+    come from the wire (a station name), keeps only the series used lately and at most
+    ``max_cached_bytes`` (``series_cache``).
     """
 
-    max_cached_bytes = 8 << 20
-
-    def __init__(self, stats: EncodeStats | None = None, max_cached: int = 100_000) -> None:
+    def __init__(
+        self,
+        stats: EncodeStats | None = None,
+        max_cached: int = 100_000,
+        max_cached_bytes: int = 8 << 20,
+    ) -> None:
         self.stats = stats if stats is not None else EncodeStats()
         self.max_cached = max_cached
-        self._tagset_bytes = 0
+        self._series_cache = SeriesCache(max_cached_bytes, max_cached)
         self._keys: dict[str, str] = {}
         self._measurements: dict[str, str] = {}
-        self._tagsets: dict[tuple[tuple[str, str], ...], str] = {}
         self._fieldsets: dict[tuple[str, ...], list[str]] = {}
         self._templates: dict[tuple[tuple[str, ...], tuple[type, ...]], _Template | None] = {}
         # id(shape) -> (shape, template): a FieldRow's template, found without hashing its
@@ -175,7 +178,7 @@ class LineEncoder:
     @property
     def series_cache_bytes(self) -> int:
         """About what the series cache holds (bounded by ``max_cached_bytes``)."""
-        return self._tagset_bytes
+        return self._series_cache.nbytes
 
     def _key(self, name: str) -> str:
         text = self._keys.get(name)
@@ -188,19 +191,16 @@ class LineEncoder:
     def _series(self, point: Point) -> str:
         tags = tuple(point.tags.items())
         key = (("", point.measurement), *tags)
-        text = self._tagsets.get(key)
+        cache = self._series_cache
+        text = cache.young.get(key)
         if text is None:
-            if len(self._tagsets) >= self.max_cached or self._tagset_bytes >= self.max_cached_bytes:
-                self._tagsets.clear()
-                self._tagset_bytes = 0
-            # Tags sorted by key: InfluxDB's recommended order.
-            text = escape_measurement(point.measurement) + "".join(
-                f",{escape_key(k)}={escape_key(v)}" for k, v in sorted(tags) if v != ""
-            )
-            self._tagsets[key] = text
-            # What the entry keeps alive (tag values outlive their point), its dict slot too.
-            self._tagset_bytes += sys.getsizeof(key) + sys.getsizeof(text) + 100
-            self._tagset_bytes += sum(sys.getsizeof(t) + sys.getsizeof(t[1]) for t in tags)
+            text = cache.miss(key)
+            if text is None:
+                # Tags sorted by key: InfluxDB's recommended order.
+                text = escape_measurement(point.measurement) + "".join(
+                    f",{escape_key(k)}={escape_key(v)}" for k, v in sorted(tags) if v != ""
+                )
+                cache.put(key, text)
         return text
 
     def _field_keys(self, names: tuple[str, ...]) -> list[str]:

@@ -32,12 +32,40 @@ def test_series_cache_stays_under_its_byte_bound() -> None:
     enc = LineEncoder()
     retained = _retained_by_encoding(enc, 40_000)
     # The bound plus a little for the dict's table, not ~500 bytes for each series seen.
-    assert retained < enc.max_cached_bytes + (1 << 20), retained
+    assert retained < (8 << 20) + (1 << 20), retained
     assert enc.encode(Point("m", {"station": "gs1"}, {"v": 1.0}, 5)) == b"m,station=gs1 v=1.0 5"
 
 
 def test_a_small_byte_bound_is_honoured() -> None:
-    enc = LineEncoder()
-    enc.max_cached_bytes = 256 << 10
+    enc = LineEncoder(max_cached_bytes=256 << 10)
     retained = _retained_by_encoding(enc, 5_000)
     assert retained < (256 << 10) + (128 << 10), retained
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_series_not_used_for_two_generations_are_let_go() -> None:
+    """One new station a second, each heard once, while one station is heard all along:
+    what the cache holds stays about the series of the last two generations, however long
+    the run, and the station heard all along is never escaped again."""
+    from groundwatch.store.series_cache import SeriesCache
+
+    clock = Clock()
+    cache = SeriesCache(max_bytes=64 << 20, generation_s=60.0, clock=clock)
+    enc = LineEncoder()
+    enc._series_cache = cache
+    sizes = []
+    for second in range(1800):
+        clock.t = float(second)
+        enc.encode(Point("link", {"station": f"gs{second}"}, {"up": 1.0}, second))
+        enc.encode(Point("link", {"station": "always"}, {"up": 1.0}, second))
+        sizes.append(len(cache))
+    assert max(sizes[600:]) <= 2 * 60 + 2  # two generations of one new series a second
+    assert (("", "link"), ("station", "always")) in cache.young
+    assert cache.nbytes < 150 * 1024
