@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from groundwatch.stations import StationRoster
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
+from ...helpers.clock import ManualClock
 
 
 def test_new_stations_past_the_bound_are_refused_known_ones_are_not() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     roster = StationRoster(max_stations=2, forget_after_s=60, clock=clock)
     assert roster.heard("gs1") and roster.heard("gs2")
     assert not roster.heard("gs3")
@@ -23,7 +17,7 @@ def test_new_stations_past_the_bound_are_refused_known_ones_are_not() -> None:
 
 
 def test_a_silent_station_is_offered_at_the_next_sweep_and_its_place_let_go() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     roster = StationRoster(max_stations=2, forget_after_s=60, clock=clock)
     roster.heard("gs1")
     roster.heard("gs2")

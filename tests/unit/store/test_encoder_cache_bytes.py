@@ -10,6 +10,8 @@ import tracemalloc
 from groundwatch.model import Point
 from groundwatch.store.lineprotocol import LineEncoder
 
+from ...helpers.clock import ManualClock
+
 
 def _retained_by_encoding(enc: LineEncoder, n: int) -> int:
     """Bytes still allocated after encoding ``n`` points of distinct long station names
@@ -42,21 +44,13 @@ def test_a_small_byte_bound_is_honoured() -> None:
     assert retained < (256 << 10) + (128 << 10), retained
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
 def test_series_not_used_for_two_generations_are_let_go() -> None:
     """One new station a second, each heard once, while one station is heard all along:
     what the cache holds stays about the series of the last two generations, however long
     the run, and the station heard all along is never escaped again."""
     from groundwatch.store.series_cache import SeriesCache
 
-    clock = Clock()
+    clock = ManualClock()
     cache = SeriesCache(max_bytes=64 << 20, generation_s=60.0, clock=clock)
     enc = LineEncoder()
     enc._series_cache = cache
